@@ -1,0 +1,111 @@
+# zerospan build. `make` builds build/zerospan; see README.md for run/test.
+ARCH        ?= $(shell uname -m | sed 's/x86_64/x86/;s/aarch64/arm64/')
+VMLINUX_DIR := vmlinux/$(shell uname -m)
+BUILD       := build
+CLANG       ?= clang
+CC          ?= gcc
+BPFTOOL     ?= bpftool
+PROTOC_C    ?= protoc-c
+
+CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE
+USER_CFLAGS   := $(CFLAGS_COMMON) -std=gnu11 -Iinclude -I$(BUILD) -I$(BUILD)/gen -Iuser
+USER_LDLIBS   := -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread
+BPF_CFLAGS    := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
+                 -I$(VMLINUX_DIR) -Iinclude -Ibpf
+
+ifeq ($(SANITIZE),1)
+USER_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+USER_LDFLAGS += -fsanitize=address,undefined
+endif
+
+BPF_SRCS   := $(wildcard bpf/*.bpf.c)
+BPF_OBJS   := $(patsubst bpf/%.bpf.c,$(BUILD)/bpf/%.bpf.o,$(BPF_SRCS))
+SKELS      := $(patsubst bpf/%.bpf.c,$(BUILD)/%.skel.h,$(BPF_SRCS))
+BPFT_SRCS  := $(wildcard bpf/tests/*.bpf.c)
+BPFT_OBJS  := $(patsubst bpf/tests/%.bpf.c,$(BUILD)/bpf/tests/%.bpf.o,$(BPFT_SRCS))
+PROTO_SRCS := $(wildcard proto/*.proto)
+PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO_SRCS))
+PROTO_O    := $(PROTO_C:.c=.o)
+
+# Agent sources: everything in user/ but main.c forms a library the unit tests link.
+USER_LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_LIB_SRCS))
+UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
+UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench fuzz
+all: $(BUILD)/zerospan
+
+deps:
+	./scripts/deps.sh build
+
+$(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/lib/*.h) include/zerospan_abi.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/bpf/tests/%.bpf.o: bpf/tests/%.bpf.c $(wildcard bpf/lib/*.h) include/zerospan_abi.h
+	@mkdir -p $(@D)
+	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
+
+$(BUILD)/%.skel.h: $(BUILD)/bpf/%.bpf.o
+	$(BPFTOOL) gen skeleton $< name $(subst .bpf.o,,$(notdir $<))_bpf > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
+	@mkdir -p $(BUILD)/gen
+	$(PROTOC_C) --proto_path=proto --c_out=$(BUILD)/gen $<
+
+$(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
+	$(CC) $(filter-out -Werror,$(USER_CFLAGS)) -c $< -o $@
+
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/zerospan_abi.h $(SKELS) $(PROTO_C)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) -c $< -o $@
+
+$(BUILD)/zerospan: $(BUILD)/user/main.o $(USER_LIB_OBJS) $(PROTO_O)
+	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c $(USER_LIB_OBJS) $(PROTO_O)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+$(BUILD)/tests/bpf_runner: tests/bpf/bpf_runner.c $(BPFT_OBJS)
+	@mkdir -p $(@D)
+	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $< -lbpf -lelf -lz
+
+# Runs the agent on this terminal (installs what is missing first).
+run:
+	./scripts/deps.sh build
+	$(MAKE) all
+	./$(BUILD)/zerospan $(ARGS)
+
+test:
+	./scripts/deps.sh test
+	$(MAKE) all $(UNIT_BINS) $(BUILD)/tests/bpf_runner
+	./tests/run-all.sh
+
+test-unit: $(UNIT_BINS)
+	./tests/run-all.sh unit
+
+test-bpf: $(BUILD)/tests/bpf_runner
+	./tests/run-all.sh bpf
+
+test-integration: all
+	./tests/run-all.sh integration
+
+# Loads every BPF object through the verifier without attaching anything.
+verify: $(BPF_OBJS) $(BPFT_OBJS)
+	@for o in $^; do $(BPFTOOL) prog loadall $$o /sys/fs/bpf/zs-verify-$$$$ >/dev/null 2>&1 \
+	  && echo "verified $$o" && rm -rf /sys/fs/bpf/zs-verify-$$$$ || { echo "VERIFY FAILED $$o"; rm -rf /sys/fs/bpf/zs-verify-$$$$; exit 1; }; done
+
+check:
+	clang-format --dry-run -Werror $$(git ls-files 'user/*.c' 'user/*.h' 'tests/unit/*.c' 'include/*.h')
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Iuser user/
+
+bench: all
+	./scripts/bench.sh
+
+fuzz:
+	./tests/fuzz/run.sh
+
+clean:
+	rm -rf $(BUILD)

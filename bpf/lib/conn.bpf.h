@@ -1,0 +1,47 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Connection identity helpers: reading a socket's 4-tuple and netns. */
+#ifndef ZS_CONN_BPF_H
+#define ZS_CONN_BPF_H
+
+#define ZS_AF_INET 2
+#define ZS_AF_INET6 10
+#define ZS_IPPROTO_TCP 6
+
+/* Writes an IPv4 address as an IPv4-mapped IPv6 address (::ffff:a.b.c.d). */
+static __always_inline void zs_addr_v4_mapped(__u8 out[16], __u32 be_addr)
+{
+	__builtin_memset(out, 0, 10);
+	out[10] = 0xff;
+	out[11] = 0xff;
+	__builtin_memcpy(out + 12, &be_addr, 4);
+}
+
+/* Fills the tuple part of a CONN event from a socket (CO-RE reads). */
+static __always_inline void zs_conn_fill_tuple(struct zs_conn_event *ev, const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	ev->family = family;
+	ev->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	ev->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	ev->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
+	if (family == ZS_AF_INET6) {
+		BPF_CORE_READ_INTO(ev->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
+		BPF_CORE_READ_INTO(ev->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+	} else {
+		zs_addr_v4_mapped(ev->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		zs_addr_v4_mapped(ev->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	}
+}
+
+/* 1 when the socket is TCP over IPv4 or IPv6. */
+static __always_inline int zs_sock_is_tcp(const struct sock *sk)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+
+	if (family != ZS_AF_INET && family != ZS_AF_INET6)
+		return 0;
+	return BPF_CORE_READ(sk, sk_protocol) == ZS_IPPROTO_TCP;
+}
+
+#endif /* ZS_CONN_BPF_H */

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Pure, deterministic HTTP/1.x classification used by the kernel programs to
+ * decide what is worth copying to userspace. No helpers, no maps: everything
+ * here is unit-tested through BPF_PROG_RUN (bpf/tests/http_class_test.bpf.c).
+ */
+#ifndef ZS_HTTP_CLASS_BPF_H
+#define ZS_HTTP_CLASS_BPF_H
+
+/* CRLFCRLF as the rolling 4-byte window sees it. */
+#define ZS_HDR_END_MAGIC 0x0d0a0d0aU
+
+/* Bytes of a chunk's start that zs_classify_start looks at. */
+#define ZS_CLASSIFY_LEN 8
+
+/*
+ * Matches the token tok (length tl) against the first n bytes of b.
+ * A chunk shorter than the token matches on the prefix it has, so a client
+ * that sends its request one byte per send() is still recognised.
+ */
+static __always_inline int zs_match_token(const __u8 *b, __u32 n, const char *tok, __u32 tl)
+{
+	__u32 i;
+
+#pragma unroll
+	for (i = 0; i < ZS_CLASSIFY_LEN; i++) {
+		if (i >= tl || i >= n)
+			break;
+		if (b[i] != (__u8)tok[i])
+			return 0;
+	}
+	return n > 0;
+}
+
+/*
+ * Classifies the start of a chunk: a request line, a status line, or neither.
+ * b holds min(n, ZS_CLASSIFY_LEN) bytes; n is the chunk length.
+ */
+static __always_inline __u8 zs_classify_start(const __u8 *b, __u32 n)
+{
+	if (n == 0)
+		return ZS_START_NONE;
+	switch (b[0]) {
+	case 'G':
+		return zs_match_token(b, n, "GET ", 4) ? ZS_START_REQUEST : ZS_START_NONE;
+	case 'P':
+		if (zs_match_token(b, n, "POST ", 5) || zs_match_token(b, n, "PUT ", 4) ||
+		    zs_match_token(b, n, "PATCH ", 6))
+			return ZS_START_REQUEST;
+		return ZS_START_NONE;
+	case 'D':
+		return zs_match_token(b, n, "DELETE ", 7) ? ZS_START_REQUEST : ZS_START_NONE;
+	case 'O':
+		return zs_match_token(b, n, "OPTIONS ", 8) ? ZS_START_REQUEST : ZS_START_NONE;
+	case 'C':
+		return zs_match_token(b, n, "CONNECT ", 8) ? ZS_START_REQUEST : ZS_START_NONE;
+	case 'T':
+		return zs_match_token(b, n, "TRACE ", 6) ? ZS_START_REQUEST : ZS_START_NONE;
+	case 'H':
+		if (zs_match_token(b, n, "HTTP/1.", 7))
+			return ZS_START_RESPONSE;
+		return zs_match_token(b, n, "HEAD ", 5) ? ZS_START_REQUEST : ZS_START_NONE;
+	}
+	return ZS_START_NONE;
+}
+
+/* Feeds one byte to the header-end detector; 1 when a header block ends at it. */
+static __always_inline int zs_hdr_end_step(__u32 *rolling, __u8 c)
+{
+	*rolling = (*rolling << 8) | c;
+	return *rolling == ZS_HDR_END_MAGIC;
+}
+
+/* Non-HTTP chunks tolerated on a connection opened before the agent started. */
+#define ZS_PROBE_CHUNKS_MAX 64
+
+/*
+ * Decides whether a connection carries HTTP/1.x, one chunk at a time.
+ * Returns 1 when the chunk must be reported. A connection seen from its
+ * first byte (role known, nothing moved yet) is decided by its first chunk;
+ * one that predates the agent gets ZS_PROBE_CHUNKS_MAX chunks to show a
+ * message start, since we may have joined it mid-body.
+ */
+static __always_inline int zs_http_verdict_step(struct zs_conn_state *st, __u8 start)
+{
+	if (st->http == ZS_HTTP_YES)
+		return 1;
+	if (st->http == ZS_HTTP_NO)
+		return 0;
+	if (start != ZS_START_NONE) {
+		st->http = ZS_HTTP_YES;
+		return 1;
+	}
+	if (st->role != ZS_ROLE_UNKNOWN && st->pos[0] == 0 && st->pos[1] == 0) {
+		st->http = ZS_HTTP_NO;
+		return 0;
+	}
+	if (++st->probe_chunks >= ZS_PROBE_CHUNKS_MAX)
+		st->http = ZS_HTTP_NO;
+	return 0;
+}
+
+/*
+ * How many bytes of a chunk to copy. A message start re-arms the per-direction
+ * budget to capture_size; continuation chunks are copied while the budget
+ * lasts (headers split over many syscalls); body chunks get nothing.
+ */
+static __always_inline __u32 zs_copy_len(__u32 *budget, __u8 start, __u64 len, __u32 capture_size)
+{
+	if (start != ZS_START_NONE)
+		*budget = capture_size;
+	return len < *budget ? (__u32)len : *budget;
+}
+
+#endif /* ZS_HTTP_CLASS_BPF_H */

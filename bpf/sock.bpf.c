@@ -1,0 +1,596 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Socket data capture: syscall tracepoints remember a data syscall's
+ * arguments, sock:sock_{send,recv}_length tells us the fd is a TCP socket
+ * (and hands us the struct sock), the syscall exit copies what is worth
+ * copying (message starts and header bytes) to the ringbuf. TCP state
+ * changes give each connection its role and its end.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_endian.h>
+#include "zerospan_abi.h"
+#include "lib/http_class.bpf.h"
+#include "lib/conn.bpf.h"
+#include "lib/verifier.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define ZS_TCP_ESTABLISHED 1
+#define ZS_TCP_SYN_SENT 2
+#define ZS_TCP_SYN_RECV 3
+#define ZS_TCP_CLOSE 7
+#define ZS_MSG_PEEK 2
+
+/* Knobs, set by the loader between open and load. */
+const volatile __u32 agent_tgid = 0;
+const volatile __u32 capture_size = ZS_CAPTURE_MAX;
+const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile __u8 filter_pids = 0;
+const volatile __u8 filter_comms = 0;
+const volatile __u8 filter_ports = 0;
+
+/* All events to userspace. Sized by the loader (--ringbuf-mb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+/* Drop counters by enum zs_drop_cause; written here, read by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZS_DROP__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} drops SEC(".maps");
+
+/*
+ * Connection state, key: socket cookie. Written here (set_state, data exits),
+ * deleted at TCP_CLOSE; LRU so connections we never see close cannot fill it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_conn_state);
+} conns SEC(".maps");
+
+/*
+ * Data syscalls in flight, key: pid_tgid. Written at sys_enter, completed by
+ * sock_*_length, deleted at sys_exit on every path. One per blocked thread.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_pending);
+} pending SEC(".maps");
+
+/* Scope: tgids to trace when filter_pids is set. Written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} scope_pids SEC(".maps");
+
+/* Scope: task comms to trace when filter_comms is set. Written by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, char[16]);
+	__type(value, __u8);
+} scope_comms SEC(".maps");
+
+/* Scope: local or remote TCP ports to trace when filter_ports is set. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 256);
+	__type(key, __u16);
+	__type(value, __u8);
+} scope_ports SEC(".maps");
+
+/* Scratch for one DATA record: header plus twice the capture size, so that
+ * offset + length stays provably inside it for the verifier. Indexed by CPU:
+ * a per-CPU array value may not exceed 32 KiB (PCPU_MIN_UNIT_SIZE, E2BIG).
+ * The loader sets max_entries to the number of possible CPUs. */
+struct zs_scratch {
+	struct zs_data_event ev;
+	__u8 payload[2 * ZS_CAPTURE_MAX];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct zs_scratch);
+} scratch SEC(".maps");
+
+static __always_inline void zs_drop(__u32 cause)
+{
+	__u64 *c = bpf_map_lookup_elem(&drops, &cause);
+
+	if (c)
+		*c += 1;
+}
+
+/* Wake the consumer only once enough is queued: one wakeup per event halves
+ * throughput on loopback, userspace also drains on a short timer. */
+static __always_inline __u64 zs_rb_flags(__u64 adding)
+{
+	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+
+	return avail + adding >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline int zs_in_scope(__u64 pid_tgid)
+{
+	__u32 tgid = pid_tgid >> 32;
+
+	if (tgid == agent_tgid)
+		return 0;
+	if (filter_pids && !bpf_map_lookup_elem(&scope_pids, &tgid))
+		return 0;
+	if (filter_comms) {
+		char comm[16] = {};
+
+		bpf_get_current_comm(comm, sizeof(comm));
+		if (!bpf_map_lookup_elem(&scope_comms, comm))
+			return 0;
+	}
+	return 1;
+}
+
+static __always_inline int zs_ports_in_scope(const struct sock *sk)
+{
+	__u16 lport, rport;
+
+	if (!filter_ports)
+		return 1;
+	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	return bpf_map_lookup_elem(&scope_ports, &lport) || bpf_map_lookup_elem(&scope_ports, &rport);
+}
+
+/* Finds or creates the state of a connection. */
+static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const struct sock *sk, __u8 role,
+							 __u32 tgid)
+{
+	struct zs_conn_state *st = bpf_map_lookup_elem(&conns, &cookie);
+	struct zs_conn_state fresh = {};
+
+	if (st)
+		return st;
+	fresh.role = role;
+	fresh.tgid = tgid;
+	fresh.ignored = !zs_ports_in_scope(sk);
+	if (bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST) && bpf_map_lookup_elem(&conns, &cookie) == NULL) {
+		zs_drop(ZS_DROP_CONN_MAP_FULL);
+		return NULL;
+	}
+	return bpf_map_lookup_elem(&conns, &cookie);
+}
+
+/* ---- syscall entry: remember the arguments ---- */
+
+static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_pending p = {};
+
+	if (!zs_in_scope(id))
+		return 0;
+	p.fd = fd;
+	p.buf = buf;
+	p.iovcnt = iovcnt;
+	p.op = op;
+	p.dir = dir;
+	if (bpf_map_update_elem(&pending, &id, &p, BPF_ANY))
+		zs_drop(ZS_DROP_PENDING_MAP_FULL);
+	return 0;
+}
+
+/* sendmsg/recvmsg: the iovec array lives in the user's msghdr. */
+static __always_inline int zs_enter_msg(__u32 fd, __u64 umsg, __u8 op, __u8 dir)
+{
+	struct user_msghdr m = {};
+
+	if (bpf_probe_read_user(&m, sizeof(m), (void *)umsg))
+		return 0;
+	return zs_enter(fd, (__u64)m.msg_iov, (__u32)m.msg_iovlen, op, dir);
+}
+
+SEC("tracepoint/syscalls/sys_enter_read")
+int zs_enter_read(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_READ, ZS_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_write")
+int zs_enter_write(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_WRITE, ZS_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_readv")
+int zs_enter_readv(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], ctx->args[2], ZS_OP_READV, ZS_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int zs_enter_writev(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], ctx->args[2], ZS_OP_WRITEV, ZS_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvfrom")
+int zs_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_RECVFROM, ZS_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int zs_enter_sendto(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_SENDTO, ZS_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_recvmsg")
+int zs_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter_msg(ctx->args[0], ctx->args[1], ZS_OP_RECVMSG, ZS_DIR_INGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int zs_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter_msg(ctx->args[0], ctx->args[1], ZS_OP_SENDMSG, ZS_DIR_EGRESS);
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int zs_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
+{
+	return zs_enter(ctx->args[0], 0, 0, ZS_OP_SENDFILE, ZS_DIR_EGRESS);
+}
+
+/* ---- the socket layer: is this fd a TCP socket, and which one ---- */
+
+static __always_inline int zs_on_sock_io(struct sock *sk, int flags, __u8 dir)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_pending *p = bpf_map_lookup_elem(&pending, &id);
+
+	if (!p || p->dir != dir || p->sk)
+		return 0;
+	if ((flags & ZS_MSG_PEEK) || !zs_sock_is_tcp(sk))
+		return 0;
+	p->sk = (__u64)sk;
+	p->cookie = bpf_get_socket_cookie(sk);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
+{
+	return zs_on_sock_io(sk, flags, ZS_DIR_EGRESS);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return zs_on_sock_io(sk, flags, ZS_DIR_INGRESS);
+}
+
+/* ---- syscall exit: copy and report ---- */
+
+struct zs_scan_ctx {
+	__u8 *buf;
+	__u32 n;
+	__u32 rolling;
+	__u32 cut;   /* copy up to here; 0 = keep all n bytes */
+	__u8 found;  /* a header block ended in this chunk */
+	__u8 _pad[3];
+};
+
+/* bpf_loop callback: finds where the headers end. Bytes after them that start
+ * another message (pipelining) are kept; body bytes are cut off. */
+static long zs_scan_cb(__u64 i, void *data)
+{
+	struct zs_scan_ctx *c = data;
+	__u8 next[ZS_CLASSIFY_LEN];
+	__u32 j, rest;
+
+	if (!zs_hdr_end_step(&c->rolling, c->buf[i & (ZS_CAPTURE_MAX - 1)]))
+		return 0;
+	c->found = 1;
+	rest = c->n - (__u32)i - 1;
+	if (rest == 0)
+		return 1;
+#pragma unroll
+	for (j = 0; j < ZS_CLASSIFY_LEN; j++)
+		next[j] = c->buf[(i + 1 + j) & (2 * ZS_CAPTURE_MAX - 1)];
+	if (zs_classify_start(next, rest) != ZS_START_NONE) {
+		c->rolling = 0;
+		return 0;
+	}
+	c->cut = (__u32)i + 1;
+	return 1;
+}
+
+/* Copies up to want bytes of the data the syscall moved into s->payload. */
+static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p, __u64 len,
+					     __u32 want, __u8 *tail, __u8 *tail_len)
+{
+	__u32 off = 0, i;
+	__u64 left = len, last_base = 0, last_take = 0;
+
+	if (p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM || p->op == ZS_OP_SENDTO) {
+		zs_clamp_umax(want, ZS_CAPTURE_MAX);
+		if (want && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
+			zs_drop(ZS_DROP_READ_FAILED);
+			return 0;
+		}
+		off = want;
+		last_base = p->buf;
+		last_take = len;
+	} else {
+#pragma unroll
+		for (i = 0; i < ZS_IOV_MAX; i++) {
+			struct iovec iov;
+			__u64 take;
+			__u32 n, o;
+
+			if (i >= p->iovcnt || left == 0)
+				break;
+			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(p->buf + i * sizeof(iov))))
+				break;
+			take = iov.iov_len < left ? iov.iov_len : left;
+			left -= take;
+			if (take == 0)
+				continue;
+			last_base = (__u64)iov.iov_base;
+			last_take = take;
+			if (off >= want || off >= ZS_CAPTURE_MAX)
+				continue;
+			n = take < want - off ? (__u32)take : want - off;
+			o = off;
+			zs_clamp_umax(o, ZS_CAPTURE_MAX - 1);
+			zs_clamp_umax(n, ZS_CAPTURE_MAX);
+			if (bpf_probe_read_user(&s->payload[o], n, iov.iov_base)) {
+				zs_drop(ZS_DROP_READ_FAILED);
+				break;
+			}
+			off += n;
+		}
+		if (left)
+			zs_drop(ZS_DROP_IOV_TRUNCATED);
+	}
+	*tail_len = 0;
+	if (off < len && !left && last_take) {
+		__u32 tl = last_take < ZS_TAIL_LEN ? (__u32)last_take : ZS_TAIL_LEN;
+
+		zs_clamp_umax(tl, ZS_TAIL_LEN);
+		if (!bpf_probe_read_user(tail, tl, (void *)(last_base + last_take - tl)))
+			*tail_len = tl;
+	}
+	return off;
+}
+
+/* Reads the first bytes of the data (first iovec for vectored calls). */
+static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len, __u8 head[ZS_CLASSIFY_LEN])
+{
+	__u64 base = p->buf, n = len;
+
+	if (!(p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM || p->op == ZS_OP_SENDTO)) {
+		struct iovec iov;
+
+		if (!p->iovcnt || bpf_probe_read_user(&iov, sizeof(iov), (void *)p->buf))
+			return 0;
+		base = (__u64)iov.iov_base;
+		n = iov.iov_len < len ? iov.iov_len : len;
+	}
+	if (n > ZS_CLASSIFY_LEN)
+		n = ZS_CLASSIFY_LEN;
+	if (bpf_probe_read_user(head, n & (2 * ZS_CLASSIFY_LEN - 1), (void *)base))
+		return 0;
+	return n;
+}
+
+/* The chunk was copied whole, then cut after its headers: its tail is in payload. */
+static __always_inline void zs_tail_from_payload(struct zs_scratch *s, __u64 len)
+{
+	__u32 tl = len < ZS_TAIL_LEN ? (__u32)len : ZS_TAIL_LEN, k;
+
+#pragma unroll
+	for (k = 0; k < ZS_TAIL_LEN; k++)
+		s->ev.tail[k] = s->payload[(len - tl + k) & (2 * ZS_CAPTURE_MAX - 1)];
+	s->ev.tail_len = tl;
+}
+
+static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u64 id)
+{
+	__u64 flags = zs_rb_flags(sizeof(struct zs_conn_event));
+	struct zs_conn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev) {
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+		return -1;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	ev->hdr.type = ZS_EV_CONN;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.pid = id >> 32;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.cookie = cookie;
+	ev->role = role;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	zs_conn_fill_tuple(ev, sk);
+	bpf_ringbuf_submit(ev, flags);
+	return 0;
+}
+
+static __always_inline int zs_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_pending *pp = bpf_map_lookup_elem(&pending, &id);
+	struct zs_pending p;
+	struct zs_conn_state *st;
+	struct zs_scratch *s;
+	struct zs_scan_ctx sc = {};
+	__u8 head[ZS_CLASSIFY_LEN] = {};
+	__u32 cpu = bpf_get_smp_processor_id(), want, got;
+	__u8 start = ZS_START_NONE, dir;
+	__u64 len;
+
+	if (!pp)
+		return 0;
+	p = *pp;
+	bpf_map_delete_elem(&pending, &id);
+	if (!p.sk || ret <= 0)
+		return 0;
+	len = (__u64)ret;
+	dir = p.dir & 1;
+
+	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
+	if (!st || st->ignored)
+		return 0;
+	s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s)
+		return 0;
+
+	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO) {
+		__u32 hn = zs_peek_head(&p, len, head);
+
+		start = zs_classify_start(head, hn);
+	}
+	if (!zs_http_verdict_step(st, start)) {
+		st->pos[dir] += len;
+		return 0;
+	}
+	if (!st->announced) {
+		if (zs_emit_conn(p.cookie, (const struct sock *)p.sk, st->role, id))
+			return 0;
+		st->announced = 1;
+	}
+
+	want = p.op == ZS_OP_SENDFILE ? 0 : zs_copy_len(&st->budget[dir], start, len, capture_size);
+	if (start != ZS_START_NONE)
+		st->rolling[dir] = 0;
+	got = 0;
+	s->ev.tail_len = 0;
+	if (want) {
+		got = zs_copy_payload(s, &p, len, want, s->ev.tail, &s->ev.tail_len);
+		if (got > ZS_CAPTURE_MAX)
+			got = ZS_CAPTURE_MAX;
+		sc.buf = s->payload;
+		sc.n = got;
+		sc.rolling = st->rolling[dir];
+		bpf_loop(got, zs_scan_cb, &sc, 0);
+		st->rolling[dir] = sc.rolling;
+		if (sc.found) {
+			st->budget[dir] = 0;
+			if (sc.cut && sc.cut < got) {
+				got = sc.cut;
+				/* The cut-off body's end still matters (chunked terminator). */
+				if (s->ev.tail_len == 0)
+					zs_tail_from_payload(s, len);
+			}
+		} else {
+			st->budget[dir] -= got < st->budget[dir] ? got : st->budget[dir];
+		}
+	} else if (p.op != ZS_OP_SENDFILE) {
+		zs_copy_payload(s, &p, len, 0, s->ev.tail, &s->ev.tail_len);
+	}
+
+	s->ev.hdr.type = ZS_EV_DATA;
+	s->ev.hdr.size = sizeof(s->ev) + got;
+	s->ev.hdr.pid = id >> 32;
+	s->ev.hdr.tid = (__u32)id;
+	s->ev.hdr._pad = 0;
+	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
+	s->ev.hdr.cookie = p.cookie;
+	s->ev.pos = st->pos[dir];
+	s->ev.len = len;
+	s->ev.cap_len = got;
+	s->ev.dir = dir;
+	s->ev.op = p.op;
+	s->ev.start = start;
+	st->pos[dir] += len;
+	zs_clamp_umax(got, ZS_CAPTURE_MAX);
+	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + got, zs_rb_flags(sizeof(s->ev) + got)))
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_read")
+int zs_exit_read(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_write")
+int zs_exit_write(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_readv")
+int zs_exit_readv(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_writev")
+int zs_exit_writev(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvfrom")
+int zs_exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendto")
+int zs_exit_sendto(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_recvmsg")
+int zs_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendmsg")
+int zs_exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+SEC("tracepoint/syscalls/sys_exit_sendfile64")
+int zs_exit_sendfile(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+
+/* ---- TCP state: role at birth, end at close ---- */
+
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int newstate)
+{
+	struct zs_conn_state *st;
+	struct zs_close_event *ev;
+	__u64 cookie, id;
+
+	if (sk->sk_protocol != ZS_IPPROTO_TCP)
+		return 0;
+	if (newstate == ZS_TCP_SYN_SENT || newstate == ZS_TCP_SYN_RECV) {
+		id = bpf_get_current_pid_tgid();
+		if (newstate == ZS_TCP_SYN_SENT && !zs_in_scope(id))
+			return 0;
+		cookie = bpf_get_socket_cookie((void *)sk);
+		zs_conn_get(cookie, sk, newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,
+			    newstate == ZS_TCP_SYN_SENT ? id >> 32 : 0);
+		return 0;
+	}
+	if (newstate != ZS_TCP_CLOSE)
+		return 0;
+	cookie = bpf_get_socket_cookie((void *)sk);
+	st = bpf_map_lookup_elem(&conns, &cookie);
+	if (!st)
+		return 0;
+	if (st->announced) {
+		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+		if (ev) {
+			ev->hdr.type = ZS_EV_CLOSE;
+			ev->hdr.size = sizeof(*ev);
+			id = bpf_get_current_pid_tgid();
+			ev->hdr.pid = id >> 32;
+			ev->hdr.tid = (__u32)id;
+			ev->hdr._pad = 0;
+			ev->hdr.ts_ns = bpf_ktime_get_ns();
+			ev->hdr.cookie = cookie;
+			ev->bytes[0] = st->pos[0];
+			ev->bytes[1] = st->pos[1];
+			ev->old_state = oldstate;
+			ev->_pad = 0;
+			bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
+		} else {
+			zs_drop(ZS_DROP_RINGBUF_FULL);
+		}
+	}
+	bpf_map_delete_elem(&conns, &cookie);
+	return 0;
+}

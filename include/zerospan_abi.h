@@ -1,0 +1,166 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The kernel <-> user ABI of zerospan: ringbuf events, map keys and values,
+ * drop causes. Fixed-width types only, explicit padding, a size assert on
+ * every struct, so the BPF object and the agent can never disagree.
+ */
+#ifndef ZEROSPAN_ABI_H
+#define ZEROSPAN_ABI_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Largest payload prefix the kernel copies for one syscall (power of two). */
+#define ZS_CAPTURE_MAX 16384
+/* Bytes of a chunk's end sent when the chunk was not copied whole. */
+#define ZS_TAIL_LEN 16
+/* iovecs walked per readv/writev/recvmsg/sendmsg call. */
+#define ZS_IOV_MAX 16
+
+/* Event types: X(name, value). Enum and name table are built from this list. */
+#define ZS_EVENT_TYPES(X)                                                                          \
+	X(DATA, 1)  /* payload of one socket read or write */                                     \
+	X(CONN, 2)  /* first sight of a connection: tuple, role, netns */                         \
+	X(CLOSE, 3) /* the socket reached TCP_CLOSE */
+
+enum zs_event_type {
+#define ZS_X(name, val) ZS_EV_##name = val,
+	ZS_EVENT_TYPES(ZS_X)
+#undef ZS_X
+};
+
+/* Where the kernel side loses data: X(name, help). Index into the drops map. */
+#define ZS_DROP_CAUSES(X)                                                                          \
+	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")                                  \
+	X(READ_FAILED, "copying the payload from user memory failed")                             \
+	X(CONN_MAP_FULL, "connection state could not be stored")                                  \
+	X(PENDING_MAP_FULL, "syscall arguments could not be stored")                              \
+	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")
+
+enum zs_drop_cause {
+#define ZS_X(name, help) ZS_DROP_##name,
+	ZS_DROP_CAUSES(ZS_X)
+#undef ZS_X
+	ZS_DROP__COUNT,
+};
+
+/* Connection role, as seen from the traced process. */
+enum zs_role {
+	ZS_ROLE_UNKNOWN = 0, /* socket existed before the agent: inferred from traffic */
+	ZS_ROLE_SERVER = 1,  /* accepted: we serve requests */
+	ZS_ROLE_CLIENT = 2,  /* connected: we send requests */
+};
+
+/* Data direction, as seen from the traced process. */
+enum zs_dir {
+	ZS_DIR_EGRESS = 0,  /* write/send */
+	ZS_DIR_INGRESS = 1, /* read/recv */
+};
+
+/* Syscall family that produced a DATA event. */
+enum zs_op {
+	ZS_OP_WRITE = 1,
+	ZS_OP_READ = 2,
+	ZS_OP_WRITEV = 3,
+	ZS_OP_READV = 4,
+	ZS_OP_SENDTO = 5,
+	ZS_OP_RECVFROM = 6,
+	ZS_OP_SENDMSG = 7,
+	ZS_OP_RECVMSG = 8,
+	ZS_OP_SENDFILE = 9, /* bytes only, the payload lives in a file */
+};
+
+/* What the kernel made of a chunk's first bytes. */
+enum zs_start {
+	ZS_START_NONE = 0,
+	ZS_START_REQUEST = 1,
+	ZS_START_RESPONSE = 2,
+};
+
+/* Common header of every ringbuf record. */
+struct zs_event_hdr {
+	__u16 type;   /* enum zs_event_type */
+	__u16 size;   /* bytes of the whole record, header and payload */
+	__u32 pid;    /* tgid of the thread that made the syscall (0 in softirq) */
+	__u32 tid;
+	__u32 _pad;
+	__u64 ts_ns;  /* CLOCK_MONOTONIC */
+	__u64 cookie; /* socket cookie: unique per boot, survives fd and pid reuse */
+};
+_Static_assert(sizeof(struct zs_event_hdr) == 32, "zs_event_hdr size");
+
+/* DATA: cap_len payload bytes follow the struct. */
+struct zs_data_event {
+	struct zs_event_hdr hdr;
+	__u64 pos;        /* byte position of this chunk in its direction */
+	__u64 len;        /* bytes the syscall moved */
+	__u32 cap_len;    /* payload bytes that follow (a prefix of the chunk) */
+	__u8 dir;         /* enum zs_dir */
+	__u8 op;          /* enum zs_op */
+	__u8 start;       /* enum zs_start */
+	__u8 tail_len;    /* valid bytes in tail[] (0 when cap_len == len) */
+	__u8 tail[ZS_TAIL_LEN]; /* last bytes of the chunk when not copied whole */
+};
+_Static_assert(sizeof(struct zs_data_event) == 72, "zs_data_event size");
+
+/* CONN: a connection's identity, sent once before its first DATA. */
+struct zs_conn_event {
+	struct zs_event_hdr hdr;
+	__u8 laddr[16]; /* IPv4 as ::ffff:a.b.c.d */
+	__u8 raddr[16];
+	__u16 lport; /* host byte order */
+	__u16 rport;
+	__u16 family; /* AF_INET or AF_INET6 */
+	__u8 role;    /* enum zs_role */
+	__u8 _pad;
+	__u32 netns; /* network namespace inode */
+	__u32 _pad2;
+	__u8 comm[16]; /* task comm, a name for processes gone before we look */
+};
+_Static_assert(sizeof(struct zs_conn_event) == 96, "zs_conn_event size");
+
+/* CLOSE: the socket reached TCP_CLOSE. */
+struct zs_close_event {
+	struct zs_event_hdr hdr;
+	__u64 bytes[2]; /* bytes seen per enum zs_dir */
+	__u32 old_state; /* TCP state before CLOSE: ESTABLISHED means reset/abort */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
+
+/* Value of the conn map (key: socket cookie). */
+struct zs_conn_state {
+	__u64 pos[2];        /* bytes seen per direction */
+	__u32 budget[2];     /* header bytes still to copy per direction */
+	__u32 rolling[2];    /* last 4 bytes scanned per direction (CRLFCRLF search) */
+	__u32 tgid;
+	__u16 probe_chunks; /* non-HTTP chunks seen while undecided */
+	__u8 role;          /* enum zs_role */
+	__u8 http;          /* enum zs_http_verdict */
+	__u8 announced;     /* CONN event sent */
+	__u8 ignored;       /* out of scope (port filter) */
+	__u8 _pad[6];
+};
+_Static_assert(sizeof(struct zs_conn_state) == 48, "zs_conn_state size");
+
+enum zs_http_verdict {
+	ZS_HTTP_UNKNOWN = 0,
+	ZS_HTTP_YES = 1,
+	ZS_HTTP_NO = 2,
+};
+
+/* Value of the pending map (key: pid_tgid): a data syscall in flight. */
+struct zs_pending {
+	__u64 buf;    /* user buffer, or iovec array, or msghdr */
+	__u64 sk;     /* struct sock * seen by sock_{send,recv}_length, 0 if not TCP */
+	__u64 cookie;
+	__u32 fd;
+	__u32 iovcnt;
+	__u8 op;  /* enum zs_op */
+	__u8 dir; /* enum zs_dir */
+	__u8 _pad[6];
+};
+_Static_assert(sizeof(struct zs_pending) == 40, "zs_pending size");
+
+#endif /* ZEROSPAN_ABI_H */
