@@ -7,7 +7,7 @@ CC          ?= gcc
 BPFTOOL     ?= bpftool
 PROTOC_C    ?= protoc-c
 
-CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -D_GNU_SOURCE
+CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE
 USER_CFLAGS   := $(CFLAGS_COMMON) -std=gnu11 -Iinclude -I$(BUILD) -I$(BUILD)/gen -Iuser
 USER_LDLIBS   := -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread
 BPF_CFLAGS    := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \

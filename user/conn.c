@@ -1,0 +1,489 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "conn.h"
+
+#include "clock.h"
+#include "http1.h"
+#include "log.h"
+#include "metrics.h"
+#include "procinfo.h"
+#include "span.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Requests outstanding on one connection (pipelining depth) at most. */
+#define ZS_PIPELINE_MAX 16
+
+struct zs_conn;
+
+struct zs_side {
+	struct zs_conn *c;
+	bool is_req;
+};
+
+struct zs_conn {
+	uint64_t cookie;
+	uint8_t role;
+	bool tunnel;
+	bool has_tuple;
+	bool resp_informational;
+	uint16_t family, lport, rport;
+	uint8_t laddr[16], raddr[16];
+	uint32_t netns;
+	uint32_t pid;
+	char comm[16];
+	struct zs_resource *res;
+	struct zs_http_stream req, resp;
+	struct zs_side side_req, side_resp;
+	uint64_t next_pos[2];
+	bool pos_known[2];
+	uint64_t msg_begin_ts[2]; /* [0] request stream, [1] response stream */
+	uint64_t cur_ts;
+	struct zs_span *pending[ZS_PIPELINE_MAX];
+	uint32_t p_head, p_count;
+	uint64_t last_ns;
+	struct zs_conn *hnext;
+	struct zs_conn *lru_prev, *lru_next; /* lru_next: older */
+};
+
+static struct zs_conn_opts opts;
+static struct zs_conn **table;
+static uint32_t table_mask, n_conns;
+static struct zs_conn *lru_head, *lru_tail; /* head: most recent */
+
+static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
+					size_t n);
+static void req_on_complete(void *u);
+static void req_on_lost(void *u, const char *why);
+static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
+					 const struct zs_http_header *h, size_t n);
+static void resp_on_complete(void *u);
+static void resp_on_lost(void *u, const char *why);
+
+static const struct zs_http_stream_ops req_ops = { req_on_headers, req_on_complete, req_on_lost };
+static const struct zs_http_stream_ops resp_ops = { resp_on_headers, resp_on_complete, resp_on_lost };
+
+int zs_conn_table_init(const struct zs_conn_opts *o)
+{
+	uint32_t size = 1024;
+
+	opts = *o;
+	while (size < opts.max_conns && size < (1u << 24))
+		size <<= 1;
+	table = calloc(size, sizeof(*table));
+	if (!table)
+		return -1;
+	table_mask = size - 1;
+	return 0;
+}
+
+static uint32_t hash_cookie(uint64_t c)
+{
+	c ^= c >> 33;
+	c *= 0xff51afd7ed558ccdULL;
+	c ^= c >> 33;
+	return (uint32_t)c & table_mask;
+}
+
+static struct zs_conn *lookup(uint64_t cookie)
+{
+	struct zs_conn *c;
+
+	for (c = table[hash_cookie(cookie)]; c; c = c->hnext)
+		if (c->cookie == cookie)
+			return c;
+	return NULL;
+}
+
+static void lru_unlink(struct zs_conn *c)
+{
+	if (c->lru_prev)
+		c->lru_prev->lru_next = c->lru_next;
+	else
+		lru_head = c->lru_next;
+	if (c->lru_next)
+		c->lru_next->lru_prev = c->lru_prev;
+	else
+		lru_tail = c->lru_prev;
+	c->lru_prev = c->lru_next = NULL;
+}
+
+static void lru_touch(struct zs_conn *c, uint64_t now)
+{
+	c->last_ns = now;
+	if (lru_head == c)
+		return;
+	if (c->lru_prev || c->lru_next || lru_tail == c)
+		lru_unlink(c);
+	c->lru_next = lru_head;
+	if (lru_head)
+		lru_head->lru_prev = c;
+	lru_head = c;
+	if (!lru_tail)
+		lru_tail = c;
+}
+
+static void drop_pending(struct zs_conn *c)
+{
+	while (c->p_count) {
+		zs_span_free(c->pending[c->p_head]);
+		c->pending[c->p_head] = NULL;
+		c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
+		c->p_count--;
+		zs_count(exchanges_dropped);
+	}
+}
+
+static void conn_remove(struct zs_conn *c)
+{
+	struct zs_conn **pp = &table[hash_cookie(c->cookie)];
+
+	while (*pp && *pp != c)
+		pp = &(*pp)->hnext;
+	if (*pp)
+		*pp = c->hnext;
+	lru_unlink(c);
+	drop_pending(c);
+	zs_http_stream_free(&c->req);
+	zs_http_stream_free(&c->resp);
+	zs_resource_unref(c->res);
+	free(c);
+	n_conns--;
+	zs_gauge_set(conns_tracked, n_conns);
+	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
+}
+
+static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *comm, uint64_t now)
+{
+	struct zs_conn *c;
+	uint32_t b;
+
+	if (n_conns >= opts.max_conns && lru_tail) {
+		conn_remove(lru_tail);
+		zs_count(conns_evicted);
+	}
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->cookie = cookie;
+	c->pid = pid;
+	snprintf(c->comm, sizeof(c->comm), "%s", comm ? comm : "");
+	c->side_req = (struct zs_side){ c, true };
+	c->side_resp = (struct zs_side){ c, false };
+	zs_http_stream_init(&c->req, true, opts.capture_size, &req_ops, &c->side_req);
+	zs_http_stream_init(&c->resp, false, opts.capture_size, &resp_ops, &c->side_resp);
+	c->res = zs_procinfo_get(pid, c->comm);
+	b = hash_cookie(cookie);
+	c->hnext = table[b];
+	table[b] = c;
+	n_conns++;
+	zs_gauge_set(conns_tracked, n_conns);
+	lru_touch(c, now);
+	return c;
+}
+
+void zs_conn_on_open(const struct zs_conn_event *ev)
+{
+	struct zs_conn *c = lookup(ev->hdr.cookie);
+	char comm[17];
+
+	memcpy(comm, ev->comm, 16);
+	comm[16] = 0;
+	if (c) /* the cookie is unique per boot: a stale entry means we missed the close */
+		conn_remove(c);
+	c = conn_create(ev->hdr.cookie, ev->hdr.pid, comm, ev->hdr.ts_ns);
+	if (!c)
+		return;
+	zs_count(conns_opened);
+	c->role = ev->role;
+	c->has_tuple = true;
+	c->family = ev->family;
+	c->lport = ev->lport;
+	c->rport = ev->rport;
+	memcpy(c->laddr, ev->laddr, 16);
+	memcpy(c->raddr, ev->raddr, 16);
+	c->netns = ev->netns;
+}
+
+static void addr_str(const uint8_t a[16], char *out, size_t cap)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (memcmp(a, v4mapped, 12) == 0)
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+}
+
+/* Splits a Host header into name and port ("[::1]:8080", "a:80", "a"). */
+static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
+{
+	const char *colon;
+
+	*port = 0;
+	if (host[0] == '[') {
+		const char *end = strchr(host, ']');
+
+		if (!end) {
+			snprintf(name, cap, "%s", host);
+			return;
+		}
+		snprintf(name, cap, "%.*s", (int)(end - host - 1), host + 1);
+		if (end[1] == ':')
+			*port = (uint16_t)atoi(end + 2);
+		return;
+	}
+	colon = strrchr(host, ':');
+	if (colon && strchr(host, ':') == colon) {
+		snprintf(name, cap, "%.*s", (int)(colon - host), host);
+		*port = (uint16_t)atoi(colon + 1);
+	} else {
+		snprintf(name, cap, "%s", host);
+	}
+}
+
+static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
+					size_t n)
+{
+	struct zs_conn *c = ((struct zs_side *)u)->c;
+	struct zs_span *s;
+	char local[48] = "", remote[48] = "";
+	uint16_t host_port = 0;
+
+	if (m->truncated)
+		zs_count(capture_truncated);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return zs_http_request_body(m);
+	s->kind = c->role == ZS_ROLE_CLIENT ? ZS_KIND_CLIENT : ZS_KIND_SERVER;
+	s->start_ns = zs_mono_to_unix(c->msg_begin_ts[0]);
+	zs_ids_random(s->trace_id, sizeof(s->trace_id));
+	zs_ids_random(s->span_id, sizeof(s->span_id));
+	s->trace_flags = 1;
+	zs_span_set_method(s, m->method);
+	zs_span_set_target(s, m->target, opts.keep_query);
+	snprintf(s->scheme, sizeof(s->scheme), "http");
+	snprintf(s->version, sizeof(s->version), "1.%d", m->minor_version);
+	snprintf(s->user_agent, sizeof(s->user_agent), "%s", m->user_agent);
+	snprintf(s->tracestate, sizeof(s->tracestate), "%s", m->tracestate);
+	if (c->has_tuple) {
+		addr_str(c->laddr, local, sizeof(local));
+		addr_str(c->raddr, remote, sizeof(remote));
+		snprintf(s->peer_address, sizeof(s->peer_address), "%s", remote);
+		s->peer_port = c->rport;
+	}
+	if (m->host[0])
+		host_split(m->host, s->server_address, sizeof(s->server_address), &host_port);
+	if (s->kind == ZS_KIND_SERVER) {
+		if (!s->server_address[0])
+			snprintf(s->server_address, sizeof(s->server_address), "%s", local);
+		s->server_port = host_port ? host_port : c->lport;
+		snprintf(s->client_address, sizeof(s->client_address), "%s", remote);
+	} else {
+		if (!s->server_address[0])
+			snprintf(s->server_address, sizeof(s->server_address), "%s", remote);
+		s->server_port = c->rport ? c->rport : host_port;
+	}
+	if (c->res) {
+		zs_resource_ref(c->res);
+		s->res = c->res;
+	}
+	if (c->p_count == ZS_PIPELINE_MAX) {
+		/* Far more requests outstanding than any client pipelines: the oldest
+		 * will never see its response. */
+		zs_span_free(c->pending[c->p_head]);
+		c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
+		c->p_count--;
+		zs_count(exchanges_dropped);
+	}
+	c->pending[(c->p_head + c->p_count) % ZS_PIPELINE_MAX] = s;
+	c->p_count++;
+	return zs_http_request_body(m);
+}
+
+static void req_on_complete(void *u)
+{
+}
+
+static void req_on_lost(void *u, const char *why)
+{
+	zs_count(parse_errors);
+	log_debug("request stream lost: %s", why);
+}
+
+static struct zs_span *pop_head(struct zs_conn *c)
+{
+	struct zs_span *s;
+
+	if (!c->p_count)
+		return NULL;
+	s = c->pending[c->p_head];
+	c->pending[c->p_head] = NULL;
+	c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
+	c->p_count--;
+	return s;
+}
+
+static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
+					 const struct zs_http_header *h, size_t n)
+{
+	struct zs_conn *c = ((struct zs_side *)u)->c;
+	struct zs_span *s = c->p_count ? c->pending[c->p_head] : NULL;
+	enum zs_http_body body;
+
+	if (m->truncated)
+		zs_count(capture_truncated);
+	if (!s) {
+		zs_count(unmatched_responses);
+		return zs_http_response_body(m, NULL);
+	}
+	if (m->status / 100 == 1 && m->status != 101) {
+		c->resp_informational = true;
+		return ZS_BODY_NONE;
+	}
+	zs_span_set_status(s, m->status);
+	body = zs_http_response_body(m, s->method);
+	if (body == ZS_BODY_TUNNEL)
+		c->tunnel = true;
+	else
+		zs_http_stream_untunnel(&c->req);
+	return body;
+}
+
+static void finish(struct zs_span *s)
+{
+	zs_count(spans_created);
+	if (zs_span_sink)
+		zs_span_sink(s);
+	else
+		zs_span_free(s);
+}
+
+static void resp_on_complete(void *u)
+{
+	struct zs_conn *c = ((struct zs_side *)u)->c;
+	struct zs_span *s;
+
+	if (c->resp_informational) {
+		c->resp_informational = false;
+		return;
+	}
+	s = pop_head(c);
+	if (!s || !s->status) {
+		/* unmatched (counted at headers), or a response without a status */
+		zs_span_free(s);
+		return;
+	}
+	s->end_ns = zs_mono_to_unix(c->cur_ts);
+	finish(s);
+}
+
+static void resp_on_lost(void *u, const char *why)
+{
+	struct zs_conn *c = ((struct zs_side *)u)->c;
+
+	zs_count(parse_errors);
+	log_debug("response stream lost: %s", why);
+	/* The response in flight cannot be completed: drop its exchange. */
+	if (c->p_count && c->pending[c->p_head]->status) {
+		zs_span_free(pop_head(c));
+		zs_count(exchanges_dropped);
+	}
+}
+
+void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
+{
+	struct zs_conn *c = lookup(ev->hdr.cookie);
+	uint8_t d = ev->dir & 1;
+	bool is_req;
+	struct zs_http_stream *st;
+
+	if (!c) {
+		/* CONN lost (ringbuf full) or evicted: carry on without the tuple. */
+		c = conn_create(ev->hdr.cookie, ev->hdr.pid, "", ev->hdr.ts_ns);
+		if (!c)
+			return;
+	}
+	lru_touch(c, ev->hdr.ts_ns);
+	if (c->pos_known[d] && ev->pos != c->next_pos[d]) {
+		/* Events were lost (or the kernel forgot the connection): nothing in
+		 * flight can be paired correctly any more. */
+		zs_count(stream_gaps);
+		drop_pending(c);
+		zs_http_stream_reset(&c->req);
+		zs_http_stream_reset(&c->resp);
+		c->resp_informational = false;
+	}
+	c->next_pos[d] = ev->pos + ev->len;
+	c->pos_known[d] = true;
+	if (c->tunnel)
+		return;
+	if (c->role == ZS_ROLE_UNKNOWN) {
+		/* Opened before the agent: the first message start tells the role. */
+		if (ev->start == ZS_START_REQUEST)
+			c->role = d == ZS_DIR_INGRESS ? ZS_ROLE_SERVER : ZS_ROLE_CLIENT;
+		else if (ev->start == ZS_START_RESPONSE)
+			c->role = d == ZS_DIR_INGRESS ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER;
+		else
+			return;
+		zs_http_stream_reset(&c->req);
+		zs_http_stream_reset(&c->resp);
+	}
+	is_req = (c->role == ZS_ROLE_SERVER) == (d == ZS_DIR_INGRESS);
+	st = is_req ? &c->req : &c->resp;
+	if (st->state == ZS_HS_IDLE || st->state == ZS_HS_RESYNC)
+		c->msg_begin_ts[is_req ? 0 : 1] = ev->hdr.ts_ns;
+	c->cur_ts = ev->hdr.ts_ns;
+	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
+			    ev->start != ZS_START_NONE);
+	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
+}
+
+void zs_conn_on_close(const struct zs_close_event *ev)
+{
+	struct zs_conn *c = lookup(ev->hdr.cookie);
+	/* TCP_ESTABLISHED (1) or TCP_CLOSE_WAIT (8) straight to CLOSE: a reset. */
+	bool reset = ev->old_state == 1 || ev->old_state == 8;
+
+	if (!c)
+		return;
+	zs_count(conns_closed);
+	c->cur_ts = ev->hdr.ts_ns;
+	if (!c->tunnel) {
+		zs_http_stream_eof(&c->resp);
+		zs_http_stream_eof(&c->req);
+	}
+	while (c->p_count) {
+		struct zs_span *s = pop_head(c);
+
+		s->end_ns = zs_mono_to_unix(ev->hdr.ts_ns);
+		zs_span_set_aborted(s, reset ? "connection_reset" : "connection_closed");
+		finish(s);
+	}
+	conn_remove(c);
+}
+
+void zs_conn_expire(uint64_t now)
+{
+	uint64_t idle = (uint64_t)opts.idle_timeout_s * 1000000000ULL;
+
+	while (lru_tail && lru_tail->last_ns + idle < now) {
+		zs_count(conns_expired);
+		conn_remove(lru_tail);
+	}
+}
+
+uint32_t zs_conn_count(void)
+{
+	return n_conns;
+}
+
+void zs_conn_table_fini(void)
+{
+	while (lru_tail)
+		conn_remove(lru_tail);
+	free(table);
+	table = NULL;
+}

@@ -1,0 +1,77 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "events.h"
+
+#include "conn.h"
+#include "metrics.h"
+#include "zerospan_abi.h"
+
+#include <string.h>
+
+int zs_events_validate(const void *data, size_t size)
+{
+	struct zs_event_hdr h;
+
+	if (size < sizeof(h))
+		return -1;
+	memcpy(&h, data, sizeof(h));
+	if (h.size != size)
+		return -1;
+	switch (h.type) {
+	case ZS_EV_DATA: {
+		struct zs_data_event ev;
+
+		if (size < sizeof(ev))
+			return -1;
+		memcpy(&ev, data, sizeof(ev));
+		if (ev.cap_len > ZS_CAPTURE_MAX || sizeof(ev) + ev.cap_len != size || ev.cap_len > ev.len ||
+		    ev.tail_len > ZS_TAIL_LEN || ev.tail_len > ev.len || ev.dir > 1 ||
+		    ev.start > ZS_START_RESPONSE)
+			return -1;
+		return ZS_EV_DATA;
+	}
+	case ZS_EV_CONN:
+		if (size != sizeof(struct zs_conn_event))
+			return -1;
+		return ZS_EV_CONN;
+	case ZS_EV_CLOSE:
+		if (size != sizeof(struct zs_close_event))
+			return -1;
+		return ZS_EV_CLOSE;
+	}
+	return -1;
+}
+
+int zs_events_handle(void *ctx, void *data, size_t size)
+{
+	int type = zs_events_validate(data, size);
+
+	zs_count(events_received);
+	switch (type) {
+	case ZS_EV_DATA: {
+		struct zs_data_event ev;
+
+		/* Ringbuf records are 8-byte aligned: the struct can be used in place,
+		 * a copy keeps this independent of that. */
+		memcpy(&ev, data, sizeof(ev));
+		zs_conn_on_data(&ev, (const uint8_t *)data + sizeof(ev));
+		break;
+	}
+	case ZS_EV_CONN: {
+		struct zs_conn_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_conn_on_open(&ev);
+		break;
+	}
+	case ZS_EV_CLOSE: {
+		struct zs_close_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_conn_on_close(&ev);
+		break;
+	}
+	default:
+		zs_count(events_malformed);
+	}
+	return 0;
+}

@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "export.h"
+
+#include "log.h"
+#include "metrics.h"
+#include "otlp.h"
+
+#include <curl/curl.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define ZS_EXPORT_MAX_ATTEMPTS 6
+#define ZS_BACKOFF_MAX_MS 32000
+
+static const struct zs_config *cfg;
+static pthread_t thread;
+static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+static struct zs_span *q_head, *q_tail;
+static uint32_t q_len;
+static int stopping, started;
+static CURL *curl;
+static struct curl_slist *headers;
+
+void zs_export_enqueue(struct zs_span *s)
+{
+	pthread_mutex_lock(&lock);
+	if (q_len >= cfg->bsp_queue) {
+		pthread_mutex_unlock(&lock);
+		zs_count(spans_dropped_queue_full);
+		zs_span_free(s);
+		return;
+	}
+	s->next = NULL;
+	if (q_tail)
+		q_tail->next = s;
+	else
+		q_head = s;
+	q_tail = s;
+	q_len++;
+	zs_gauge_set(queue_depth, q_len);
+	if (q_len >= cfg->bsp_batch)
+		pthread_cond_signal(&cond);
+	pthread_mutex_unlock(&lock);
+}
+
+long zs_parse_retry_after(const char *v, time_t now)
+{
+	char *end;
+	long secs;
+	struct tm tm;
+
+	while (*v == ' ')
+		v++;
+	if (*v >= '0' && *v <= '9') {
+		secs = strtol(v, &end, 10);
+		while (*end == ' ' || *end == '\r' || *end == '\n')
+			end++;
+		return *end ? -1 : secs;
+	}
+	memset(&tm, 0, sizeof(tm));
+	end = strptime(v, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+	if (!end)
+		return -1;
+	secs = (long)(timegm(&tm) - now);
+	return secs < 0 ? 0 : secs;
+}
+
+struct resp {
+	uint8_t body[4096];
+	size_t len;
+	long retry_after;
+};
+
+static size_t on_body(char *p, size_t sz, size_t n, void *u)
+{
+	struct resp *r = u;
+	size_t take = sz * n;
+
+	if (take > sizeof(r->body) - r->len)
+		take = sizeof(r->body) - r->len;
+	memcpy(r->body + r->len, p, take);
+	r->len += take;
+	return sz * n;
+}
+
+static size_t on_header(char *p, size_t sz, size_t n, void *u)
+{
+	struct resp *r = u;
+	size_t len = sz * n;
+
+	if (len > 12 && strncasecmp(p, "retry-after:", 12) == 0) {
+		char v[128];
+
+		snprintf(v, sizeof(v), "%.*s", (int)(len - 12 < 127 ? len - 12 : 127), p + 12);
+		r->retry_after = zs_parse_retry_after(v, time(NULL));
+	}
+	return len;
+}
+
+/* 1: sent, 0: give up (not retryable), -1: retry after *wait_ms. */
+static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait_ms)
+{
+	struct resp r = { .retry_after = -1 };
+	long code = 0;
+	CURLcode cc;
+
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDS, body);
+	curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)len);
+	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &r);
+	curl_easy_setopt(curl, CURLOPT_HEADERDATA, &r);
+	zs_count(export_requests);
+	cc = curl_easy_perform(curl);
+	if (cc != CURLE_OK) {
+		zs_count(export_errors);
+		log_warn("export to %s: %s", cfg->traces_url, curl_easy_strerror(cc));
+		return -1;
+	}
+	curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+	if (code >= 200 && code < 300) {
+		char msg[256];
+		int64_t rejected = zs_otlp_partial_success(r.body, r.len, msg, sizeof(msg));
+
+		if (rejected > 0) {
+			zs_count_n(spans_rejected_by_endpoint, (uint64_t)rejected);
+			log_warn("export: endpoint rejected %lld spans: %s", (long long)rejected, msg);
+		}
+		zs_count_n(spans_exported, n_spans - (rejected > 0 ? (uint64_t)rejected : 0));
+		return 1;
+	}
+	zs_count(export_errors);
+	if (code == 429 || code == 502 || code == 503 || code == 504) {
+		if (r.retry_after >= 0)
+			*wait_ms = r.retry_after * 1000 > ZS_BACKOFF_MAX_MS * 4 ? ZS_BACKOFF_MAX_MS * 4
+										 : r.retry_after * 1000;
+		log_warn("export to %s: HTTP %ld, retrying", cfg->traces_url, code);
+		return -1;
+	}
+	log_warn("export to %s: HTTP %ld, %zu spans dropped", cfg->traces_url, code, n_spans);
+	return 0;
+}
+
+/* Sleeps up to ms, waking early when stopping. */
+static void wait_ms_or_stop(long ms)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += ms / 1000;
+	ts.tv_nsec += (ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	pthread_mutex_lock(&lock);
+	if (!stopping)
+		pthread_cond_timedwait(&cond, &lock, &ts);
+	pthread_mutex_unlock(&lock);
+}
+
+static void export_batch(struct zs_span **batch, size_t n)
+{
+	uint8_t *pb = NULL, *gz = NULL, *body;
+	size_t pb_len = 0, gz_len = 0, body_len;
+	long backoff = 1000;
+	int attempt, rc = 0;
+
+	if (zs_otlp_encode_traces(batch, n, cfg->res_attrs, cfg->n_res_attrs, &pb, &pb_len)) {
+		log_error("export: out of memory encoding %zu spans", n);
+		zs_count_n(spans_dropped_export_failed, n);
+		return;
+	}
+	body = pb;
+	body_len = pb_len;
+	if (cfg->gzip && zs_gzip(pb, pb_len, &gz, &gz_len) == 0) {
+		body = gz;
+		body_len = gz_len;
+	}
+	for (attempt = 1; attempt <= ZS_EXPORT_MAX_ATTEMPTS; attempt++) {
+		long wait = backoff;
+
+		rc = post_once(body, body_len, n, &wait);
+		if (rc >= 0)
+			break;
+		pthread_mutex_lock(&lock);
+		/* On shutdown: one more try only, so stopping stays bounded. */
+		if (stopping && attempt >= 2) {
+			pthread_mutex_unlock(&lock);
+			break;
+		}
+		pthread_mutex_unlock(&lock);
+		if (attempt < ZS_EXPORT_MAX_ATTEMPTS) {
+			zs_count(export_retries);
+			wait_ms_or_stop(wait);
+		}
+		backoff = backoff * 2 > ZS_BACKOFF_MAX_MS ? ZS_BACKOFF_MAX_MS : backoff * 2;
+	}
+	if (rc != 1)
+		zs_count_n(spans_dropped_export_failed, n);
+	free(pb);
+	free(gz);
+}
+
+static void *export_main(void *arg)
+{
+	struct zs_span **batch = calloc(cfg->bsp_batch, sizeof(*batch));
+
+	if (!batch) {
+		log_error("export: out of memory");
+		return NULL;
+	}
+	for (;;) {
+		struct timespec ts;
+		size_t n = 0, i;
+		int stop;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		ts.tv_sec += cfg->bsp_delay_ms / 1000;
+		ts.tv_nsec += (long)(cfg->bsp_delay_ms % 1000) * 1000000L;
+		if (ts.tv_nsec >= 1000000000L) {
+			ts.tv_sec++;
+			ts.tv_nsec -= 1000000000L;
+		}
+		pthread_mutex_lock(&lock);
+		while (!stopping && q_len < cfg->bsp_batch) {
+			if (pthread_cond_timedwait(&cond, &lock, &ts) == ETIMEDOUT)
+				break;
+		}
+		while (q_head && n < cfg->bsp_batch) {
+			batch[n++] = q_head;
+			q_head = q_head->next;
+		}
+		if (!q_head)
+			q_tail = NULL;
+		q_len -= (uint32_t)n;
+		zs_gauge_set(queue_depth, q_len);
+		stop = stopping && !q_head;
+		pthread_mutex_unlock(&lock);
+		if (n) {
+			export_batch(batch, n);
+			for (i = 0; i < n; i++)
+				zs_span_free(batch[i]);
+		}
+		if (stop)
+			break;
+	}
+	free(batch);
+	return NULL;
+}
+
+int zs_export_start(const struct zs_config *c)
+{
+	char hdr[1024];
+	int i, rc;
+
+	cfg = c;
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return -EIO;
+	curl = curl_easy_init();
+	if (!curl)
+		return -ENOMEM;
+	headers = curl_slist_append(headers, "Content-Type: application/x-protobuf");
+	if (cfg->gzip)
+		headers = curl_slist_append(headers, "Content-Encoding: gzip");
+	for (i = 0; i < cfg->n_headers; i++) {
+		snprintf(hdr, sizeof(hdr), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
+		headers = curl_slist_append(headers, hdr);
+	}
+	curl_easy_setopt(curl, CURLOPT_URL, cfg->traces_url);
+	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
+	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
+	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
+	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+	curl_easy_setopt(curl, CURLOPT_USERAGENT, "zerospan/" ZS_VERSION);
+	rc = pthread_create(&thread, NULL, export_main, NULL);
+	if (rc)
+		return -rc;
+	started = 1;
+	log_info("exporting spans to %s (OTLP/HTTP protobuf%s)", cfg->traces_url, cfg->gzip ? ", gzip" : "");
+	return 0;
+}
+
+void zs_export_stop(void)
+{
+	if (!started)
+		return;
+	pthread_mutex_lock(&lock);
+	stopping = 1;
+	pthread_cond_broadcast(&cond);
+	pthread_mutex_unlock(&lock);
+	pthread_join(thread, NULL);
+	curl_slist_free_all(headers);
+	curl_easy_cleanup(curl);
+	curl_global_cleanup();
+	started = 0;
+}

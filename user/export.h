@@ -1,0 +1,27 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * OTLP/HTTP span export: a bounded queue filled by the event loop and a
+ * thread that batches, encodes, compresses and POSTs, retrying 429/502/503/504
+ * (honouring Retry-After) and network errors with backoff. Never blocks the
+ * caller: a full queue drops the span and counts it.
+ */
+#ifndef ZS_EXPORT_H
+#define ZS_EXPORT_H
+
+#include "config.h"
+#include "span.h"
+
+#include <time.h>
+
+int zs_export_start(const struct zs_config *cfg);
+
+/* Takes ownership of s. */
+void zs_export_enqueue(struct zs_span *s);
+
+/* Sends what is queued (bounded by the export timeout) and stops the thread. */
+void zs_export_stop(void);
+
+/* Parses a Retry-After value (seconds or HTTP-date) into seconds, -1 if bad. */
+long zs_parse_retry_after(const char *v, time_t now);
+
+#endif

@@ -1,0 +1,31 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Loads the kernel programs: checks the machine (root, BTF, tracefs),
+ * probes what this kernel has, sets the knobs, loads, fills the scope maps
+ * and attaches every program through a bpf_link (nothing stays attached
+ * once the agent is gone, however it died).
+ */
+#ifndef ZS_LOADER_H
+#define ZS_LOADER_H
+
+#include <stdint.h>
+
+#include "config.h"
+
+struct ring_buffer;
+
+struct zs_loader;
+
+/* Returns NULL with a message already logged. */
+struct zs_loader *zs_loader_open(const struct zs_config *cfg);
+void zs_loader_close(struct zs_loader *l);
+
+struct ring_buffer *zs_loader_ringbuf(struct zs_loader *l);
+
+/* Number of programs attached. */
+int zs_loader_attached(const struct zs_loader *l);
+
+/* Kernel drop counters summed over CPUs (for metrics). */
+void zs_loader_read_drops(uint64_t *out);
+
+#endif

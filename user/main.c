@@ -1,0 +1,144 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * zerospan: HTTP spans from unmodified programs.
+ * kernel events -> decode (events) -> connections (conn) -> HTTP framing
+ * (http1) -> spans (span) -> print / OTLP export (print, otlp, export).
+ */
+#include "admin.h"
+#include "clock.h"
+#include "config.h"
+#include "conn.h"
+#include "export.h"
+#include "loader.h"
+#include "log.h"
+#include "metrics.h"
+#include "print.h"
+#include "procinfo.h"
+#include "span.h"
+
+#include <bpf/libbpf.h>
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+extern char **environ;
+int64_t zs_mono_to_unix_ns;
+
+static volatile sig_atomic_t stop_signal;
+static struct zs_config cfg;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static void span_sink(struct zs_span *s)
+{
+	zs_print_span(stdout, s, cfg.print);
+	if (cfg.traces_url[0])
+		zs_export_enqueue(s);
+	else
+		zs_span_free(s);
+}
+
+int main(int argc, char **argv)
+{
+	struct zs_conn_opts copts;
+	struct zs_loader *loader = NULL;
+	struct sigaction sa;
+	char err[512], line[512];
+	uint64_t last_tick = 0, last_stats = 0, last_sync = 0;
+	int rc, exit_code = 1;
+
+	if (zs_config_from_env(&cfg, environ, err, sizeof(err))) {
+		fprintf(stderr, "zerospan: %s\n", err);
+		return 2;
+	}
+	rc = zs_config_from_args(&cfg, argc, argv, err, sizeof(err));
+	if (rc == 1)
+		return 0;
+	if (rc) {
+		fprintf(stderr, "zerospan: %s\n", err);
+		return 2;
+	}
+	if (cfg.verbose)
+		zs_log_level = ZS_LOG_DEBUG;
+	/* stdout may be a pipe: spans should still appear line by line */
+	setvbuf(stdout, NULL, _IOLBF, 0);
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_signal;
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	zs_clock_sync();
+	zs_procinfo_init(NULL, 0);
+	copts = (struct zs_conn_opts){ cfg.max_conns, cfg.idle_timeout_s, cfg.capture_size, cfg.keep_query };
+	if (zs_conn_table_init(&copts)) {
+		log_error("connection table: out of memory");
+		goto out;
+	}
+	zs_span_sink = span_sink;
+	if (cfg.admin_addr[0]) {
+		rc = zs_admin_start(cfg.admin_addr);
+		if (rc) {
+			log_error("admin endpoint on %s: %s", cfg.admin_addr, strerror(-rc));
+			goto out;
+		}
+		log_info("admin endpoint on http://%s (/metrics /readyz /healthz)", cfg.admin_addr);
+	}
+	if (cfg.traces_url[0] && (rc = zs_export_start(&cfg))) {
+		log_error("OTLP exporter: %s", strerror(-rc));
+		goto out;
+	}
+	loader = zs_loader_open(&cfg);
+	if (!loader)
+		goto out;
+	atomic_store(&zs_ready, 1);
+	log_info("tracing HTTP/1.x%s", cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
+
+	while (!stop_signal) {
+		uint64_t now;
+
+		rc = ring_buffer__poll(zs_loader_ringbuf(loader), 20);
+		if (rc < 0 && rc != -EINTR) {
+			log_error("ring buffer poll: %s", strerror(-rc));
+			goto out;
+		}
+		/* The kernel wakes us only per batch: drain on every tick too. */
+		ring_buffer__consume(zs_loader_ringbuf(loader));
+		now = zs_now_ns(CLOCK_MONOTONIC);
+		if (now - last_tick >= 1000000000ULL) {
+			last_tick = now;
+			zs_conn_expire(now);
+		}
+		if (now - last_sync >= 10000000000ULL) {
+			last_sync = now;
+			zs_clock_sync();
+		}
+		if (cfg.stats_interval_s && now - last_stats >= cfg.stats_interval_s * 1000000000ULL) {
+			if (last_stats) {
+				zs_metrics_summary(line, sizeof(line));
+				log_info("%s", line);
+			}
+			last_stats = now;
+		}
+	}
+	log_info("%s: flushing and detaching", strsignal(stop_signal));
+	ring_buffer__consume(zs_loader_ringbuf(loader));
+	exit_code = 0;
+out:
+	atomic_store(&zs_ready, 0);
+	zs_loader_close(loader);
+	zs_conn_table_fini();
+	zs_export_stop();
+	zs_admin_stop();
+	zs_metrics_summary(line, sizeof(line));
+	if (exit_code == 0)
+		log_info("final: %s", line);
+	zs_procinfo_fini();
+	return exit_code;
+}

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "metrics.h"
+
+#include "zerospan_abi.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct zs_counters zs_metrics;
+static zs_kernel_drops_fn kernel_source;
+
+static const char *const drop_names[] = {
+#define ZS_X(name, help) #name,
+	ZS_DROP_CAUSES(ZS_X)
+#undef ZS_X
+};
+static const char *const drop_help[] = {
+#define ZS_X(name, help) help,
+	ZS_DROP_CAUSES(ZS_X)
+#undef ZS_X
+};
+
+void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn)
+{
+	kernel_source = fn;
+}
+
+void zs_metrics_kernel_drops(uint64_t *out)
+{
+	memset(out, 0, sizeof(uint64_t) * ZS_DROP__COUNT);
+	if (kernel_source)
+		kernel_source(out);
+}
+
+struct sbuf {
+	char *p;
+	size_t len, cap;
+};
+
+static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	for (;;) {
+		va_start(ap, fmt);
+		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
+		va_end(ap);
+		if (n < 0)
+			return;
+		if ((size_t)n < b->cap - b->len) {
+			b->len += (size_t)n;
+			return;
+		}
+		b->cap = b->cap * 2 + (size_t)n;
+		b->p = realloc(b->p, b->cap);
+		if (!b->p)
+			abort();
+	}
+}
+
+static void lower(char *dst, const char *src, size_t cap)
+{
+	size_t i;
+
+	for (i = 0; src[i] && i + 1 < cap; i++)
+		dst[i] = (char)(src[i] >= 'A' && src[i] <= 'Z' ? src[i] + 32 : src[i]);
+	dst[i] = 0;
+}
+
+char *zs_metrics_render(size_t *len)
+{
+	struct sbuf b = { malloc(8192), 0, 8192 };
+	uint64_t drops[ZS_DROP__COUNT];
+	char name[64];
+	int i;
+
+	if (!b.p)
+		return NULL;
+#define ZS_X(field, help)                                                                          \
+	sb_printf(&b, "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field            \
+		      "_total counter\nzerospan_" #field "_total %llu\n",                            \
+		  (unsigned long long)zs_get(field));
+	ZS_COUNTERS(ZS_X)
+#undef ZS_X
+	zs_metrics_kernel_drops(drops);
+	sb_printf(&b, "# HELP zerospan_kernel_drops_total Events the kernel side could not deliver, by "
+		      "cause\n# TYPE zerospan_kernel_drops_total counter\n");
+	for (i = 0; i < ZS_DROP__COUNT; i++) {
+		lower(name, drop_names[i], sizeof(name));
+		sb_printf(&b, "zerospan_kernel_drops_total{cause=\"%s\",help=\"%s\"} %llu\n", name,
+			  drop_help[i], (unsigned long long)drops[i]);
+	}
+	sb_printf(&b, "# HELP zerospan_export_queue_depth Spans waiting for export\n"
+		      "# TYPE zerospan_export_queue_depth gauge\nzerospan_export_queue_depth %llu\n",
+		  (unsigned long long)zs_get(queue_depth));
+	sb_printf(&b, "# HELP zerospan_connections_tracked Connections in the table\n"
+		      "# TYPE zerospan_connections_tracked gauge\nzerospan_connections_tracked %llu\n",
+		  (unsigned long long)zs_get(conns_tracked));
+	sb_printf(&b, "# HELP zerospan_header_hold_bytes Bytes held for header blocks split over "
+		      "syscalls\n# TYPE zerospan_header_hold_bytes gauge\nzerospan_header_hold_bytes %llu\n",
+		  (unsigned long long)zs_get(header_hold_bytes));
+	sb_printf(&b, "# HELP zerospan_processes_cached Processes with cached metadata\n"
+		      "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
+		  (unsigned long long)zs_get(procs_cached));
+	*len = b.len;
+	return b.p;
+}
+
+void zs_metrics_summary(char *buf, size_t cap)
+{
+	uint64_t drops[ZS_DROP__COUNT], kernel_lost = 0;
+	int i;
+
+	zs_metrics_kernel_drops(drops);
+	for (i = 0; i < ZS_DROP__COUNT; i++)
+		kernel_lost += drops[i];
+	snprintf(buf, cap,
+		 "events=%llu kernel_drops=%llu gaps=%llu truncated=%llu parse_errors=%llu spans=%llu "
+		 "exported=%llu dropped_queue=%llu dropped_export=%llu export_errors=%llu conns=%llu",
+		 (unsigned long long)zs_get(events_received), (unsigned long long)kernel_lost,
+		 (unsigned long long)zs_get(stream_gaps), (unsigned long long)zs_get(capture_truncated),
+		 (unsigned long long)zs_get(parse_errors), (unsigned long long)zs_get(spans_created),
+		 (unsigned long long)zs_get(spans_exported),
+		 (unsigned long long)zs_get(spans_dropped_queue_full),
+		 (unsigned long long)zs_get(spans_dropped_export_failed),
+		 (unsigned long long)zs_get(export_errors), (unsigned long long)zs_get(conns_tracked));
+}

@@ -1,0 +1,63 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The agent's own counters. Every place userspace can lose data has one;
+ * the kernel's per-cause drops are read from its map at scrape time.
+ */
+#ifndef ZS_METRICS_H
+#define ZS_METRICS_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(field, help). Exposed as zerospan_<field>_total. */
+#define ZS_COUNTERS(X)                                                                             \
+	X(events_received, "ringbuf records received")                                             \
+	X(events_malformed, "ringbuf records rejected by the decoder")                             \
+	X(conns_opened, "connections announced by the kernel")                                     \
+	X(conns_closed, "connections closed")                                                      \
+	X(conns_expired, "connections forgotten after the idle timeout")                           \
+	X(conns_evicted, "connections evicted because the table was full")                        \
+	X(stream_gaps, "byte-position gaps (lost or unordered events)")                            \
+	X(capture_truncated, "header blocks longer than the capture size")                         \
+	X(parse_errors, "messages that could not be parsed or framed")                             \
+	X(unmatched_responses, "responses without a request to pair with")                        \
+	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)")         \
+	X(spans_created, "spans built")                                                            \
+	X(spans_exported, "spans the OTLP endpoint accepted")                                      \
+	X(spans_dropped_queue_full, "spans dropped because the export queue was full")             \
+	X(spans_dropped_export_failed, "spans dropped after export retries ran out")               \
+	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                   \
+	X(export_requests, "OTLP export requests sent")                                            \
+	X(export_errors, "OTLP export requests that failed")                                       \
+	X(export_retries, "OTLP export retries")
+
+struct zs_counters {
+#define ZS_X(name, help) _Atomic uint64_t name;
+	ZS_COUNTERS(ZS_X)
+#undef ZS_X
+	_Atomic uint64_t queue_depth;
+	_Atomic uint64_t conns_tracked;
+	_Atomic uint64_t header_hold_bytes;
+	_Atomic uint64_t procs_cached;
+};
+
+extern struct zs_counters zs_metrics;
+
+#define zs_count(field) atomic_fetch_add_explicit(&zs_metrics.field, 1, memory_order_relaxed)
+#define zs_count_n(field, n) atomic_fetch_add_explicit(&zs_metrics.field, (n), memory_order_relaxed)
+#define zs_gauge_set(field, v) atomic_store_explicit(&zs_metrics.field, (v), memory_order_relaxed)
+#define zs_get(field) atomic_load_explicit(&zs_metrics.field, memory_order_relaxed)
+
+/* Kernel drop counters by cause (summed over CPUs); fills out[ZS_DROP__COUNT]. */
+typedef void (*zs_kernel_drops_fn)(uint64_t *out);
+void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn);
+void zs_metrics_kernel_drops(uint64_t *out);
+
+/* Renders all metrics in Prometheus text format into a malloc'd string. */
+char *zs_metrics_render(size_t *len);
+
+/* One line for the periodic log: the numbers that matter for loss. */
+void zs_metrics_summary(char *buf, size_t cap);
+
+#endif

@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* OTLP v1 protobuf encoding of spans (protobuf-c, proto/otlp.proto). */
+#ifndef ZS_OTLP_H
+#define ZS_OTLP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "span.h"
+
+#define ZS_VERSION "0.1.0"
+
+/*
+ * Encodes n spans as one ExportTraceServiceRequest, one ResourceSpans per
+ * process. extra: attributes added to every resource (OTEL_RESOURCE_ATTRIBUTES
+ * of the agent). Returns 0 and a malloc'd buffer, or -ENOMEM.
+ */
+int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra, int n_extra,
+			  uint8_t **out, size_t *out_len);
+
+/* Decodes an ExportTraceServiceResponse; returns rejected_spans (0 if none or
+ * unparseable) and copies the error message. */
+int64_t zs_otlp_partial_success(const uint8_t *buf, size_t len, char *msg, size_t cap);
+
+/* gzip (RFC 1952) of in. Returns 0 and a malloc'd buffer, or -1. */
+int zs_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len);
+
+#endif

@@ -1,0 +1,259 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "procinfo.h"
+
+#include "log.h"
+#include "metrics.h"
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+struct entry {
+	uint32_t pid;
+	uint64_t start_time; /* /proc/PID/stat field 22: tells pid reuse apart */
+	struct zs_resource *res;
+	struct entry *next;
+};
+
+#define NBUCKETS 4096
+
+static struct entry *buckets[NBUCKETS];
+static uint32_t n_entries, max_entries = 8192;
+static char proc_root[256] = "/proc";
+static char host_name[256];
+
+int zs_procinfo_init(const char *root, uint32_t max)
+{
+	if (root)
+		snprintf(proc_root, sizeof(proc_root), "%s", root);
+	if (max)
+		max_entries = max;
+	if (gethostname(host_name, sizeof(host_name) - 1))
+		snprintf(host_name, sizeof(host_name), "unknown");
+	return 0;
+}
+
+const char *zs_host_name(void)
+{
+	return host_name;
+}
+
+void zs_resource_ref(struct zs_resource *r)
+{
+	atomic_fetch_add(&r->refs, 1);
+}
+
+void zs_resource_unref(struct zs_resource *r)
+{
+	if (r && atomic_fetch_sub(&r->refs, 1) == 1)
+		free(r);
+}
+
+static ssize_t read_file(const char *path, char *buf, size_t cap)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n, total = 0;
+
+	if (fd < 0)
+		return -1;
+	while ((size_t)total < cap - 1 && (n = read(fd, buf + total, cap - 1 - (size_t)total)) > 0)
+		total += n;
+	close(fd);
+	buf[total] = 0;
+	return total;
+}
+
+static uint64_t read_start_time(uint32_t pid)
+{
+	char path[300], buf[1024], *p;
+	unsigned long long st = 0;
+	int field;
+
+	snprintf(path, sizeof(path), "%s/%u/stat", proc_root, pid);
+	if (read_file(path, buf, sizeof(buf)) <= 0)
+		return 0;
+	/* comm may contain spaces and parentheses: fields start after the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p)
+		return 0;
+	for (field = 2; *p && field < 22; p++)
+		if (*p == ' ')
+			field++;
+	sscanf(p, "%llu", &st);
+	return st;
+}
+
+/* Finds NAME=value in a NUL-separated environ block. */
+static const char *environ_get(const char *env, size_t len, const char *name)
+{
+	size_t nl = strlen(name), i = 0;
+
+	while (i < len) {
+		const char *e = env + i;
+		size_t el = strnlen(e, len - i);
+
+		if (el > nl && strncmp(e, name, nl) == 0 && e[nl] == '=')
+			return e + nl + 1;
+		i += el + 1;
+	}
+	return NULL;
+}
+
+static struct zs_resource *resource_load(uint32_t pid, const char *comm)
+{
+	struct zs_resource *r = calloc(1, sizeof(*r));
+	char path[300];
+	static char env[65536];
+	ssize_t n;
+	const char *v;
+
+	if (!r)
+		return NULL;
+	atomic_store(&r->refs, 1);
+	r->pid = pid;
+	snprintf(path, sizeof(path), "%s/%u/exe", proc_root, pid);
+	n = readlink(path, r->exe_path, sizeof(r->exe_path) - 1);
+	if (n > 0) {
+		const char *base;
+
+		r->exe_path[n] = 0;
+		/* A replaced binary reads "/usr/bin/x (deleted)". */
+		if (n > 10 && strcmp(r->exe_path + n - 10, " (deleted)") == 0)
+			r->exe_path[n - 10] = 0;
+		base = strrchr(r->exe_path, '/');
+		snprintf(r->exe_name, sizeof(r->exe_name), "%s", base ? base + 1 : r->exe_path);
+	} else {
+		snprintf(r->exe_name, sizeof(r->exe_name), "%s", comm && *comm ? comm : "unknown");
+	}
+	snprintf(path, sizeof(path), "%s/%u/cmdline", proc_root, pid);
+	n = read_file(path, r->cmdline, sizeof(r->cmdline));
+	if (n > 0) {
+		ssize_t i;
+
+		for (i = 0; i < n - 1; i++)
+			if (!r->cmdline[i])
+				r->cmdline[i] = ' ';
+		while (n > 0 && (r->cmdline[n - 1] == ' ' || !r->cmdline[n - 1]))
+			r->cmdline[--n] = 0;
+	}
+	snprintf(path, sizeof(path), "%s/%u/environ", proc_root, pid);
+	n = read_file(path, env, sizeof(env));
+	if (n > 0) {
+		if ((v = environ_get(env, (size_t)n, "OTEL_RESOURCE_ATTRIBUTES"))) {
+			int k = zs_parse_kv_list(v, r->extra, ZS_RES_EXTRA);
+
+			r->n_extra = k > 0 ? k : 0;
+		}
+		if ((v = environ_get(env, (size_t)n, "OTEL_SERVICE_NAME")) && *v)
+			snprintf(r->service_name, sizeof(r->service_name), "%s", v);
+	}
+	if (!r->service_name[0]) {
+		int i;
+
+		for (i = 0; i < r->n_extra; i++)
+			if (strcmp(r->extra[i].key, "service.name") == 0)
+				snprintf(r->service_name, sizeof(r->service_name), "%s", r->extra[i].value);
+	}
+	if (!r->service_name[0])
+		snprintf(r->service_name, sizeof(r->service_name), "%s", r->exe_name);
+	return r;
+}
+
+static void evict_some(void)
+{
+	uint32_t i;
+
+	/* Drop entries of processes that are gone; if none, drop a bucket. */
+	for (i = 0; i < NBUCKETS && n_entries >= max_entries; i++) {
+		struct entry **pp = &buckets[i];
+
+		while (*pp) {
+			struct entry *e = *pp;
+			char path[300];
+
+			snprintf(path, sizeof(path), "%s/%u", proc_root, e->pid);
+			if (access(path, F_OK) != 0 || n_entries >= max_entries * 2) {
+				*pp = e->next;
+				zs_resource_unref(e->res);
+				free(e);
+				n_entries--;
+				continue;
+			}
+			pp = &e->next;
+		}
+	}
+	if (n_entries >= max_entries) {
+		static uint32_t victim;
+		struct entry *e = buckets[victim % NBUCKETS];
+
+		while (e) {
+			struct entry *nx = e->next;
+
+			zs_resource_unref(e->res);
+			free(e);
+			n_entries--;
+			e = nx;
+		}
+		buckets[victim++ % NBUCKETS] = NULL;
+	}
+}
+
+struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm)
+{
+	struct entry **pp = &buckets[pid % NBUCKETS], *e;
+	uint64_t st = read_start_time(pid);
+
+	for (e = *pp; e; pp = &e->next, e = e->next) {
+		if (e->pid != pid)
+			continue;
+		if (e->start_time == st || st == 0) {
+			zs_resource_ref(e->res);
+			return e->res;
+		}
+		/* pid reused by another process */
+		*pp = e->next;
+		zs_resource_unref(e->res);
+		free(e);
+		n_entries--;
+		break;
+	}
+	if (n_entries >= max_entries)
+		evict_some();
+	e = calloc(1, sizeof(*e));
+	if (!e)
+		return NULL;
+	e->pid = pid;
+	e->start_time = st;
+	e->res = resource_load(pid, comm);
+	if (!e->res) {
+		free(e);
+		return NULL;
+	}
+	e->next = buckets[pid % NBUCKETS];
+	buckets[pid % NBUCKETS] = e;
+	n_entries++;
+	zs_gauge_set(procs_cached, n_entries);
+	zs_resource_ref(e->res);
+	return e->res;
+}
+
+void zs_procinfo_fini(void)
+{
+	uint32_t i;
+
+	for (i = 0; i < NBUCKETS; i++) {
+		struct entry *e = buckets[i];
+
+		while (e) {
+			struct entry *nx = e->next;
+
+			zs_resource_unref(e->res);
+			free(e);
+			e = nx;
+		}
+		buckets[i] = NULL;
+	}
+	n_entries = 0;
+}

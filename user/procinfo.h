@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Who a traced process is: the OTLP resource of its spans. Read once per
+ * process from /proc and cached (bounded); resources are refcounted because
+ * spans outlive the cache entry on their way to the exporter.
+ */
+#ifndef ZS_PROCINFO_H
+#define ZS_PROCINFO_H
+
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "config.h"
+
+#define ZS_RES_EXTRA 16
+
+struct zs_resource {
+	atomic_int refs;
+	uint32_t pid;
+	char service_name[128];
+	char exe_name[64];
+	char exe_path[256];
+	char cmdline[512];
+	struct zs_kv extra[ZS_RES_EXTRA]; /* the process's own OTEL_RESOURCE_ATTRIBUTES */
+	int n_extra;
+};
+
+/* Sets /proc's root (tests), cache bound and the host name. */
+int zs_procinfo_init(const char *proc_root, uint32_t max_entries);
+void zs_procinfo_fini(void);
+
+/* The resource of pid, with a reference for the caller. comm names the process
+ * when it is already gone. Never NULL unless out of memory. */
+struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm);
+
+void zs_resource_ref(struct zs_resource *r);
+void zs_resource_unref(struct zs_resource *r);
+
+/* host.name, read once. */
+const char *zs_host_name(void);
+
+#endif

@@ -1,0 +1,130 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "span.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+
+zs_span_sink_fn zs_span_sink;
+
+/* xoshiro256** seeded from getrandom(): ids need uniqueness, not secrecy,
+ * and a syscall per span would cost more than the span. */
+static uint64_t rng[4];
+static int rng_ready;
+
+static uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rng_next(void)
+{
+	uint64_t r = rotl(rng[1] * 5, 7) * 9, t = rng[1] << 17;
+
+	rng[2] ^= rng[0];
+	rng[3] ^= rng[1];
+	rng[1] ^= rng[2];
+	rng[0] ^= rng[3];
+	rng[2] ^= t;
+	rng[3] = rotl(rng[3], 45);
+	return r;
+}
+
+void zs_ids_random(uint8_t *out, size_t len)
+{
+	size_t i;
+	int nonzero = 0;
+
+	if (!rng_ready) {
+		if (getrandom(rng, sizeof(rng), 0) != sizeof(rng)) {
+			rng[0] = (uint64_t)(uintptr_t)&rng ^ 0x9e3779b97f4a7c15ULL;
+			rng[1] = 0xbf58476d1ce4e5b9ULL;
+			rng[2] = 0x94d049bb133111ebULL;
+			rng[3] = 1;
+		}
+		rng_ready = 1;
+	}
+	do {
+		for (i = 0; i < len; i += 8) {
+			uint64_t v = rng_next();
+			size_t n = len - i < 8 ? len - i : 8;
+
+			memcpy(out + i, &v, n);
+		}
+		for (i = 0; i < len; i++)
+			nonzero |= out[i];
+	} while (!nonzero); /* all-zero ids are invalid */
+}
+
+void zs_hex(const uint8_t *b, size_t n, char *out)
+{
+	static const char d[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = d[b[i] >> 4];
+		out[2 * i + 1] = d[b[i] & 15];
+	}
+	out[2 * n] = 0;
+}
+
+void zs_span_set_method(struct zs_span *s, const char *method)
+{
+	static const char *const known[] = { "GET", "POST", "PUT", "DELETE", "HEAD",
+					     "PATCH", "OPTIONS", "CONNECT", "TRACE" };
+	size_t i;
+
+	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
+		if (strcmp(method, known[i]) == 0) {
+			snprintf(s->method, sizeof(s->method), "%s", method);
+			snprintf(s->name, sizeof(s->name), "%s", method);
+			return;
+		}
+	}
+	/* Keeps the span name and the method attribute low-cardinality. */
+	snprintf(s->method, sizeof(s->method), "_OTHER");
+	snprintf(s->method_original, sizeof(s->method_original), "%s", method);
+	snprintf(s->name, sizeof(s->name), "HTTP");
+}
+
+void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query)
+{
+	const char *q = strchr(target, '?'), *path = target;
+	size_t plen;
+
+	/* absolute-form (proxies): keep the path part only */
+	if (strncmp(target, "http://", 7) == 0 || strncmp(target, "https://", 8) == 0) {
+		const char *p = strchr(strstr(target, "//") + 2, '/');
+
+		path = p ? p : "/";
+		q = strchr(path, '?');
+	}
+	plen = q ? (size_t)(q - path) : strlen(path);
+	snprintf(s->path, sizeof(s->path), "%.*s", (int)plen, path);
+	s->query[0] = 0;
+	if (q && keep_query)
+		snprintf(s->query, sizeof(s->query), "%s", q + 1);
+}
+
+void zs_span_set_status(struct zs_span *s, int status)
+{
+	s->status = status;
+	s->error = s->kind == ZS_KIND_SERVER ? status >= 500 : status >= 400;
+	if (s->error)
+		snprintf(s->error_type, sizeof(s->error_type), "%d", status);
+}
+
+void zs_span_set_aborted(struct zs_span *s, const char *error_type)
+{
+	s->error = true;
+	snprintf(s->error_type, sizeof(s->error_type), "%s", error_type);
+}
+
+void zs_span_free(struct zs_span *s)
+{
+	if (!s)
+		return;
+	zs_resource_unref(s->res);
+	free(s);
+}

@@ -1,0 +1,72 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Spans: one per HTTP exchange, SERVER on accepted connections, CLIENT on
+ * connected ones, with OpenTelemetry HTTP semantic-convention attributes.
+ */
+#ifndef ZS_SPAN_H
+#define ZS_SPAN_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "http1.h"
+#include "procinfo.h"
+
+/* OTLP SpanKind values. */
+enum zs_span_kind { ZS_KIND_SERVER = 2, ZS_KIND_CLIENT = 3 };
+
+struct zs_span {
+	uint8_t trace_id[16];
+	uint8_t span_id[8];
+	uint8_t parent_span_id[8];
+	bool has_parent;
+	uint8_t trace_flags;
+	uint8_t kind;
+	bool error;
+	uint64_t start_ns; /* unix epoch */
+	uint64_t end_ns;
+	char name[64];
+	char method[ZS_HTTP_METHOD_MAX];
+	char method_original[ZS_HTTP_METHOD_MAX]; /* set when method is _OTHER */
+	char path[ZS_HTTP_TARGET_MAX];
+	char query[ZS_HTTP_TARGET_MAX];
+	char scheme[8];
+	char version[4];
+	int status; /* 0: no response */
+	char server_address[ZS_HTTP_VALUE_MAX];
+	uint16_t server_port;
+	char client_address[48];
+	char peer_address[48];
+	uint16_t peer_port;
+	char user_agent[ZS_HTTP_VALUE_MAX];
+	char error_type[32];
+	char tracestate[ZS_HTTP_TRACESTATE_MAX];
+	struct zs_resource *res; /* one reference, dropped by zs_span_free */
+	struct zs_span *next;    /* queue link */
+};
+
+/* Fills trace and span ids with fresh random values. */
+void zs_ids_random(uint8_t *out, size_t len);
+
+/* Normalises a method to the semconv set, or "_OTHER" + method_original. */
+void zs_span_set_method(struct zs_span *s, const char *method);
+
+/* Splits a request target into path and query (query kept only if asked). */
+void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query);
+
+/* Sets status, error flag and error.type from the status code and kind. */
+void zs_span_set_status(struct zs_span *s, int status);
+
+/* Marks an exchange that ended without a complete response. */
+void zs_span_set_aborted(struct zs_span *s, const char *error_type);
+
+void zs_span_free(struct zs_span *s);
+
+/* hex of n bytes into out (2n+1). */
+void zs_hex(const uint8_t *b, size_t n, char *out);
+
+/* Where finished spans go (print, export): set by main. Takes ownership. */
+typedef void (*zs_span_sink_fn)(struct zs_span *s);
+extern zs_span_sink_fn zs_span_sink;
+
+#endif
