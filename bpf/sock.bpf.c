@@ -321,60 +321,115 @@ static long zs_scan_cb(__u64 i, void *data)
 }
 
 /* Copies up to want bytes of the data the syscall moved into s->payload. */
+/* iovecs walked back from the last one to assemble a chunk's tail. */
+#define ZS_TAIL_SEGS 4
+
+struct zs_tail_ctx {
+	__u64 iov_arr;
+	__u64 last_take; /* bytes used of the last iovec (a read may fill it partly) */
+	__u32 last_idx;
+	__u32 rem;       /* tail bytes still wanted; they fill tmp[] from the end */
+	__u8 tmp[2 * ZS_TAIL_LEN];
+};
+
+/* bpf_loop callback: one iovec, walking backwards. In a loop callback so the
+ * verifier checks it once, not once per path of the unrolled copy loop. */
+static long zs_tail_cb(__u64 k, void *data)
+{
+	struct zs_tail_ctx *c = data;
+	struct iovec iov;
+	__u64 take;
+	__u32 n, at;
+
+	if (k > c->last_idx || c->rem == 0)
+		return 1;
+	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(c->iov_arr + (c->last_idx - k) * sizeof(iov))))
+		return 1;
+	take = k == 0 ? c->last_take : iov.iov_len;
+	n = take < c->rem ? (__u32)take : c->rem;
+	at = c->rem - n;
+	zs_clamp_umax(at, ZS_TAIL_LEN);
+	zs_clamp_umax(n, ZS_TAIL_LEN);
+	if (bpf_probe_read_user(&c->tmp[at], n, (void *)((__u64)iov.iov_base + take - n)))
+		return 1;
+	c->rem -= n;
+	return 0;
+}
+
+/*
+ * Copies up to want bytes of the data the syscall moved into s->payload and,
+ * when the chunk is not copied whole, its last bytes (up to ZS_TAIL_LEN, from
+ * the last ZS_TAIL_SEGS iovecs) into tail.
+ */
 static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p, __u64 len,
 					     __u32 want, __u8 *tail, __u8 *tail_len)
 {
-	__u32 off = 0, i;
-	__u64 left = len, last_base = 0, last_take = 0;
+	__u32 off = 0, i, last_idx = 0, tl;
+	__u64 left = len, last_take = 0;
 
+	*tail_len = 0;
 	if (p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM || p->op == ZS_OP_SENDTO) {
 		zs_clamp_umax(want, ZS_CAPTURE_MAX);
 		if (want && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
 			zs_drop(ZS_DROP_READ_FAILED);
 			return 0;
 		}
-		off = want;
-		last_base = p->buf;
-		last_take = len;
-	} else {
-#pragma unroll
-		for (i = 0; i < ZS_IOV_MAX; i++) {
-			struct iovec iov;
-			__u64 take;
-			__u32 n, o;
-
-			if (i >= p->iovcnt || left == 0)
-				break;
-			if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(p->buf + i * sizeof(iov))))
-				break;
-			take = iov.iov_len < left ? iov.iov_len : left;
-			left -= take;
-			if (take == 0)
-				continue;
-			last_base = (__u64)iov.iov_base;
-			last_take = take;
-			if (off >= want || off >= ZS_CAPTURE_MAX)
-				continue;
-			n = take < want - off ? (__u32)take : want - off;
-			o = off;
-			zs_clamp_umax(o, ZS_CAPTURE_MAX - 1);
-			zs_clamp_umax(n, ZS_CAPTURE_MAX);
-			if (bpf_probe_read_user(&s->payload[o], n, iov.iov_base)) {
-				zs_drop(ZS_DROP_READ_FAILED);
-				break;
-			}
-			off += n;
+		if (want < len) {
+			tl = len < ZS_TAIL_LEN ? (__u32)len : ZS_TAIL_LEN;
+			zs_clamp_umax(tl, ZS_TAIL_LEN);
+			if (!bpf_probe_read_user(tail, tl, (void *)(p->buf + len - tl)))
+				*tail_len = tl;
 		}
-		if (left)
-			zs_drop(ZS_DROP_IOV_TRUNCATED);
+		return want;
 	}
-	*tail_len = 0;
-	if (off < len && !left && last_take) {
-		__u32 tl = last_take < ZS_TAIL_LEN ? (__u32)last_take : ZS_TAIL_LEN;
+#pragma unroll
+	for (i = 0; i < ZS_IOV_MAX; i++) {
+		struct iovec iov;
+		__u64 take;
+		__u32 n, o;
 
-		zs_clamp_umax(tl, ZS_TAIL_LEN);
-		if (!bpf_probe_read_user(tail, tl, (void *)(last_base + last_take - tl)))
-			*tail_len = tl;
+		if (i >= p->iovcnt || left == 0)
+			break;
+		if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(p->buf + i * sizeof(iov))))
+			break;
+		take = iov.iov_len < left ? iov.iov_len : left;
+		left -= take;
+		if (take == 0)
+			continue;
+		last_idx = i;
+		last_take = take;
+		if (off >= want || off >= ZS_CAPTURE_MAX)
+			continue;
+		n = take < want - off ? (__u32)take : want - off;
+		o = off;
+		zs_clamp_umax(o, ZS_CAPTURE_MAX - 1);
+		zs_clamp_umax(n, ZS_CAPTURE_MAX);
+		if (bpf_probe_read_user(&s->payload[o], n, iov.iov_base)) {
+			zs_drop(ZS_DROP_READ_FAILED);
+			break;
+		}
+		off += n;
+	}
+	if (left) {
+		zs_drop(ZS_DROP_IOV_TRUNCATED);
+		return off;
+	}
+	if (off < len && last_take) {
+		struct zs_tail_ctx tc = {
+			.iov_arr = p->buf,
+			.last_take = last_take,
+			.last_idx = last_idx,
+			.rem = ZS_TAIL_LEN,
+		};
+		__u32 j, r;
+
+		bpf_loop(ZS_TAIL_SEGS, zs_tail_cb, &tc, 0);
+		r = tc.rem;
+		tl = ZS_TAIL_LEN - r;
+#pragma unroll
+		for (j = 0; j < ZS_TAIL_LEN; j++)
+			tail[j] = tc.tmp[(r + j) & (2 * ZS_TAIL_LEN - 1)];
+		*tail_len = tl;
 	}
 	return off;
 }
@@ -482,10 +537,10 @@ static __always_inline int zs_exit(long ret)
 		st->rolling[dir] = 0;
 	got = 0;
 	s->ev.tail_len = 0;
-	if (want) {
+	if (p.op != ZS_OP_SENDFILE)
 		got = zs_copy_payload(s, &p, len, want, s->ev.tail, &s->ev.tail_len);
-		if (got > ZS_CAPTURE_MAX)
-			got = ZS_CAPTURE_MAX;
+	if (got) {
+		zs_clamp_umax(got, ZS_CAPTURE_MAX);
 		sc.buf = s->payload;
 		sc.n = got;
 		sc.rolling = st->rolling[dir];
@@ -502,8 +557,6 @@ static __always_inline int zs_exit(long ret)
 		} else {
 			st->budget[dir] -= got < st->budget[dir] ? got : st->budget[dir];
 		}
-	} else if (p.op != ZS_OP_SENDFILE) {
-		zs_copy_payload(s, &p, len, 0, s->ev.tail, &s->ev.tail_len);
 	}
 
 	s->ev.hdr.type = ZS_EV_DATA;

@@ -407,6 +407,11 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 			return;
 	}
 	lru_touch(c, ev->hdr.ts_ns);
+	if (zs_log_level <= ZS_LOG_DEBUG)
+		log_debug("data conn=%llx pid=%u dir=%s op=%u pos=%llu len=%llu cap=%u tail=%u start=%u",
+			  (unsigned long long)ev->hdr.cookie, ev->hdr.pid, d == ZS_DIR_INGRESS ? "in" : "out",
+			  ev->op, (unsigned long long)ev->pos, (unsigned long long)ev->len, ev->cap_len,
+			  ev->tail_len, ev->start);
 	if (c->pos_known[d] && ev->pos != c->next_pos[d]) {
 		/* Events were lost (or the kernel forgot the connection): nothing in
 		 * flight can be paired correctly any more. */

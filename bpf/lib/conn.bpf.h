@@ -26,8 +26,10 @@ static __always_inline void zs_conn_fill_tuple(struct zs_conn_event *ev, const s
 	ev->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	ev->netns = BPF_CORE_READ(sk, __sk_common.skc_net.net, ns.inum);
 	if (family == ZS_AF_INET6) {
-		BPF_CORE_READ_INTO(ev->laddr, sk, __sk_common.skc_v6_rcv_saddr.in6_u.u6_addr8);
-		BPF_CORE_READ_INTO(ev->raddr, sk, __sk_common.skc_v6_daddr.in6_u.u6_addr8);
+		/* bpf_core_read with an explicit size: BPF_CORE_READ_INTO would copy
+		 * sizeof(*dst), one byte of the array. */
+		bpf_core_read(ev->laddr, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(ev->raddr, 16, &sk->__sk_common.skc_v6_daddr);
 	} else {
 		zs_addr_v4_mapped(ev->laddr, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
 		zs_addr_v4_mapped(ev->raddr, BPF_CORE_READ(sk, __sk_common.skc_daddr));

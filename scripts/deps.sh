@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Installs what zerospan needs from Debian (and npm, for the test-only
+# official OTLP protos). Idempotent: installs only what is missing.
+#   scripts/deps.sh build   - to build and run the agent
+#   scripts/deps.sh test    - also what the tests use
+set -euo pipefail
+mode=${1:-build}
+here=$(cd "$(dirname "$0")/.." && pwd)
+
+build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev protobuf-c-compiler
+            zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
+test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
+           procps psmisc)
+
+want=("${build_pkgs[@]}")
+[ "$mode" = test ] && want+=("${test_pkgs[@]}")
+# node and npm: the machine may have its own (NodeSource); else Debian's.
+if [ "$mode" = test ] && ! command -v node >/dev/null; then want+=(nodejs); fi
+if [ "$mode" = test ] && ! command -v npm >/dev/null; then want+=(npm); fi
+
+missing=()
+for p in "${want[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "deps: missing ${missing[*]}; run as root (sudo make ...)" >&2
+    exit 1
+  fi
+  echo "deps: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+if [ "$mode" = test ]; then
+  # The official OTLP v1.4.0 protos, as shipped in @elastic/mockotlpserver@0.10.0:
+  # the tests decode what we export with them, not with our own .proto.
+  protos="$here/build/otlp-proto"
+  if [ ! -f "$protos/package/opentelemetry/proto/collector/trace/v1/trace_service.proto" ]; then
+    mkdir -p "$protos"
+    (cd "$protos" && npm pack --silent @elastic/mockotlpserver@0.10.0 >/dev/null && tar xzf elastic-mockotlpserver-0.10.0.tgz)
+  fi
+  py="$here/build/otlp-py"
+  if [ ! -f "$py/opentelemetry/proto/collector/trace/v1/trace_service_pb2.py" ]; then
+    mkdir -p "$py"
+    (cd "$protos/package" && protoc --python_out="$py" $(find opentelemetry -name '*.proto'))
+  fi
+fi

@@ -1,0 +1,286 @@
+"""Integration test harness: a real OTLP/HTTP receiver that decodes what the
+agent exports with the official OTLP v1.4.0 protos (build/otlp-py, generated
+by scripts/deps.sh from @elastic/mockotlpserver@0.10.0), the agent itself as
+a subprocess, and helpers for real servers and clients.
+
+Runs under /usr/bin/python3 (Debian's python3-protobuf)."""
+import gzip
+import http.server
+import json
+import os
+import signal
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+import sys  # noqa: E402
+
+sys.path.insert(0, os.path.join(ROOT, "build", "otlp-py"))
+from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+
+AGENT = os.path.join(ROOT, "build", "zerospan")
+KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
+
+
+def free_port(family=socket.AF_INET):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+    p = s.getsockname()[1]
+    s.close()
+    return p
+
+
+def _anyvalue(v):
+    f = v.WhichOneof("value")
+    return getattr(v, f) if f else None
+
+
+class Receiver:
+    """OTLP/HTTP receiver on loopback. POST /v1/traces, protobuf, gzip or not.
+    status_plan: list of HTTP codes to answer with before accepting (faults)."""
+
+    def __init__(self, status_plan=None):
+        self.spans = []
+        self.requests = 0
+        self.lock = threading.Lock()
+        self.status_plan = list(status_plan or [])
+        self.errors = []
+        recv = self
+
+        class H(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *a):
+                pass
+
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with recv.lock:
+                    recv.requests += 1
+                    if recv.status_plan:
+                        code = recv.status_plan.pop(0)
+                        self.send_response(code)
+                        self.send_header("Retry-After", "1")
+                        self.send_header("Content-Length", "0")
+                        self.end_headers()
+                        return
+                try:
+                    if self.headers.get("Content-Encoding") == "gzip":
+                        body = gzip.decompress(body)
+                    if self.path != "/v1/traces":
+                        raise ValueError("unexpected path " + self.path)
+                    if self.headers.get("Content-Type") != "application/x-protobuf":
+                        raise ValueError("unexpected content type")
+                    req = trace_service_pb2.ExportTraceServiceRequest()
+                    req.ParseFromString(body)
+                    recv._add(req, dict(self.headers))
+                except Exception as e:  # recorded, asserted on by tests
+                    recv.errors.append(repr(e))
+                out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                self.send_response(200)
+                self.send_header("Content-Type", "application/x-protobuf")
+                self.send_header("Content-Length", str(len(out)))
+                self.end_headers()
+                self.wfile.write(out)
+
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        self.port = self.srv.server_address[1]
+        self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
+        self.t.start()
+
+    def _add(self, req, headers):
+        out = []
+        for rs in req.resource_spans:
+            res = {kv.key: _anyvalue(kv.value) for kv in rs.resource.attributes}
+            for ss in rs.scope_spans:
+                for s in ss.spans:
+                    out.append({
+                        "name": s.name,
+                        "kind": KIND.get(s.kind, str(s.kind)),
+                        "trace_id": s.trace_id.hex(),
+                        "span_id": s.span_id.hex(),
+                        "parent_span_id": s.parent_span_id.hex(),
+                        "trace_state": s.trace_state,
+                        "flags": s.flags,
+                        "start": s.start_time_unix_nano,
+                        "end": s.end_time_unix_nano,
+                        "attrs": {kv.key: _anyvalue(kv.value) for kv in s.attributes},
+                        "status": s.status.code,
+                        "resource": res,
+                        "scope": ss.scope.name,
+                        "headers": headers,
+                    })
+        with self.lock:
+            self.spans.extend(out)
+
+    def wait(self, pred, count, timeout=15.0):
+        """Waits until count spans match pred; returns them (all matching)."""
+        deadline = time.time() + timeout
+        while True:
+            with self.lock:
+                got = [s for s in self.spans if pred(s)]
+            if len(got) >= count or time.time() > deadline:
+                return got
+            time.sleep(0.05)
+
+    def close(self):
+        self.srv.shutdown()
+        self.srv.server_close()
+
+
+class Agent:
+    """build/zerospan exporting to a Receiver, scoped to the test's ports."""
+
+    def __init__(self, receiver=None, ports=(), args=(), env=None):
+        self.admin_port = free_port()
+        e = dict(os.environ)
+        for k in list(e):
+            if k.startswith("OTEL_"):
+                del e[k]
+        if receiver:
+            e["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:%d" % receiver.port
+            e["OTEL_BSP_SCHEDULE_DELAY"] = "100"
+            e["OTEL_BSP_MAX_QUEUE_SIZE"] = "500000"
+            e["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "2048"
+        e.update(env or {})
+        cmd = [AGENT, "--admin-addr=127.0.0.1:%d" % self.admin_port, "--print=json", "--stats-interval=0"]
+        cmd += ["--port=%d" % p for p in ports] + list(args)
+        self.out_path = "/tmp/zs-test-agent-%d.out" % os.getpid()
+        self.err_path = "/tmp/zs-test-agent-%d.err" % os.getpid()
+        self.proc = subprocess.Popen(cmd, env=e, stdout=open(self.out_path, "w"),
+                                     stderr=open(self.err_path, "w"))
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise AssertionError("agent exited %s: %s" % (self.proc.returncode, self.stderr()))
+            try:
+                if urllib.request.urlopen("http://127.0.0.1:%d/readyz" % self.admin_port, timeout=1).status == 200:
+                    return
+            except Exception:
+                pass
+            time.sleep(0.1)
+        self.stop()
+        raise AssertionError("agent not ready: " + self.stderr())
+
+    def stderr(self):
+        try:
+            return open(self.err_path).read()[-3000:]
+        except OSError:
+            return ""
+
+    def metrics(self):
+        txt = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=5).read().decode()
+        m = {}
+        for line in txt.splitlines():
+            if line.startswith("#") or not line.strip():
+                continue
+            k, v = line.rsplit(" ", 1)
+            if k.startswith("zerospan_kernel_drops_total"):
+                k = "kernel_drops:" + k.split('cause="')[1].split('"')[0]
+            m[k] = float(v)
+        return m
+
+    def assert_no_loss(self):
+        m = self.metrics()
+        lost = {k: v for k, v in m.items() if v and (k.startswith("kernel_drops:") or k in (
+            "zerospan_stream_gaps_total", "zerospan_events_malformed_total",
+            "zerospan_spans_dropped_queue_full_total", "zerospan_spans_dropped_export_failed_total",
+            "zerospan_capture_truncated_total"))}
+        assert not lost, "loss counted: %s" % lost
+        return m
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+class Proc:
+    """A server or client process started by a test, stopped by PID."""
+
+    def __init__(self, cmd, env=None, cwd=None, wait_port=None, family=socket.AF_INET):
+        e = dict(os.environ)
+        e.update(env or {})
+        self.p = subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        if wait_port:
+            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
+            deadline = time.time() + 15
+            while time.time() < deadline:
+                if self.p.poll() is not None:
+                    raise AssertionError("%s exited: %s" % (cmd, self.p.stderr.read().decode()[-2000:]))
+                try:
+                    socket.create_connection((host, wait_port), timeout=0.5).close()
+                    return
+                except OSError:
+                    time.sleep(0.05)
+            raise AssertionError("%s did not listen on %d" % (cmd, wait_port))
+
+    def stop(self):
+        if self.p.poll() is None:
+            self.p.terminate()
+            try:
+                self.p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.p.kill()
+                self.p.wait()
+
+
+def run(cmd, timeout=60, **kw):
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
+
+
+def by_kind(spans, kind):
+    return [s for s in spans if s["kind"] == kind]
+
+
+def check_span_sanity(s):
+    """What every exported span must have, whatever the test."""
+    assert len(s["trace_id"]) == 32 and s["trace_id"] != "0" * 32, s
+    assert len(s["span_id"]) == 16 and s["span_id"] != "0" * 16, s
+    assert s["start"] > 1.6e18 and s["end"] >= s["start"], s
+    assert s["end"] - s["start"] < 60e9, "span longer than a minute: %s" % s
+    assert abs(s["start"] / 1e9 - time.time()) < 600, "start time not near now: %s" % s
+    assert s["scope"] == "zerospan"
+    assert s["resource"].get("telemetry.sdk.name") == "zerospan"
+    assert s["resource"].get("service.name"), s["resource"]
+    assert s["resource"].get("process.pid"), s["resource"]
+    assert s["resource"].get("host.name") == socket.gethostname(), s["resource"]
+    a = s["attrs"]
+    assert a.get("http.request.method"), a
+    assert a.get("url.scheme") == "http", a
+    assert a.get("network.protocol.version") in ("1.0", "1.1"), a
+    assert s["name"] in (a["http.request.method"], "HTTP"), s["name"]
+
+
+class Runner:
+    def __init__(self):
+        self.passed = self.failed = 0
+        self.skipped = 0
+
+    def run(self, fn):
+        t0 = time.time()
+        try:
+            fn()
+            self.passed += 1
+            print("PASS %s (%.1fs)" % (fn.__name__, time.time() - t0), flush=True)
+        except Exception as e:  # a failing test must not stop the others
+            self.failed += 1
+            import traceback
+            print("FAIL %s: %s" % (fn.__name__, e), flush=True)
+            traceback.print_exc()
+
+    def done(self):
+        print("integration: %d passed, %d failed" % (self.passed, self.failed))
+        return 1 if self.failed else 0
+
+
+def dump(obj):
+    return json.dumps(obj, indent=1, default=str)[:4000]

@@ -1,0 +1,51 @@
+"""HTTP/1.1 keep-alive test server (ThreadingHTTPServer).
+usage: keepalive_server.py PORT [HOST]
+  GET /ok...        200 "ok\n"
+  GET /status/N     status N
+  GET /slow         200 after 100 ms
+  POST /echo        echoes the body back
+"""
+import http.server
+import socket
+import sys
+import time
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    # Headers and body leave in one write (flushed after each request), so
+    # Nagle does not hold the body for the client's delayed ACK.
+    wbufsize = 1 << 16
+
+    def log_message(self, *a):
+        pass
+
+    def _reply(self, code, body=b"ok\n"):
+        self.send_response(code)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def do_GET(self):
+        if self.path.startswith("/status/"):
+            self._reply(int(self.path.split("/")[2]))
+        elif self.path.startswith("/slow"):
+            time.sleep(0.1)
+            self._reply(200)
+        else:
+            self._reply(200)
+
+    def do_POST(self):
+        n = int(self.headers.get("Content-Length", "0"))
+        self._reply(200, self.rfile.read(n))
+
+
+class S(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+
+
+host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
+if ":" in host:
+    S.address_family = socket.AF_INET6
+S((host, int(sys.argv[1])), H).serve_forever()
