@@ -78,18 +78,20 @@ run:
 	$(MAKE) all
 	./$(BUILD)/zerospan $(ARGS)
 
+# Installs test dependencies, builds, runs unit (ASan+UBSan), BPF_PROG_RUN
+# and integration suites; the last line says "N passed, N failed".
 test:
 	./scripts/deps.sh test
-	$(MAKE) all $(UNIT_BINS) $(BUILD)/tests/bpf_runner
+	$(MAKE) all
 	./tests/run-all.sh
 
-test-unit: $(UNIT_BINS)
+test-unit:
 	./tests/run-all.sh unit
 
-test-bpf: $(BUILD)/tests/bpf_runner
+test-bpf:
 	./tests/run-all.sh bpf
 
-test-integration: all
+test-integration:
 	./tests/run-all.sh integration
 
 # Loads every BPF object through the verifier without attaching anything.

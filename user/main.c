@@ -24,7 +24,6 @@
 #include <string.h>
 
 extern char **environ;
-int64_t zs_mono_to_unix_ns;
 
 static volatile sig_atomic_t stop_signal;
 static struct zs_config cfg;

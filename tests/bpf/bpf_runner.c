@@ -1,0 +1,228 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Runs the bpf/tests programs with BPF_PROG_RUN: the classification,
+ * header-end scan, HTTP verdict and copy budget logic of bpf/lib, executed by
+ * the kernel. usage: bpf_runner build/bpf/tests/http_class_test.bpf.o
+ */
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "zerospan_abi.h"
+#include "../unit/zs_test.h"
+
+#define ZS_CLASSIFY_LEN 8
+
+struct zs_t_classify {
+	__u8 buf[ZS_CLASSIFY_LEN];
+	__u32 n;
+	__u32 result;
+};
+
+struct zs_t_scan {
+	__u8 buf[64];
+	__u32 n;
+	__u32 rolling;
+	__s32 end_at;
+	__u32 _pad;
+};
+
+struct zs_t_verdict {
+	struct zs_conn_state st;
+	__u32 start;
+	__u32 report;
+};
+
+struct zs_t_copy {
+	__u64 len;
+	__u32 budget;
+	__u32 start;
+	__u32 capture_size;
+	__u32 result;
+};
+
+static struct bpf_object *obj;
+
+static int run(const char *prog_name, void *ctx, size_t size)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, prog_name);
+	/* SEC("syscall") programs write their ctx back into ctx_in (ctx_out must
+	 * be unset, or the kernel answers EINVAL). */
+	LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = ctx, .ctx_size_in = size);
+	int err;
+
+	if (!p) {
+		CHECK(0, "program %s not found", prog_name);
+		return -1;
+	}
+	err = bpf_prog_test_run_opts(bpf_program__fd(p), &o);
+	CHECK(err == 0, "%s: test run failed: %d", prog_name, err);
+	return err;
+}
+
+static unsigned classify(const char *s, unsigned n)
+{
+	struct zs_t_classify c = { 0 };
+
+	memcpy(c.buf, s, n < ZS_CLASSIFY_LEN ? n : ZS_CLASSIFY_LEN);
+	c.n = n;
+	run("test_classify", &c, sizeof(c));
+	return c.result;
+}
+
+static void test_classify(void)
+{
+	static const struct {
+		const char *s;
+		unsigned n;
+		unsigned want;
+	} cases[] = {
+		{ "GET / HT", 8, ZS_START_REQUEST },
+		{ "POST /a ", 8, ZS_START_REQUEST },
+		{ "PUT /a H", 8, ZS_START_REQUEST },
+		{ "PATCH /a", 8, ZS_START_REQUEST },
+		{ "DELETE /", 8, ZS_START_REQUEST },
+		{ "HEAD / H", 8, ZS_START_REQUEST },
+		{ "OPTIONS ", 8, ZS_START_REQUEST },
+		{ "CONNECT ", 8, ZS_START_REQUEST },
+		{ "TRACE / ", 8, ZS_START_REQUEST },
+		{ "HTTP/1.1", 8, ZS_START_RESPONSE },
+		{ "HTTP/1.0", 8, ZS_START_RESPONSE },
+		{ "G", 1, ZS_START_REQUEST },       /* one byte per send() */
+		{ "HTT", 3, ZS_START_REQUEST },     /* could still be HEAD... no: */
+		{ "GETX / H", 8, ZS_START_NONE },
+		{ "get / HT", 8, ZS_START_NONE },
+		{ "PRI * HT", 8, ZS_START_NONE },  /* HTTP/2 preface */
+		{ "HTTP/2 2", 8, ZS_START_NONE },
+		{ "\x16\x03\x01\x02\x00\x01\x00\x01", 8, ZS_START_NONE }, /* TLS ClientHello */
+		{ "", 0, ZS_START_NONE },
+		{ "POS", 8, ZS_START_NONE },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned got = classify(cases[i].s, cases[i].n);
+		unsigned want = cases[i].want;
+
+		/* "HTT" is a prefix of "HTTP/1." (response), not of "HEAD ". */
+		if (strcmp(cases[i].s, "HTT") == 0)
+			want = ZS_START_RESPONSE;
+		CHECK(got == want, "classify('%.8s', %u) = %u, want %u", cases[i].s, cases[i].n, got, want);
+	}
+}
+
+static void test_hdr_end(void)
+{
+	struct zs_t_scan c = { 0 };
+	const char *a = "GET / HTTP/1.1\r\nHost: x\r\n\r\nBODY";
+
+	memcpy(c.buf, a, strlen(a));
+	c.n = (unsigned)strlen(a);
+	run("test_hdr_end", &c, sizeof(c));
+	CHECK(c.end_at == 26, "end_at %d", c.end_at);
+
+	/* The terminator split across two chunks: state carried in rolling. */
+	memset(&c, 0, sizeof(c));
+	memcpy(c.buf, "GET / HTTP/1.1\r\n\r", 17);
+	c.n = 17;
+	run("test_hdr_end", &c, sizeof(c));
+	CHECK(c.end_at == -1, "early end %d", c.end_at);
+	memset(c.buf, 0, sizeof(c.buf));
+	c.buf[0] = '\n';
+	c.n = 1;
+	run("test_hdr_end", &c, sizeof(c));
+	CHECK(c.end_at == 0, "split terminator not found: %d", c.end_at);
+
+	memset(&c, 0, sizeof(c));
+	memcpy(c.buf, "GET / HTTP/1.1\n\n", 16);
+	c.n = 16;
+	run("test_hdr_end", &c, sizeof(c));
+	CHECK(c.end_at == -1, "bare LF is not a CRLFCRLF: %d", c.end_at);
+}
+
+static void test_verdict(void)
+{
+	struct zs_t_verdict v;
+	int i;
+
+	/* Seen from its first byte, not HTTP: decided at once. */
+	memset(&v, 0, sizeof(v));
+	v.st.role = ZS_ROLE_CLIENT;
+	v.start = ZS_START_NONE;
+	run("test_verdict", &v, sizeof(v));
+	CHECK(v.report == 0 && v.st.http == ZS_HTTP_NO, "new non-HTTP conn: %u %u", v.report, v.st.http);
+	v.start = ZS_START_REQUEST;
+	run("test_verdict", &v, sizeof(v));
+	CHECK(v.report == 0, "a NO verdict is final");
+
+	/* HTTP from the start. */
+	memset(&v, 0, sizeof(v));
+	v.st.role = ZS_ROLE_SERVER;
+	v.start = ZS_START_REQUEST;
+	run("test_verdict", &v, sizeof(v));
+	CHECK(v.report == 1 && v.st.http == ZS_HTTP_YES, "HTTP conn");
+	v.start = ZS_START_NONE;
+	run("test_verdict", &v, sizeof(v));
+	CHECK(v.report == 1, "body chunks of an HTTP conn are reported");
+
+	/* Joined mid-stream (opened before the agent): a few chunks of grace. */
+	memset(&v, 0, sizeof(v));
+	v.st.role = ZS_ROLE_UNKNOWN;
+	v.st.pos[0] = 1000;
+	for (i = 0; i < 10; i++) {
+		v.start = ZS_START_NONE;
+		run("test_verdict", &v, sizeof(v));
+	}
+	CHECK(v.st.http == ZS_HTTP_UNKNOWN, "undecided after 10 body chunks");
+	v.start = ZS_START_RESPONSE;
+	run("test_verdict", &v, sizeof(v));
+	CHECK(v.report == 1 && v.st.http == ZS_HTTP_YES, "pre-existing conn picked up");
+	memset(&v, 0, sizeof(v));
+	v.st.pos[1] = 5;
+	for (i = 0; i < 64; i++)
+		run("test_verdict", &v, sizeof(v));
+	CHECK(v.st.http == ZS_HTTP_NO, "pre-existing non-HTTP conn given up after 64 chunks");
+}
+
+static void test_copy_len(void)
+{
+	struct zs_t_copy c = { .len = 100, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096 };
+
+	run("test_copy_len", &c, sizeof(c));
+	CHECK(c.result == 100 && c.budget == 4096, "start: %u %u", c.result, c.budget);
+	c = (struct zs_t_copy){ .len = 10000, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096 };
+	run("test_copy_len", &c, sizeof(c));
+	CHECK(c.result == 4096, "capped at capture size: %u", c.result);
+	c = (struct zs_t_copy){ .len = 500, .budget = 300, .start = ZS_START_NONE, .capture_size = 4096 };
+	run("test_copy_len", &c, sizeof(c));
+	CHECK(c.result == 300, "continuation within budget: %u", c.result);
+	c = (struct zs_t_copy){ .len = 500, .budget = 0, .start = ZS_START_NONE, .capture_size = 4096 };
+	run("test_copy_len", &c, sizeof(c));
+	CHECK(c.result == 0, "body chunk copied: %u", c.result);
+}
+
+int main(int argc, char **argv)
+{
+	int err;
+
+	if (argc < 2) {
+		fprintf(stderr, "usage: %s OBJECT\n", argv[0]);
+		return 2;
+	}
+	obj = bpf_object__open_file(argv[1], NULL);
+	if (!obj || libbpf_get_error(obj)) {
+		fprintf(stderr, "open %s failed\n", argv[1]);
+		return 1;
+	}
+	err = bpf_object__load(obj);
+	CHECK(err == 0, "load %s: %d (verifier rejected the test programs)", argv[1], err);
+	if (!err) {
+		test_classify();
+		test_hdr_end();
+		test_verdict();
+		test_copy_len();
+	}
+	bpf_object__close(obj);
+	return zs_test_done("bpf_prog_run");
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Runs the test suites and ends with one line "N passed, N failed".
+#   tests/run-all.sh [unit|bpf|integration|fuzz]...   (default: all but fuzz)
+# Unit tests are built with ASan+UBSan (build/asan/); the BPF and integration
+# tests need root.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+suites=("$@")
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration)
+pass=0; fail=0
+
+tally() { # parses "...: N passed, N failed" lines of one suite's output
+  local out=$1 p f
+  p=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$out" | awk '{s+=$1} END {print s+0}')
+  f=$(grep -Eo '[0-9]+ passed, [0-9]+ failed' "$out" | awk '{s+=$3} END {print s+0}')
+  pass=$((pass + p)); fail=$((fail + f))
+}
+
+run_suite() {
+  local name=$1; shift
+  local out; out=$(mktemp)
+  echo "== $name"
+  if ! "$@" 2>&1 | tee "$out"; then :; fi
+  local rc=${PIPESTATUS[0]}
+  tally "$out"
+  if [ "$rc" != 0 ] && ! grep -Eq '[0-9]+ passed, [1-9][0-9]* failed' "$out"; then
+    echo "$name: exited $rc without reporting its failures"; fail=$((fail + 1))
+  fi
+  rm -f "$out"
+}
+
+for s in "${suites[@]}"; do
+  case $s in
+    unit)
+      python3 tests/unit/corpus_to_fixture.py ../shared/corpora/llhttp-cases.jsonl build/llhttp.fixture \
+        || { echo "corpus: ../shared/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent >/dev/null \
+        || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
+      run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
+      run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
+      ;;
+    bpf)
+      make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
+      run_suite "bpf: BPF_PROG_RUN" build/tests/bpf_runner build/bpf/tests/http_class_test.bpf.o
+      ;;
+    integration)
+      make -s all >/dev/null || { echo "integration: build failed"; fail=$((fail + 1)); continue; }
+      run_suite "integration" /usr/bin/python3 tests/integration/test_http.py
+      ;;
+    fuzz)
+      run_suite "fuzz" tests/fuzz/run.sh
+      ;;
+    *) echo "unknown suite $s"; exit 2 ;;
+  esac
+done
+echo "$pass passed, $fail failed"
+[ "$fail" = 0 ]

@@ -1,0 +1,220 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/* Unit tests of the agent's pure parts: config, events validation, spans,
+ * OTLP encoding, gzip, Retry-After, console format. */
+#include "config.h"
+#include "events.h"
+#include "export.h"
+#include "otlp.h"
+#include "otlp.pb-c.h"
+#include "print.h"
+#include "span.h"
+#include "zerospan_abi.h"
+#include "zs_test.h"
+
+#include <stdlib.h>
+#include <zlib.h>
+
+
+static void test_config(void)
+{
+	struct zs_config c;
+	char err[256];
+	char *env1[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318/",
+			 "OTEL_EXPORTER_OTLP_HEADERS=api-key=abc%20def, x-tenant = t1",
+			 "OTEL_BSP_SCHEDULE_DELAY=250",
+			 "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=prod,team=core",
+			 NULL };
+	char *env2[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://a:4318",
+			 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://b/custom/path", NULL };
+	char *bad[] = { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=0", NULL };
+	char *argv_ok[] = { "zerospan", "--pid=12", "--pid", "13", "--exe=nginx", "--port=8080", "--print=json",
+			    "--capture-size=4096", NULL };
+	char *argv_bad[] = { "zerospan", "--ringbuf-mb=3", NULL };
+
+	CHECK(zs_config_from_env(&c, env1, err, sizeof(err)) == 0, "%s", err);
+	CHECK_STR(c.traces_url, "http://collector:4318/v1/traces");
+	CHECK(c.n_headers == 2, "headers %d", c.n_headers);
+	CHECK_STR(c.headers[0].key, "api-key");
+	CHECK_STR(c.headers[0].value, "abc def");
+	CHECK_STR(c.headers[1].key, "x-tenant");
+	CHECK_STR(c.headers[1].value, "t1");
+	CHECK(c.bsp_delay_ms == 250, "delay");
+	CHECK(c.n_res_attrs == 2 && strcmp(c.res_attrs[1].value, "core") == 0, "resource attrs");
+	CHECK(zs_config_from_env(&c, env2, err, sizeof(err)) == 0, "%s", err);
+	CHECK_STR(c.traces_url, "https://b/custom/path");
+	CHECK(zs_config_from_env(&c, bad, err, sizeof(err)) == -1, "batch 0 accepted");
+	CHECK(strstr(err, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != NULL, "%s", err);
+
+	zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
+	CHECK(zs_config_from_args(&c, 8, argv_ok, err, sizeof(err)) == 0, "%s", err);
+	CHECK(c.n_pids == 2 && c.pids[1] == 13, "pids");
+	CHECK(c.n_exes == 1 && strcmp(c.exes[0], "nginx") == 0, "exes");
+	CHECK(c.n_ports == 1 && c.ports[0] == 8080, "ports");
+	CHECK(c.print == ZS_PRINT_JSON && c.capture_size == 4096, "print/capture");
+	zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
+	CHECK(zs_config_from_args(&c, 2, argv_bad, err, sizeof(err)) == -1, "ringbuf 3 accepted");
+	CHECK(strstr(err, "ringbuf-mb") != NULL, "%s", err);
+	zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
+	zs_config_from_args(&c, 1, (char *[]){ "zerospan", NULL }, err, sizeof(err));
+	CHECK(c.print == ZS_PRINT_TEXT, "no endpoint: spans printed as text by default");
+}
+
+static void test_events_validate(void)
+{
+	uint8_t buf[sizeof(struct zs_data_event) + 64] = { 0 };
+	struct zs_data_event *ev = (void *)buf;
+	struct zs_conn_event ce = { 0 };
+
+	ev->hdr.type = ZS_EV_DATA;
+	ev->hdr.size = sizeof(*ev) + 10;
+	ev->cap_len = 10;
+	ev->len = 100;
+	CHECK(zs_events_validate(buf, sizeof(*ev) + 10) == ZS_EV_DATA, "valid data event");
+	CHECK(zs_events_validate(buf, sizeof(*ev) + 11) == -1, "size mismatch accepted");
+	ev->cap_len = 200;
+	ev->hdr.size = sizeof(*ev) + 200;
+	CHECK(zs_events_validate(buf, sizeof(*ev) + 200) == -1, "cap_len > len accepted");
+	ev->cap_len = 10;
+	ev->hdr.size = sizeof(*ev) + 10;
+	ev->tail_len = 17;
+	CHECK(zs_events_validate(buf, sizeof(*ev) + 10) == -1, "tail_len > 16 accepted");
+	CHECK(zs_events_validate(buf, 3) == -1, "short record accepted");
+	ce.hdr.type = ZS_EV_CONN;
+	ce.hdr.size = sizeof(ce);
+	CHECK(zs_events_validate(&ce, sizeof(ce)) == ZS_EV_CONN, "conn event");
+	ce.hdr.type = 99;
+	CHECK(zs_events_validate(&ce, sizeof(ce)) == -1, "unknown type accepted");
+}
+
+static struct zs_span *mk_span(struct zs_resource *r, int status, uint8_t kind)
+{
+	struct zs_span *s = calloc(1, sizeof(*s));
+
+	s->kind = kind;
+	zs_ids_random(s->trace_id, 16);
+	zs_ids_random(s->span_id, 8);
+	zs_span_set_method(s, "GET");
+	zs_span_set_target(s, "/users/42?token=secret", false);
+	zs_span_set_status(s, status);
+	s->start_ns = 1700000000000000000ULL;
+	s->end_ns = s->start_ns + 1500000;
+	snprintf(s->scheme, sizeof(s->scheme), "http");
+	snprintf(s->server_address, sizeof(s->server_address), "::1");
+	s->server_port = 8080;
+	if (r) {
+		zs_resource_ref(r);
+		s->res = r;
+	}
+	return s;
+}
+
+static void test_spans_and_otlp(void)
+{
+	struct zs_resource *r1 = calloc(1, sizeof(*r1)), *r2 = calloc(1, sizeof(*r2));
+	struct zs_span *spans[3];
+	struct zs_kv extra[1] = { { "deployment.environment", "test" } };
+	uint8_t *buf = NULL, *gz = NULL;
+	size_t len = 0, gz_len = 0;
+	Zs__Otlp__ExportTraceServiceRequest *req;
+	int i;
+
+	atomic_store(&r1->refs, 1);
+	atomic_store(&r2->refs, 1);
+	r1->pid = 1;
+	r2->pid = 2;
+	snprintf(r1->service_name, sizeof(r1->service_name), "front");
+	snprintf(r2->service_name, sizeof(r2->service_name), "back");
+	spans[0] = mk_span(r1, 200, ZS_KIND_SERVER);
+	spans[1] = mk_span(r2, 503, ZS_KIND_SERVER);
+	spans[2] = mk_span(r1, 404, ZS_KIND_CLIENT);
+	CHECK_STR(spans[0]->path, "/users/42");
+	CHECK(spans[0]->query[0] == 0, "query kept by default");
+	CHECK(!spans[0]->error && spans[1]->error && spans[2]->error, "status rules");
+	CHECK_STR(spans[2]->error_type, "404");
+
+	CHECK(zs_otlp_encode_traces(spans, 3, extra, 1, &buf, &len) == 0, "encode");
+	req = zs__otlp__export_trace_service_request__unpack(NULL, len, buf);
+	CHECK(req != NULL, "our own decoder rejects our output");
+	if (req) {
+		CHECK(req->n_resource_spans == 2, "one ResourceSpans per process: %zu", req->n_resource_spans);
+		CHECK(req->resource_spans[0]->scope_spans[0]->n_spans == 2, "spans grouped by resource");
+		CHECK(req->resource_spans[1]->scope_spans[0]->spans[0]->status->code ==
+			      ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR,
+		      "error status");
+		{
+			Zs__Otlp__Resource *res = req->resource_spans[0]->resource;
+			int found = 0;
+			size_t k;
+
+			for (k = 0; k < res->n_attributes; k++)
+				if (strcmp(res->attributes[k]->key, "deployment.environment") == 0)
+					found = 1;
+			CHECK(found, "OTEL_RESOURCE_ATTRIBUTES not on the resource");
+		}
+		zs__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	}
+	CHECK(zs_gzip(buf, len, &gz, &gz_len) == 0, "gzip");
+	{
+		uint8_t *back = malloc(len);
+		z_stream z = { 0 };
+
+		inflateInit2(&z, 15 + 16);
+		z.next_in = gz;
+		z.avail_in = (uInt)gz_len;
+		z.next_out = back;
+		z.avail_out = (uInt)len;
+		CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == len && memcmp(back, buf, len) == 0,
+		      "gzip round trip");
+		inflateEnd(&z);
+		free(back);
+	}
+	{
+		char line[4096];
+
+		zs_print_format(spans[2], ZS_PRINT_TEXT, line, sizeof(line));
+		CHECK(strstr(line, "CLIENT GET") && strstr(line, "/users/42 404 1.500ms") && strstr(line, "error=404"),
+		      "text line: %s", line);
+		zs_print_format(spans[0], ZS_PRINT_JSON, line, sizeof(line));
+		CHECK(strstr(line, "\"status\":200") && strstr(line, "\"service\":\"front\""), "json line: %s", line);
+	}
+	for (i = 0; i < 3; i++)
+		zs_span_free(spans[i]);
+	free(buf);
+	free(gz);
+	zs_resource_unref(r1);
+	zs_resource_unref(r2);
+}
+
+static void test_method_and_target(void)
+{
+	struct zs_span s;
+
+	memset(&s, 0, sizeof(s));
+	zs_span_set_method(&s, "PROPFIND");
+	CHECK_STR(s.method, "_OTHER");
+	CHECK_STR(s.method_original, "PROPFIND");
+	CHECK_STR(s.name, "HTTP");
+	zs_span_set_target(&s, "http://proxy.example/a/b?c=d", true);
+	CHECK_STR(s.path, "/a/b");
+	CHECK_STR(s.query, "c=d");
+	zs_span_set_target(&s, "*", false);
+	CHECK_STR(s.path, "*");
+}
+
+static void test_retry_after(void)
+{
+	CHECK(zs_parse_retry_after("7", 0) == 7, "seconds");
+	CHECK(zs_parse_retry_after(" 120\r\n", 0) == 120, "seconds with CRLF");
+	CHECK(zs_parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", 1445412470) == 10, "HTTP-date");
+	CHECK(zs_parse_retry_after("soon", 0) == -1, "garbage");
+}
+
+int main(void)
+{
+	test_config();
+	test_events_validate();
+	test_spans_and_otlp();
+	test_method_and_target();
+	test_retry_after();
+	return zs_test_done("test_agent");
+}
