@@ -140,7 +140,10 @@ struct zs_conn_state {
 	__u8 http;          /* enum zs_http_verdict */
 	__u8 announced;     /* CONN event sent */
 	__u8 ignored;       /* out of scope (port filter) */
-	__u8 _pad[6];
+	__u8 req_starts;    /* request-start chunks seen (wrapping counter) */
+	__u8 resp_starts;   /* response-start chunks seen (wrapping counter) */
+	__u8 pipelined;     /* requests overlap: copy whole chunks, never cut bodies */
+	__u8 _pad[3];
 };
 _Static_assert(sizeof(struct zs_conn_state) == 48, "zs_conn_state size");
 

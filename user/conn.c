@@ -169,7 +169,7 @@ static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *co
 		return NULL;
 	c->cookie = cookie;
 	c->pid = pid;
-	snprintf(c->comm, sizeof(c->comm), "%s", comm ? comm : "");
+	zs_strlcpy(c->comm, comm ? comm : "", sizeof(c->comm));
 	c->side_req = (struct zs_side){ c, true };
 	c->side_resp = (struct zs_side){ c, false };
 	zs_http_stream_init(&c->req, true, opts.capture_size, &req_ops, &c->side_req);
@@ -264,26 +264,29 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m, co
 	s->trace_flags = 1;
 	zs_span_set_method(s, m->method);
 	zs_span_set_target(s, m->target, opts.keep_query);
-	snprintf(s->scheme, sizeof(s->scheme), "http");
-	snprintf(s->version, sizeof(s->version), "1.%d", m->minor_version);
-	snprintf(s->user_agent, sizeof(s->user_agent), "%s", m->user_agent);
-	snprintf(s->tracestate, sizeof(s->tracestate), "%s", m->tracestate);
+	memcpy(s->scheme, "http", 5);
+	s->version[0] = '1';
+	s->version[1] = '.';
+	s->version[2] = (char)('0' + (m->minor_version % 10));
+	s->version[3] = 0;
+	zs_strlcpy(s->user_agent, m->user_agent, sizeof(s->user_agent));
+	zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
 	if (c->has_tuple) {
 		addr_str(c->laddr, local, sizeof(local));
 		addr_str(c->raddr, remote, sizeof(remote));
-		snprintf(s->peer_address, sizeof(s->peer_address), "%s", remote);
+		zs_strlcpy(s->peer_address, remote, sizeof(s->peer_address));
 		s->peer_port = c->rport;
 	}
 	if (m->host[0])
 		host_split(m->host, s->server_address, sizeof(s->server_address), &host_port);
 	if (s->kind == ZS_KIND_SERVER) {
 		if (!s->server_address[0])
-			snprintf(s->server_address, sizeof(s->server_address), "%s", local);
+			zs_strlcpy(s->server_address, local, sizeof(s->server_address));
 		s->server_port = host_port ? host_port : c->lport;
-		snprintf(s->client_address, sizeof(s->client_address), "%s", remote);
+		zs_strlcpy(s->client_address, remote, sizeof(s->client_address));
 	} else {
 		if (!s->server_address[0])
-			snprintf(s->server_address, sizeof(s->server_address), "%s", remote);
+			zs_strlcpy(s->server_address, remote, sizeof(s->server_address));
 		s->server_port = c->rport ? c->rport : host_port;
 	}
 	if (c->res) {
@@ -386,11 +389,9 @@ static void resp_on_lost(void *u, const char *why)
 
 	zs_count(parse_errors);
 	log_debug("response stream lost: %s", why);
-	/* The response in flight cannot be completed: drop its exchange. */
-	if (c->p_count && c->pending[c->p_head]->status) {
-		zs_span_free(pop_head(c));
-		zs_count(exchanges_dropped);
-	}
+	/* Responses can no longer be told apart: pairing any request in flight
+	 * with what comes next could be wrong, so drop them (counted). */
+	drop_pending(c);
 }
 
 void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)

@@ -315,8 +315,10 @@ int zs_gzip(const uint8_t *in, size_t n, uint8_t **out, size_t *out_len)
 	int rc;
 
 	memset(&z, 0, sizeof(z));
-	/* windowBits 15 + 16: gzip wrapper */
-	if (deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+	/* windowBits 15 + 16: gzip wrapper. Level 1: span batches are repetitive
+	 * and compress well at the fastest level; level 6 cost the agent 3x the CPU
+	 * for a few percent fewer bytes (docs/BENCHMARKS.md). */
+	if (deflateInit2(&z, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
 		return -1;
 	cap = deflateBound(&z, n);
 	*out = malloc(cap);

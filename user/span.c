@@ -77,14 +77,14 @@ void zs_span_set_method(struct zs_span *s, const char *method)
 
 	for (i = 0; i < sizeof(known) / sizeof(known[0]); i++) {
 		if (strcmp(method, known[i]) == 0) {
-			snprintf(s->method, sizeof(s->method), "%s", method);
-			snprintf(s->name, sizeof(s->name), "%s", method);
+			zs_strlcpy(s->method, method, sizeof(s->method));
+			zs_strlcpy(s->name, method, sizeof(s->name));
 			return;
 		}
 	}
 	/* Keeps the span name and the method attribute low-cardinality. */
 	snprintf(s->method, sizeof(s->method), "_OTHER");
-	snprintf(s->method_original, sizeof(s->method_original), "%s", method);
+	zs_strlcpy(s->method_original, method, sizeof(s->method_original));
 	snprintf(s->name, sizeof(s->name), "HTTP");
 }
 
@@ -101,10 +101,13 @@ void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query)
 		q = strchr(path, '?');
 	}
 	plen = q ? (size_t)(q - path) : strlen(path);
-	snprintf(s->path, sizeof(s->path), "%.*s", (int)plen, path);
+	if (plen >= sizeof(s->path))
+		plen = sizeof(s->path) - 1;
+	memcpy(s->path, path, plen);
+	s->path[plen] = 0;
 	s->query[0] = 0;
 	if (q && keep_query)
-		snprintf(s->query, sizeof(s->query), "%s", q + 1);
+		zs_strlcpy(s->query, q + 1, sizeof(s->query));
 }
 
 void zs_span_set_status(struct zs_span *s, int status)
@@ -118,7 +121,7 @@ void zs_span_set_status(struct zs_span *s, int status)
 void zs_span_set_aborted(struct zs_span *s, const char *error_type)
 {
 	s->error = true;
-	snprintf(s->error_type, sizeof(s->error_type), "%s", error_type);
+	zs_strlcpy(s->error_type, error_type, sizeof(s->error_type));
 }
 
 void zs_span_free(struct zs_span *s)

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "http1.h"
 #include "procinfo.h"
@@ -44,6 +45,19 @@ struct zs_span {
 	struct zs_resource *res; /* one reference, dropped by zs_span_free */
 	struct zs_span *next;    /* queue link */
 };
+
+/* Copies a string, truncating to fit cap (which must be > 0). Cheaper than
+ * snprintf("%s") on the per-span path. */
+static inline void zs_strlcpy(char *dst, const char *src, size_t cap)
+{
+	size_t n = strlen(src);
+
+	if (n >= cap)
+		n = cap - 1;
+
+	memcpy(dst, src, n);
+	dst[n] = 0;
+}
 
 /* Fills trace and span ids with fresh random values. */
 void zs_ids_random(uint8_t *out, size_t len);

@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# Overhead benchmark: wrk -> nginx on loopback, with and without the agent,
+# interleaved rounds in one run, every request turned into an exported span
+# (OTLP/HTTP to a local nginx sink that discards the body).
+#   sudo scripts/bench.sh [rounds] [seconds] [connections]
+# Prints a table of throughput, the with/without ratio, agent CPU and RSS.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}
+agent=build/zerospan
+[ -x "$agent" ] || make -s all
+command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
+
+dir=$(mktemp -d /tmp/zs-bench.XXXXXX); chmod 755 "$dir"
+port=$((20000 + RANDOM % 20000)); sink=$((port + 1)); admin=$((port + 2))
+mkdir -p "$dir/www"; head -c 600 /dev/zero | tr '\0' x > "$dir/www/index.html"
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  client_max_body_size 64m;
+  server { listen 127.0.0.1:$port; root $dir/www; }
+  server { listen 127.0.0.1:$sink; location / { return 200; } }
+}
+CONF
+nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
+agent_pid=
+cleanup() {
+  [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
+  kill "$ngx" 2>/dev/null; wait "$ngx" 2>/dev/null; rm -rf "$dir"
+}
+trap cleanup EXIT
+sleep 0.5
+
+rps() { wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/index.html" | awk '/Requests\/sec/ {print $2}'; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
+
+start_agent() {
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" OTEL_BSP_SCHEDULE_DELAY=200 \
+    OTEL_BSP_MAX_QUEUE_SIZE=65536 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096 \
+    "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 2>"$dir/agent.err" &
+  agent_pid=$!
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return; sleep 0.1; done
+  echo "agent did not start"; cat "$dir/agent.err"; exit 1
+}
+
+rps "$port" >/dev/null  # warm-up
+start_agent
+hz=$(getconf CLK_TCK)
+declare -a base with
+cpu_total=0; req_total=0
+for r in $(seq "$rounds"); do
+  kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
+  b=$(rps); base+=("$b")
+  start_agent
+  t0=$(cpu_ticks "$agent_pid")
+  w=$(rps); with+=("$w")
+  t1=$(cpu_ticks "$agent_pid")
+  cpu_total=$((cpu_total + t1 - t0))
+  req_total=$(awk -v a="$req_total" -v w="$w" -v s="$secs" 'BEGIN {print a + w * s}')
+  printf 'round %d: without %s req/s, with %s req/s, ratio %.3f\n' "$r" "$b" "$w" "$(awk -v a="$w" -v b="$b" 'BEGIN {print a / b}')"
+done
+sleep 1
+rss=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
+hwm=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
+spans=$(metric zerospan_spans_created_total); exported=$(metric zerospan_spans_exported_total)
+drops=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_kernel_drops_total/ {s += $2} END {print s + 0}')
+qdrop=$(metric zerospan_spans_dropped_queue_full_total); gaps=$(metric zerospan_stream_gaps_total)
+
+median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
+echo
+echo "| metric | value |"
+echo "|---|---|"
+printf '| throughput without agent (median of %d) | %.0f req/s |\n' "$rounds" "$mb"
+printf '| throughput with agent (median of %d) | %.0f req/s |\n' "$rounds" "$mw"
+printf '| ratio with/without | %.3f |\n' "$(awk -v a="$mw" -v b="$mb" 'BEGIN {print a / b}')"
+printf '| agent CPU (share of one core) while saturated | %.1f %% |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v r="$rounds" -v s="$secs" 'BEGIN {print 100 * t / hz / (r * s)}')"
+printf '| agent CPU per 1,000 req/s | %.2f %% of a core |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')"
+printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')"
+printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
+printf '| kernel drops / stream gaps / queue-full drops | %s / %s / %s |\n' "$drops" "$gaps" "$qdrop"
