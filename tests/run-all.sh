@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one line "N passed, N failed".
-#   tests/run-all.sh [unit|bpf|integration|fuzz]...   (default: all but fuzz)
+#   tests/run-all.sh [unit|bpf|integration|fuzz]...   (default: all; fuzz runs
+#   FUZZ_SECONDS per target, 20 unless set)
 # Unit tests are built with ASan+UBSan (build/asan/); the BPF and integration
 # tests need root.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration fuzz)
 pass=0; fail=0
 
 tally() { # parses "...: N passed, N failed" lines of one suite's output
@@ -32,8 +33,8 @@ run_suite() {
 for s in "${suites[@]}"; do
   case $s in
     unit)
-      python3 tests/unit/corpus_to_fixture.py ../shared/corpora/llhttp-cases.jsonl build/llhttp.fixture \
-        || { echo "corpus: ../shared/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
+      python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
+        || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
       make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
@@ -48,7 +49,7 @@ for s in "${suites[@]}"; do
       run_suite "integration" /usr/bin/python3 tests/integration/test_http.py
       ;;
     fuzz)
-      run_suite "fuzz" tests/fuzz/run.sh
+      FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh
       ;;
     *) echo "unknown suite $s"; exit 2 ;;
   esac

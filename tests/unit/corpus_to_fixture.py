@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Turns ../shared/corpora/llhttp-cases.jsonl into a line fixture the C parser
+"""Turns tests/corpora/llhttp-cases.jsonl (a copy of ../shared/corpora) into a line fixture the C parser
 test reads (stdlib only, any python3). One case:
   C <title>            T <request|response>     I <input hex>
   E <llhttp rejected: 0|1>

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * HTTP/1.x parser and framer tests: the llhttp corpus (../shared/corpora,
+ * HTTP/1.x parser and framer tests: the llhttp corpus (tests/corpora,
  * converted by corpus_to_fixture.py; path in argv[1]) and our own edge cases
  * of how the kernel hands us bytes (split headers, unseen bodies, tails).
  */

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for
+# FUZZ_SECONDS (default 60), seeded with the llhttp corpus. Crashes are kept
+# in build/fuzz/<target>/ as crash-*; the last line says "N passed, N failed".
+#   tests/fuzz/run.sh [target...]      targets: http1 events
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+secs=${FUZZ_SECONDS:-60}
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(http1 events)
+out=build/fuzz
+mkdir -p "$out/seeds"
+make -s all >/dev/null || { echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1; }
+
+# Seeds: every llhttp case's bytes, with a mode byte in front.
+python3 - "$out/seeds" <<'PY'
+import base64, json, sys, os
+d = sys.argv[1]
+for i, line in enumerate(open("tests/corpora/llhttp-cases.jsonl")):
+    raw = base64.b64decode(json.loads(line)["input_b64"])
+    open(os.path.join(d, "case%03d" % i), "wb").write(bytes([i & 0xff]) + raw)
+PY
+
+srcs=$(ls user/*.c | grep -v user/main.c)
+flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
+       -Iinclude -Iuser -Ibuild -Ibuild/gen -Wno-unused-parameter"
+pass=0; fail=0
+for t in "${targets[@]}"; do
+  bin=$out/fuzz_$t
+  # shellcheck disable=SC2086
+  if ! clang $flags -o "$bin" tests/fuzz/fuzz_$t.c $srcs build/gen/*.pb-c.c \
+       -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread; then
+    echo "fuzz $t: build failed"; fail=$((fail + 1)); continue
+  fi
+  mkdir -p "$out/$t/corpus"
+  if (cd "$out/$t" && "../fuzz_$t" -max_total_time="$secs" -max_len=8192 -timeout=10 \
+        -rss_limit_mb=2048 -print_final_stats=1 corpus ../seeds 2>"log") ; then
+    echo "fuzz $t: $(grep -Eo 'stat::number_of_executed_units: *[0-9]+' "$out/$t/log" | grep -Eo '[0-9]+$') runs in ${secs}s, no crash"
+    pass=$((pass + 1))
+  else
+    echo "fuzz $t: FAILED, see $out/$t/log and $out/$t/crash-*"; tail -30 "$out/$t/log"
+    fail=$((fail + 1))
+  fi
+done
+echo "fuzz: $pass passed, $fail failed"
