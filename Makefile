@@ -100,7 +100,7 @@ verify: $(BPF_OBJS) $(BPFT_OBJS)
 	  && echo "verified $$o" && rm -rf /sys/fs/bpf/zs-verify-$$$$ || { echo "VERIFY FAILED $$o"; rm -rf /sys/fs/bpf/zs-verify-$$$$; exit 1; }; done
 
 check:
-	clang-format --dry-run -Werror $$(git ls-files 'user/*.c' 'user/*.h' 'tests/unit/*.c' 'include/*.h')
+	clang-format --dry-run -Werror $$(git ls-files '*.c' '*.h' | grep -v '^vmlinux/')
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Iuser user/
 
 bench: all

@@ -151,12 +151,13 @@ static __always_inline int zs_ports_in_scope(const struct sock *sk)
 		return 1;
 	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return bpf_map_lookup_elem(&scope_ports, &lport) || bpf_map_lookup_elem(&scope_ports, &rport);
+	return bpf_map_lookup_elem(&scope_ports, &lport) ||
+	       bpf_map_lookup_elem(&scope_ports, &rport);
 }
 
 /* Finds or creates the state of a connection. */
-static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const struct sock *sk, __u8 role,
-							 __u32 tgid)
+static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const struct sock *sk,
+							 __u8 role, __u32 tgid)
 {
 	struct zs_conn_state *st = bpf_map_lookup_elem(&conns, &cookie);
 	struct zs_conn_state fresh = {};
@@ -166,7 +167,8 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 	fresh.role = role;
 	fresh.tgid = tgid;
 	fresh.ignored = !zs_ports_in_scope(sk);
-	if (bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST) && bpf_map_lookup_elem(&conns, &cookie) == NULL) {
+	if (bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST) &&
+	    bpf_map_lookup_elem(&conns, &cookie) == NULL) {
 		zs_drop(ZS_DROP_CONN_MAP_FULL);
 		return NULL;
 	}
@@ -317,7 +319,8 @@ static __always_inline __u32 zs_rolling_tail(const __u8 *buf, __u32 got, __u32 p
  * (no more bytes, or body bytes to cut off); otherwise leaves sc->from set
  * for the search of further (pipelined) header blocks.
  */
-static __always_inline int zs_carry_end(const __u8 *buf, __u32 got, __u32 rolling, struct zs_scan_ctx *sc)
+static __always_inline int zs_carry_end(const __u8 *buf, __u32 got, __u32 rolling,
+					struct zs_scan_ctx *sc)
 {
 	__u8 next[ZS_CLASSIFY_LEN];
 	__u32 q, end = 0, j;
@@ -345,8 +348,10 @@ static __always_inline int zs_carry_end(const __u8 *buf, __u32 got, __u32 rollin
 /* Header-end state machine over 4 bytes at buf[i..i+3] (pattern start i). */
 static __always_inline int zs_crlfcrlf_at(const __u8 *buf, __u64 i)
 {
-	return buf[i & (2 * ZS_CAPTURE_MAX - 1)] == '\r' && buf[(i + 1) & (2 * ZS_CAPTURE_MAX - 1)] == '\n' &&
-	       buf[(i + 2) & (2 * ZS_CAPTURE_MAX - 1)] == '\r' && buf[(i + 3) & (2 * ZS_CAPTURE_MAX - 1)] == '\n';
+	return buf[i & (2 * ZS_CAPTURE_MAX - 1)] == '\r' &&
+	       buf[(i + 1) & (2 * ZS_CAPTURE_MAX - 1)] == '\n' &&
+	       buf[(i + 2) & (2 * ZS_CAPTURE_MAX - 1)] == '\r' &&
+	       buf[(i + 3) & (2 * ZS_CAPTURE_MAX - 1)] == '\n';
 }
 
 /*
@@ -370,7 +375,7 @@ static long zs_scan_cb(__u64 k, void *data)
 	ch = i < c->n ? c->buf[i & (2 * ZS_CAPTURE_MAX - 1)] : 0;
 	if (ch != '\r' && ch != '\n' && i < c->n)
 		return 0;
-	/* windows starting at i-3 .. i, earliest first, fully inside [0, n) */
+		/* windows starting at i-3 .. i, earliest first, fully inside [0, n) */
 #pragma unroll
 	for (j = 0; j < 4; j++) {
 		p = i - 3 + j;
@@ -405,7 +410,7 @@ struct zs_tail_ctx {
 	__u64 iov_arr;
 	__u64 last_take; /* bytes used of the last iovec (a read may fill it partly) */
 	__u32 last_idx;
-	__u32 rem;       /* tail bytes still wanted; they fill tmp[] from the end */
+	__u32 rem; /* tail bytes still wanted; they fill tmp[] from the end */
 	__u8 tmp[2 * ZS_TAIL_LEN];
 };
 
@@ -420,7 +425,8 @@ static long zs_tail_cb(__u64 k, void *data)
 
 	if (k > c->last_idx || c->rem == 0)
 		return 1;
-	if (bpf_probe_read_user(&iov, sizeof(iov), (void *)(c->iov_arr + (c->last_idx - k) * sizeof(iov))))
+	if (bpf_probe_read_user(&iov, sizeof(iov),
+				(void *)(c->iov_arr + (c->last_idx - k) * sizeof(iov))))
 		return 1;
 	take = k == 0 ? c->last_take : iov.iov_len;
 	n = take < c->rem ? (__u32)take : c->rem;
@@ -438,14 +444,15 @@ static long zs_tail_cb(__u64 k, void *data)
  * when the chunk is not copied whole, its last bytes (up to ZS_TAIL_LEN, from
  * the last ZS_TAIL_SEGS iovecs) into tail.
  */
-static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p, __u64 len,
-					     __u32 want, __u8 *tail, __u8 *tail_len)
+static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p,
+					     __u64 len, __u32 want, __u8 *tail, __u8 *tail_len)
 {
 	__u32 off = 0, i, last_idx = 0, tl;
 	__u64 left = len, last_take = 0;
 
 	*tail_len = 0;
-	if (p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM || p->op == ZS_OP_SENDTO) {
+	if (p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM ||
+	    p->op == ZS_OP_SENDTO) {
 		zs_clamp_umax(want, ZS_CAPTURE_MAX);
 		if (want && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
 			zs_drop(ZS_DROP_READ_FAILED);
@@ -512,11 +519,13 @@ static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct 
 }
 
 /* Reads the first bytes of the data (first iovec for vectored calls). */
-static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len, __u8 head[ZS_CLASSIFY_LEN])
+static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len,
+					  __u8 head[ZS_CLASSIFY_LEN])
 {
 	__u64 base = p->buf, n = len;
 
-	if (!(p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM || p->op == ZS_OP_SENDTO)) {
+	if (!(p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM ||
+	      p->op == ZS_OP_SENDTO)) {
 		struct iovec iov;
 
 		if (!p->iovcnt || bpf_probe_read_user(&iov, sizeof(iov), (void *)p->buf))
@@ -634,7 +643,8 @@ static __always_inline int zs_exit(long ret)
 		sc.n = got;
 		if (zs_carry_end(s->payload, got, st->rolling[dir], &sc)) {
 			/* A terminator begun in the previous chunk ended here. */
-		} else if (start == ZS_START_RESPONSE && got >= 4 && zs_crlfcrlf_at(s->payload, got - 4)) {
+		} else if (start == ZS_START_RESPONSE && got >= 4 &&
+			   zs_crlfcrlf_at(s->payload, got - 4)) {
 			/* Fast path: a response chunk that ends its own header block (the
 			 * common write of a response's headers) needs no search. Request
 			 * chunks are searched: several blocks in one means pipelining. */
@@ -681,23 +691,50 @@ static __always_inline int zs_exit(long ret)
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
-int zs_exit_read(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_read(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_write")
-int zs_exit_write(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_write(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_readv")
-int zs_exit_readv(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_readv(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_writev")
-int zs_exit_writev(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_writev(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int zs_exit_recvfrom(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_sendto")
-int zs_exit_sendto(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_sendto(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int zs_exit_recvmsg(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int zs_exit_sendmsg(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int zs_exit_sendfile(struct trace_event_raw_sys_exit *ctx) { return zs_exit(ctx->ret); }
+int zs_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
+{
+	return zs_exit(ctx->ret);
+}
 
 /* ---- TCP state: role at birth, end at close ---- */
 
@@ -715,7 +752,8 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 		if (newstate == ZS_TCP_SYN_SENT && !zs_in_scope(id))
 			return 0;
 		cookie = bpf_get_socket_cookie((void *)sk);
-		zs_conn_get(cookie, sk, newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,
+		zs_conn_get(cookie, sk,
+			    newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,
 			    newstate == ZS_TCP_SYN_SENT ? id >> 32 : 0);
 		return 0;
 	}

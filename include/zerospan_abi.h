@@ -19,9 +19,9 @@
 #define ZS_IOV_MAX 16
 
 /* Event types: X(name, value). Enum and name table are built from this list. */
-#define ZS_EVENT_TYPES(X)                                                                          \
-	X(DATA, 1)  /* payload of one socket read or write */                                     \
-	X(CONN, 2)  /* first sight of a connection: tuple, role, netns */                         \
+#define ZS_EVENT_TYPES(X)                                                 \
+	X(DATA, 1)  /* payload of one socket read or write */             \
+	X(CONN, 2)  /* first sight of a connection: tuple, role, netns */ \
 	X(CLOSE, 3) /* the socket reached TCP_CLOSE */
 
 enum zs_event_type {
@@ -31,19 +31,22 @@ enum zs_event_type {
 };
 
 /* Where the kernel side loses data: X(name, help). Index into the drops map. */
-#define ZS_DROP_CAUSES(X)                                                                          \
-	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")                                  \
-	X(READ_FAILED, "copying the payload from user memory failed")                             \
-	X(CONN_MAP_FULL, "connection state could not be stored")                                  \
-	X(PENDING_MAP_FULL, "syscall arguments could not be stored")                              \
+#define ZS_DROP_CAUSES(X)                                             \
+	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")     \
+	X(READ_FAILED, "copying the payload from user memory failed") \
+	X(CONN_MAP_FULL, "connection state could not be stored")      \
+	X(PENDING_MAP_FULL, "syscall arguments could not be stored")  \
 	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")
 
+/* clang-format cannot tell an X-macro expansion from an expression: */
+/* clang-format off */
 enum zs_drop_cause {
 #define ZS_X(name, help) ZS_DROP_##name,
 	ZS_DROP_CAUSES(ZS_X)
 #undef ZS_X
 	ZS_DROP__COUNT,
 };
+/* clang-format on */
 
 /* Connection role, as seen from the traced process. */
 enum zs_role {
@@ -80,9 +83,9 @@ enum zs_start {
 
 /* Common header of every ringbuf record. */
 struct zs_event_hdr {
-	__u16 type;   /* enum zs_event_type */
-	__u16 size;   /* bytes of the whole record, header and payload */
-	__u32 pid;    /* tgid of the thread that made the syscall (0 in softirq) */
+	__u16 type; /* enum zs_event_type */
+	__u16 size; /* bytes of the whole record, header and payload */
+	__u32 pid;  /* tgid of the thread that made the syscall (0 in softirq) */
 	__u32 tid;
 	__u32 _pad;
 	__u64 ts_ns;  /* CLOCK_MONOTONIC */
@@ -93,13 +96,13 @@ _Static_assert(sizeof(struct zs_event_hdr) == 32, "zs_event_hdr size");
 /* DATA: cap_len payload bytes follow the struct. */
 struct zs_data_event {
 	struct zs_event_hdr hdr;
-	__u64 pos;        /* byte position of this chunk in its direction */
-	__u64 len;        /* bytes the syscall moved */
-	__u32 cap_len;    /* payload bytes that follow (a prefix of the chunk) */
-	__u8 dir;         /* enum zs_dir */
-	__u8 op;          /* enum zs_op */
-	__u8 start;       /* enum zs_start */
-	__u8 tail_len;    /* valid bytes in tail[] (0 when cap_len == len) */
+	__u64 pos;		/* byte position of this chunk in its direction */
+	__u64 len;		/* bytes the syscall moved */
+	__u32 cap_len;		/* payload bytes that follow (a prefix of the chunk) */
+	__u8 dir;		/* enum zs_dir */
+	__u8 op;		/* enum zs_op */
+	__u8 start;		/* enum zs_start */
+	__u8 tail_len;		/* valid bytes in tail[] (0 when cap_len == len) */
 	__u8 tail[ZS_TAIL_LEN]; /* last bytes of the chunk when not copied whole */
 };
 _Static_assert(sizeof(struct zs_data_event) == 72, "zs_data_event size");
@@ -123,7 +126,7 @@ _Static_assert(sizeof(struct zs_conn_event) == 96, "zs_conn_event size");
 /* CLOSE: the socket reached TCP_CLOSE. */
 struct zs_close_event {
 	struct zs_event_hdr hdr;
-	__u64 bytes[2]; /* bytes seen per enum zs_dir */
+	__u64 bytes[2];	 /* bytes seen per enum zs_dir */
 	__u32 old_state; /* TCP state before CLOSE: ESTABLISHED means reset/abort */
 	__u32 _pad;
 };
@@ -131,18 +134,18 @@ _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
 /* Value of the conn map (key: socket cookie). */
 struct zs_conn_state {
-	__u64 pos[2];        /* bytes seen per direction */
-	__u32 budget[2];     /* header bytes still to copy per direction */
-	__u32 rolling[2];    /* last 4 bytes scanned per direction (CRLFCRLF search) */
+	__u64 pos[2];	  /* bytes seen per direction */
+	__u32 budget[2];  /* header bytes still to copy per direction */
+	__u32 rolling[2]; /* last 4 bytes scanned per direction (CRLFCRLF search) */
 	__u32 tgid;
 	__u16 probe_chunks; /* non-HTTP chunks seen while undecided */
-	__u8 role;          /* enum zs_role */
-	__u8 http;          /* enum zs_http_verdict */
-	__u8 announced;     /* CONN event sent */
-	__u8 ignored;       /* out of scope (port filter) */
+	__u8 role;	    /* enum zs_role */
+	__u8 http;	    /* enum zs_http_verdict */
+	__u8 announced;	    /* CONN event sent */
+	__u8 ignored;	    /* out of scope (port filter) */
 	__u8 req_starts;    /* request-start chunks seen (wrapping counter) */
 	__u8 resp_starts;   /* response-start chunks seen (wrapping counter) */
-	__u8 pipelined;     /* requests overlap: copy whole chunks, never cut bodies */
+	__u8 pipelined;	    /* requests overlap: copy whole chunks, never cut bodies */
 	__u8 _pad[3];
 };
 _Static_assert(sizeof(struct zs_conn_state) == 48, "zs_conn_state size");
@@ -155,8 +158,8 @@ enum zs_http_verdict {
 
 /* Value of the pending map (key: pid_tgid): a data syscall in flight. */
 struct zs_pending {
-	__u64 buf;    /* user buffer, or iovec array, or msghdr */
-	__u64 sk;     /* struct sock * seen by sock_{send,recv}_length, 0 if not TCP */
+	__u64 buf; /* user buffer, or iovec array, or msghdr */
+	__u64 sk;  /* struct sock * seen by sock_{send,recv}_length, 0 if not TCP */
 	__u64 cookie;
 	__u32 fd;
 	__u32 iovcnt;

@@ -28,17 +28,20 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char
 	return rc;
 }
 
-static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url, const char *method,
-			      const char *version, const char *upload, size_t *upload_size, void **state)
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+			      const char *method, const char *version, const char *upload,
+			      size_t *upload_size, void **state)
 {
 	if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-		return reply(c, 405, "text/plain", "method not allowed\n", 19, MHD_RESPMEM_PERSISTENT);
+		return reply(c, 405, "text/plain", "method not allowed\n", 19,
+			     MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len = 0;
 		char *body = zs_metrics_render(&len);
 
 		if (!body)
-			return reply(c, 500, "text/plain", "out of memory\n", 14, MHD_RESPMEM_PERSISTENT);
+			return reply(c, 500, "text/plain", "out of memory\n", 14,
+				     MHD_RESPMEM_PERSISTENT);
 		return reply(c, 200, "text/plain; version=0.0.4", body, len, MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(url, "/healthz") == 0)
@@ -88,9 +91,9 @@ int zs_admin_start(const char *addr)
 		if (inet_pton(AF_INET, host[0] ? host : "0.0.0.0", &s4->sin_addr) != 1)
 			return -EINVAL;
 	}
-	daemon_ = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL, MHD_OPTION_SOCK_ADDR, &ss,
-				   MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-				   MHD_OPTION_END);
+	daemon_ = MHD_start_daemon(flags, (uint16_t)port, NULL, NULL, handle, NULL,
+				   MHD_OPTION_SOCK_ADDR, &ss, MHD_OPTION_CONNECTION_LIMIT, 64U,
+				   MHD_OPTION_CONNECTION_TIMEOUT, 10U, MHD_OPTION_END);
 	if (!daemon_)
 		return -EADDRINUSE;
 	return 0;

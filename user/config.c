@@ -123,53 +123,66 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 		snprintf(c->traces_url, sizeof(c->traces_url), "%s%sv1/traces", v,
 			 n && v[n - 1] == '/' ? "" : "/");
 	}
-	if (c->traces_url[0] && strncmp(c->traces_url, "http://", 7) && strncmp(c->traces_url, "https://", 8)) {
-		snprintf(err, errlen, "OTLP endpoint '%s': must start with http:// or https://", c->traces_url);
+	if (c->traces_url[0] && strncmp(c->traces_url, "http://", 7) &&
+	    strncmp(c->traces_url, "https://", 8)) {
+		snprintf(err, errlen, "OTLP endpoint '%s': must start with http:// or https://",
+			 c->traces_url);
 		return -1;
 	}
-	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS")) || (v = env_get(env, "OTEL_EXPORTER_OTLP_HEADERS"))) {
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS")) ||
+	    (v = env_get(env, "OTEL_EXPORTER_OTLP_HEADERS"))) {
 		int n = zs_parse_kv_list(v, c->headers, ZS_MAX_HEADERS_KV);
 
 		if (n < 0) {
-			snprintf(err, errlen, "OTEL_EXPORTER_OTLP_HEADERS: expected key=value,key=value");
+			snprintf(err, errlen,
+				 "OTEL_EXPORTER_OTLP_HEADERS: expected key=value,key=value");
 			return -1;
 		}
 		c->n_headers = n;
 	}
-	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")) || (v = env_get(env, "OTEL_EXPORTER_OTLP_COMPRESSION"))) {
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_COMPRESSION")) ||
+	    (v = env_get(env, "OTEL_EXPORTER_OTLP_COMPRESSION"))) {
 		if (strcmp(v, "gzip") == 0)
 			c->gzip = true;
 		else if (strcmp(v, "none") == 0)
 			c->gzip = false;
 		else {
-			snprintf(err, errlen, "OTEL_EXPORTER_OTLP_COMPRESSION '%s': expected gzip or none", v);
+			snprintf(err, errlen,
+				 "OTEL_EXPORTER_OTLP_COMPRESSION '%s': expected gzip or none", v);
 			return -1;
 		}
 	}
-	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")) || (v = env_get(env, "OTEL_EXPORTER_OTLP_TIMEOUT"))) {
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")) ||
+	    (v = env_get(env, "OTEL_EXPORTER_OTLP_TIMEOUT"))) {
 		if (parse_u32(v, 1, 600000, &u)) {
-			snprintf(err, errlen, "OTEL_EXPORTER_OTLP_TIMEOUT '%s': expected milliseconds 1..600000", v);
+			snprintf(err, errlen,
+				 "OTEL_EXPORTER_OTLP_TIMEOUT '%s': expected milliseconds 1..600000",
+				 v);
 			return -1;
 		}
 		c->timeout_ms = u;
 	}
 	if ((v = env_get(env, "OTEL_BSP_SCHEDULE_DELAY"))) {
 		if (parse_u32(v, 1, 600000, &u)) {
-			snprintf(err, errlen, "OTEL_BSP_SCHEDULE_DELAY '%s': expected milliseconds 1..600000", v);
+			snprintf(err, errlen,
+				 "OTEL_BSP_SCHEDULE_DELAY '%s': expected milliseconds 1..600000",
+				 v);
 			return -1;
 		}
 		c->bsp_delay_ms = u;
 	}
 	if ((v = env_get(env, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE"))) {
 		if (parse_u32(v, 1, 100000, &u)) {
-			snprintf(err, errlen, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE '%s': expected 1..100000", v);
+			snprintf(err, errlen,
+				 "OTEL_BSP_MAX_EXPORT_BATCH_SIZE '%s': expected 1..100000", v);
 			return -1;
 		}
 		c->bsp_batch = u;
 	}
 	if ((v = env_get(env, "OTEL_BSP_MAX_QUEUE_SIZE"))) {
 		if (parse_u32(v, 1, 1000000, &u)) {
-			snprintf(err, errlen, "OTEL_BSP_MAX_QUEUE_SIZE '%s': expected 1..1000000", v);
+			snprintf(err, errlen, "OTEL_BSP_MAX_QUEUE_SIZE '%s': expected 1..1000000",
+				 v);
 			return -1;
 		}
 		c->bsp_queue = u;
@@ -180,7 +193,8 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 		int n = zs_parse_kv_list(v, c->res_attrs, ZS_MAX_RES_ATTRS);
 
 		if (n < 0) {
-			snprintf(err, errlen, "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
+			snprintf(err, errlen,
+				 "OTEL_RESOURCE_ATTRIBUTES: expected key=value,key=value");
 			return -1;
 		}
 		c->n_res_attrs = n;
@@ -191,31 +205,50 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 void zs_config_usage(const char *argv0)
 {
 	printf("Usage: %s [options]\n"
-	       "Traces every HTTP/1.x exchange on this host into spans, without touching the apps.\n\n"
-	       "  --print=text|json|none   spans on stdout (default: text without an OTLP endpoint)\n"
-	       "  --admin-addr=HOST:PORT   /metrics, /readyz, /healthz (default 127.0.0.1:9464, 'off')\n"
+	       "Traces every HTTP/1.x exchange on this host into spans, without touching the "
+	       "apps.\n\n"
+	       "  --print=text|json|none   spans on stdout (default: text without an OTLP "
+	       "endpoint)\n"
+	       "  --admin-addr=HOST:PORT   /metrics, /readyz, /healthz (default 127.0.0.1:9464, "
+	       "'off')\n"
 	       "  --pid=PID                trace only this process (repeatable)\n"
 	       "  --exe=NAME               trace only processes with this name (repeatable)\n"
-	       "  --port=PORT              trace only connections with this local or remote port (repeatable)\n"
+	       "  --port=PORT              trace only connections with this local or remote port "
+	       "(repeatable)\n"
 	       "  --capture-size=BYTES     header bytes copied per message, 256..%d (default %d)\n"
-	       "  --ringbuf-mb=MB          kernel to agent buffer, power of two 1..1024 (default 16)\n"
+	       "  --ringbuf-mb=MB          kernel to agent buffer, power of two 1..1024 (default "
+	       "16)\n"
 	       "  --max-conns=N            connections tracked at most (default 65536)\n"
 	       "  --idle-timeout=SECONDS   forget idle connections (default 300)\n"
 	       "  --stats-interval=SECONDS periodic loss summary on stderr, 0 = off (default 60)\n"
-	       "  --keep-query             export url.query (dropped by default: it may hold secrets)\n"
+	       "  --keep-query             export url.query (dropped by default: it may hold "
+	       "secrets)\n"
 	       "  -v, --verbose            debug logging, libbpf output included\n"
 	       "  -h, --help\n\n"
 	       "Export: OTEL_EXPORTER_OTLP_ENDPOINT (traces to <endpoint>/v1/traces),\n"
 	       "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT, OTEL_EXPORTER_OTLP_HEADERS,\n"
 	       "OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), OTEL_EXPORTER_OTLP_TIMEOUT (ms),\n"
-	       "OTEL_BSP_SCHEDULE_DELAY (ms), OTEL_BSP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_QUEUE_SIZE,\n"
+	       "OTEL_BSP_SCHEDULE_DELAY (ms), OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "
+	       "OTEL_BSP_MAX_QUEUE_SIZE,\n"
 	       "OTEL_RESOURCE_ATTRIBUTES. OTLP/HTTP protobuf.\n",
 	       argv0, ZS_CAPTURE_MAX, ZS_CAPTURE_MAX);
 }
 
 int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, size_t errlen)
 {
-	enum { O_PRINT = 256, O_ADMIN, O_PID, O_EXE, O_PORT, O_CAPTURE, O_RINGBUF, O_MAXCONNS, O_IDLE, O_STATS, O_QUERY };
+	enum {
+		O_PRINT = 256,
+		O_ADMIN,
+		O_PID,
+		O_EXE,
+		O_PORT,
+		O_CAPTURE,
+		O_RINGBUF,
+		O_MAXCONNS,
+		O_IDLE,
+		O_STATS,
+		O_QUERY
+	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
 		{ "admin-addr", required_argument, NULL, O_ADMIN },
@@ -321,6 +354,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		c->print = c->traces_url[0] ? ZS_PRINT_NONE : ZS_PRINT_TEXT;
 	return 0;
 bad:
-	snprintf(err, errlen, "invalid value '%s' for --%s (see --help)", optarg, opts[o - O_PRINT].name);
+	snprintf(err, errlen, "invalid value '%s' for --%s (see --help)", optarg,
+		 opts[o - O_PRINT].name);
 	return -1;
 }

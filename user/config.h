@@ -28,7 +28,8 @@ struct zs_config {
 	uint32_t bsp_delay_ms;
 	uint32_t bsp_batch;
 	uint32_t bsp_queue;
-	struct zs_kv res_attrs[ZS_MAX_RES_ATTRS]; /* OTEL_RESOURCE_ATTRIBUTES, added to every resource */
+	struct zs_kv
+		res_attrs[ZS_MAX_RES_ATTRS]; /* OTEL_RESOURCE_ATTRIBUTES, added to every resource */
 	int n_res_attrs;
 	/* output */
 	enum zs_print_mode print;

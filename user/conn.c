@@ -53,8 +53,8 @@ static struct zs_conn **table;
 static uint32_t table_mask, n_conns;
 static struct zs_conn *lru_head, *lru_tail; /* head: most recent */
 
-static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
-					size_t n);
+static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
+					const struct zs_http_header *h, size_t n);
 static void req_on_complete(void *u);
 static void req_on_lost(void *u, const char *why);
 static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
@@ -63,7 +63,8 @@ static void resp_on_complete(void *u);
 static void resp_on_lost(void *u, const char *why);
 
 static const struct zs_http_stream_ops req_ops = { req_on_headers, req_on_complete, req_on_lost };
-static const struct zs_http_stream_ops resp_ops = { resp_on_headers, resp_on_complete, resp_on_lost };
+static const struct zs_http_stream_ops resp_ops = { resp_on_headers, resp_on_complete,
+						    resp_on_lost };
 
 int zs_conn_table_init(const struct zs_conn_opts *o)
 {
@@ -244,8 +245,8 @@ static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 	}
 }
 
-static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
-					size_t n)
+static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
+					const struct zs_http_header *h, size_t n)
 {
 	struct zs_conn *c = ((struct zs_side *)u)->c;
 	struct zs_span *s;
@@ -409,10 +410,11 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	}
 	lru_touch(c, ev->hdr.ts_ns);
 	if (zs_log_level <= ZS_LOG_DEBUG)
-		log_debug("data conn=%llx pid=%u dir=%s op=%u pos=%llu len=%llu cap=%u tail=%u start=%u",
-			  (unsigned long long)ev->hdr.cookie, ev->hdr.pid, d == ZS_DIR_INGRESS ? "in" : "out",
-			  ev->op, (unsigned long long)ev->pos, (unsigned long long)ev->len, ev->cap_len,
-			  ev->tail_len, ev->start);
+		log_debug("data conn=%llx pid=%u dir=%s op=%u pos=%llu len=%llu cap=%u tail=%u "
+			  "start=%u",
+			  (unsigned long long)ev->hdr.cookie, ev->hdr.pid,
+			  d == ZS_DIR_INGRESS ? "in" : "out", ev->op, (unsigned long long)ev->pos,
+			  (unsigned long long)ev->len, ev->cap_len, ev->tail_len, ev->start);
 	if (c->pos_known[d] && ev->pos != c->next_pos[d]) {
 		/* Events were lost (or the kernel forgot the connection): nothing in
 		 * flight can be paired correctly any more. */

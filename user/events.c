@@ -23,9 +23,9 @@ int zs_events_validate(const void *data, size_t size)
 		if (size < sizeof(ev))
 			return -1;
 		memcpy(&ev, data, sizeof(ev));
-		if (ev.cap_len > ZS_CAPTURE_MAX || sizeof(ev) + ev.cap_len != size || ev.cap_len > ev.len ||
-		    ev.tail_len > ZS_TAIL_LEN || ev.tail_len > ev.len || ev.dir > 1 ||
-		    ev.start > ZS_START_RESPONSE)
+		if (ev.cap_len > ZS_CAPTURE_MAX || sizeof(ev) + ev.cap_len != size ||
+		    ev.cap_len > ev.len || ev.tail_len > ZS_TAIL_LEN || ev.tail_len > ev.len ||
+		    ev.dir > 1 || ev.start > ZS_START_RESPONSE)
 			return -1;
 		return ZS_EV_DATA;
 	}

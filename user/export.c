@@ -128,7 +128,8 @@ static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait
 
 		if (rejected > 0) {
 			zs_count_n(spans_rejected_by_endpoint, (uint64_t)rejected);
-			log_warn("export: endpoint rejected %lld spans: %s", (long long)rejected, msg);
+			log_warn("export: endpoint rejected %lld spans: %s", (long long)rejected,
+				 msg);
 		}
 		zs_count_n(spans_exported, n_spans - (rejected > 0 ? (uint64_t)rejected : 0));
 		return 1;
@@ -136,8 +137,9 @@ static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait
 	zs_count(export_errors);
 	if (code == 429 || code == 502 || code == 503 || code == 504) {
 		if (r.retry_after >= 0)
-			*wait_ms = r.retry_after * 1000 > ZS_BACKOFF_MAX_MS * 4 ? ZS_BACKOFF_MAX_MS * 4
-										 : r.retry_after * 1000;
+			*wait_ms = r.retry_after * 1000 > ZS_BACKOFF_MAX_MS * 4
+					   ? ZS_BACKOFF_MAX_MS * 4
+					   : r.retry_after * 1000;
 		log_warn("export to %s: HTTP %ld, retrying", cfg->traces_url, code);
 		return -1;
 	}
@@ -283,7 +285,8 @@ int zs_export_start(const struct zs_config *c)
 	if (rc)
 		return -rc;
 	started = 1;
-	log_info("exporting spans to %s (OTLP/HTTP protobuf%s)", cfg->traces_url, cfg->gzip ? ", gzip" : "");
+	log_info("exporting spans to %s (OTLP/HTTP protobuf%s)", cfg->traces_url,
+		 cfg->gzip ? ", gzip" : "");
 	return 0;
 }
 

@@ -12,15 +12,15 @@ size_t zs_http_hold_used;
 /* RFC 9110 tchar. */
 static const uint8_t tchar[256] = {
 	['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
-	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1, ['~'] = 1,
-	['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1, ['7'] = 1,
-	['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1, ['F'] = 1,
-	['G'] = 1, ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1,
-	['O'] = 1, ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1,
-	['W'] = 1, ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,
-	['e'] = 1, ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1, ['l'] = 1,
-	['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1, ['t'] = 1,
-	['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
+	['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+	['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+	['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+	['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+	['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+	['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+	['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+	['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+	['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 /* A cursor over [p, end): every read checks end first. */
@@ -29,10 +29,10 @@ struct cur {
 	const char *end;
 };
 
-#define NEED(c)                                                                                    \
-	do {                                                                                       \
-		if ((c)->p >= (c)->end)                                                            \
-			return -2;                                                                 \
+#define NEED(c)                         \
+	do {                            \
+		if ((c)->p >= (c)->end) \
+			return -2;      \
 	} while (0)
 
 /* Consumes a line end: CRLF (bare LF accepted, as most servers do). */
@@ -318,7 +318,8 @@ int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header 
 		} else if (name_is(&h[i], "host")) {
 			copy_value(m->host, sizeof(m->host), h[i].value, h[i].value_len);
 		} else if (name_is(&h[i], "user-agent")) {
-			copy_value(m->user_agent, sizeof(m->user_agent), h[i].value, h[i].value_len);
+			copy_value(m->user_agent, sizeof(m->user_agent), h[i].value,
+				   h[i].value_len);
 		} else if (name_is(&h[i], "traceparent")) {
 			/* A second traceparent makes both invalid (W3C Trace Context 3.2). */
 			if (m->traceparent[0])
@@ -327,7 +328,8 @@ int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header 
 				copy_value(m->traceparent, sizeof(m->traceparent), h[i].value,
 					   h[i].value_len);
 		} else if (name_is(&h[i], "tracestate")) {
-			copy_value(m->tracestate, sizeof(m->tracestate), h[i].value, h[i].value_len);
+			copy_value(m->tracestate, sizeof(m->tracestate), h[i].value,
+				   h[i].value_len);
 		} else if (name_is(&h[i], "b3")) {
 			copy_value(m->b3, sizeof(m->b3), h[i].value, h[i].value_len);
 		}
@@ -432,7 +434,8 @@ static int parse_block(struct zs_http_stream *s, const char *buf, size_t len, st
 		const char *meth, *tgt;
 		size_t ml, tl;
 
-		r = zs_http_parse_request(buf, len, &meth, &ml, &tgt, &tl, &m->minor_version, h, nh);
+		r = zs_http_parse_request(buf, len, &meth, &ml, &tgt, &tl, &m->minor_version, h,
+					  nh);
 		if (r > 0) {
 			copy_value(m->method, sizeof(m->method), meth, ml);
 			copy_value(m->target, sizeof(m->target), tgt, tl);
@@ -485,8 +488,8 @@ static void headers_truncated(struct zs_http_stream *s, const char *buf, size_t 
 				const char *reason;
 				size_t rl;
 
-				r = zs_http_parse_response(line, ll + 2, &m.minor_version, &m.status,
-							   &reason, &rl, NULL, &nh);
+				r = zs_http_parse_response(line, ll + 2, &m.minor_version,
+							   &m.status, &reason, &rl, NULL, &nh);
 			}
 			if (r > 0) {
 				hold_release(s);
@@ -665,8 +668,8 @@ static void begin_body(struct zs_http_stream *s, enum zs_http_body body, int64_t
 	}
 }
 
-void zs_http_stream_feed(struct zs_http_stream *s, const uint8_t *vis, size_t vis_len, uint64_t total,
-			 const uint8_t *tail, size_t tail_len, bool start)
+void zs_http_stream_feed(struct zs_http_stream *s, const uint8_t *vis, size_t vis_len,
+			 uint64_t total, const uint8_t *tail, size_t tail_len, bool start)
 {
 	struct zs_http_header h[ZS_HTTP_MAX_HEADERS];
 	struct zs_http_msg m;
@@ -784,7 +787,8 @@ void zs_http_stream_feed(struct zs_http_stream *s, const uint8_t *vis, size_t vi
 			if (s->ch != ZS_CH_LOST) {
 				/* Exact decoding while the bytes are visible. */
 				if (off < vis_len) {
-					int64_t r = chunked_feed(s, vis + off, vis_len - (size_t)off);
+					int64_t r =
+						chunked_feed(s, vis + off, vis_len - (size_t)off);
 
 					if (r == -1) {
 						lost(s, "malformed chunked body");

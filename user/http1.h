@@ -121,14 +121,14 @@ enum zs_chunk_state {
 struct zs_http_stream {
 	enum zs_http_stream_state state;
 	bool parse_requests; /* else responses */
-	char *hbuf;          /* header bytes held across chunks */
+	char *hbuf;	     /* header bytes held across chunks */
 	size_t hlen;
 	size_t hmax; /* capture size: more than this is a truncated block */
 	uint64_t body_left;
 	uint8_t win[16]; /* last body bytes known, for the chunked terminator */
 	uint8_t win_len;
 	enum zs_chunk_state ch;
-	uint64_t ch_left;   /* data bytes left in the current chunk */
+	uint64_t ch_left;    /* data bytes left in the current chunk */
 	bool ch_size_digits; /* the size line had at least one digit */
 	const struct zs_http_stream_ops *ops;
 	void *user;
@@ -147,8 +147,8 @@ void zs_http_stream_free(struct zs_http_stream *s);
  * tail[0..tail_len) its last ones (may overlap vis), the rest unseen.
  * start says the chunk's first bytes look like a message start.
  */
-void zs_http_stream_feed(struct zs_http_stream *s, const uint8_t *vis, size_t vis_len, uint64_t total,
-			 const uint8_t *tail, size_t tail_len, bool start);
+void zs_http_stream_feed(struct zs_http_stream *s, const uint8_t *vis, size_t vis_len,
+			 uint64_t total, const uint8_t *tail, size_t tail_len, bool start);
 
 /* The connection ended: a body delimited by close is complete. */
 void zs_http_stream_eof(struct zs_http_stream *s);

@@ -112,7 +112,8 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
 	int i, err;
 
 	for (i = 0; i < cfg->n_pids; i++) {
-		err = bpf_map__update_elem(l->skel->maps.scope_pids, &cfg->pids[i], sizeof(uint32_t), &one, 1, BPF_ANY);
+		err = bpf_map__update_elem(l->skel->maps.scope_pids, &cfg->pids[i],
+					   sizeof(uint32_t), &one, 1, BPF_ANY);
 		if (err)
 			return err;
 	}
@@ -120,13 +121,14 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
 		char comm[16] = { 0 };
 
 		memcpy(comm, cfg->exes[i], strnlen(cfg->exes[i], 15));
-		err = bpf_map__update_elem(l->skel->maps.scope_comms, comm, sizeof(comm), &one, 1, BPF_ANY);
+		err = bpf_map__update_elem(l->skel->maps.scope_comms, comm, sizeof(comm), &one, 1,
+					   BPF_ANY);
 		if (err)
 			return err;
 	}
 	for (i = 0; i < cfg->n_ports; i++) {
-		err = bpf_map__update_elem(l->skel->maps.scope_ports, &cfg->ports[i], sizeof(uint16_t), &one, 1,
-					   BPF_ANY);
+		err = bpf_map__update_elem(l->skel->maps.scope_ports, &cfg->ports[i],
+					   sizeof(uint16_t), &one, 1, BPF_ANY);
 		if (err)
 			return err;
 	}
@@ -145,7 +147,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		return NULL;
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
-		log_warn("not running as root: loading BPF needs CAP_BPF, CAP_PERFMON and CAP_SYS_ADMIN "
+		log_warn("not running as root: loading BPF needs CAP_BPF, CAP_PERFMON and "
+			 "CAP_SYS_ADMIN "
 			 "(or root); expect a permission error");
 	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
 		log_error("missing /sys/kernel/btf/vmlinux: this kernel has no BTF "
@@ -155,9 +158,11 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	if (ensure_tracefs())
 		goto fail;
 	vmlinux = btf__load_vmlinux_btf();
-	if (!btf_has_tracepoint(vmlinux, "sock_send_length") || !btf_has_tracepoint(vmlinux, "sock_recv_length")) {
-		log_error("this kernel lacks the sock:sock_send_length/sock_recv_length tracepoints "
-			  "(Linux 6.3 or later is needed)");
+	if (!btf_has_tracepoint(vmlinux, "sock_send_length") ||
+	    !btf_has_tracepoint(vmlinux, "sock_recv_length")) {
+		log_error(
+			"this kernel lacks the sock:sock_send_length/sock_recv_length tracepoints "
+			"(Linux 6.3 or later is needed)");
 		goto fail;
 	}
 	if (!btf_has_tracepoint(vmlinux, "inet_sock_set_state")) {
@@ -190,7 +195,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		if (strncmp(sec, "tracepoint/", 11) == 0) {
 			char cat[64], name[128];
 
-			if (sscanf(sec + 11, "%63[^/]/%127s", cat, name) == 2 && !tracepoint_exists(cat, name)) {
+			if (sscanf(sec + 11, "%63[^/]/%127s", cat, name) == 2 &&
+			    !tracepoint_exists(cat, name)) {
 				log_warn("tracepoint %s/%s not found: %s not traced", cat, name,
 					 bpf_program__name(prog));
 				bpf_program__set_autoload(prog, false);
@@ -201,7 +207,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	err = sock_bpf__load(l->skel);
 	if (err) {
 		log_error("load BPF programs: %s%s", strerror(-err),
-			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)" : " (run with -v for the verifier log)");
+			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)"
+					: " (run with -v for the verifier log)");
 		goto fail;
 	}
 	drops_fd = bpf_map__fd(l->skel->maps.drops);
@@ -228,15 +235,15 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		}
 		link = bpf_program__attach(prog);
 		if (!link) {
-			log_error("attach %s (%s): %s", bpf_program__name(prog), bpf_program__section_name(prog),
-				  strerror(errno));
+			log_error("attach %s (%s): %s", bpf_program__name(prog),
+				  bpf_program__section_name(prog), strerror(errno));
 			goto fail;
 		}
 		l->links[l->n_links++] = link;
 	}
 	btf__free(vmlinux);
-	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB)", l->n_links, cfg->capture_size,
-		 cfg->ringbuf_mb);
+	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB)", l->n_links,
+		 cfg->capture_size, cfg->ringbuf_mb);
 	return l;
 fail:
 	btf__free(vmlinux);

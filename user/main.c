@@ -75,7 +75,8 @@ int main(int argc, char **argv)
 
 	zs_clock_sync();
 	zs_procinfo_init(NULL, 0);
-	copts = (struct zs_conn_opts){ cfg.max_conns, cfg.idle_timeout_s, cfg.capture_size, cfg.keep_query };
+	copts = (struct zs_conn_opts){ cfg.max_conns, cfg.idle_timeout_s, cfg.capture_size,
+				       cfg.keep_query };
 	if (zs_conn_table_init(&copts)) {
 		log_error("connection table: out of memory");
 		goto out;
@@ -118,7 +119,8 @@ int main(int argc, char **argv)
 			last_sync = now;
 			zs_clock_sync();
 		}
-		if (cfg.stats_interval_s && now - last_stats >= cfg.stats_interval_s * 1000000000ULL) {
+		if (cfg.stats_interval_s &&
+		    now - last_stats >= cfg.stats_interval_s * 1000000000ULL) {
 			if (last_stats) {
 				zs_metrics_summary(line, sizeof(line));
 				log_info("%s", line);

@@ -79,31 +79,38 @@ char *zs_metrics_render(size_t *len)
 
 	if (!b.p)
 		return NULL;
-#define ZS_X(field, help)                                                                          \
-	sb_printf(&b, "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field            \
-		      "_total counter\nzerospan_" #field "_total %llu\n",                            \
+#define ZS_X(field, help)                                                              \
+	sb_printf(&b,                                                                  \
+		  "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field \
+		  "_total counter\nzerospan_" #field "_total %llu\n",                  \
 		  (unsigned long long)zs_get(field));
 	ZS_COUNTERS(ZS_X)
 #undef ZS_X
 	zs_metrics_kernel_drops(drops);
-	sb_printf(&b, "# HELP zerospan_kernel_drops_total Events the kernel side could not deliver, by "
-		      "cause\n# TYPE zerospan_kernel_drops_total counter\n");
+	sb_printf(&b,
+		  "# HELP zerospan_kernel_drops_total Events the kernel side could not deliver, by "
+		  "cause\n# TYPE zerospan_kernel_drops_total counter\n");
 	for (i = 0; i < ZS_DROP__COUNT; i++) {
 		lower(name, drop_names[i], sizeof(name));
 		sb_printf(&b, "zerospan_kernel_drops_total{cause=\"%s\",help=\"%s\"} %llu\n", name,
 			  drop_help[i], (unsigned long long)drops[i]);
 	}
-	sb_printf(&b, "# HELP zerospan_export_queue_depth Spans waiting for export\n"
-		      "# TYPE zerospan_export_queue_depth gauge\nzerospan_export_queue_depth %llu\n",
+	sb_printf(&b,
+		  "# HELP zerospan_export_queue_depth Spans waiting for export\n"
+		  "# TYPE zerospan_export_queue_depth gauge\nzerospan_export_queue_depth %llu\n",
 		  (unsigned long long)zs_get(queue_depth));
-	sb_printf(&b, "# HELP zerospan_connections_tracked Connections in the table\n"
-		      "# TYPE zerospan_connections_tracked gauge\nzerospan_connections_tracked %llu\n",
+	sb_printf(&b,
+		  "# HELP zerospan_connections_tracked Connections in the table\n"
+		  "# TYPE zerospan_connections_tracked gauge\nzerospan_connections_tracked %llu\n",
 		  (unsigned long long)zs_get(conns_tracked));
-	sb_printf(&b, "# HELP zerospan_header_hold_bytes Bytes held for header blocks split over "
-		      "syscalls\n# TYPE zerospan_header_hold_bytes gauge\nzerospan_header_hold_bytes %llu\n",
+	sb_printf(&b,
+		  "# HELP zerospan_header_hold_bytes Bytes held for header blocks split over "
+		  "syscalls\n# TYPE zerospan_header_hold_bytes gauge\nzerospan_header_hold_bytes "
+		  "%llu\n",
 		  (unsigned long long)zs_get(header_hold_bytes));
-	sb_printf(&b, "# HELP zerospan_processes_cached Processes with cached metadata\n"
-		      "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
+	sb_printf(&b,
+		  "# HELP zerospan_processes_cached Processes with cached metadata\n"
+		  "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
 		  (unsigned long long)zs_get(procs_cached));
 	*len = b.len;
 	return b.p;
@@ -118,13 +125,18 @@ void zs_metrics_summary(char *buf, size_t cap)
 	for (i = 0; i < ZS_DROP__COUNT; i++)
 		kernel_lost += drops[i];
 	snprintf(buf, cap,
-		 "events=%llu kernel_drops=%llu gaps=%llu truncated=%llu parse_errors=%llu spans=%llu "
-		 "exported=%llu dropped_queue=%llu dropped_export=%llu export_errors=%llu conns=%llu",
+		 "events=%llu kernel_drops=%llu gaps=%llu truncated=%llu parse_errors=%llu "
+		 "spans=%llu "
+		 "exported=%llu dropped_queue=%llu dropped_export=%llu export_errors=%llu "
+		 "conns=%llu",
 		 (unsigned long long)zs_get(events_received), (unsigned long long)kernel_lost,
-		 (unsigned long long)zs_get(stream_gaps), (unsigned long long)zs_get(capture_truncated),
-		 (unsigned long long)zs_get(parse_errors), (unsigned long long)zs_get(spans_created),
+		 (unsigned long long)zs_get(stream_gaps),
+		 (unsigned long long)zs_get(capture_truncated),
+		 (unsigned long long)zs_get(parse_errors),
+		 (unsigned long long)zs_get(spans_created),
 		 (unsigned long long)zs_get(spans_exported),
 		 (unsigned long long)zs_get(spans_dropped_queue_full),
 		 (unsigned long long)zs_get(spans_dropped_export_failed),
-		 (unsigned long long)zs_get(export_errors), (unsigned long long)zs_get(conns_tracked));
+		 (unsigned long long)zs_get(export_errors),
+		 (unsigned long long)zs_get(conns_tracked));
 }

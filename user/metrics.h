@@ -11,25 +11,25 @@
 #include <stdint.h>
 
 /* X(field, help). Exposed as zerospan_<field>_total. */
-#define ZS_COUNTERS(X)                                                                             \
-	X(events_received, "ringbuf records received")                                             \
-	X(events_malformed, "ringbuf records rejected by the decoder")                             \
-	X(conns_opened, "connections announced by the kernel")                                     \
-	X(conns_closed, "connections closed")                                                      \
-	X(conns_expired, "connections forgotten after the idle timeout")                           \
-	X(conns_evicted, "connections evicted because the table was full")                        \
-	X(stream_gaps, "byte-position gaps (lost or unordered events)")                            \
-	X(capture_truncated, "header blocks longer than the capture size")                         \
-	X(parse_errors, "messages that could not be parsed or framed")                             \
-	X(unmatched_responses, "responses without a request to pair with")                        \
-	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)")         \
-	X(spans_created, "spans built")                                                            \
-	X(spans_exported, "spans the OTLP endpoint accepted")                                      \
-	X(spans_dropped_queue_full, "spans dropped because the export queue was full")             \
-	X(spans_dropped_export_failed, "spans dropped after export retries ran out")               \
-	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                   \
-	X(export_requests, "OTLP export requests sent")                                            \
-	X(export_errors, "OTLP export requests that failed")                                       \
+#define ZS_COUNTERS(X)                                                                     \
+	X(events_received, "ringbuf records received")                                     \
+	X(events_malformed, "ringbuf records rejected by the decoder")                     \
+	X(conns_opened, "connections announced by the kernel")                             \
+	X(conns_closed, "connections closed")                                              \
+	X(conns_expired, "connections forgotten after the idle timeout")                   \
+	X(conns_evicted, "connections evicted because the table was full")                 \
+	X(stream_gaps, "byte-position gaps (lost or unordered events)")                    \
+	X(capture_truncated, "header blocks longer than the capture size")                 \
+	X(parse_errors, "messages that could not be parsed or framed")                     \
+	X(unmatched_responses, "responses without a request to pair with")                 \
+	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)") \
+	X(spans_created, "spans built")                                                    \
+	X(spans_exported, "spans the OTLP endpoint accepted")                              \
+	X(spans_dropped_queue_full, "spans dropped because the export queue was full")     \
+	X(spans_dropped_export_failed, "spans dropped after export retries ran out")       \
+	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")           \
+	X(export_requests, "OTLP export requests sent")                                    \
+	X(export_errors, "OTLP export requests that failed")                               \
 	X(export_retries, "OTLP export retries")
 
 struct zs_counters {

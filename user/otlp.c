@@ -15,7 +15,7 @@ struct arena {
 		struct block *next;
 		size_t used, cap;
 		max_align_t data[];
-	} *head;
+	} * head;
 	int failed;
 };
 
@@ -127,8 +127,8 @@ static bool kvs_has(const struct kvs *l, const char *key)
 	return false;
 }
 
-static Zs__Otlp__Resource *make_resource(struct arena *a, const struct zs_resource *r, const struct zs_kv *extra,
-					  int n_extra)
+static Zs__Otlp__Resource *make_resource(struct arena *a, const struct zs_resource *r,
+					 const struct zs_kv *extra, int n_extra)
 {
 	Zs__Otlp__Resource *res = arena_alloc(a, sizeof(*res));
 	struct kvs l;
@@ -209,8 +209,8 @@ static Zs__Otlp__Span *make_span(struct arena *a, const struct zs_span *s)
 		char full[ZS_HTTP_VALUE_MAX + ZS_HTTP_TARGET_MAX + 32];
 		bool v6 = strchr(s->server_address, ':') != NULL;
 
-		snprintf(full, sizeof(full), "%s://%s%s%s:%u%s", s->scheme, v6 ? "[" : "", s->server_address,
-			 v6 ? "]" : "", s->server_port, s->path);
+		snprintf(full, sizeof(full), "%s://%s%s%s:%u%s", s->scheme, v6 ? "[" : "",
+			 s->server_address, v6 ? "]" : "", s->server_port, s->path);
 		kv_str(a, &l, "url.full", full);
 	}
 	kv_str(a, &l, "error.type", s->error_type);
@@ -222,8 +222,8 @@ static Zs__Otlp__Span *make_span(struct arena *a, const struct zs_span *s)
 	return p;
 }
 
-int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra, int n_extra,
-			  uint8_t **out, size_t *out_len)
+int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
+			  int n_extra, uint8_t **out, size_t *out_len)
 {
 	struct arena a = { 0 };
 	Zs__Otlp__ExportTraceServiceRequest req;

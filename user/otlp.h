@@ -16,8 +16,8 @@
  * process. extra: attributes added to every resource (OTEL_RESOURCE_ATTRIBUTES
  * of the agent). Returns 0 and a malloc'd buffer, or -ENOMEM.
  */
-int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra, int n_extra,
-			  uint8_t **out, size_t *out_len);
+int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
+			  int n_extra, uint8_t **out, size_t *out_len);
 
 /* Decodes an ExportTraceServiceResponse; returns rejected_spans (0 if none or
  * unparseable) and copies the error message. */

@@ -46,8 +46,8 @@ void zs_print_format(const struct zs_span *s, enum zs_print_mode mode, char *buf
 	if (s->has_parent)
 		zs_hex(s->parent_span_id, 8, pid_hex);
 	gmtime_r(&secs, &tm);
-	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900, tm.tm_mon + 1,
-		 tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+	snprintf(when, sizeof(when), "%04d-%02d-%02dT%02d:%02d:%02d.%03uZ", tm.tm_year + 1900,
+		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
 		 (unsigned)((s->start_ns / 1000000ULL) % 1000));
 	if (mode == ZS_PRINT_JSON) {
 		char ua[ZS_HTTP_VALUE_MAX * 6];
@@ -56,11 +56,13 @@ void zs_print_format(const struct zs_span *s, enum zs_print_mode mode, char *buf
 		json_str(svc, sizeof(svc), s->res ? s->res->service_name : "unknown");
 		json_str(ua, sizeof(ua), s->user_agent);
 		snprintf(buf, cap,
-			 "{\"time\":\"%s\",\"service\":\"%s\",\"pid\":%u,\"kind\":\"%s\",\"method\":\"%s\","
+			 "{\"time\":\"%s\",\"service\":\"%s\",\"pid\":%u,\"kind\":\"%s\","
+			 "\"method\":\"%s\","
 			 "\"path\":\"%s\",\"status\":%d,\"duration_ms\":%.3f,\"trace_id\":\"%s\","
-			 "\"span_id\":\"%s\",\"parent_span_id\":\"%s\",\"peer\":\"%s:%u\",\"error\":\"%s\"}",
-			 when, svc, s->res ? s->res->pid : 0, kind, s->method, path, s->status, ms, tid, sid,
-			 pid_hex, s->peer_address, s->peer_port, s->error_type);
+			 "\"span_id\":\"%s\",\"parent_span_id\":\"%s\",\"peer\":\"%s:%u\","
+			 "\"error\":\"%s\"}",
+			 when, svc, s->res ? s->res->pid : 0, kind, s->method, path, s->status, ms,
+			 tid, sid, pid_hex, s->peer_address, s->peer_port, s->error_type);
 		return;
 	}
 	safe_str(path, sizeof(path), s->path);
@@ -70,9 +72,10 @@ void zs_print_format(const struct zs_span *s, enum zs_print_mode mode, char *buf
 
 		if (s->status)
 			snprintf(st, sizeof(st), "%d", s->status);
-		snprintf(buf, cap, "%s %-14.14s %s %-7s %s %s %.3fms trace=%s span=%s%s%s%s%s", when, svc,
-			 kind, s->method, path, st, ms, tid, sid, s->has_parent ? " parent=" : "", pid_hex,
-			 s->error ? " error=" : "", s->error_type);
+		snprintf(buf, cap, "%s %-14.14s %s %-7s %s %s %.3fms trace=%s span=%s%s%s%s%s",
+			 when, svc, kind, s->method, path, st, ms, tid, sid,
+			 s->has_parent ? " parent=" : "", pid_hex, s->error ? " error=" : "",
+			 s->error_type);
 	}
 }
 

@@ -154,7 +154,8 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 
 		for (i = 0; i < r->n_extra; i++)
 			if (strcmp(r->extra[i].key, "service.name") == 0)
-				snprintf(r->service_name, sizeof(r->service_name), "%s", r->extra[i].value);
+				snprintf(r->service_name, sizeof(r->service_name), "%s",
+					 r->extra[i].value);
 	}
 	if (!r->service_name[0])
 		snprintf(r->service_name, sizeof(r->service_name), "%s", r->exe_name);

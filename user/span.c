@@ -71,7 +71,7 @@ void zs_hex(const uint8_t *b, size_t n, char *out)
 
 void zs_span_set_method(struct zs_span *s, const char *method)
 {
-	static const char *const known[] = { "GET", "POST", "PUT", "DELETE", "HEAD",
+	static const char *const known[] = { "GET",   "POST",	 "PUT",	    "DELETE", "HEAD",
 					     "PATCH", "OPTIONS", "CONNECT", "TRACE" };
 	size_t i;
 

@@ -43,7 +43,7 @@ struct zs_span {
 	char error_type[32];
 	char tracestate[ZS_HTTP_TRACESTATE_MAX];
 	struct zs_resource *res; /* one reference, dropped by zs_span_free */
-	struct zs_span *next;    /* queue link */
+	struct zs_span *next;	 /* queue link */
 };
 
 /* Copies a string, truncating to fit cap (which must be > 0). Cheaper than

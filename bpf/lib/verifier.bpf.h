@@ -10,10 +10,10 @@
  * 'var &= const' or 'if (var < const)'". Same idea as bpf_clamp_umax in the
  * kernel's selftests (tools/testing/selftests/bpf/progs/profiler.inc.h).
  */
-#define zs_clamp_umax(VAR, UMAX)                                                                   \
-	asm volatile("if %0 <= %[max] goto +1\n"                                                   \
-		     "%0 = %[max]\n"                                                               \
-		     : "+r"(VAR)                                                                   \
+#define zs_clamp_umax(VAR, UMAX)                 \
+	asm volatile("if %0 <= %[max] goto +1\n" \
+		     "%0 = %[max]\n"             \
+		     : "+r"(VAR)                 \
 		     : [max] "i"(UMAX))
 
 #endif /* ZS_VERIFIER_BPF_H */

@@ -9,8 +9,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "zerospan_abi.h"
 #include "../unit/zs_test.h"
+#include "zerospan_abi.h"
 
 #define ZS_CLASSIFY_LEN 8
 
@@ -89,11 +89,11 @@ static void test_classify(void)
 		{ "TRACE / ", 8, ZS_START_REQUEST },
 		{ "HTTP/1.1", 8, ZS_START_RESPONSE },
 		{ "HTTP/1.0", 8, ZS_START_RESPONSE },
-		{ "G", 1, ZS_START_REQUEST },       /* one byte per send() */
-		{ "HTT", 3, ZS_START_REQUEST },     /* could still be HEAD... no: */
+		{ "G", 1, ZS_START_REQUEST },	/* one byte per send() */
+		{ "HTT", 3, ZS_START_REQUEST }, /* could still be HEAD... no: */
 		{ "GETX / H", 8, ZS_START_NONE },
 		{ "get / HT", 8, ZS_START_NONE },
-		{ "PRI * HT", 8, ZS_START_NONE },  /* HTTP/2 preface */
+		{ "PRI * HT", 8, ZS_START_NONE }, /* HTTP/2 preface */
 		{ "HTTP/2 2", 8, ZS_START_NONE },
 		{ "\x16\x03\x01\x02\x00\x01\x00\x01", 8, ZS_START_NONE }, /* TLS ClientHello */
 		{ "", 0, ZS_START_NONE },
@@ -108,7 +108,8 @@ static void test_classify(void)
 		/* "HTT" is a prefix of "HTTP/1." (response), not of "HEAD ". */
 		if (strcmp(cases[i].s, "HTT") == 0)
 			want = ZS_START_RESPONSE;
-		CHECK(got == want, "classify('%.8s', %u) = %u, want %u", cases[i].s, cases[i].n, got, want);
+		CHECK(got == want, "classify('%.8s', %u) = %u, want %u", cases[i].s, cases[i].n,
+		      got, want);
 	}
 }
 
@@ -151,7 +152,8 @@ static void test_verdict(void)
 	v.st.role = ZS_ROLE_CLIENT;
 	v.start = ZS_START_NONE;
 	run("test_verdict", &v, sizeof(v));
-	CHECK(v.report == 0 && v.st.http == ZS_HTTP_NO, "new non-HTTP conn: %u %u", v.report, v.st.http);
+	CHECK(v.report == 0 && v.st.http == ZS_HTTP_NO, "new non-HTTP conn: %u %u", v.report,
+	      v.st.http);
 	v.start = ZS_START_REQUEST;
 	run("test_verdict", &v, sizeof(v));
 	CHECK(v.report == 0, "a NO verdict is final");
@@ -187,17 +189,25 @@ static void test_verdict(void)
 
 static void test_copy_len(void)
 {
-	struct zs_t_copy c = { .len = 100, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096 };
+	struct zs_t_copy c = {
+		.len = 100, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096
+	};
 
 	run("test_copy_len", &c, sizeof(c));
 	CHECK(c.result == 100 && c.budget == 4096, "start: %u %u", c.result, c.budget);
-	c = (struct zs_t_copy){ .len = 10000, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096 };
+	c = (struct zs_t_copy){
+		.len = 10000, .budget = 0, .start = ZS_START_REQUEST, .capture_size = 4096
+	};
 	run("test_copy_len", &c, sizeof(c));
 	CHECK(c.result == 4096, "capped at capture size: %u", c.result);
-	c = (struct zs_t_copy){ .len = 500, .budget = 300, .start = ZS_START_NONE, .capture_size = 4096 };
+	c = (struct zs_t_copy){
+		.len = 500, .budget = 300, .start = ZS_START_NONE, .capture_size = 4096
+	};
 	run("test_copy_len", &c, sizeof(c));
 	CHECK(c.result == 300, "continuation within budget: %u", c.result);
-	c = (struct zs_t_copy){ .len = 500, .budget = 0, .start = ZS_START_NONE, .capture_size = 4096 };
+	c = (struct zs_t_copy){
+		.len = 500, .budget = 0, .start = ZS_START_NONE, .capture_size = 4096
+	};
 	run("test_copy_len", &c, sizeof(c));
 	CHECK(c.result == 0, "body chunk copied: %u", c.result);
 }

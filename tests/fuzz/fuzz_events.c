@@ -41,7 +41,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 	uint64_t now = 1000000000ull;
 
 	if (!inited) {
-		struct zs_conn_opts o = { .max_conns = 3, .idle_timeout_s = 1, .capture_size = 512 };
+		struct zs_conn_opts o = { .max_conns = 3,
+					  .idle_timeout_s = 1,
+					  .capture_size = 512 };
 
 		zs_procinfo_init("/nonexistent", 8);
 		zs_conn_table_init(&o);
@@ -94,7 +96,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			pos[cookie - 1][dir] += ev->len;
 			memcpy(rec + sizeof(*ev), p, cap);
 			if (ev->len > cap) {
-				size_t t = ev->len - cap < ZS_TAIL_LEN ? ev->len - cap : ZS_TAIL_LEN;
+				size_t t =
+					ev->len - cap < ZS_TAIL_LEN ? ev->len - cap : ZS_TAIL_LEN;
 
 				ev->tail_len = t;
 				memcpy(ev->tail, "0\r\n\r\n\r\n\r\n\r\n\r\n\r\n", t);

@@ -10,8 +10,8 @@
 
 #include <string.h>
 
-static enum zs_http_body on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
-				    size_t n)
+static enum zs_http_body on_headers(void *u, const struct zs_http_msg *m,
+				    const struct zs_http_header *h, size_t n)
 {
 	(void)u;
 	(void)h;
@@ -65,7 +65,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		/* A chunk may also claim more bytes than we have (a body counted,
 		 * not copied): total is step plus the top bit's worth. */
 		zs_http_stream_feed(&s, data + off, vis, step + ((mode & 0x80) ? data[off] : 0),
-				    data + off + step - tail, tail, data[off] == 'G' || data[off] == 'H');
+				    data + off + step - tail, tail,
+				    data[off] == 'G' || data[off] == 'H');
 		off += step;
 	}
 	zs_http_stream_eof(&s);

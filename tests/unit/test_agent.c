@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <zlib.h>
 
-
 static void test_config(void)
 {
 	struct zs_config c;
@@ -22,13 +21,13 @@ static void test_config(void)
 	char *env1[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://collector:4318/",
 			 "OTEL_EXPORTER_OTLP_HEADERS=api-key=abc%20def, x-tenant = t1",
 			 "OTEL_BSP_SCHEDULE_DELAY=250",
-			 "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=prod,team=core",
-			 NULL };
+			 "OTEL_RESOURCE_ATTRIBUTES=deployment.environment=prod,team=core", NULL };
 	char *env2[] = { "OTEL_EXPORTER_OTLP_ENDPOINT=http://a:4318",
 			 "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=https://b/custom/path", NULL };
 	char *bad[] = { "OTEL_BSP_MAX_EXPORT_BATCH_SIZE=0", NULL };
-	char *argv_ok[] = { "zerospan", "--pid=12", "--pid", "13", "--exe=nginx", "--port=8080", "--print=json",
-			    "--capture-size=4096", NULL };
+	char *argv_ok[] = { "zerospan",	   "--pid=12",	  "--pid",	  "13",
+			    "--exe=nginx", "--port=8080", "--print=json", "--capture-size=4096",
+			    NULL };
 	char *argv_bad[] = { "zerospan", "--ringbuf-mb=3", NULL };
 
 	CHECK(zs_config_from_env(&c, env1, err, sizeof(err)) == 0, "%s", err);
@@ -136,8 +135,10 @@ static void test_spans_and_otlp(void)
 	req = zs__otlp__export_trace_service_request__unpack(NULL, len, buf);
 	CHECK(req != NULL, "our own decoder rejects our output");
 	if (req) {
-		CHECK(req->n_resource_spans == 2, "one ResourceSpans per process: %zu", req->n_resource_spans);
-		CHECK(req->resource_spans[0]->scope_spans[0]->n_spans == 2, "spans grouped by resource");
+		CHECK(req->n_resource_spans == 2, "one ResourceSpans per process: %zu",
+		      req->n_resource_spans);
+		CHECK(req->resource_spans[0]->scope_spans[0]->n_spans == 2,
+		      "spans grouped by resource");
 		CHECK(req->resource_spans[1]->scope_spans[0]->spans[0]->status->code ==
 			      ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR,
 		      "error status");
@@ -163,7 +164,8 @@ static void test_spans_and_otlp(void)
 		z.avail_in = (uInt)gz_len;
 		z.next_out = back;
 		z.avail_out = (uInt)len;
-		CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == len && memcmp(back, buf, len) == 0,
+		CHECK(inflate(&z, Z_FINISH) == Z_STREAM_END && z.total_out == len &&
+			      memcmp(back, buf, len) == 0,
 		      "gzip round trip");
 		inflateEnd(&z);
 		free(back);
@@ -172,10 +174,12 @@ static void test_spans_and_otlp(void)
 		char line[4096];
 
 		zs_print_format(spans[2], ZS_PRINT_TEXT, line, sizeof(line));
-		CHECK(strstr(line, "CLIENT GET") && strstr(line, "/users/42 404 1.500ms") && strstr(line, "error=404"),
+		CHECK(strstr(line, "CLIENT GET") && strstr(line, "/users/42 404 1.500ms") &&
+			      strstr(line, "error=404"),
 		      "text line: %s", line);
 		zs_print_format(spans[0], ZS_PRINT_JSON, line, sizeof(line));
-		CHECK(strstr(line, "\"status\":200") && strstr(line, "\"service\":\"front\""), "json line: %s", line);
+		CHECK(strstr(line, "\"status\":200") && strstr(line, "\"service\":\"front\""),
+		      "json line: %s", line);
 	}
 	for (i = 0; i < 3; i++)
 		zs_span_free(spans[i]);

@@ -21,8 +21,8 @@ struct rec {
 	int feed_no;
 };
 
-static enum zs_http_body on_headers(void *u, const struct zs_http_msg *m, const struct zs_http_header *h,
-				    size_t n)
+static enum zs_http_body on_headers(void *u, const struct zs_http_msg *m,
+				    const struct zs_http_header *h, size_t n)
 {
 	struct rec *r = u;
 	size_t i;
@@ -32,7 +32,8 @@ static enum zs_http_body on_headers(void *u, const struct zs_http_msg *m, const 
 		r->nh[r->nmsg] = n;
 		for (i = 0; i < n && i < 8; i++) {
 			snprintf(r->hdr[r->nmsg][i][0], 64, "%.*s", (int)h[i].name_len, h[i].name);
-			snprintf(r->hdr[r->nmsg][i][1], 64, "%.*s", (int)h[i].value_len, h[i].value);
+			snprintf(r->hdr[r->nmsg][i][1], 64, "%.*s", (int)h[i].value_len,
+				 h[i].value);
 		}
 	}
 	r->nmsg++;
@@ -124,7 +125,8 @@ static void run_corpus(const char *path)
 	static struct expect ex[MAXM];
 	char title[256] = "", type[32] = "";
 	size_t in_len = 0;
-	int nex = 0, err = 0, cases = 0, ok_cases = 0, err_cases = 0, err_rejected = 0, diverged = 0;
+	int nex = 0, err = 0, cases = 0, ok_cases = 0, err_cases = 0, err_rejected = 0,
+	    diverged = 0;
 
 	CHECK(f != NULL, "cannot open corpus fixture %s", path);
 	if (!f)
@@ -144,8 +146,8 @@ static void run_corpus(const char *path)
 			struct expect *e = &ex[nex++];
 
 			memset(e, 0, sizeof(*e));
-			sscanf(line + 2, "%31s %599s %d %d %d %d", e->method, e->url, &e->status, &e->minor,
-			       &e->nh, &e->done);
+			sscanf(line + 2, "%31s %599s %d %d %d %d", e->method, e->url, &e->status,
+			       &e->minor, &e->nh, &e->done);
 		} else if (line[0] == 'H' && nex > 0) {
 			struct expect *e = &ex[nex - 1];
 			int k;
@@ -177,24 +179,30 @@ static void run_corpus(const char *path)
 				/* llhttp accepted: we must see the same messages. */
 				ok_cases++;
 				CHECK(r.nlost == 0, "[%s] lost %d", title, r.nlost);
-				CHECK(r.nmsg == nex, "[%s] messages %d want %d", title, r.nmsg, nex);
+				CHECK(r.nmsg == nex, "[%s] messages %d want %d", title, r.nmsg,
+				      nex);
 				for (i = 0; i < nex && i < r.nmsg; i++) {
 					struct zs_http_msg *m = &r.msg[i];
 
 					if (strcmp(type, "request") == 0) {
 						CHECK_STR(m->method, ex[i].method);
-						CHECK(strncmp(m->target, ex[i].url, strlen(m->target)) == 0 ||
+						CHECK(strncmp(m->target, ex[i].url,
+							      strlen(m->target)) == 0 ||
 							      strcmp(ex[i].url, "-") == 0,
-						      "[%s] url '%s' want '%s'", title, m->target, ex[i].url);
+						      "[%s] url '%s' want '%s'", title, m->target,
+						      ex[i].url);
 					} else {
-						CHECK(m->status == ex[i].status, "[%s] status %d want %d", title,
-						      m->status, ex[i].status);
+						CHECK(m->status == ex[i].status,
+						      "[%s] status %d want %d", title, m->status,
+						      ex[i].status);
 					}
-					CHECK(m->minor_version == ex[i].minor, "[%s] minor %d want %d", title,
-					      m->minor_version, ex[i].minor);
-					CHECK((int)r.nh[i] == ex[i].nh, "[%s] headers %zu want %d", title, r.nh[i],
-					      ex[i].nh);
-					for (k = 0; k < 8 && k < ex[i].nh && k < (int)r.nh[i]; k++) {
+					CHECK(m->minor_version == ex[i].minor,
+					      "[%s] minor %d want %d", title, m->minor_version,
+					      ex[i].minor);
+					CHECK((int)r.nh[i] == ex[i].nh, "[%s] headers %zu want %d",
+					      title, r.nh[i], ex[i].nh);
+					for (k = 0; k < 8 && k < ex[i].nh && k < (int)r.nh[i];
+					     k++) {
 						CHECK_STR(r.hdr[i][k][0], ex[i].hn[k]);
 						/* We drop trailing OWS (RFC 9110 5.5); llhttp keeps it. */
 						rtrim(ex[i].hv[k]);
@@ -206,23 +214,25 @@ static void run_corpus(const char *path)
 
 					for (i = 0; i < nex; i++)
 						want_done += ex[i].done;
-					CHECK(r.ncomplete == want_done, "[%s] complete %d want %d", title,
-					      r.ncomplete, want_done);
+					CHECK(r.ncomplete == want_done, "[%s] complete %d want %d",
+					      title, r.ncomplete, want_done);
 				}
 			} else {
 				/* llhttp rejected: we must not accept more messages than it
 				 * got through. Body-level errors (bad chunk sizes) are not
 				 * ours to see when bodies are not captured. */
 				err_cases++;
-				if (r.nlost > 0 || r.nmsg < nex || (r.nmsg == nex && r.ncomplete < nex + 1))
+				if (r.nlost > 0 || r.nmsg < nex ||
+				    (r.nmsg == nex && r.ncomplete < nex + 1))
 					err_rejected++;
-				CHECK(r.nmsg <= nex + 1, "[%s] accepted %d messages, llhttp %d", title, r.nmsg,
-				      nex);
+				CHECK(r.nmsg <= nex + 1, "[%s] accepted %d messages, llhttp %d",
+				      title, r.nmsg, nex);
 			}
 		}
 	}
 	fclose(f);
-	printf("corpus: %d cases, %d accepted by llhttp, %d rejected by llhttp (%d rejected or cut short "
+	printf("corpus: %d cases, %d accepted by llhttp, %d rejected by llhttp (%d rejected or cut "
+	       "short "
 	       "by us too), %d deliberate divergences\n",
 	       cases, ok_cases, err_cases, err_rejected, diverged);
 	CHECK(cases > 150, "corpus too small: %d", cases);
@@ -262,8 +272,10 @@ static void test_edge_cases(void)
 	{
 		char buf[512];
 
-		snprintf(buf, sizeof(buf), "%s%s%s", get, "POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", get);
-		zs_http_stream_feed(&s, (const uint8_t *)buf, strlen(buf), strlen(buf), NULL, 0, true);
+		snprintf(buf, sizeof(buf), "%s%s%s", get,
+			 "POST /p HTTP/1.1\r\nContent-Length: 3\r\n\r\nabc", get);
+		zs_http_stream_feed(&s, (const uint8_t *)buf, strlen(buf), strlen(buf), NULL, 0,
+				    true);
 	}
 	CHECK(r.nmsg == 3 && r.ncomplete == 3, "pipelined: %d %d", r.nmsg, r.ncomplete);
 	CHECK_STR(r.msg[1].method, "POST");
@@ -275,7 +287,8 @@ static void test_edge_cases(void)
 	{
 		const char *h = "HTTP/1.1 200 OK\r\nContent-Length: 1048576\r\n\r\n";
 
-		zs_http_stream_feed(&s, (const uint8_t *)h, strlen(h), strlen(h) + 1000, NULL, 0, true);
+		zs_http_stream_feed(&s, (const uint8_t *)h, strlen(h), strlen(h) + 1000, NULL, 0,
+				    true);
 		CHECK(r.ncomplete == 0, "complete too early");
 		zs_http_stream_feed(&s, NULL, 0, 1048576 - 1000 - 1, NULL, 0, false);
 		CHECK(r.ncomplete == 0, "complete too early (2)");
@@ -294,11 +307,13 @@ static void test_edge_cases(void)
 		zs_http_stream_feed(&s, (const uint8_t *)h, strlen(h), strlen(h), NULL, 0, true);
 		zs_http_stream_feed(&s, NULL, 0, 1030, (const uint8_t *)t1 + 2, 16, false);
 		CHECK(r.ncomplete == 0, "chunked ended early");
-		zs_http_stream_feed(&s, NULL, 0, 100, (const uint8_t *)"yyyyyyyyy\r\n0\r\n\r\n", 16, false);
+		zs_http_stream_feed(&s, NULL, 0, 100, (const uint8_t *)"yyyyyyyyy\r\n0\r\n\r\n", 16,
+				    false);
 		CHECK(r.ncomplete == 1, "chunked terminator in tail not found");
 		/* Terminator split over two sends: "...\r\n0\r\n" then "\r\n". */
 		zs_http_stream_feed(&s, (const uint8_t *)h, strlen(h), strlen(h), NULL, 0, true);
-		zs_http_stream_feed(&s, (const uint8_t *)"3\r\nabc\r\n0\r\n", 11, 11, NULL, 0, false);
+		zs_http_stream_feed(&s, (const uint8_t *)"3\r\nabc\r\n0\r\n", 11, 11, NULL, 0,
+				    false);
 		zs_http_stream_feed(&s, (const uint8_t *)"\r\n", 2, 2, NULL, 0, false);
 		CHECK(r.ncomplete == 2, "split chunked terminator: %d", r.ncomplete);
 		/* Empty chunked body. */
@@ -342,13 +357,15 @@ static void test_edge_cases(void)
 	memset(&r, 0, sizeof(r));
 	zs_http_stream_init(&s, true, 64, &ops, &r);
 	{
-		const char *a = "GET /big HTTP/1.1\r\nX-Long: aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+		const char *a = "GET /big HTTP/1.1\r\nX-Long: "
+				"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
 
 		zs_http_stream_feed(&s, (const uint8_t *)a, 64, strlen(a), NULL, 0, true);
 		CHECK(r.nmsg == 1 && r.msg[0].truncated, "truncated block: %d", r.nmsg);
 		CHECK_STR(r.msg[0].target, "/big");
 		/* Then the next request resynchronises. */
-		zs_http_stream_feed(&s, (const uint8_t *)get, strlen(get), strlen(get), NULL, 0, true);
+		zs_http_stream_feed(&s, (const uint8_t *)get, strlen(get), strlen(get), NULL, 0,
+				    true);
 		CHECK(r.nmsg == 2, "no resync after truncated block");
 	}
 	zs_http_stream_free(&s);
@@ -365,7 +382,8 @@ static void test_edge_cases(void)
 			junk[i] = (uint8_t)(i * 131 + 7);
 		zs_http_stream_feed(&s, junk, sizeof(junk), sizeof(junk), NULL, 0, true);
 		CHECK(r.nmsg == 0 && r.nlost == 1, "junk: %d %d", r.nmsg, r.nlost);
-		zs_http_stream_feed(&s, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 18, NULL, 0, true);
+		zs_http_stream_feed(&s, (const uint8_t *)"GET / HTTP/1.1\r\n\r\n", 18, 18, NULL, 0,
+				    true);
 		CHECK(r.nmsg == 1, "no recovery after junk");
 	}
 	zs_http_stream_free(&s);
@@ -374,7 +392,8 @@ static void test_edge_cases(void)
 	memset(&r, 0, sizeof(r));
 	zs_http_stream_init(&s, true, 16384, &ops, &r);
 	{
-		const char *a = "POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
+		const char *a =
+			"POST / HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab";
 
 		zs_http_stream_feed(&s, (const uint8_t *)a, strlen(a), strlen(a), NULL, 0, true);
 		CHECK(r.nmsg == 0 && r.nlost == 1, "conflicting CL accepted");
