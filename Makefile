@@ -33,6 +33,9 @@ USER_LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_LIB_SRCS))
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 
+# Keep generated intermediates (the protobuf-c sources): the fuzz build uses them.
+.SECONDARY:
+
 .PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench fuzz
 all: $(BUILD)/zerospan
 

@@ -27,7 +27,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 /* Knobs, set by the loader between open and load. */
 const volatile __u32 agent_tgid = 0;
 const volatile __u32 capture_size = ZS_CAPTURE_MAX;
-const volatile __u64 wakeup_bytes = 256 * 1024;
+const volatile __u64 wakeup_bytes = 256 * 1024; /* per CPU */
 const volatile __u8 filter_pids = 0;
 const volatile __u8 filter_comms = 0;
 const volatile __u8 filter_ports = 0;
@@ -37,6 +37,16 @@ struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
+
+/* Bytes this CPU queued since it last woke the consumer; key 0, written and
+ * reset here only. Per CPU so no two CPUs share a cache line on every event
+ * (bpf_ringbuf_query reads the ring's shared producer/consumer positions). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} unwoken SEC(".maps");
 
 /* Drop counters by enum zs_drop_cause; written here, read by the agent. */
 struct {
@@ -116,13 +126,20 @@ static __always_inline void zs_drop(__u32 cause)
 		*c += 1;
 }
 
-/* Wake the consumer only once enough is queued: one wakeup per event halves
- * throughput on loopback, userspace also drains on a short timer. */
+/* Wake the consumer only once this CPU queued enough: one wakeup per event
+ * halves throughput on loopback; userspace also drains on a short timer. */
 static __always_inline __u64 zs_rb_flags(__u64 adding)
 {
-	__u64 avail = bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA);
+	__u32 zero = 0;
+	__u64 *q = bpf_map_lookup_elem(&unwoken, &zero);
 
-	return avail + adding >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP : BPF_RB_NO_WAKEUP;
+	if (!q)
+		return BPF_RB_FORCE_WAKEUP;
+	*q += adding;
+	if (*q < wakeup_bytes)
+		return BPF_RB_NO_WAKEUP;
+	*q = 0;
+	return BPF_RB_FORCE_WAKEUP;
 }
 
 static __always_inline int zs_in_scope(__u64 pid_tgid)

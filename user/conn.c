@@ -30,7 +30,7 @@ struct zs_conn {
 	bool has_tuple;
 	bool resp_informational;
 	uint16_t family, lport, rport;
-	uint8_t laddr[16], raddr[16];
+	char laddr[48], raddr[48]; /* as text: formatted once, used by every span */
 	uint32_t netns;
 	uint32_t pid;
 	char comm[16];
@@ -185,6 +185,16 @@ static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *co
 	return c;
 }
 
+static void addr_str(const uint8_t a[16], char *out, size_t cap)
+{
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+
+	if (memcmp(a, v4mapped, 12) == 0)
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
+	else
+		inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+}
+
 void zs_conn_on_open(const struct zs_conn_event *ev)
 {
 	struct zs_conn *c = lookup(ev->hdr.cookie);
@@ -203,19 +213,9 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	c->family = ev->family;
 	c->lport = ev->lport;
 	c->rport = ev->rport;
-	memcpy(c->laddr, ev->laddr, 16);
-	memcpy(c->raddr, ev->raddr, 16);
+	addr_str(ev->laddr, c->laddr, sizeof(c->laddr));
+	addr_str(ev->raddr, c->raddr, sizeof(c->raddr));
 	c->netns = ev->netns;
-}
-
-static void addr_str(const uint8_t a[16], char *out, size_t cap)
-{
-	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
-
-	if (memcmp(a, v4mapped, 12) == 0)
-		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
-	else
-		inet_ntop(AF_INET6, a, out, (socklen_t)cap);
 }
 
 /* Splits a Host header into name and port ("[::1]:8080", "a:80", "a"). */
@@ -228,20 +228,20 @@ static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 		const char *end = strchr(host, ']');
 
 		if (!end) {
-			snprintf(name, cap, "%s", host);
+			zs_strlcpy(name, host, cap);
 			return;
 		}
-		snprintf(name, cap, "%.*s", (int)(end - host - 1), host + 1);
+		zs_strncpy_trunc(name, cap, host + 1, (size_t)(end - host - 1));
 		if (end[1] == ':')
 			*port = (uint16_t)atoi(end + 2);
 		return;
 	}
 	colon = strrchr(host, ':');
 	if (colon && strchr(host, ':') == colon) {
-		snprintf(name, cap, "%.*s", (int)(colon - host), host);
+		zs_strncpy_trunc(name, cap, host, (size_t)(colon - host));
 		*port = (uint16_t)atoi(colon + 1);
 	} else {
-		snprintf(name, cap, "%s", host);
+		zs_strlcpy(name, host, cap);
 	}
 }
 
@@ -250,7 +250,7 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 {
 	struct zs_conn *c = ((struct zs_side *)u)->c;
 	struct zs_span *s;
-	char local[48] = "", remote[48] = "";
+	const char *local = "", *remote = "";
 	uint16_t host_port = 0;
 
 	if (m->truncated)
@@ -273,8 +273,8 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 	zs_strlcpy(s->user_agent, m->user_agent, sizeof(s->user_agent));
 	zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
 	if (c->has_tuple) {
-		addr_str(c->laddr, local, sizeof(local));
-		addr_str(c->raddr, remote, sizeof(remote));
+		local = c->laddr;
+		remote = c->raddr;
 		zs_strlcpy(s->peer_address, remote, sizeof(s->peer_address));
 		s->peer_port = c->rport;
 	}

@@ -177,7 +177,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	}
 	l->skel->rodata->agent_tgid = (uint32_t)getpid();
 	l->skel->rodata->capture_size = cfg->capture_size;
-	l->skel->rodata->wakeup_bytes = rb_bytes / 8;
+	/* An eighth of the ring unread wakes the agent, shared among the CPUs. */
+	ncpu = libbpf_num_possible_cpus();
+	l->skel->rodata->wakeup_bytes = rb_bytes / 8 / (uint64_t)(ncpu > 0 ? ncpu : 1);
 	l->skel->rodata->filter_pids = cfg->n_pids > 0;
 	l->skel->rodata->filter_comms = cfg->n_exes > 0;
 	l->skel->rodata->filter_ports = cfg->n_ports > 0;

@@ -61,7 +61,9 @@ static char *arena_str(struct arena *a, const char *s)
 	return p;
 }
 
-/* A growing KeyValue list. */
+/* A KeyValue list of fixed capacity. Keys and values are not copied: keys
+ * are literals, values live in the spans, resources and config, which all
+ * outlive the encoding (the exporter frees spans after the request). */
 struct kvs {
 	Zs__Otlp__KeyValue **v;
 	size_t n, cap;
@@ -80,7 +82,7 @@ static Zs__Otlp__KeyValue *kv_new(struct arena *a, struct kvs *l, const char *ke
 		return NULL;
 	zs__otlp__key_value__init(kv);
 	zs__otlp__any_value__init(av);
-	kv->key = arena_str(a, key);
+	kv->key = (char *)key;
 	kv->value = av;
 	l->v[l->n++] = kv;
 	return kv;
@@ -96,7 +98,7 @@ static void kv_str(struct arena *a, struct kvs *l, const char *key, const char *
 	if (!kv)
 		return;
 	kv->value->value_case = ZS__OTLP__ANY_VALUE__VALUE_STRING_VALUE;
-	kv->value->string_value = arena_str(a, val);
+	kv->value->string_value = (char *)val;
 }
 
 static void kv_int(struct arena *a, struct kvs *l, const char *key, int64_t val)
@@ -180,9 +182,9 @@ static Zs__Otlp__Span *make_span(struct arena *a, const struct zs_span *s)
 		p->parent_span_id = (ProtobufCBinaryData){ 8, ids + 24 };
 	}
 	if (s->tracestate[0])
-		p->trace_state = arena_str(a, s->tracestate);
+		p->trace_state = (char *)s->tracestate;
 	p->flags = s->trace_flags;
-	p->name = arena_str(a, s->name);
+	p->name = (char *)s->name;
 	p->kind = (Zs__Otlp__Span__SpanKind)s->kind;
 	p->start_time_unix_nano = s->start_ns;
 	p->end_time_unix_nano = s->end_ns >= s->start_ns ? s->end_ns : s->start_ns;
@@ -211,7 +213,7 @@ static Zs__Otlp__Span *make_span(struct arena *a, const struct zs_span *s)
 
 		snprintf(full, sizeof(full), "%s://%s%s%s:%u%s", s->scheme, v6 ? "[" : "",
 			 s->server_address, v6 ? "]" : "", s->server_port, s->path);
-		kv_str(a, &l, "url.full", full);
+		kv_str(a, &l, "url.full", arena_str(a, full));
 	}
 	kv_str(a, &l, "error.type", s->error_type);
 	p->attributes = l.v;

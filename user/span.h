@@ -46,17 +46,20 @@ struct zs_span {
 	struct zs_span *next;	 /* queue link */
 };
 
-/* Copies a string, truncating to fit cap (which must be > 0). Cheaper than
- * snprintf("%s") on the per-span path. */
-static inline void zs_strlcpy(char *dst, const char *src, size_t cap)
+/* Copies n bytes of src as a string, truncating to fit cap (which must be
+ * > 0). Cheaper than snprintf("%.*s") on the per-span path. */
+static inline void zs_strncpy_trunc(char *dst, size_t cap, const char *src, size_t n)
 {
-	size_t n = strlen(src);
-
 	if (n >= cap)
 		n = cap - 1;
-
 	memcpy(dst, src, n);
 	dst[n] = 0;
+}
+
+/* Copies a string, truncating to fit cap (which must be > 0). */
+static inline void zs_strlcpy(char *dst, const char *src, size_t cap)
+{
+	zs_strncpy_trunc(dst, cap, src, strlen(src));
 }
 
 /* Fills trace and span ids with fresh random values. */
