@@ -586,6 +586,8 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 	ev->hdr.cookie = cookie;
 	ev->role = role;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	/* Announced from a syscall exit: current is the connection's process. */
+	ev->ppid = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), real_parent, tgid);
 	zs_conn_fill_tuple(ev, sk);
 	bpf_ringbuf_submit(ev, flags);
 	return 0;

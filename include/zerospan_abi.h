@@ -117,8 +117,8 @@ struct zs_conn_event {
 	__u16 family; /* AF_INET or AF_INET6 */
 	__u8 role;    /* enum zs_role */
 	__u8 _pad;
-	__u32 netns; /* network namespace inode */
-	__u32 _pad2;
+	__u32 netns;   /* network namespace inode */
+	__u32 ppid;    /* parent's tgid: links calls of processes forked per request */
 	__u8 comm[16]; /* task comm, a name for processes gone before we look */
 };
 _Static_assert(sizeof(struct zs_conn_event) == 96, "zs_conn_event size");

@@ -35,10 +35,11 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
+      run_suite "unit: trace context (ASan+UBSan)" build/asan/tests/test_context
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
@@ -46,7 +47,8 @@ for s in "${suites[@]}"; do
       ;;
     integration)
       make -s all >/dev/null || { echo "integration: build failed"; fail=$((fail + 1)); continue; }
-      run_suite "integration" /usr/bin/python3 tests/integration/test_http.py
+      run_suite "integration: HTTP spans" /usr/bin/python3 tests/integration/test_http.py
+      run_suite "integration: trace context" /usr/bin/python3 tests/integration/test_context.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

@@ -2,7 +2,9 @@
 #include "conn.h"
 
 #include "clock.h"
+#include "context.h"
 #include "http1.h"
+#include "link.h"
 #include "log.h"
 #include "metrics.h"
 #include "procinfo.h"
@@ -32,7 +34,8 @@ struct zs_conn {
 	uint16_t family, lport, rport;
 	char laddr[48], raddr[48]; /* as text: formatted once, used by every span */
 	uint32_t netns;
-	uint32_t pid;
+	uint32_t pid, ppid;
+	uint32_t cur_pid, cur_tid; /* of the event being handled */
 	char comm[16];
 	struct zs_resource *res;
 	struct zs_http_stream req, resp;
@@ -45,11 +48,14 @@ struct zs_conn {
 	uint32_t p_head, p_count;
 	uint64_t last_ns;
 	struct zs_conn *hnext;
+	struct zs_conn *tnext; /* client connections by 4-tuple (same-node links) */
+	bool in_tuples;
 	struct zs_conn *lru_prev, *lru_next; /* lru_next: older */
 };
 
 static struct zs_conn_opts opts;
 static struct zs_conn **table;
+static struct zs_conn **tuples; /* client connections by tuple_hash(local, remote) */
 static uint32_t table_mask, n_conns;
 static struct zs_conn *lru_head, *lru_tail; /* head: most recent */
 
@@ -74,10 +80,56 @@ int zs_conn_table_init(const struct zs_conn_opts *o)
 	while (size < opts.max_conns && size < (1u << 24))
 		size <<= 1;
 	table = calloc(size, sizeof(*table));
-	if (!table)
+	tuples = calloc(size, sizeof(*tuples));
+	if (!table || !tuples || zs_link_init(opts.max_conns / 4)) {
+		zs_conn_table_fini();
 		return -1;
+	}
 	table_mask = size - 1;
 	return 0;
+}
+
+static uint32_t tuple_hash(const char *laddr, uint16_t lport, const char *raddr, uint16_t rport)
+{
+	uint64_t h = 1469598103934665603ULL ^ ((uint64_t)lport << 16 | rport);
+
+	for (; *laddr; laddr++)
+		h = (h ^ (uint8_t)*laddr) * 1099511628211ULL;
+	h = (h ^ '|') * 1099511628211ULL;
+	for (; *raddr; raddr++)
+		h = (h ^ (uint8_t)*raddr) * 1099511628211ULL;
+	return (uint32_t)(h ^ h >> 32) & table_mask;
+}
+
+static void tuple_unlink(struct zs_conn *c)
+{
+	struct zs_conn **pp;
+
+	if (!c->in_tuples)
+		return;
+	pp = &tuples[tuple_hash(c->laddr, c->lport, c->raddr, c->rport)];
+	while (*pp && *pp != c)
+		pp = &(*pp)->tnext;
+	if (*pp)
+		*pp = c->tnext;
+	c->in_tuples = false;
+}
+
+/* The client connection on this host whose far end is server connection s,
+ * preferring one in the same network namespace. */
+static struct zs_conn *tuple_peer(const struct zs_conn *s)
+{
+	struct zs_conn *c, *other_ns = NULL;
+
+	for (c = tuples[tuple_hash(s->raddr, s->rport, s->laddr, s->lport)]; c; c = c->tnext) {
+		if (c->lport != s->rport || c->rport != s->lport || strcmp(c->laddr, s->raddr) ||
+		    strcmp(c->raddr, s->laddr))
+			continue;
+		if (c->netns == s->netns)
+			return c;
+		other_ns = c;
+	}
+	return other_ns;
 }
 
 static uint32_t hash_cookie(uint64_t c)
@@ -126,13 +178,27 @@ static void lru_touch(struct zs_conn *c, uint64_t now)
 		lru_tail = c;
 }
 
+/* Takes the oldest exchange in flight off c. Every pending span leaves
+ * through here, so the link tables never point to a span that left. */
+static struct zs_span *pop_head(struct zs_conn *c)
+{
+	struct zs_span *s;
+
+	if (!c->p_count)
+		return NULL;
+	s = c->pending[c->p_head];
+	c->pending[c->p_head] = NULL;
+	c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
+	c->p_count--;
+	if (s->kind == ZS_KIND_SERVER)
+		zs_link_server_end(s->pid, s);
+	return s;
+}
+
 static void drop_pending(struct zs_conn *c)
 {
 	while (c->p_count) {
-		zs_span_free(c->pending[c->p_head]);
-		c->pending[c->p_head] = NULL;
-		c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
-		c->p_count--;
+		zs_span_free(pop_head(c));
 		zs_count(exchanges_dropped);
 	}
 }
@@ -146,6 +212,7 @@ static void conn_remove(struct zs_conn *c)
 	if (*pp)
 		*pp = c->hnext;
 	lru_unlink(c);
+	tuple_unlink(c);
 	drop_pending(c);
 	zs_http_stream_free(&c->req);
 	zs_http_stream_free(&c->resp);
@@ -216,6 +283,14 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	addr_str(ev->laddr, c->laddr, sizeof(c->laddr));
 	addr_str(ev->raddr, c->raddr, sizeof(c->raddr));
 	c->netns = ev->netns;
+	c->ppid = ev->ppid;
+	if (c->role == ZS_ROLE_CLIENT) {
+		uint32_t b = tuple_hash(c->laddr, c->lport, c->raddr, c->rport);
+
+		c->tnext = tuples[b];
+		tuples[b] = c;
+		c->in_tuples = true;
+	}
 }
 
 /* Splits a Host header into name and port ("[::1]:8080", "a:80", "a"). */
@@ -245,6 +320,98 @@ static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 	}
 }
 
+/* The context the request carries on the wire: 1 valid (traceparent, else
+ * B3), 0 none, -1 only invalid headers. */
+static int wire_context(const struct zs_http_msg *m, struct zs_trace_ctx *ctx, bool *w3c)
+{
+	int rc = 0;
+
+	*w3c = false;
+	if (m->traceparent[0]) {
+		if (zs_traceparent_parse(m->traceparent, strlen(m->traceparent), ctx) == 0) {
+			*w3c = true;
+			return 1;
+		}
+		rc = -1;
+	}
+	if (m->b3[0]) {
+		if (zs_b3_single_parse(m->b3, ctx) == 0)
+			return 1;
+		rc = -1;
+	}
+	if (m->b3_trace[0] || m->b3_span[0]) {
+		if (zs_b3_multi_parse(m->b3_trace, m->b3_span, m->b3_sampled, m->b3_flags, ctx) ==
+		    0)
+			return 1;
+		rc = -1;
+	}
+	return rc;
+}
+
+/* The CLIENT span on this host that sent SERVER span s's request: the
+ * oldest one not yet claimed on the peer connection (requests are read in
+ * the order they were sent). */
+static bool link_same_node(const struct zs_conn *c, struct zs_span *s)
+{
+	struct zs_conn *peer = c->has_tuple ? tuple_peer(c) : NULL;
+	uint32_t i;
+
+	for (i = 0; peer && i < peer->p_count; i++) {
+		struct zs_span *cs = peer->pending[(peer->p_head + i) % ZS_PIPELINE_MAX];
+
+		if (cs->claimed)
+			continue;
+		cs->claimed = true;
+		memcpy(s->trace_id, cs->trace_id, 16);
+		memcpy(s->parent_span_id, cs->span_id, 8);
+		s->has_parent = true;
+		s->trace_flags = cs->trace_flags;
+		zs_strlcpy(s->tracestate, cs->tracestate, sizeof(s->tracestate));
+		zs_count(links_same_node);
+		return true;
+	}
+	return false;
+}
+
+/*
+ * Trace id, parent and flags of a new request's span. A SERVER span joins
+ * the trace its request carries, else the CLIENT span on this host that
+ * sent it. A CLIENT span keeps the context the app put on its request
+ * (it is instrumented: no fork), else joins the request its sender serves.
+ * Anything else starts a trace.
+ */
+static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
+{
+	struct zs_trace_ctx ctx;
+	bool w3c;
+	int wire = wire_context(m, &ctx, &w3c);
+
+	zs_ids_random(s->span_id, sizeof(s->span_id));
+	if (wire < 0)
+		zs_count(context_invalid);
+	if (wire > 0) {
+		memcpy(s->trace_id, ctx.trace_id, 16);
+		memcpy(s->parent_span_id, ctx.span_id, 8);
+		s->has_parent = true;
+		s->trace_flags = ctx.flags;
+		/* tracestate only travels with a valid traceparent (W3C 3.3). */
+		if (w3c && !m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
+			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
+		if (s->kind == ZS_KIND_SERVER)
+			zs_count(context_extracted);
+		else
+			zs_count(context_adopted);
+	} else if (s->kind == ZS_KIND_CLIENT ? zs_link_client(s->pid, s->tid, c->ppid, s)
+					     : link_same_node(c, s)) {
+		/* linked */
+	} else {
+		zs_ids_random(s->trace_id, sizeof(s->trace_id));
+		s->trace_flags = ZS_FLAG_SAMPLED;
+	}
+	if (s->kind == ZS_KIND_SERVER)
+		zs_link_server_begin(s->pid, s->tid, s);
+}
+
 static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 					const struct zs_http_header *h, size_t n)
 {
@@ -260,9 +427,8 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 		return zs_http_request_body(m);
 	s->kind = c->role == ZS_ROLE_CLIENT ? ZS_KIND_CLIENT : ZS_KIND_SERVER;
 	s->start_ns = zs_mono_to_unix(c->msg_begin_ts[0]);
-	zs_ids_random(s->trace_id, sizeof(s->trace_id));
-	zs_ids_random(s->span_id, sizeof(s->span_id));
-	s->trace_flags = 1;
+	s->pid = c->cur_pid;
+	s->tid = c->cur_tid;
 	zs_span_set_method(s, m->method);
 	zs_span_set_target(s, m->target, opts.keep_query);
 	memcpy(s->scheme, "http", 5);
@@ -271,7 +437,6 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 	s->version[2] = (char)('0' + (m->minor_version % 10));
 	s->version[3] = 0;
 	zs_strlcpy(s->user_agent, m->user_agent, sizeof(s->user_agent));
-	zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
 	if (c->has_tuple) {
 		local = c->laddr;
 		remote = c->raddr;
@@ -297,11 +462,10 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 	if (c->p_count == ZS_PIPELINE_MAX) {
 		/* Far more requests outstanding than any client pipelines: the oldest
 		 * will never see its response. */
-		zs_span_free(c->pending[c->p_head]);
-		c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
-		c->p_count--;
+		zs_span_free(pop_head(c));
 		zs_count(exchanges_dropped);
 	}
+	assign_context(c, s, m);
 	c->pending[(c->p_head + c->p_count) % ZS_PIPELINE_MAX] = s;
 	c->p_count++;
 	return zs_http_request_body(m);
@@ -315,19 +479,6 @@ static void req_on_lost(void *u, const char *why)
 {
 	zs_count(parse_errors);
 	log_debug("request stream lost: %s", why);
-}
-
-static struct zs_span *pop_head(struct zs_conn *c)
-{
-	struct zs_span *s;
-
-	if (!c->p_count)
-		return NULL;
-	s = c->pending[c->p_head];
-	c->pending[c->p_head] = NULL;
-	c->p_head = (c->p_head + 1) % ZS_PIPELINE_MAX;
-	c->p_count--;
-	return s;
 }
 
 static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
@@ -444,6 +595,8 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	if (st->state == ZS_HS_IDLE || st->state == ZS_HS_RESYNC)
 		c->msg_begin_ts[is_req ? 0 : 1] = ev->hdr.ts_ns;
 	c->cur_ts = ev->hdr.ts_ns;
+	c->cur_pid = ev->hdr.pid;
+	c->cur_tid = ev->hdr.tid;
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
 			    ev->start != ZS_START_NONE);
 	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
@@ -493,5 +646,8 @@ void zs_conn_table_fini(void)
 	while (lru_tail)
 		conn_remove(lru_tail);
 	free(table);
+	free(tuples);
 	table = NULL;
+	tuples = NULL;
+	zs_link_fini();
 }

@@ -280,6 +280,18 @@ static bool list_contains(const char *v, size_t len, const char *token)
 	return false;
 }
 
+static void b3_multi_header(struct zs_http_msg *m, const struct zs_http_header *h)
+{
+	if (name_is(h, "x-b3-traceid"))
+		copy_value(m->b3_trace, sizeof(m->b3_trace), h->value, h->value_len);
+	else if (name_is(h, "x-b3-spanid"))
+		copy_value(m->b3_span, sizeof(m->b3_span), h->value, h->value_len);
+	else if (name_is(h, "x-b3-sampled"))
+		copy_value(m->b3_sampled, sizeof(m->b3_sampled), h->value, h->value_len);
+	else if (name_is(h, "x-b3-flags"))
+		copy_value(m->b3_flags, sizeof(m->b3_flags), h->value, h->value_len);
+}
+
 int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header *h, size_t n)
 {
 	bool conn_upgrade = false, upgrade_hdr = false;
@@ -328,10 +340,21 @@ int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header 
 				copy_value(m->traceparent, sizeof(m->traceparent), h[i].value,
 					   h[i].value_len);
 		} else if (name_is(&h[i], "tracestate")) {
-			copy_value(m->tracestate, sizeof(m->tracestate), h[i].value,
-				   h[i].value_len);
+			/* Several tracestate headers form one list (W3C 3.3.1.1). */
+			size_t have = strlen(m->tracestate);
+
+			if (have + 1 + h[i].value_len >= sizeof(m->tracestate)) {
+				m->tracestate_overflow = true;
+			} else {
+				if (have)
+					m->tracestate[have++] = ',';
+				copy_value(m->tracestate + have, sizeof(m->tracestate) - have,
+					   h[i].value, h[i].value_len);
+			}
 		} else if (name_is(&h[i], "b3")) {
 			copy_value(m->b3, sizeof(m->b3), h[i].value, h[i].value_len);
+		} else if (h[i].name_len > 5 && strncasecmp(h[i].name, "x-b3-", 5) == 0) {
+			b3_multi_header(m, &h[i]);
 		}
 	}
 	m->upgrade = conn_upgrade && upgrade_hdr;

@@ -56,7 +56,14 @@ struct zs_http_msg {
 	char user_agent[ZS_HTTP_VALUE_MAX];
 	char traceparent[ZS_HTTP_TRACEPARENT_MAX];
 	char tracestate[ZS_HTTP_TRACESTATE_MAX];
+	bool tracestate_overflow; /* longer than the buffer: not passed on */
 	char b3[ZS_HTTP_TRACEPARENT_MAX + 16];
+	/* Multi-header B3. Buffers are longer than any valid value, so a value
+	 * cut to fit stays invalid. */
+	char b3_trace[40];
+	char b3_span[24];
+	char b3_sampled[8];
+	char b3_flags[4];
 	int64_t content_length; /* -1 when absent */
 	bool chunked;
 	bool conn_close;

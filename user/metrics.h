@@ -30,7 +30,16 @@
 	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")           \
 	X(export_requests, "OTLP export requests sent")                                    \
 	X(export_errors, "OTLP export requests that failed")                               \
-	X(export_retries, "OTLP export retries")
+	X(export_retries, "OTLP export retries")                                           \
+	X(context_extracted, "SERVER spans that joined a trace from traceparent or B3")    \
+	X(context_invalid, "traceparent or B3 headers rejected as invalid")                \
+	X(context_adopted, "CLIENT spans that kept the app's own traceparent")             \
+	X(links_thread, "CLIENT spans linked to a request their thread serves")            \
+	X(links_process, "CLIENT spans linked to a request their process serves")          \
+	X(links_parent_process, "CLIENT spans linked to a request their parent serves")    \
+	X(links_same_node, "SERVER spans linked to a CLIENT span on this host")            \
+	X(links_ambiguous, "CLIENT spans left unlinked: several requests in flight")       \
+	X(link_evictions, "in-flight requests forgotten: link tables full")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;

@@ -21,7 +21,9 @@ struct zs_span {
 	uint8_t span_id[8];
 	uint8_t parent_span_id[8];
 	bool has_parent;
+	bool claimed; /* CLIENT: a SERVER span on this host took it as parent */
 	uint8_t trace_flags;
+	uint32_t pid, tid; /* process and thread that read or sent the request */
 	uint8_t kind;
 	bool error;
 	uint64_t start_ns; /* unix epoch */

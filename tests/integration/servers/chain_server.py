@@ -1,0 +1,48 @@
+"""One service of an uninstrumented chain: answers GET /chain by calling the
+next service first. No tracing library: the agent must link the calls.
+usage: chain_server.py PORT MODE [NEXT_URL]
+  MODE thread  ThreadingHTTPServer; the handler thread calls NEXT_URL
+  MODE pool    ThreadingHTTPServer; the handler hands the call to a
+               ThreadPoolExecutor worker and waits for it
+  MODE fork    ThreadingHTTPServer; the handler runs curl as a child process
+  MODE leaf    answers at once
+"""
+import concurrent.futures
+import http.server
+import subprocess
+import sys
+import urllib.request
+
+PORT, MODE = int(sys.argv[1]), sys.argv[2]
+NEXT = sys.argv[3] if len(sys.argv) > 3 else None
+POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4)
+
+
+def call_next():
+    with urllib.request.urlopen(NEXT, timeout=10) as r:
+        return r.read()
+
+
+class H(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    wbufsize = 1 << 16
+
+    def log_message(self, *a):
+        pass
+
+    def do_GET(self):
+        body = b"leaf\n"
+        if MODE == "thread":
+            body = call_next()
+        elif MODE == "pool":
+            body = POOL.submit(call_next).result()
+        elif MODE == "fork":
+            body = subprocess.run(["curl", "-sS", NEXT], capture_output=True, check=True).stdout
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+http.server.ThreadingHTTPServer.allow_reuse_address = True
+http.server.ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()

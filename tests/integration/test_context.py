@@ -1,0 +1,166 @@
+"""Trace context integration tests: real uninstrumented services in a chain,
+one agent, the exported OTLP decoded with the official protos. Every curl
+request must give one trace whose parent links follow the calls.
+
+Runs under /usr/bin/python3 (Debian's python3-protobuf)."""
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Agent, Proc, Receiver, Runner, by_kind, check_span_sanity, dump, free_port, run  # noqa: E402
+
+PY = sys.executable
+SERVERS = os.path.join(os.path.dirname(__file__), "servers")
+TP = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+
+
+def chain_service(port, mode, next_url=None, name=None):
+    cmd = [PY, os.path.join(SERVERS, "chain_server.py"), str(port), mode] + ([next_url] if next_url else [])
+    return Proc(cmd, env={"OTEL_SERVICE_NAME": name or mode}, wait_port=port)
+
+
+def one_trace(spans, chain):
+    """spans of one trace; chain: [(service, kind)] from the root down. Checks
+    that each one is the parent of the next and returns them in order."""
+    assert len({s["trace_id"] for s in spans}) == 1, "forked trace: " + dump(spans)
+    out, parent = [], None
+    for svc, kind in chain:
+        cands = [s for s in spans if s["resource"]["service.name"] == svc and s["kind"] == kind
+                 and (s["parent_span_id"] == (parent["span_id"] if parent else ""))]
+        assert len(cands) == 1, "no single %s %s under %s: %s" % (
+            svc, kind, parent and parent["span_id"], dump(spans))
+        parent = cands[0]
+        out.append(parent)
+    return out
+
+
+def test_chain_of_three_services_is_one_trace():
+    back_p, mid_p, front_p = free_port(), free_port(), free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[front_p, mid_p, back_p])
+    procs = []
+    try:
+        procs.append(chain_service(back_p, "leaf", name="back"))
+        procs.append(chain_service(mid_p, "pool", "http://127.0.0.1:%d/chain" % back_p, name="middle"))
+        procs.append(chain_service(front_p, "thread", "http://127.0.0.1:%d/chain" % mid_p, name="front"))
+        n = 5
+        for i in range(n):
+            r = run(["curl", "-sS", "http://127.0.0.1:%d/chain" % front_p])
+            assert r.returncode == 0 and r.stdout == "leaf\n", r
+        spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 6 * n)
+        assert len(spans) == 6 * n, dump(spans)
+        traces = {}
+        for s in spans:
+            check_span_sanity(s)
+            traces.setdefault(s["trace_id"], []).append(s)
+        assert len(traces) == n, "want %d traces of 6 spans: %s" % (n, {t: len(v) for t, v in traces.items()})
+        for t in traces.values():
+            chain = one_trace(t, [("curl", "CLIENT"), ("front", "SERVER"), ("front", "CLIENT"),
+                                  ("middle", "SERVER"), ("middle", "CLIENT"), ("back", "SERVER")])
+            for outer, inner in zip(chain, chain[1:]):
+                assert outer["start"] <= inner["start"] and inner["end"] <= outer["end"], (outer, inner)
+        m = agent.assert_no_loss()
+        assert m["zerospan_links_thread_total"] >= n, m      # front: its handler thread calls
+        assert m["zerospan_links_process_total"] >= n, m     # middle: a pool worker calls
+        assert m["zerospan_links_same_node_total"] >= 3 * n, m
+    finally:
+        for p in procs:
+            p.stop()
+        agent.stop()
+
+
+def test_child_process_call_is_linked():
+    back_p, front_p = free_port(), free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[front_p, back_p])
+    procs = []
+    try:
+        procs.append(chain_service(back_p, "leaf", name="back"))
+        procs.append(chain_service(front_p, "fork", "http://127.0.0.1:%d/chain" % back_p, name="front"))
+        r = run(["curl", "-sS", "http://127.0.0.1:%d/chain" % front_p])
+        assert r.returncode == 0, r
+        spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 4)
+        one_trace(spans, [("curl", "CLIENT"), ("front", "SERVER"), ("curl", "CLIENT"), ("back", "SERVER")])
+        assert agent.metrics()["zerospan_links_parent_process_total"] >= 1
+    finally:
+        for p in procs:
+            p.stop()
+        agent.stop()
+
+
+def test_incoming_context_is_honoured_and_invalid_is_not():
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = chain_service(port, "leaf", name="svc")
+    cases = [  # (path, headers, expected trace id or None for a new trace, expected parent)
+        ("/w3c", ["traceparent: " + TP, "tracestate: congo=t61rcWkgMzE", "tracestate: rojo=00f067aa0ba902b7"],
+         "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        ("/upper", ["traceparent: 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01"], None, None),
+        ("/ver-ff", ["traceparent: ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"], None, None),
+        ("/zero", ["traceparent: 00-00000000000000000000000000000000-b7ad6b7169203331-01"], None, None),
+        ("/dup", ["traceparent: " + TP, "traceparent: " + TP], None, None),
+        ("/long", ["traceparent: " + TP + "-00"], None, None),
+        ("/future", ["traceparent: 01-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01-xyz"],
+         "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        ("/b3", ["b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"],
+         "80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1"),
+        ("/b3multi", ["X-B3-TraceId: 463ac35c9f6413ad", "X-B3-SpanId: 0020000000000001", "X-B3-Sampled: 1"],
+         "0000000000000000463ac35c9f6413ad", "0020000000000001"),
+        ("/w3c-wins", ["traceparent: " + TP, "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"],
+         "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
+        ("/invalid-then-b3", ["traceparent: 00-xyz", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"],
+         "80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1"),
+    ]
+    # The header may sit anywhere in a large header block.
+    filler = ["X-Filler-%d: %s" % (i, "f" * 200) for i in range(40)]
+    cases.append(("/deep", filler + ["traceparent: " + TP], "0af7651916cd43dd8448eb211c80319c",
+                  "b7ad6b7169203331"))
+    try:
+        for path, hdrs, _, _ in cases:
+            cmd = ["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d%s" % (port, path)]
+            for h in hdrs:
+                cmd += ["-H", h]
+            r = run(cmd)
+            assert r.returncode == 0, r
+        spans = rec.wait(lambda s: s["kind"] == "SERVER", len(cases))
+        clients = rec.wait(lambda s: s["kind"] == "CLIENT", len(cases))
+        for path, hdrs, trace, parent in cases:
+            s = [x for x in spans if x["attrs"]["url.path"] == path]
+            c = [x for x in clients if x["attrs"]["url.path"] == path]
+            assert len(s) == 1 and len(c) == 1, (path, dump(spans))
+            s, c = s[0], c[0]
+            if trace:
+                assert s["trace_id"] == trace and s["parent_span_id"] == parent, (path, s)
+                # curl sent the header itself: its CLIENT span keeps that context (no fork)
+                assert c["trace_id"] == trace and c["parent_span_id"] == parent, (path, c)
+            else:
+                assert s["trace_id"] not in ("0af7651916cd43dd8448eb211c80319c",) and s["trace_id"] != "0" * 32
+                # an invalid header on the wire: the SERVER span is linked to
+                # curl's CLIENT span on this host instead (same-node link)
+                assert s["trace_id"] == c["trace_id"] and s["parent_span_id"] == c["span_id"], (path, s, c)
+        w3c = [x for x in spans if x["attrs"]["url.path"] == "/w3c"][0]
+        assert w3c["trace_state"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", w3c
+        unsampled = [x for x in spans if x["attrs"]["url.path"] == "/invalid-then-b3"][0]
+        assert unsampled["flags"] & 0xff == 0, unsampled
+        m = agent.assert_no_loss()
+        assert m["zerospan_context_invalid_total"] >= 6, m
+        assert m["zerospan_context_extracted_total"] >= 7, m
+    finally:
+        srv.stop()
+        agent.stop()
+
+
+TESTS = [
+    test_chain_of_three_services_is_one_trace,
+    test_child_process_call_is_linked,
+    test_incoming_context_is_honoured_and_invalid_is_not,
+]
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    runner = Runner()
+    for t in TESTS:
+        if not only or any(o in t.__name__ for o in only):
+            runner.run(t)
+    sys.exit(runner.done())
