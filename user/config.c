@@ -162,6 +162,16 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 		}
 		c->timeout_ms = u;
 	}
+	if (zs_sampler_parse(&c->sampler, env_get(env, "OTEL_TRACES_SAMPLER"),
+			     env_get(env, "OTEL_TRACES_SAMPLER_ARG"))) {
+		snprintf(err, errlen,
+			 "OTEL_TRACES_SAMPLER '%s' / OTEL_TRACES_SAMPLER_ARG '%s': expected "
+			 "always_on, always_off, traceidratio or parentbased_<one of them>, "
+			 "and a ratio 0..1",
+			 env_get(env, "OTEL_TRACES_SAMPLER") ?: "",
+			 env_get(env, "OTEL_TRACES_SAMPLER_ARG") ?: "");
+		return -1;
+	}
 	if ((v = env_get(env, "OTEL_BSP_SCHEDULE_DELAY"))) {
 		if (parse_u32(v, 1, 600000, &u)) {
 			snprintf(err, errlen,
@@ -230,7 +240,9 @@ void zs_config_usage(const char *argv0)
 	       "OTEL_EXPORTER_OTLP_COMPRESSION (gzip|none), OTEL_EXPORTER_OTLP_TIMEOUT (ms),\n"
 	       "OTEL_BSP_SCHEDULE_DELAY (ms), OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "
 	       "OTEL_BSP_MAX_QUEUE_SIZE,\n"
-	       "OTEL_RESOURCE_ATTRIBUTES. OTLP/HTTP protobuf.\n",
+	       "OTEL_RESOURCE_ATTRIBUTES. OTLP/HTTP protobuf.\n"
+	       "Sampling: OTEL_TRACES_SAMPLER (default parentbased_always_on),\n"
+	       "OTEL_TRACES_SAMPLER_ARG.\n",
 	       argv0, ZS_CAPTURE_MAX, ZS_CAPTURE_MAX);
 }
 
@@ -247,7 +259,8 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_MAXCONNS,
 		O_IDLE,
 		O_STATS,
-		O_QUERY
+		O_QUERY,
+		O_ERRORS
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -261,6 +274,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "idle-timeout", required_argument, NULL, O_IDLE },
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "keep-query", no_argument, NULL, O_QUERY },
+		{ "keep-errors", no_argument, NULL, O_ERRORS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -334,6 +348,9 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 			break;
 		case O_QUERY:
 			c->keep_query = true;
+			break;
+		case O_ERRORS:
+			c->keep_errors = true;
 			break;
 		case 'v':
 			c->verbose = true;

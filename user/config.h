@@ -7,6 +7,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "sampler.h"
+
 #define ZS_MAX_SCOPE 64
 #define ZS_MAX_HEADERS_KV 32
 #define ZS_MAX_RES_ATTRS 32
@@ -48,6 +50,9 @@ struct zs_config {
 	uint32_t idle_timeout_s;
 	uint32_t stats_interval_s;
 	bool keep_query; /* url.query is dropped unless asked for */
+	/* sampling */
+	struct zs_sampler sampler; /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
+	bool keep_errors;	   /* export ERROR spans of unsampled traces too */
 	bool verbose;
 };
 

@@ -115,19 +115,21 @@ static void tuple_unlink(struct zs_conn *c)
 	c->in_tuples = false;
 }
 
-/* The client connection on this host whose far end is server connection s,
+/* The connection on this host, in the given role, at the far end of c,
  * preferring one in the same network namespace. */
-static struct zs_conn *tuple_peer(const struct zs_conn *s)
+static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
 {
-	struct zs_conn *c, *other_ns = NULL;
+	struct zs_conn *p, *other_ns = NULL;
 
-	for (c = tuples[tuple_hash(s->raddr, s->rport, s->laddr, s->lport)]; c; c = c->tnext) {
-		if (c->lport != s->rport || c->rport != s->lport || strcmp(c->laddr, s->raddr) ||
-		    strcmp(c->raddr, s->laddr))
+	if (!c->has_tuple)
+		return NULL;
+	for (p = tuples[tuple_hash(c->raddr, c->rport, c->laddr, c->lport)]; p; p = p->tnext) {
+		if (p->role != role || p->lport != c->rport || p->rport != c->lport ||
+		    strcmp(p->laddr, c->raddr) || strcmp(p->raddr, c->laddr))
 			continue;
-		if (c->netns == s->netns)
-			return c;
-		other_ns = c;
+		if (p->netns == c->netns)
+			return p;
+		other_ns = p;
 	}
 	return other_ns;
 }
@@ -284,7 +286,7 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	addr_str(ev->raddr, c->raddr, sizeof(c->raddr));
 	c->netns = ev->netns;
 	c->ppid = ev->ppid;
-	if (c->role == ZS_ROLE_CLIENT) {
+	if (c->role == ZS_ROLE_CLIENT || c->role == ZS_ROLE_SERVER) {
 		uint32_t b = tuple_hash(c->laddr, c->lport, c->raddr, c->rport);
 
 		c->tnext = tuples[b];
@@ -348,29 +350,66 @@ static int wire_context(const struct zs_http_msg *m, struct zs_trace_ctx *ctx, b
 	return rc;
 }
 
-/* The CLIENT span on this host that sent SERVER span s's request: the
- * oldest one not yet claimed on the peer connection (requests are read in
- * the order they were sent). */
+static void apply_sampling(struct zs_span *s)
+{
+	bool sampled = zs_sampler_decide(&opts.sampler, s->has_parent,
+					 s->trace_flags & ZS_FLAG_SAMPLED, s->trace_id);
+
+	s->trace_flags =
+		(uint8_t)((s->trace_flags & ~ZS_FLAG_SAMPLED) | (sampled ? ZS_FLAG_SAMPLED : 0));
+}
+
+/* The n-th request in flight on connection c, oldest first. */
+static struct zs_span *pending_at(const struct zs_conn *c, uint32_t n)
+{
+	return c->pending[(c->p_head + n) % ZS_PIPELINE_MAX];
+}
+
+/*
+ * Same-node links, from the SERVER side: the CLIENT span on this host that
+ * sent SERVER span s's request is the oldest one not yet claimed on the peer
+ * connection (requests are read in the order they were sent). On loopback
+ * the server may read the request before the client's write returns, so the
+ * CLIENT span may not exist yet: s then waits for claim_waiting_server().
+ */
 static bool link_same_node(const struct zs_conn *c, struct zs_span *s)
 {
-	struct zs_conn *peer = c->has_tuple ? tuple_peer(c) : NULL;
+	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_CLIENT);
 	uint32_t i;
 
 	for (i = 0; peer && i < peer->p_count; i++) {
-		struct zs_span *cs = peer->pending[(peer->p_head + i) % ZS_PIPELINE_MAX];
+		struct zs_span *cs = pending_at(peer, i);
 
 		if (cs->claimed)
 			continue;
 		cs->claimed = true;
-		memcpy(s->trace_id, cs->trace_id, 16);
-		memcpy(s->parent_span_id, cs->span_id, 8);
-		s->has_parent = true;
-		s->trace_flags = cs->trace_flags;
-		zs_strlcpy(s->tracestate, cs->tracestate, sizeof(s->tracestate));
+		zs_span_continue(s, cs);
 		zs_count(links_same_node);
 		return true;
 	}
+	s->awaiting_peer = c->has_tuple;
 	return false;
+}
+
+/* Same-node links, from the CLIENT side: a SERVER span on this host that
+ * read cs's request before cs existed becomes its child. */
+static void claim_waiting_server(const struct zs_conn *c, struct zs_span *cs)
+{
+	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_SERVER);
+	uint32_t i;
+
+	for (i = 0; peer && i < peer->p_count; i++) {
+		struct zs_span *ss = pending_at(peer, i);
+
+		if (!ss->awaiting_peer)
+			continue;
+		ss->awaiting_peer = false;
+		cs->claimed = true;
+		zs_span_continue(ss, cs);
+		apply_sampling(ss);
+		zs_count(links_same_node);
+		return;
+	}
 }
 
 /*
@@ -406,10 +445,12 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 		/* linked */
 	} else {
 		zs_ids_random(s->trace_id, sizeof(s->trace_id));
-		s->trace_flags = ZS_FLAG_SAMPLED;
 	}
+	apply_sampling(s);
 	if (s->kind == ZS_KIND_SERVER)
 		zs_link_server_begin(s->pid, s->tid, s);
+	else
+		claim_waiting_server(c, s);
 }
 
 static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
@@ -509,6 +550,11 @@ static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
 
 static void finish(struct zs_span *s)
 {
+	if (!(s->trace_flags & ZS_FLAG_SAMPLED) && !(opts.keep_errors && s->error)) {
+		zs_count(spans_unsampled);
+		zs_span_free(s);
+		return;
+	}
 	zs_count(spans_created);
 	if (zs_span_sink)
 		zs_span_sink(s);

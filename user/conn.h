@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "sampler.h"
 #include "zerospan_abi.h"
 
 struct zs_conn_opts {
@@ -18,6 +19,8 @@ struct zs_conn_opts {
 	uint32_t idle_timeout_s;
 	uint32_t capture_size;
 	bool keep_query;
+	struct zs_sampler sampler; /* all zero: parentbased_always_on */
+	bool keep_errors;	   /* export ERROR spans of unsampled traces */
 };
 
 int zs_conn_table_init(const struct zs_conn_opts *o);

@@ -190,10 +190,6 @@ bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s
 			zs_count(links_ambiguous);
 		return false;
 	}
-	memcpy(s->trace_id, parent->trace_id, 16);
-	memcpy(s->parent_span_id, parent->span_id, 8);
-	s->has_parent = true;
-	s->trace_flags = parent->trace_flags;
-	zs_strlcpy(s->tracestate, parent->tracestate, sizeof(s->tracestate));
+	zs_span_continue(s, parent);
 	return true;
 }

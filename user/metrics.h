@@ -24,6 +24,7 @@
 	X(unmatched_responses, "responses without a request to pair with")                 \
 	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)") \
 	X(spans_created, "spans built")                                                    \
+	X(spans_unsampled, "spans not exported: their trace was not sampled")              \
 	X(spans_exported, "spans the OTLP endpoint accepted")                              \
 	X(spans_dropped_queue_full, "spans dropped because the export queue was full")     \
 	X(spans_dropped_export_failed, "spans dropped after export retries ran out")       \

@@ -124,6 +124,15 @@ void zs_span_set_aborted(struct zs_span *s, const char *error_type)
 	zs_strlcpy(s->error_type, error_type, sizeof(s->error_type));
 }
 
+void zs_span_continue(struct zs_span *child, const struct zs_span *parent)
+{
+	memcpy(child->trace_id, parent->trace_id, sizeof(child->trace_id));
+	memcpy(child->parent_span_id, parent->span_id, sizeof(child->parent_span_id));
+	child->has_parent = true;
+	child->trace_flags = parent->trace_flags;
+	zs_strlcpy(child->tracestate, parent->tracestate, sizeof(child->tracestate));
+}
+
 void zs_span_free(struct zs_span *s)
 {
 	if (!s)

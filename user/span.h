@@ -21,7 +21,8 @@ struct zs_span {
 	uint8_t span_id[8];
 	uint8_t parent_span_id[8];
 	bool has_parent;
-	bool claimed; /* CLIENT: a SERVER span on this host took it as parent */
+	bool claimed;	    /* CLIENT: a SERVER span on this host took it as parent */
+	bool awaiting_peer; /* SERVER: a root for now, may be claimed by a CLIENT span */
 	uint8_t trace_flags;
 	uint32_t pid, tid; /* process and thread that read or sent the request */
 	uint8_t kind;
@@ -63,6 +64,10 @@ static inline void zs_strlcpy(char *dst, const char *src, size_t cap)
 {
 	zs_strncpy_trunc(dst, cap, src, strlen(src));
 }
+
+/* child continues parent's trace, as its child: trace id, flags and
+ * tracestate from parent, parent's span id as its parent. */
+void zs_span_continue(struct zs_span *child, const struct zs_span *parent);
 
 /* Fills trace and span ids with fresh random values. */
 void zs_ids_random(uint8_t *out, size_t len);

@@ -5,9 +5,10 @@ request must give one trace whose parent links follow the calls.
 Runs under /usr/bin/python3 (Debian's python3-protobuf)."""
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, Proc, Receiver, Runner, by_kind, check_span_sanity, dump, free_port, run  # noqa: E402
+from harness import AGENT, Agent, Proc, Receiver, Runner, by_kind, check_span_sanity, dump, free_port, run  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -109,7 +110,7 @@ def test_incoming_context_is_honoured_and_invalid_is_not():
          "0000000000000000463ac35c9f6413ad", "0020000000000001"),
         ("/w3c-wins", ["traceparent: " + TP, "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"],
          "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"),
-        ("/invalid-then-b3", ["traceparent: 00-xyz", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-0"],
+        ("/invalid-then-b3", ["traceparent: 00-xyz", "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1"],
          "80f198ee56343ba864fe8b2a57d3eff7", "e457b5a2e4d86bd1"),
     ]
     # The header may sit anywhere in a large header block.
@@ -141,8 +142,7 @@ def test_incoming_context_is_honoured_and_invalid_is_not():
                 assert s["trace_id"] == c["trace_id"] and s["parent_span_id"] == c["span_id"], (path, s, c)
         w3c = [x for x in spans if x["attrs"]["url.path"] == "/w3c"][0]
         assert w3c["trace_state"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", w3c
-        unsampled = [x for x in spans if x["attrs"]["url.path"] == "/invalid-then-b3"][0]
-        assert unsampled["flags"] & 0xff == 0, unsampled
+        assert all(x["flags"] & 0xff == 1 for x in spans + clients), "sampled flag"
         m = agent.assert_no_loss()
         assert m["zerospan_context_invalid_total"] >= 6, m
         assert m["zerospan_context_extracted_total"] >= 7, m
@@ -151,10 +151,81 @@ def test_incoming_context_is_honoured_and_invalid_is_not():
         agent.stop()
 
 
+def keepalive_server(port):
+    return Proc([PY, os.path.join(SERVERS, "keepalive_server.py"), str(port)], wait_port=port)
+
+
+def curl(url, *hdrs):
+    cmd = ["curl", "-sS", "-o", "/dev/null", url]
+    for h in hdrs:
+        cmd += ["-H", h]
+    r = run(cmd)
+    assert r.returncode == 0, r
+
+
+def test_sampling():
+    port = free_port()
+    srv = keepalive_server(port)
+    base = "http://127.0.0.1:%d" % port
+    try:
+        # default parentbased_always_on: an unsampled incoming trace is not exported
+        rec = Receiver()
+        agent = Agent(rec, ports=[port])
+        try:
+            curl(base + "/ok-unsampled", "traceparent: " + TP[:-2] + "00")
+            curl(base + "/ok-sampled", "traceparent: " + TP)
+            spans = rec.wait(lambda s: s["attrs"]["url.path"] == "/ok-sampled", 2)
+            assert len(spans) == 2, dump(spans)
+            assert not [s for s in rec.spans if s["attrs"]["url.path"] == "/ok-unsampled"], dump(rec.spans)
+            assert agent.metrics()["zerospan_spans_unsampled_total"] == 2
+        finally:
+            agent.stop()
+        # traceidratio 0.5: about half the traces, each trace whole (both ends)
+        rec = Receiver()
+        agent = Agent(rec, ports=[port], env={"OTEL_TRACES_SAMPLER": "traceidratio",
+                                              "OTEL_TRACES_SAMPLER_ARG": "0.5"})
+        try:
+            n = 60
+            for i in range(n):
+                curl(base + "/ok-%d" % i)
+            m = {}
+            for _ in range(100):
+                m = agent.metrics()
+                if m["zerospan_spans_unsampled_total"] + m["zerospan_spans_created_total"] >= 2 * n:
+                    break
+                time.sleep(0.1)
+            spans = rec.wait(lambda s: True, int(m["zerospan_spans_created_total"]))
+            assert len(spans) == m["zerospan_spans_created_total"], (len(spans), m)
+            traces = {}
+            for s in spans:
+                traces.setdefault(s["trace_id"], []).append(s["kind"])
+            assert 10 <= len(traces) <= 50, "sampled %d of %d traces" % (len(traces), n)
+            assert all(sorted(k) == ["CLIENT", "SERVER"] for k in traces.values()), traces
+            assert m["zerospan_spans_unsampled_total"] == 2 * (n - len(traces)), m
+        finally:
+            agent.stop()
+        # always_off, but errors kept
+        rec = Receiver()
+        agent = Agent(rec, ports=[port], args=["--keep-errors"], env={"OTEL_TRACES_SAMPLER": "always_off"})
+        try:
+            curl(base + "/ok")
+            curl(base + "/status/503")
+            spans = rec.wait(lambda s: True, 2)
+            assert len(spans) == 2 and all(s["attrs"]["http.response.status_code"] == 503 for s in spans), dump(spans)
+            assert all(s["status"] == 2 and s["flags"] & 1 == 0 for s in spans), dump(spans)
+        finally:
+            agent.stop()
+        r = run([AGENT, "--print=none"], env={"OTEL_TRACES_SAMPLER": "sometimes", "PATH": os.environ["PATH"]})
+        assert r.returncode != 0 and "OTEL_TRACES_SAMPLER" in r.stderr, r
+    finally:
+        srv.stop()
+
+
 TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_child_process_call_is_linked,
     test_incoming_context_is_honoured_and_invalid_is_not,
+    test_sampling,
 ]
 
 if __name__ == "__main__":

@@ -10,6 +10,7 @@
 #include "events.h"
 #include "link.h"
 #include "procinfo.h"
+#include "sampler.h"
 #include "span.h"
 #include "zerospan_abi.h"
 #include "zs_test.h"
@@ -115,6 +116,39 @@ static void test_tracestate(void)
 	CHECK(!zs_tracestate_valid(many), "33 members");
 	*strrchr(many, ',') = 0;
 	CHECK(zs_tracestate_valid(many), "32 members");
+}
+
+static void test_sampler(void)
+{
+	struct zs_sampler sm;
+	uint8_t low[16] = { 0 }, high[16], id[16];
+	int i, n = 0;
+
+	memset(high, 0xff, sizeof(high));
+	CHECK(zs_sampler_parse(&sm, NULL, NULL) == 0 && !sm.ignore_parent &&
+		      sm.root == ZS_SAMPLER_ALWAYS_ON,
+	      "default parentbased_always_on");
+	CHECK(zs_sampler_decide(&sm, false, false, low), "root sampled");
+	CHECK(!zs_sampler_decide(&sm, true, false, low), "follows an unsampled parent");
+	CHECK(zs_sampler_parse(&sm, "always_on", NULL) == 0 &&
+		      zs_sampler_decide(&sm, true, false, low),
+	      "always_on ignores the parent");
+	CHECK(zs_sampler_parse(&sm, "parentbased_always_off", "") == 0 &&
+		      !zs_sampler_decide(&sm, false, true, low) &&
+		      zs_sampler_decide(&sm, true, true, low),
+	      "parentbased_always_off");
+	CHECK(zs_sampler_parse(&sm, "traceidratio", "0.25") == 0 && sm.ratio == 0.25, "ratio");
+	CHECK(zs_sampler_decide(&sm, false, false, low) &&
+		      !zs_sampler_decide(&sm, false, true, high),
+	      "ratio by trace id");
+	for (i = 0; i < 4000; i++) {
+		zs_ids_random(id, sizeof(id));
+		n += zs_sampler_decide(&sm, false, false, id);
+	}
+	CHECK(n > 800 && n < 1200, "about a quarter sampled: %d of 4000", n);
+	CHECK(zs_sampler_parse(&sm, "traceidratio", "1.5") < 0, "ratio > 1");
+	CHECK(zs_sampler_parse(&sm, "traceidratio", "abc") < 0, "ratio not a number");
+	CHECK(zs_sampler_parse(&sm, "jaeger_remote", NULL) < 0, "unknown sampler");
 }
 
 static struct zs_span *mk(uint8_t id, const char *method, const char *path, int kind)
@@ -275,8 +309,13 @@ static void test_record_path(void)
 	data_ev(1, 10, 11, ZS_DIR_EGRESS, RESP);
 	data_ev(2, 10, 12, ZS_DIR_EGRESS,
 		"GET /inst HTTP/1.1\r\ntraceparent: "
-		"00-11111111111111111111111111111111-2222222222222222-00\r\n\r\n");
+		"00-11111111111111111111111111111111-2222222222222222-01\r\n\r\n");
 	data_ev(2, 10, 12, ZS_DIR_INGRESS, RESP);
+	/* an unsampled incoming trace: parentbased_always_on does not export it */
+	data_ev(1, 10, 11, ZS_DIR_INGRESS,
+		"GET /unsampled HTTP/1.1\r\ntraceparent: "
+		"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-00\r\n\r\n");
+	data_ev(1, 10, 11, ZS_DIR_EGRESS, RESP);
 
 	front = find(ZS_KIND_SERVER, "/front");
 	out = find(ZS_KIND_CLIENT, "/back");
@@ -300,8 +339,9 @@ static void test_record_path(void)
 	CHECK(memcmp(inv->trace_id, front->trace_id, 16) != 0 && !inv->has_parent,
 	      "invalid traceparent: new trace");
 	CHECK(inst->trace_id[0] == 0x11 && inst->parent_span_id[0] == 0x22 &&
-		      inst->trace_flags == 0,
+		      inst->trace_flags == 1,
 	      "instrumented client keeps its context");
+	CHECK(!find(ZS_KIND_SERVER, "/unsampled") && n_caught == 5, "unsampled trace not exported");
 	zs_conn_table_fini();
 	while (n_caught)
 		zs_span_free(caught[--n_caught]);
@@ -313,6 +353,7 @@ int main(void)
 	test_traceparent();
 	test_b3();
 	test_tracestate();
+	test_sampler();
 	test_link();
 	test_record_path();
 	return zs_test_done("test_context");
