@@ -13,6 +13,8 @@
 #include <bpf/bpf_endian.h>
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "lib/scope.bpf.h"
+#include "lib/trace_ctx.bpf.h"
 #include "lib/conn.bpf.h"
 #include "lib/verifier.bpf.h"
 
@@ -25,18 +27,34 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ZS_MSG_PEEK 2
 
 /* Knobs, set by the loader between open and load. */
-const volatile __u32 agent_tgid = 0;
 const volatile __u32 capture_size = ZS_CAPTURE_MAX;
 const volatile __u64 wakeup_bytes = 256 * 1024; /* per CPU */
-const volatile __u8 filter_pids = 0;
-const volatile __u8 filter_comms = 0;
-const volatile __u8 filter_ports = 0;
+/* Injection on: give each request a server reads a context (thread_ctx). */
+const volatile __u8 make_contexts = 0;
+/* Root sampling: sampled when the trace id's low 63 bits >> 10 fall below
+ * this (zs_ratio_sampled); parentbased unless sample_ignore_parent. */
+const volatile __u64 sample_threshold = 1ULL << 53;
+const volatile __u8 sample_ignore_parent = 0;
 
 /* All events to userspace. Sized by the loader (--ringbuf-mb). */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 16 * 1024 * 1024);
 } events SEC(".maps");
+
+/*
+ * The context of the request each thread serves now, key: pid_tgid; and of
+ * the latest request each process read, key: tgid << 32 | 0xffffffff (pool
+ * workers, children). Written when a server reads a request, read by the
+ * injector (inject.bpf.c) when the thread or process sends one. LRU: a
+ * thread that stops serving is forgotten in time.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_kernel_ctx);
+} thread_ctx SEC(".maps");
 
 /* Bytes this CPU queued since it last woke the consumer; key 0, written and
  * reset here only. Per CPU so no two CPUs share a cache line on every event
@@ -78,30 +96,6 @@ struct {
 	__type(value, struct zs_pending);
 } pending SEC(".maps");
 
-/* Scope: tgids to trace when filter_pids is set. Written by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
-	__type(key, __u32);
-	__type(value, __u8);
-} scope_pids SEC(".maps");
-
-/* Scope: task comms to trace when filter_comms is set. Written by the agent. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, char[16]);
-	__type(value, __u8);
-} scope_comms SEC(".maps");
-
-/* Scope: local or remote TCP ports to trace when filter_ports is set. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 256);
-	__type(key, __u16);
-	__type(value, __u8);
-} scope_ports SEC(".maps");
-
 /* Scratch for one DATA record: header plus twice the capture size, so that
  * offset + length stays provably inside it for the verifier. Indexed by CPU:
  * a per-CPU array value may not exceed 32 KiB (PCPU_MIN_UNIT_SIZE, E2BIG).
@@ -140,36 +134,6 @@ static __always_inline __u64 zs_rb_flags(__u64 adding)
 		return BPF_RB_NO_WAKEUP;
 	*q = 0;
 	return BPF_RB_FORCE_WAKEUP;
-}
-
-static __always_inline int zs_in_scope(__u64 pid_tgid)
-{
-	__u32 tgid = pid_tgid >> 32;
-
-	if (tgid == agent_tgid)
-		return 0;
-	if (filter_pids && !bpf_map_lookup_elem(&scope_pids, &tgid))
-		return 0;
-	if (filter_comms) {
-		char comm[16] = {};
-
-		bpf_get_current_comm(comm, sizeof(comm));
-		if (!bpf_map_lookup_elem(&scope_comms, comm))
-			return 0;
-	}
-	return 1;
-}
-
-static __always_inline int zs_ports_in_scope(const struct sock *sk)
-{
-	__u16 lport, rport;
-
-	if (!filter_ports)
-		return 1;
-	lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	return bpf_map_lookup_elem(&scope_ports, &lport) ||
-	       bpf_map_lookup_elem(&scope_ports, &rport);
 }
 
 /* Finds or creates the state of a connection. */
@@ -593,6 +557,62 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 	return 0;
 }
 
+/* zs_server_ctx: no need to look at later chunks of this header block. */
+#define ZS_SCAN_ENDED 1
+
+/*
+ * A server read the start of a request: decide its trace context (the
+ * request's valid traceparent, else a new trace), remember it for the
+ * thread and process, and report it in the DATA event. more: a later chunk
+ * of a header block whose start had no traceparent; a traceparent or B3
+ * found there replaces the provisional new trace (lead_nl: the previous
+ * chunk ended a line). A global function: the verifier checks it once, not
+ * once per path of zs_exit (which then exceeded the 1M instruction budget).
+ */
+__noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more, __u32 lead_nl)
+{
+	struct zs_tp_scan sc = {};
+	struct zs_kernel_ctx *c;
+	__u64 proc_key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
+	__u32 k;
+
+	if (!s || got > ZS_CAPTURE_MAX)
+		return 0;
+	c = &s->ev.ctx;
+	sc.buf = s->payload;
+	sc.n = got;
+	if (!lead_nl || !zs_tp_line(&sc, 0))
+		bpf_loop(got, zs_tp_scan_cb, &sc, 0);
+	if (sc.count == 1 && zs_tp_parse(s->payload, sc.value, got, c) == 0) {
+		c->state = ZS_CTX_INCOMING;
+		if (sample_ignore_parent)
+			c->flags =
+				(c->flags & ~1) | zs_ratio_sampled(c->trace_id, sample_threshold);
+	} else if (sc.b3 || sc.count) {
+		/* B3 (userspace reads it) or an invalid traceparent next to it:
+		 * a block split over reads is not judged here */
+		__builtin_memset(c, 0, sizeof(*c));
+		c->state = sc.b3 || more ? ZS_CTX_FOREIGN : ZS_CTX_ROOT;
+		if (c->state == ZS_CTX_ROOT)
+			goto root;
+	} else if (more) {
+		return sc.end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
+	} else {
+	root:
+		for (k = 0; k < 16; k += 4) {
+			__u32 r = bpf_get_prandom_u32();
+
+			__builtin_memcpy(&c->trace_id[k], &r, 4);
+		}
+		__builtin_memset(c->span_id, 0, sizeof(c->span_id));
+		c->state = ZS_CTX_ROOT;
+		c->flags = zs_ratio_sampled(c->trace_id, sample_threshold);
+	}
+	bpf_map_update_elem(&thread_ctx, &id, c, BPF_ANY);
+	bpf_map_update_elem(&thread_ctx, &proc_key, c, BPF_ANY);
+	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
+}
+
 static __always_inline int zs_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
@@ -602,7 +622,7 @@ static __always_inline int zs_exit(long ret)
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
 	__u8 head[ZS_CLASSIFY_LEN] = {};
-	__u32 cpu = bpf_get_smp_processor_id(), want, got;
+	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0;
 	__u8 start = ZS_START_NONE, dir;
 	__u64 len;
 
@@ -671,6 +691,7 @@ static __always_inline int zs_exit(long ret)
 		} else {
 			bpf_loop((got + 3) / 4 + 1, zs_scan_cb, &sc, 0);
 		}
+		prev_rolling = st->rolling[dir];
 		st->rolling[dir] = zs_rolling_tail(s->payload, got, st->rolling[dir]);
 		if (start == ZS_START_REQUEST && sc.blocks > 1)
 			st->pipelined = 1; /* several requests in one chunk */
@@ -688,6 +709,12 @@ static __always_inline int zs_exit(long ret)
 			st->budget[dir] -= got < st->budget[dir] ? got : st->budget[dir];
 		}
 	}
+
+	__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
+	if (make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
+	    (start == ZS_START_REQUEST || st->ctx_pending))
+		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST,
+						 (prev_rolling & 0xff) == '\n');
 
 	s->ev.hdr.type = ZS_EV_DATA;
 	s->ev.hdr.size = sizeof(s->ev) + got;

@@ -19,10 +19,11 @@
 #define ZS_IOV_MAX 16
 
 /* Event types: X(name, value). Enum and name table are built from this list. */
-#define ZS_EVENT_TYPES(X)                                                 \
-	X(DATA, 1)  /* payload of one socket read or write */             \
-	X(CONN, 2)  /* first sight of a connection: tuple, role, netns */ \
-	X(CLOSE, 3) /* the socket reached TCP_CLOSE */
+#define ZS_EVENT_TYPES(X)                                                  \
+	X(DATA, 1)   /* payload of one socket read or write */             \
+	X(CONN, 2)   /* first sight of a connection: tuple, role, netns */ \
+	X(CLOSE, 3)  /* the socket reached TCP_CLOSE */                    \
+	X(INJECT, 4) /* a traceparent was inserted into an outgoing request */
 
 enum zs_event_type {
 #define ZS_X(name, val) ZS_EV_##name = val,
@@ -31,6 +32,25 @@ enum zs_event_type {
 };
 
 /* Where the kernel side loses data: X(name, help). Index into the drops map. */
+/* What the injector did with an outgoing message, counted per CPU. */
+#define ZS_INJECT_RESULTS(X)                                                    \
+	X(INJECTED, "traceparent inserted")                                     \
+	X(NOT_REQUEST, "message does not start with a request line")            \
+	X(HAS_CONTEXT, "request already carries a traceparent or B3 headers")   \
+	X(FOREIGN_CONTEXT, "the request being served came with B3 only")        \
+	X(PIPELINED, "request sent before the previous response: left alone")   \
+	X(INCOMPLETE, "header block not within the first bytes of the message") \
+	X(FAILED, "pushing or writing the header failed")
+
+/* clang-format off */
+enum zs_inject_result {
+#define ZS_X(name, help) ZS_INJ_##name,
+	ZS_INJECT_RESULTS(ZS_X)
+#undef ZS_X
+	ZS_INJ__COUNT,
+};
+/* clang-format on */
+
 #define ZS_DROP_CAUSES(X)                                             \
 	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")     \
 	X(READ_FAILED, "copying the payload from user memory failed") \
@@ -94,6 +114,23 @@ struct zs_event_hdr {
 _Static_assert(sizeof(struct zs_event_hdr) == 32, "zs_event_hdr size");
 
 /* DATA: cap_len payload bytes follow the struct. */
+enum zs_ctx_state {
+	ZS_CTX_NONE = 0,
+	ZS_CTX_ROOT = 1,     /* no valid incoming traceparent: a new trace */
+	ZS_CTX_INCOMING = 2, /* continues the request's valid traceparent */
+	ZS_CTX_FOREIGN = 3,  /* B3 only: userspace decides; calls are not injected */
+};
+
+/* A trace context decided in the kernel. */
+struct zs_kernel_ctx {
+	__u8 trace_id[16];
+	__u8 span_id[8]; /* INCOMING: the caller's span; INJECT: the CLIENT span */
+	__u8 flags;	 /* W3C trace-flags, sampling applied */
+	__u8 state;	 /* enum zs_ctx_state */
+	__u8 _pad[6];
+};
+_Static_assert(sizeof(struct zs_kernel_ctx) == 32, "zs_kernel_ctx size");
+
 struct zs_data_event {
 	struct zs_event_hdr hdr;
 	__u64 pos;		/* byte position of this chunk in its direction */
@@ -104,8 +141,12 @@ struct zs_data_event {
 	__u8 start;		/* enum zs_start */
 	__u8 tail_len;		/* valid bytes in tail[] (0 when cap_len == len) */
 	__u8 tail[ZS_TAIL_LEN]; /* last bytes of the chunk when not copied whole */
+	/* Set on a request read by a server when injection is on: the context
+	 * the kernel gave the thread, which it injects into the thread's calls.
+	 * Userspace uses it for the SERVER span so both agree. */
+	struct zs_kernel_ctx ctx;
 };
-_Static_assert(sizeof(struct zs_data_event) == 72, "zs_data_event size");
+_Static_assert(sizeof(struct zs_data_event) == 104, "zs_data_event size");
 
 /* CONN: a connection's identity, sent once before its first DATA. */
 struct zs_conn_event {
@@ -133,6 +174,14 @@ struct zs_close_event {
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
 /* Value of the conn map (key: socket cookie). */
+/* INJECT: what the injector put into the request starting at pos. */
+struct zs_inject_event {
+	struct zs_event_hdr hdr;
+	__u64 pos;		  /* egress byte position of the request (app bytes) */
+	struct zs_kernel_ctx ctx; /* span_id: the CLIENT span's; state: ROOT or INCOMING */
+};
+_Static_assert(sizeof(struct zs_inject_event) == 72, "zs_inject_event size");
+
 struct zs_conn_state {
 	__u64 pos[2];	  /* bytes seen per direction */
 	__u32 budget[2];  /* header bytes still to copy per direction */
@@ -146,7 +195,8 @@ struct zs_conn_state {
 	__u8 req_starts;    /* request-start chunks seen (wrapping counter) */
 	__u8 resp_starts;   /* response-start chunks seen (wrapping counter) */
 	__u8 pipelined;	    /* requests overlap: copy whole chunks, never cut bodies */
-	__u8 _pad[3];
+	__u8 ctx_pending;   /* server request: header block not yet scanned to its end */
+	__u8 _pad[2];
 };
 _Static_assert(sizeof(struct zs_conn_state) == 48, "zs_conn_state size");
 

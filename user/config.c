@@ -103,6 +103,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 
 	memset(c, 0, sizeof(*c));
 	c->gzip = true;
+	c->inject = true;
 	c->timeout_ms = 10000;
 	c->bsp_delay_ms = 5000;
 	c->bsp_batch = 512;
@@ -260,7 +261,8 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_IDLE,
 		O_STATS,
 		O_QUERY,
-		O_ERRORS
+		O_ERRORS,
+		O_INJECT
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -275,6 +277,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "keep-query", no_argument, NULL, O_QUERY },
 		{ "keep-errors", no_argument, NULL, O_ERRORS },
+		{ "inject", required_argument, NULL, O_INJECT },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -351,6 +354,13 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 			break;
 		case O_ERRORS:
 			c->keep_errors = true;
+			break;
+		case O_INJECT:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--inject '%s': expected on or off", optarg);
+				return -1;
+			}
+			c->inject = strcmp(optarg, "on") == 0;
 			break;
 		case 'v':
 			c->verbose = true;

@@ -15,6 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Injected contexts waiting for their request's bytes at most. */
+#define ZS_INJECT_QUEUE 4
 /* Requests outstanding on one connection (pipelining depth) at most. */
 #define ZS_PIPELINE_MAX 16
 
@@ -42,7 +44,12 @@ struct zs_conn {
 	struct zs_side side_req, side_resp;
 	uint64_t next_pos[2];
 	bool pos_known[2];
-	uint64_t msg_begin_ts[2]; /* [0] request stream, [1] response stream */
+	uint64_t msg_begin_ts[2];		   /* [0] request stream, [1] response stream */
+	uint64_t req_begin_pos;			   /* byte position of the request being read */
+	struct zs_kernel_ctx req_kctx;		   /* the kernel's context for it (SERVER) */
+	struct zs_kernel_ctx inj[ZS_INJECT_QUEUE]; /* injected, by request position */
+	uint64_t inj_pos[ZS_INJECT_QUEUE];
+	uint32_t n_inj;
 	uint64_t cur_ts;
 	struct zs_span *pending[ZS_PIPELINE_MAX];
 	uint32_t p_head, p_count;
@@ -244,7 +251,8 @@ static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *co
 	c->side_resp = (struct zs_side){ c, false };
 	zs_http_stream_init(&c->req, true, opts.capture_size, &req_ops, &c->side_req);
 	zs_http_stream_init(&c->resp, false, opts.capture_size, &resp_ops, &c->side_resp);
-	c->res = zs_procinfo_get(pid, c->comm);
+	/* NULL comm: named later by the CONN record (see zs_conn_on_inject) */
+	c->res = comm ? zs_procinfo_get(pid, c->comm) : NULL;
 	b = hash_cookie(cookie);
 	c->hnext = table[b];
 	table[b] = c;
@@ -271,9 +279,19 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 
 	memcpy(comm, ev->comm, 16);
 	comm[16] = 0;
-	if (c) /* the cookie is unique per boot: a stale entry means we missed the close */
+	/* The cookie is unique per boot: an entry with a tuple means we missed
+	 * the close; one without was made by an INJECT event moments ago. */
+	if (c && c->has_tuple) {
 		conn_remove(c);
-	c = conn_create(ev->hdr.cookie, ev->hdr.pid, comm, ev->hdr.ts_ns);
+		c = NULL;
+	}
+	if (!c) {
+		c = conn_create(ev->hdr.cookie, ev->hdr.pid, comm, ev->hdr.ts_ns);
+	} else if (!c->res) {
+		/* made by INJECT, unnamed until now */
+		zs_strlcpy(c->comm, comm, sizeof(c->comm));
+		c->res = zs_procinfo_get(ev->hdr.pid, c->comm);
+	}
 	if (!c)
 		return;
 	zs_count(conns_opened);
@@ -412,6 +430,59 @@ static void claim_waiting_server(const struct zs_conn *c, struct zs_span *cs)
 	}
 }
 
+/* The context injected into the request that starts at pos, taken off c. */
+static bool take_injected(struct zs_conn *c, uint64_t pos, struct zs_kernel_ctx *out)
+{
+	uint32_t i;
+
+	for (i = 0; i < c->n_inj; i++) {
+		if (c->inj_pos[i] != pos)
+			continue;
+		*out = c->inj[i];
+		memmove(c->inj + i, c->inj + i + 1, sizeof(c->inj[0]) * (c->n_inj - i - 1));
+		memmove(c->inj_pos + i, c->inj_pos + i + 1,
+			sizeof(c->inj_pos[0]) * (c->n_inj - i - 1));
+		c->n_inj--;
+		return true;
+	}
+	return false;
+}
+
+/* With injection on, the kernel decided the context of a request a server
+ * reads (and injects it into the thread's calls): the SERVER span takes it. */
+static void kernel_server_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
+{
+	const struct zs_kernel_ctx *k = &c->req_kctx;
+
+	memcpy(s->trace_id, k->trace_id, 16);
+	s->trace_flags = k->flags;
+	if (k->state == ZS_CTX_INCOMING) {
+		memcpy(s->parent_span_id, k->span_id, 8);
+		s->has_parent = true;
+		zs_count(context_extracted);
+		if (!m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
+			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
+	} else if (m->traceparent[0] || m->b3[0] || m->b3_trace[0]) {
+		zs_count(context_invalid); /* or B3, which the kernel does not read */
+	}
+	apply_sampling(s);
+	zs_link_server_begin(s->pid, s->tid, s);
+}
+
+/* A CLIENT request the kernel injected a traceparent into: the span is the
+ * one the next hop will name as its parent, under the SERVER span in flight
+ * of that trace in this process (or its parent). */
+static void injected_client_context(struct zs_conn *c, struct zs_span *s,
+				    const struct zs_kernel_ctx *k)
+{
+	memcpy(s->trace_id, k->trace_id, 16);
+	memcpy(s->span_id, k->span_id, 8);
+	s->trace_flags = k->flags;
+	if (k->state == ZS_CTX_INCOMING && !zs_link_client_in_trace(s->pid, c->ppid, s))
+		zs_count(inject_parent_unknown);
+	claim_waiting_server(c, s);
+}
+
 /*
  * Trace id, parent and flags of a new request's span. A SERVER span joins
  * the trace its request carries, else the CLIENT span on this host that
@@ -422,10 +493,21 @@ static void claim_waiting_server(const struct zs_conn *c, struct zs_span *cs)
 static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
 {
 	struct zs_trace_ctx ctx;
+	struct zs_kernel_ctx k;
 	bool w3c;
-	int wire = wire_context(m, &ctx, &w3c);
+	int wire;
 
 	zs_ids_random(s->span_id, sizeof(s->span_id));
+	if (s->kind == ZS_KIND_SERVER &&
+	    (c->req_kctx.state == ZS_CTX_ROOT || c->req_kctx.state == ZS_CTX_INCOMING)) {
+		kernel_server_context(c, s, m);
+		return;
+	}
+	if (s->kind == ZS_KIND_CLIENT && take_injected(c, c->req_begin_pos, &k)) {
+		injected_client_context(c, s, &k);
+		return;
+	}
+	wire = wire_context(m, &ctx, &w3c);
 	if (wire < 0)
 		zs_count(context_invalid);
 	if (wire > 0) {
@@ -638,14 +720,44 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	}
 	is_req = (c->role == ZS_ROLE_SERVER) == (d == ZS_DIR_INGRESS);
 	st = is_req ? &c->req : &c->resp;
-	if (st->state == ZS_HS_IDLE || st->state == ZS_HS_RESYNC)
+	if (st->state == ZS_HS_IDLE || st->state == ZS_HS_RESYNC) {
 		c->msg_begin_ts[is_req ? 0 : 1] = ev->hdr.ts_ns;
+		if (is_req) {
+			c->req_begin_pos = ev->pos;
+			c->req_kctx = ev->ctx;
+		}
+	} else if (is_req && ev->ctx.state != ZS_CTX_NONE) {
+		/* the kernel found the context in a later chunk of the headers */
+		c->req_kctx = ev->ctx;
+	}
 	c->cur_ts = ev->hdr.ts_ns;
 	c->cur_pid = ev->hdr.pid;
 	c->cur_tid = ev->hdr.tid;
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
 			    ev->start != ZS_START_NONE);
 	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
+}
+
+void zs_conn_on_inject(const struct zs_inject_event *ev)
+{
+	struct zs_conn *c = lookup(ev->hdr.cookie);
+
+	zs_count(injected);
+	if (!c) {
+		/* The injector runs inside the send, before the CONN record,
+		 * which names the process. */
+		c = conn_create(ev->hdr.cookie, ev->hdr.pid, NULL, ev->hdr.ts_ns);
+		if (!c)
+			return;
+	}
+	if (c->n_inj == ZS_INJECT_QUEUE) {
+		memmove(c->inj, c->inj + 1, sizeof(c->inj[0]) * (ZS_INJECT_QUEUE - 1));
+		memmove(c->inj_pos, c->inj_pos + 1, sizeof(c->inj_pos[0]) * (ZS_INJECT_QUEUE - 1));
+		c->n_inj--;
+		zs_count(inject_unmatched);
+	}
+	c->inj[c->n_inj] = ev->ctx;
+	c->inj_pos[c->n_inj++] = ev->pos;
 }
 
 void zs_conn_on_close(const struct zs_close_event *ev)

@@ -193,3 +193,30 @@ bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s
 	zs_span_continue(s, parent);
 	return true;
 }
+
+static const struct zs_span *find_trace(const struct proc *p, const uint8_t trace_id[16])
+{
+	uint32_t i;
+
+	for (i = 0; p && i < p->n; i++)
+		if (memcmp(p->v[i].s->trace_id, trace_id, 16) == 0)
+			return p->v[i].s;
+	return NULL;
+}
+
+bool zs_link_client_in_trace(uint32_t pid, uint32_t ppid, struct zs_span *s)
+{
+	const struct zs_span *parent;
+
+	if (!procs || !pid)
+		return false;
+	parent = find_trace(proc_find(pid, false), s->trace_id);
+	if (!parent && ppid)
+		parent = find_trace(proc_find(ppid, false), s->trace_id);
+	if (!parent)
+		return false;
+	memcpy(s->parent_span_id, parent->span_id, 8);
+	s->has_parent = true;
+	zs_count(links_injected);
+	return true;
+}

@@ -38,4 +38,8 @@ void zs_link_server_end(uint32_t pid, const struct zs_span *s);
  * span as parent. Returns true when linked. */
 bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s);
 
+/* CLIENT span s (trace id already set) of process pid: parent is the
+ * SERVER span in flight in pid (else ppid) with the same trace id. */
+bool zs_link_client_in_trace(uint32_t pid, uint32_t ppid, struct zs_span *s);
+
 #endif

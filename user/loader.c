@@ -4,6 +4,7 @@
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
+#include "inject.skel.h"
 #include "sock.skel.h"
 #include "zerospan_abi.h"
 
@@ -11,6 +12,7 @@
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,25 +27,29 @@
 
 struct zs_loader {
 	struct sock_bpf *skel;
+	struct inject_bpf *inj;
+	int cgroup_fd;
+	int msg_link_fd;  /* sk_msg link on the sockhash, or -1 */
+	int msg_attached; /* sk_msg attached the old way (no link) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 };
 
-static int drops_fd = -1;
+static int drops_fd = -1, inject_stats_fd = -1;
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
-	char buf[1024];
-	size_t n;
+	char *buf = NULL, *line, *save = NULL;
 
 	if (zs_log_level > ZS_LOG_DEBUG)
 		return 0;
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	n = strlen(buf);
-	while (n && buf[n - 1] == '\n')
-		buf[--n] = 0;
-	log_debug("libbpf: %s", buf);
+	/* Verifier logs come as one long message: print it whole, a line each. */
+	if (vasprintf(&buf, fmt, ap) < 0)
+		return 0;
+	for (line = strtok_r(buf, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		log_debug("libbpf: %s", line);
+	free(buf);
 	return 0;
 }
 
@@ -85,25 +91,142 @@ static int btf_has_tracepoint(const struct btf *btf, const char *name)
 	return btf && btf__find_by_name_kind(btf, tn, BTF_KIND_TYPEDEF) > 0;
 }
 
-void zs_loader_read_drops(uint64_t *out)
+/* Sums the n per-CPU counters of an array map into out[n]. */
+static void sum_percpu(int fd, int n, uint64_t *out)
 {
 	int ncpu = libbpf_num_possible_cpus(), i, c;
 	uint64_t *vals;
 
-	if (drops_fd < 0 || ncpu <= 0)
+	if (fd < 0 || ncpu <= 0)
 		return;
 	vals = calloc((size_t)ncpu, sizeof(*vals));
 	if (!vals)
 		return;
-	for (i = 0; i < ZS_DROP__COUNT; i++) {
+	for (i = 0; i < n; i++) {
 		uint32_t key = (uint32_t)i;
 
-		if (bpf_map_lookup_elem(drops_fd, &key, vals))
+		if (bpf_map_lookup_elem(fd, &key, vals))
 			continue;
 		for (c = 0; c < ncpu; c++)
 			out[i] += vals[c];
 	}
 	free(vals);
+}
+
+void zs_loader_read_drops(uint64_t *out)
+{
+	sum_percpu(drops_fd, ZS_DROP__COUNT, out);
+}
+
+void zs_loader_read_inject(uint64_t *out)
+{
+	sum_percpu(inject_stats_fd, ZS_INJ__COUNT, out);
+}
+
+/* The cgroup v2 root, where sockops sees every socket of the host. */
+static int open_cgroup2_root(void)
+{
+	char line[512], dev[128], dir[256], type[64];
+	FILE *f = fopen("/proc/self/mounts", "r");
+	int fd = -1;
+
+	while (f && fd < 0 && fgets(line, sizeof(line), f))
+		if (sscanf(line, "%127s %255s %63s", dev, dir, type) == 3 &&
+		    strcmp(type, "cgroup2") == 0)
+			fd = open(dir, O_RDONLY | O_DIRECTORY);
+	if (f)
+		fclose(f);
+	if (fd < 0 && (mkdir("/run/zerospan-cgroup2", 0755) == 0 || errno == EEXIST) &&
+	    mount("cgroup2", "/run/zerospan-cgroup2", "cgroup2", 0, NULL) == 0)
+		fd = open("/run/zerospan-cgroup2", O_RDONLY | O_DIRECTORY);
+	return fd;
+}
+
+/* Root sampling threshold for the kernel: as zs_sampler_decide(). */
+static uint64_t sample_threshold(const struct zs_sampler *s)
+{
+	if (s->root == ZS_SAMPLER_ALWAYS_ON)
+		return 1ULL << 53;
+	if (s->root == ZS_SAMPLER_ALWAYS_OFF)
+		return 0;
+	return (uint64_t)(s->ratio * (double)(1ULL << 53));
+}
+
+/*
+ * Loads inject.bpf.c on top of the loaded sock.bpf.c (sharing its events,
+ * conns and thread_ctx maps) and attaches sockops at the cgroup v2 root and
+ * sk_msg on the sockhash. Returns 0 or a negative errno, logged.
+ */
+static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
+{
+	struct inject_bpf *inj = inject_bpf__open();
+	int ncpu = libbpf_num_possible_cpus(), err, prog_fd, map_fd;
+	struct bpf_link *link;
+
+	if (!inj)
+		return -errno;
+	l->inj = inj;
+	inj->rodata->agent_tgid = (uint32_t)getpid();
+	inj->rodata->filter_pids = cfg->n_pids > 0;
+	inj->rodata->filter_comms = cfg->n_exes > 0;
+	inj->rodata->filter_ports = cfg->n_ports > 0;
+	inj->rodata->sample_threshold = sample_threshold(&cfg->sampler);
+	if (ncpu > 0)
+		bpf_map__set_max_entries(inj->maps.inj_scratch, (uint32_t)ncpu);
+	{
+		/* maps of sock.bpf.c the injector reads or writes */
+		struct bpf_map *shared[][2] = {
+			{ inj->maps.events, l->skel->maps.events },
+			{ inj->maps.conns, l->skel->maps.conns },
+			{ inj->maps.thread_ctx, l->skel->maps.thread_ctx },
+			{ inj->maps.scope_pids, l->skel->maps.scope_pids },
+			{ inj->maps.scope_comms, l->skel->maps.scope_comms },
+			{ inj->maps.scope_ports, l->skel->maps.scope_ports },
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(shared) / sizeof(shared[0]); i++) {
+			err = bpf_map__reuse_fd(shared[i][0], bpf_map__fd(shared[i][1]));
+			if (err) {
+				log_warn("injection: share map %s: %s", bpf_map__name(shared[i][0]),
+					 strerror(-err));
+				return err;
+			}
+		}
+	}
+	err = inject_bpf__load(inj);
+	if (err) {
+		log_warn("injection: load: %s (run with -v for the verifier log)", strerror(-err));
+		return err;
+	}
+	inject_stats_fd = bpf_map__fd(inj->maps.inject_stats);
+	zs_metrics_set_inject_source(zs_loader_read_inject);
+	l->cgroup_fd = open_cgroup2_root();
+	if (l->cgroup_fd < 0) {
+		log_warn("injection: no cgroup v2 hierarchy to attach sockops to");
+		return -ENOENT;
+	}
+	link = bpf_program__attach_cgroup(inj->progs.zs_sockops, l->cgroup_fd);
+	if (!link) {
+		err = -errno;
+		log_warn("injection: attach sockops: %s", strerror(-err));
+		return err;
+	}
+	l->links[l->n_links++] = link;
+	prog_fd = bpf_program__fd(inj->progs.zs_inject);
+	map_fd = bpf_map__fd(inj->maps.inject_socks);
+	/* A link when the kernel has sockmap links (6.10); else a plain attach,
+	 * which goes away with the sockhash when the agent's fds close. */
+	l->msg_link_fd = bpf_link_create(prog_fd, map_fd, BPF_SK_MSG_VERDICT, NULL);
+	if (l->msg_link_fd < 0) {
+		if (bpf_prog_attach(prog_fd, map_fd, BPF_SK_MSG_VERDICT, 0)) {
+			err = -errno;
+			log_warn("injection: attach sk_msg: %s", strerror(-err));
+			return err;
+		}
+		l->msg_attached = 1;
+	}
+	return 0;
 }
 
 static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
@@ -139,12 +262,14 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 {
 	struct zs_loader *l = calloc(1, sizeof(*l));
 	struct btf *vmlinux = NULL;
+	const char *inject = "off";
 	struct bpf_program *prog;
 	int err, ncpu;
 	uint64_t rb_bytes = (uint64_t)cfg->ringbuf_mb << 20;
 
 	if (!l)
 		return NULL;
+	l->cgroup_fd = l->msg_link_fd = -1;
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
 		log_warn("not running as root: loading BPF needs CAP_BPF, CAP_PERFMON and "
@@ -183,6 +308,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->filter_pids = cfg->n_pids > 0;
 	l->skel->rodata->filter_comms = cfg->n_exes > 0;
 	l->skel->rodata->filter_ports = cfg->n_ports > 0;
+	l->skel->rodata->make_contexts = cfg->inject;
+	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
+	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
 	ncpu = libbpf_num_possible_cpus();
 	if (ncpu > 0)
@@ -243,9 +371,25 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		}
 		l->links[l->n_links++] = link;
 	}
+	if (cfg->inject) {
+		int before = l->n_links;
+
+		inject = "on";
+		if (attach_injector(l, cfg)) {
+			/* Nothing of it stays half attached; tracing goes on. */
+			inject = "failed, traces stay within this host";
+			while (l->n_links > before)
+				bpf_link__destroy(l->links[--l->n_links]);
+			inject_stats_fd = -1;
+			zs_metrics_set_inject_source(NULL);
+			inject_bpf__destroy(l->inj);
+			l->inj = NULL;
+		}
+	}
 	btf__free(vmlinux);
-	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB)", l->n_links,
-		 cfg->capture_size, cfg->ringbuf_mb);
+	log_info(
+		"attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection %s)",
+		l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject);
 	return l;
 fail:
 	btf__free(vmlinux);
@@ -271,6 +415,16 @@ void zs_loader_close(struct zs_loader *l)
 		return;
 	for (i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
+	if (l->msg_link_fd >= 0)
+		close(l->msg_link_fd);
+	if (l->msg_attached && l->inj)
+		bpf_prog_detach2(bpf_program__fd(l->inj->progs.zs_inject),
+				 bpf_map__fd(l->inj->maps.inject_socks), BPF_SK_MSG_VERDICT);
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	inject_stats_fd = -1;
+	zs_metrics_set_inject_source(NULL);
+	inject_bpf__destroy(l->inj);
 	ring_buffer__free(l->rb);
 	zs_metrics_set_kernel_source(NULL);
 	drops_fd = -1;

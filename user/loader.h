@@ -28,4 +28,7 @@ int zs_loader_attached(const struct zs_loader *l);
 /* Kernel drop counters summed over CPUs (for metrics). */
 void zs_loader_read_drops(uint64_t *out);
 
+/* Injector results summed over CPUs, by enum zs_inject_result. */
+void zs_loader_read_inject(uint64_t *out);
+
 #endif

@@ -22,9 +22,28 @@ static const char *const drop_help[] = {
 #undef ZS_X
 };
 
+static zs_kernel_drops_fn inject_source;
+
+static const char *const inject_names[] = {
+#define ZS_X(name, help) #name,
+	ZS_INJECT_RESULTS(ZS_X)
+#undef ZS_X
+};
+
+static const char *const inject_help[] = {
+#define ZS_X(name, help) help,
+	ZS_INJECT_RESULTS(ZS_X)
+#undef ZS_X
+};
+
 void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn)
 {
 	kernel_source = fn;
+}
+
+void zs_metrics_set_inject_source(zs_kernel_drops_fn fn)
+{
+	inject_source = fn;
 }
 
 void zs_metrics_kernel_drops(uint64_t *out)
@@ -94,6 +113,19 @@ char *zs_metrics_render(size_t *len)
 		lower(name, drop_names[i], sizeof(name));
 		sb_printf(&b, "zerospan_kernel_drops_total{cause=\"%s\",help=\"%s\"} %llu\n", name,
 			  drop_help[i], (unsigned long long)drops[i]);
+	}
+	if (inject_source) {
+		uint64_t inj[ZS_INJ__COUNT] = { 0 };
+
+		inject_source(inj);
+		sb_printf(&b,
+			  "# HELP zerospan_inject_total What traceparent injection did with "
+			  "outgoing messages, by result\n# TYPE zerospan_inject_total counter\n");
+		for (i = 0; i < ZS_INJ__COUNT; i++) {
+			lower(name, inject_names[i], sizeof(name));
+			sb_printf(&b, "zerospan_inject_total{result=\"%s\",help=\"%s\"} %llu\n",
+				  name, inject_help[i], (unsigned long long)inj[i]);
+		}
 	}
 	sb_printf(&b,
 		  "# HELP zerospan_export_queue_depth Spans waiting for export\n"

@@ -35,10 +35,10 @@ def one_trace(spans, chain):
     return out
 
 
-def test_chain_of_three_services_is_one_trace():
+def test_chain_of_three_services_is_one_trace(inject="on"):
     back_p, mid_p, front_p = free_port(), free_port(), free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[front_p, mid_p, back_p])
+    agent = Agent(rec, ports=[front_p, mid_p, back_p], args=["--inject=" + inject])
     procs = []
     try:
         procs.append(chain_service(back_p, "leaf", name="back"))
@@ -61,19 +61,25 @@ def test_chain_of_three_services_is_one_trace():
             for outer, inner in zip(chain, chain[1:]):
                 assert outer["start"] <= inner["start"] and inner["end"] <= outer["end"], (outer, inner)
         m = agent.assert_no_loss()
-        assert m["zerospan_links_thread_total"] >= n, m      # front: its handler thread calls
-        assert m["zerospan_links_process_total"] >= n, m     # middle: a pool worker calls
-        assert m["zerospan_links_same_node_total"] >= 3 * n, m
+        if inject == "off":
+            assert m["zerospan_links_thread_total"] >= n, m      # front: its handler thread calls
+            assert m["zerospan_links_process_total"] >= n, m     # middle: a pool worker calls
+            assert m["zerospan_links_same_node_total"] >= 3 * n, m
+        else:
+            # every hop joined through the header the kernel inserted
+            assert m['zerospan_inject_total{result="injected",help="traceparent inserted"}'] == 3 * n, m
+            assert m["zerospan_links_injected_total"] == 2 * n, m
+            assert m["zerospan_context_extracted_total"] == 3 * n, m
     finally:
         for p in procs:
             p.stop()
         agent.stop()
 
 
-def test_child_process_call_is_linked():
+def test_child_process_call_is_linked(inject="on"):
     back_p, front_p = free_port(), free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[front_p, back_p])
+    agent = Agent(rec, ports=[front_p, back_p], args=["--inject=" + inject])
     procs = []
     try:
         procs.append(chain_service(back_p, "leaf", name="back"))
@@ -82,17 +88,18 @@ def test_child_process_call_is_linked():
         assert r.returncode == 0, r
         spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 4)
         one_trace(spans, [("curl", "CLIENT"), ("front", "SERVER"), ("curl", "CLIENT"), ("back", "SERVER")])
-        assert agent.metrics()["zerospan_links_parent_process_total"] >= 1
+        m = agent.metrics()
+        assert m["zerospan_links_parent_process_total" if inject == "off" else "zerospan_links_injected_total"] >= 1, m
     finally:
         for p in procs:
             p.stop()
         agent.stop()
 
 
-def test_incoming_context_is_honoured_and_invalid_is_not():
+def test_incoming_context_is_honoured_and_invalid_is_not(inject="on"):
     port = free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[port])
+    agent = Agent(rec, ports=[port], args=["--inject=" + inject])
     srv = chain_service(port, "leaf", name="svc")
     cases = [  # (path, headers, expected trace id or None for a new trace, expected parent)
         ("/w3c", ["traceparent: " + TP, "tracestate: congo=t61rcWkgMzE", "tracestate: rojo=00f067aa0ba902b7"],
@@ -136,10 +143,14 @@ def test_incoming_context_is_honoured_and_invalid_is_not():
                 # curl sent the header itself: its CLIENT span keeps that context (no fork)
                 assert c["trace_id"] == trace and c["parent_span_id"] == parent, (path, c)
             else:
-                assert s["trace_id"] not in ("0af7651916cd43dd8448eb211c80319c",) and s["trace_id"] != "0" * 32
-                # an invalid header on the wire: the SERVER span is linked to
-                # curl's CLIENT span on this host instead (same-node link)
-                assert s["trace_id"] == c["trace_id"] and s["parent_span_id"] == c["span_id"], (path, s, c)
+                # an invalid header on the wire starts a new trace
+                assert s["trace_id"] not in ("0af7651916cd43dd8448eb211c80319c", "0" * 32), (path, s)
+                if inject == "off":
+                    # linked to curl's CLIENT span on this host instead (same-node link)
+                    assert s["trace_id"] == c["trace_id"] and s["parent_span_id"] == c["span_id"], (path, s, c)
+                else:
+                    # the kernel gave the request a new trace (and would inject it downstream)
+                    assert s["parent_span_id"] == "", (path, s)
         w3c = [x for x in spans if x["attrs"]["url.path"] == "/w3c"][0]
         assert w3c["trace_state"] == "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7", w3c
         assert all(x["flags"] & 0xff == 1 for x in spans + clients), "sampled flag"
@@ -221,10 +232,25 @@ def test_sampling():
         srv.stop()
 
 
+def test_chain_without_injection():
+    test_chain_of_three_services_is_one_trace(inject="off")
+
+
+def test_child_process_without_injection():
+    test_child_process_call_is_linked(inject="off")
+
+
+def test_incoming_context_without_injection():
+    test_incoming_context_is_honoured_and_invalid_is_not(inject="off")
+
+
 TESTS = [
     test_chain_of_three_services_is_one_trace,
+    test_chain_without_injection,
     test_child_process_call_is_linked,
+    test_child_process_without_injection,
     test_incoming_context_is_honoured_and_invalid_is_not,
+    test_incoming_context_without_injection,
     test_sampling,
 ]
 

@@ -9,6 +9,7 @@ usage: chain_server.py PORT MODE [NEXT_URL]
 """
 import concurrent.futures
 import http.server
+import os
 import subprocess
 import sys
 import urllib.request
@@ -37,7 +38,9 @@ class H(http.server.BaseHTTPRequestHandler):
         elif MODE == "pool":
             body = POOL.submit(call_next).result()
         elif MODE == "fork":
-            body = subprocess.run(["curl", "-sS", NEXT], capture_output=True, check=True).stdout
+            # The child names itself (curl), not after this service.
+            env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
+            body = subprocess.run(["curl", "-sS", NEXT], capture_output=True, check=True, env=env).stdout
         self.send_response(200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()

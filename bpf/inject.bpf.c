@@ -1,0 +1,256 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * traceparent injection into outgoing plaintext HTTP/1.x requests.
+ *
+ * sockops enrols every client TCP socket (active open) in a sockhash; the
+ * sk_msg program attached to it sees each sendmsg's bytes before TCP does.
+ * When a message starts with a complete request line and header block that
+ * carries no traceparent, on a connection with no request unanswered, it
+ * inserts "traceparent: 00-<trace>-<span>-<flags>" after the request line:
+ * the trace is the one the sending thread (else its process, else its
+ * parent process) serves, per thread_ctx written by sock.bpf.c, else a new
+ * one; the span is a fresh id for the CLIENT span, reported to the agent in
+ * an INJECT event. Anything else passes untouched and is counted.
+ *
+ * Maps events, conns, thread_ctx and the scope maps are sock.bpf.c's,
+ * shared by the loader.
+ */
+#include "vmlinux.h"
+
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_helpers.h>
+
+#include "zerospan_abi.h"
+#include "lib/http_class.bpf.h"
+#include "lib/scope.bpf.h"
+#include "lib/trace_ctx.bpf.h"
+
+/* Bytes of a message's head examined: the request line and the header
+ * block must fit, else no injection (counted INCOMPLETE). */
+#define ZS_INJ_HEAD 2048
+
+const volatile __u64 sample_threshold = 1ULL << 53;
+
+/* sock.bpf.c's, reused by fd. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} events SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_conn_state);
+} conns SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_kernel_ctx);
+} thread_ctx SEC(".maps");
+
+/* Client sockets whose messages sk_msg sees, key: socket cookie. Added by
+ * sockops at active open; the kernel removes a socket when it closes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SOCKHASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u64);
+} inject_socks SEC(".maps");
+
+/* The socket cookie, for sk_msg (which cannot ask for it). Set by sockops,
+ * freed with the socket. */
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, __u64);
+} sock_cookie SEC(".maps");
+
+/* What the injector did, per CPU, indexed by enum zs_inject_result. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZS_INJ__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} inject_stats SEC(".maps");
+
+struct zs_inj_scratch {
+	__u8 head[ZS_TC_BUF]; /* copy of the message head (ZS_INJ_HEAD used) */
+	__u8 hdr[ZS_TP_HDR_LEN];
+};
+
+/* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
+ * value this large is refused). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256);
+	__type(key, __u32);
+	__type(value, struct zs_inj_scratch);
+} inj_scratch SEC(".maps");
+
+static __always_inline int zs_inj_count(__u32 result)
+{
+	__u64 *c = bpf_map_lookup_elem(&inject_stats, &result);
+
+	if (c)
+		*c += 1;
+	return SK_PASS;
+}
+
+SEC("sockops")
+int zs_sockops(struct bpf_sock_ops *skops)
+{
+	struct bpf_sock *sk;
+	__u64 cookie;
+	__u32 rport;
+
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+		return 1;
+	sk = skops->sk;
+	if (!sk)
+		return 1;
+	if (skops->family != 2 /* AF_INET */ && skops->family != 10 /* AF_INET6 */)
+		return 1;
+	/* local_port is host order; remote_port is network order, in the low or
+	 * the high half of the word depending on the kernel. */
+	rport = bpf_ntohl(skops->remote_port);
+	if (rport > 0xffff)
+		rport >>= 16;
+	if (!zs_port_pair_in_scope((__u16)skops->local_port, (__u16)rport))
+		return 1;
+	cookie = bpf_get_socket_cookie(skops);
+	if (!bpf_sk_storage_get(&sock_cookie, sk, &cookie, BPF_SK_STORAGE_GET_F_CREATE))
+		return 1;
+	bpf_sock_hash_update(skops, &inject_socks, &cookie, BPF_NOEXIST);
+	return 1;
+}
+
+/* The context a call sent by this thread continues. */
+static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out)
+{
+	struct zs_kernel_ctx *c = bpf_map_lookup_elem(&thread_ctx, &id);
+	__u64 key;
+
+	if (!c) {
+		key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
+		c = bpf_map_lookup_elem(&thread_ctx, &key);
+	}
+	if (!c) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		key = (__u64)BPF_CORE_READ(t, real_parent, tgid) << 32 | 0xffffffffULL;
+		c = bpf_map_lookup_elem(&thread_ctx, &key);
+	}
+	if (!c)
+		return -1;
+	*out = *c;
+	return 0;
+}
+
+SEC("sk_msg")
+int zs_inject(struct sk_msg_md *msg)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *cookie;
+	__u32 cpu = bpf_get_smp_processor_id(), n, line_end = 0, k;
+	struct zs_inj_scratch *s;
+	struct zs_conn_state *st;
+	struct zs_kernel_ctx c = {}; /* state NONE until zs_caller_ctx finds one */
+	struct zs_tp_scan sc = {};
+	struct zs_line_scan ls = {};
+	struct zs_inject_event *ev;
+	__u8 *p, *end;
+
+	struct bpf_sock *sk = msg->sk;
+
+	if (!sk || !zs_in_scope(id))
+		return SK_PASS;
+	cookie = bpf_sk_storage_get(&sock_cookie, sk, 0, 0);
+	s = bpf_map_lookup_elem(&inj_scratch, &cpu);
+	if (!cookie || !s)
+		return SK_PASS;
+	n = msg->size < ZS_INJ_HEAD ? msg->size : ZS_INJ_HEAD;
+	if (n < 16)
+		return zs_inj_count(ZS_INJ_NOT_REQUEST);
+	if (bpf_msg_pull_data(msg, 0, n, 0))
+		return zs_inj_count(ZS_INJ_FAILED);
+	p = msg->data;
+	end = msg->data_end;
+	if ((__u64)(end - p) < n)
+		return zs_inj_count(ZS_INJ_FAILED);
+	n &= ZS_INJ_HEAD * 2 - 1;
+	if (bpf_probe_read_kernel(s->head, n, p))
+		return zs_inj_count(ZS_INJ_FAILED);
+	if (zs_classify_start(s->head, ZS_CLASSIFY_LEN) != ZS_START_REQUEST)
+		return zs_inj_count(ZS_INJ_NOT_REQUEST);
+	/* Never into a pipelined follower: a request is unanswered. */
+	st = bpf_map_lookup_elem(&conns, cookie);
+	if (st && (__u8)(st->req_starts - st->resp_starts) != 0)
+		return zs_inj_count(ZS_INJ_PIPELINED);
+	sc.buf = s->head;
+	sc.n = n;
+	bpf_loop(n, zs_tp_scan_cb, &sc, 0);
+	if (sc.count || sc.b3)
+		return zs_inj_count(ZS_INJ_HAS_CONTEXT);
+	if (!sc.end)
+		return zs_inj_count(ZS_INJ_INCOMPLETE);
+	ls.buf = s->head;
+	ls.n = n;
+	bpf_loop(512, zs_line_end_cb, &ls, 0);
+	line_end = ls.end;
+	if (!line_end || s->head[(line_end - 3) & ZS_TC_MASK] < '0') /* "... HTTP/1.x\r\n" */
+		return zs_inj_count(ZS_INJ_INCOMPLETE);
+
+	if (zs_caller_ctx(id, &c) == 0 && c.state == ZS_CTX_FOREIGN)
+		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);
+	if (c.state == ZS_CTX_NONE) {
+		for (k = 0; k < 16; k += 4) {
+			__u32 r = bpf_get_prandom_u32();
+
+			__builtin_memcpy(&c.trace_id[k], &r, 4);
+		}
+		c.flags = zs_ratio_sampled(c.trace_id, sample_threshold);
+		c.state = ZS_CTX_ROOT;
+	} else {
+		c.state = ZS_CTX_INCOMING;
+	}
+	for (k = 0; k < 8; k += 4) {
+		__u32 r = bpf_get_prandom_u32();
+
+		__builtin_memcpy(&c.span_id[k], &r, 4);
+	}
+	zs_tp_format(&c, s->hdr);
+
+	if (bpf_msg_push_data(msg, line_end, ZS_TP_HDR_LEN, 0))
+		return zs_inj_count(ZS_INJ_FAILED);
+	/* Keep the header block in one piece: push_data alone leaves three
+	 * scatterlist entries, and TCP then sends three segments. */
+	if (bpf_msg_pull_data(msg, 0, sc.end + ZS_TP_HDR_LEN, 0))
+		return zs_inj_count(ZS_INJ_FAILED);
+	p = msg->data;
+	end = msg->data_end;
+	line_end &= 511;
+	if (p + line_end + ZS_TP_HDR_LEN > end)
+		return zs_inj_count(ZS_INJ_FAILED);
+	for (k = 0; k < ZS_TP_HDR_LEN; k++)
+		p[line_end + k] = s->hdr[k];
+
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (ev) {
+		ev->hdr.type = ZS_EV_INJECT;
+		ev->hdr.size = sizeof(*ev);
+		ev->hdr.pid = id >> 32;
+		ev->hdr.tid = (__u32)id;
+		ev->hdr._pad = 0;
+		ev->hdr.ts_ns = bpf_ktime_get_ns();
+		ev->hdr.cookie = *cookie;
+		ev->pos = st ? st->pos[ZS_DIR_EGRESS] : 0;
+		ev->ctx = c;
+		bpf_ringbuf_submit(ev, 0);
+	}
+	return zs_inj_count(ZS_INJ_INJECTED);
+}
+
+char LICENSE[] SEC("license") = "GPL";

@@ -1,0 +1,232 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Trace context in the kernel: find a traceparent header in a copied header
+ * block, validate it as W3C Trace Context says (same rules as
+ * user/context.c), make new contexts, format the header we inject. Pure
+ * logic over a buffer in a map value; tested through bpf/tests.
+ */
+#ifndef ZS_TRACE_CTX_BPF_H
+#define ZS_TRACE_CTX_BPF_H
+
+#include "zerospan_abi.h"
+
+/* Buffers scanned are at most this long (power of two, for masking). */
+#define ZS_TC_BUF 32768
+#define ZS_TC_MASK (ZS_TC_BUF - 1)
+/* "traceparent: 00-" 32 "-" 16 "-" 2 CRLF */
+#define ZS_TP_HDR_LEN 70
+
+struct zs_tp_scan {
+	const __u8 *buf; /* ZS_TC_BUF bytes, n valid */
+	__u32 n;
+	__u32 value; /* offset of the first traceparent value */
+	__u32 count; /* traceparent headers seen: 0, 1, 2 = more than one */
+	__u32 b3;    /* 1: B3 headers seen (b3:, x-b3-...) */
+	__u32 end;   /* offset just past the header block's CRLFCRLF, 0: not seen */
+};
+
+/* ASCII lowercase, branch-free: per-byte branches multiply verifier states
+ * in the scan callbacks ("sequence of 8193 jumps is too complex"). */
+static __always_inline __u8 zs_lower(__u8 c)
+{
+	__s32 x = (__s32)c - 'A';
+
+	return (__u8)(c + (~((x | (25 - x)) >> 31) & 32));
+}
+
+/* Looks at the header line starting at offset l. */
+static __always_inline long zs_tp_line(struct zs_tp_scan *s, __u64 l)
+{
+	const __u8 *b = s->buf;
+	/* "traceparent:" (no static arrays: they break BTF for this object) */
+	const __u64 name_lo = 0x7261706563617274ULL; /* "tracepar" little-endian */
+	const __u32 name_hi = 0x3a746e65;	     /* "ent:" */
+	__u64 lo = 0;
+	__u32 hi = 0, k;
+	__u8 c0;
+
+	if (l >= s->n)
+		return 0;
+	c0 = b[l & ZS_TC_MASK];
+	if (c0 == '\r' || c0 == '\n') {
+		s->end = (__u32)l + (c0 == '\r' ? 2 : 1);
+		return 1; /* empty line: end of the header block */
+	}
+	/* B3, which the kernel does not parse: the request has a context */
+	if (l + 5 < s->n) {
+		if (zs_lower(c0) == 'b' && b[(l + 1) & ZS_TC_MASK] == '3' &&
+		    b[(l + 2) & ZS_TC_MASK] == ':')
+			s->b3 = 1;
+		if (zs_lower(c0) == 'x' && b[(l + 1) & ZS_TC_MASK] == '-' &&
+		    zs_lower(b[(l + 2) & ZS_TC_MASK]) == 'b' && b[(l + 3) & ZS_TC_MASK] == '3' &&
+		    b[(l + 4) & ZS_TC_MASK] == '-')
+			s->b3 = 1;
+	}
+	if (l + 12 > s->n)
+		return 0;
+	for (k = 0; k < 8; k++)
+		lo |= (__u64)zs_lower(b[(l + k) & ZS_TC_MASK]) << (8 * k);
+	for (k = 0; k < 4; k++)
+		hi |= (__u32)zs_lower(b[(l + 8 + k) & ZS_TC_MASK]) << (8 * k);
+	if (lo != name_lo || hi != name_hi)
+		return 0;
+	/* flags, not counts: a value that keeps changing between iterations
+	 * keeps the verifier from ever pruning the loop */
+	if (s->count) {
+		s->count = 2; /* a duplicate: invalid */
+		return 0;
+	}
+	s->count = 1;
+	{
+		__u32 v = (__u32)l + 12, w;
+
+		/* optional whitespace before the value (a few bytes at most) */
+		for (w = 0; w < 4; w++) {
+			__u8 ch = b[v & ZS_TC_MASK];
+
+			if (ch != ' ' && ch != '\t')
+				break;
+			v++;
+		}
+		s->value = v;
+	}
+	return 0;
+}
+
+/* bpf_loop callback over a buffer's bytes: a header line begins after each
+ * "\n" (and at offset 0 when the previous chunk ended with one: the caller
+ * looks there first). Stops at the end of the header block. */
+static long zs_tp_scan_cb(__u64 i, void *ctx)
+{
+	struct zs_tp_scan *s = ctx;
+
+	if (i >= s->n)
+		return 1;
+	if (s->buf[i & ZS_TC_MASK] != '\n')
+		return 0;
+	return zs_tp_line(s, i + 1);
+}
+
+static __always_inline int zs_hexval(__u8 c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return -1;
+}
+
+/* n hex chars at buf[off..] into out[n/2]; -1 on a non-lowercase-hex char. */
+static __always_inline int zs_hex_in(const __u8 *buf, __u32 off, __u8 *out, __u32 n)
+{
+	__u32 k;
+
+	for (k = 0; k < n; k += 2) {
+		int hi = zs_hexval(buf[(off + k) & ZS_TC_MASK]);
+		int lo = zs_hexval(buf[(off + k + 1) & ZS_TC_MASK]);
+
+		if (hi < 0 || lo < 0)
+			return -1;
+		out[k / 2] = (__u8)(hi << 4 | lo);
+	}
+	return 0;
+}
+
+/* Validates the traceparent value at buf[v..n) into c (trace_id, span_id
+ * = the caller's span, flags). Same rules as zs_traceparent_parse(). */
+static __always_inline int zs_tp_parse(const __u8 *buf, __u32 v, __u32 n, struct zs_kernel_ctx *c)
+{
+	__u8 ver, after;
+	__u64 or_t = 0, or_s = 0;
+	__u32 k;
+
+	if (v + 55 > n || zs_hex_in(buf, v, &ver, 2) || ver == 0xff)
+		return -1;
+	if (buf[(v + 2) & ZS_TC_MASK] != '-' || buf[(v + 35) & ZS_TC_MASK] != '-' ||
+	    buf[(v + 52) & ZS_TC_MASK] != '-')
+		return -1;
+	if (zs_hex_in(buf, v + 3, c->trace_id, 32) || zs_hex_in(buf, v + 36, c->span_id, 16) ||
+	    zs_hex_in(buf, v + 53, &c->flags, 2))
+		return -1;
+	/* what follows the 55 chars: end of value (OWS, CR) or, for a later
+	 * version, a dash and more fields */
+	after = v + 55 < n ? buf[(v + 55) & ZS_TC_MASK] : '\r';
+	if (after != '\r' && after != '\n' && after != ' ' && after != '\t' &&
+	    (ver == 0 || after != '-'))
+		return -1;
+	for (k = 0; k < 16; k++)
+		or_t |= c->trace_id[k];
+	for (k = 0; k < 8; k++)
+		or_s |= c->span_id[k];
+	if (!or_t || !or_s)
+		return -1;
+	if (ver != 0)
+		c->flags &= 1;
+	return 0;
+}
+
+/* Root sampling on a trace id: the low 8 bytes, as zs_sampler_decide(). */
+static __always_inline int zs_ratio_sampled(const __u8 *trace_id, __u64 threshold)
+{
+	__u64 x = 0;
+	__u32 k;
+
+	for (k = 8; k < 16; k++)
+		x = x << 8 | trace_id[k];
+	return (x >> 11) < threshold;
+}
+
+struct zs_line_scan {
+	const __u8 *buf;
+	__u32 n;
+	__u32 end; /* offset past the first CRLF, 0: none */
+};
+
+/* bpf_loop callback: the end of the first line. */
+static long zs_line_end_cb(__u64 i, void *ctx)
+{
+	struct zs_line_scan *s = ctx;
+
+	if (i + 1 >= s->n)
+		return 1;
+	if (s->buf[i & ZS_TC_MASK] == '\r' && s->buf[(i + 1) & ZS_TC_MASK] == '\n') {
+		s->end = (__u32)i + 2;
+		return 1;
+	}
+	return 0;
+}
+
+/* Writes "traceparent: 00-<trace>-<span>-<flags>\r\n" into out. */
+/* Branch-free, so formatting adds no verifier states. */
+static __always_inline __u8 zs_hexdigit(__u8 d)
+{
+	__s32 x = d;
+
+	return (__u8)('0' + x + (((9 - x) >> 8) & ('a' - '0' - 10)));
+}
+
+static __always_inline void zs_tp_format(const struct zs_kernel_ctx *c, __u8 out[ZS_TP_HDR_LEN])
+{
+	__u64 name_lo = 0x7261706563617274ULL; /* "tracepar" */
+	__u64 name_hi = 0x2d3030203a746e65ULL; /* "ent: 00-" */
+	__u32 k;
+
+	__builtin_memcpy(out, &name_lo, 8);
+	__builtin_memcpy(out + 8, &name_hi, 8);
+	for (k = 0; k < 16; k++) {
+		out[16 + 2 * k] = zs_hexdigit(c->trace_id[k] >> 4);
+		out[17 + 2 * k] = zs_hexdigit(c->trace_id[k] & 15);
+	}
+	out[48] = '-';
+	for (k = 0; k < 8; k++) {
+		out[49 + 2 * k] = zs_hexdigit(c->span_id[k] >> 4);
+		out[50 + 2 * k] = zs_hexdigit(c->span_id[k] & 15);
+	}
+	out[65] = '-';
+	out[66] = zs_hexdigit(c->flags >> 4);
+	out[67] = zs_hexdigit(c->flags & 15);
+	out[68] = '\r';
+	out[69] = '\n';
+}
+
+#endif
