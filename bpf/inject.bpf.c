@@ -25,6 +25,15 @@
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
 
+/* Per socket: its cookie (sk_msg cannot ask for it) and whether the
+ * process that connected it is in scope. Set by sockops, freed with the
+ * socket. */
+struct zs_sock_info {
+	__u64 cookie;
+	__u32 in_scope;
+	__u32 _pad;
+};
+
 /* Bytes of a message's head examined: the request line and the header
  * block must fit, else no injection (counted INCOMPLETE). */
 #define ZS_INJ_HEAD 2048
@@ -60,14 +69,13 @@ struct {
 	__type(value, __u64);
 } inject_socks SEC(".maps");
 
-/* The socket cookie, for sk_msg (which cannot ask for it). Set by sockops,
- * freed with the socket. */
+/* struct zs_sock_info per socket, written by sockops, read by sk_msg. */
 struct {
 	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, __u64);
-} sock_cookie SEC(".maps");
+	__type(value, struct zs_sock_info);
+} sock_info SEC(".maps");
 
 /* What the injector did, per CPU, indexed by enum zs_inject_result. */
 struct {
@@ -103,28 +111,35 @@ static __always_inline int zs_inj_count(__u32 result)
 SEC("sockops")
 int zs_sockops(struct bpf_sock_ops *skops)
 {
+	struct zs_sock_info *si;
 	struct bpf_sock *sk;
-	__u64 cookie;
 	__u32 rport;
 
-	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
+	if (skops->family != 2 /* AF_INET */ && skops->family != 10 /* AF_INET6 */)
 		return 1;
 	sk = skops->sk;
 	if (!sk)
 		return 1;
-	if (skops->family != 2 /* AF_INET */ && skops->family != 10 /* AF_INET6 */)
+	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
+		/* connect() runs in the app's process: the one chance to apply
+		 * --pid/--exe (established runs in softirq, any process) */
+		si = bpf_sk_storage_get(&sock_info, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+		if (si)
+			si->in_scope = zs_in_scope(bpf_get_current_pid_tgid());
+		return 1;
+	}
+	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	/* local_port is host order; remote_port is network order, in the low or
 	 * the high half of the word depending on the kernel. */
 	rport = bpf_ntohl(skops->remote_port);
 	if (rport > 0xffff)
 		rport >>= 16;
-	if (!zs_port_pair_in_scope((__u16)skops->local_port, (__u16)rport))
+	si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+	if (!si || !si->in_scope || !zs_port_pair_in_scope((__u16)skops->local_port, (__u16)rport))
 		return 1;
-	cookie = bpf_get_socket_cookie(skops);
-	if (!bpf_sk_storage_get(&sock_cookie, sk, &cookie, BPF_SK_STORAGE_GET_F_CREATE))
-		return 1;
-	bpf_sock_hash_update(skops, &inject_socks, &cookie, BPF_NOEXIST);
+	si->cookie = bpf_get_socket_cookie(skops);
+	bpf_sock_hash_update(skops, &inject_socks, &si->cookie, BPF_NOEXIST);
 	return 1;
 }
 
@@ -153,7 +168,8 @@ static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out)
 SEC("sk_msg")
 int zs_inject(struct sk_msg_md *msg)
 {
-	__u64 id = bpf_get_current_pid_tgid(), *cookie;
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_sock_info *info;
 	__u32 cpu = bpf_get_smp_processor_id(), n, line_end = 0, k;
 	struct zs_inj_scratch *s;
 	struct zs_conn_state *st;
@@ -167,9 +183,9 @@ int zs_inject(struct sk_msg_md *msg)
 
 	if (!sk || !zs_in_scope(id))
 		return SK_PASS;
-	cookie = bpf_sk_storage_get(&sock_cookie, sk, 0, 0);
+	info = bpf_sk_storage_get(&sock_info, sk, 0, 0);
 	s = bpf_map_lookup_elem(&inj_scratch, &cpu);
-	if (!cookie || !s)
+	if (!info || !info->cookie || !s)
 		return SK_PASS;
 	n = msg->size < ZS_INJ_HEAD ? msg->size : ZS_INJ_HEAD;
 	if (n < 16)
@@ -186,7 +202,7 @@ int zs_inject(struct sk_msg_md *msg)
 	if (zs_classify_start(s->head, ZS_CLASSIFY_LEN) != ZS_START_REQUEST)
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	/* Never into a pipelined follower: a request is unanswered. */
-	st = bpf_map_lookup_elem(&conns, cookie);
+	st = bpf_map_lookup_elem(&conns, &info->cookie);
 	if (st && (__u8)(st->req_starts - st->resp_starts) != 0)
 		return zs_inj_count(ZS_INJ_PIPELINED);
 	sc.buf = s->head;
@@ -245,12 +261,26 @@ int zs_inject(struct sk_msg_md *msg)
 		ev->hdr.tid = (__u32)id;
 		ev->hdr._pad = 0;
 		ev->hdr.ts_ns = bpf_ktime_get_ns();
-		ev->hdr.cookie = *cookie;
+		ev->hdr.cookie = info->cookie;
 		ev->pos = st ? st->pos[ZS_DIR_EGRESS] : 0;
 		ev->ctx = c;
 		bpf_ringbuf_submit(ev, 0);
 	}
 	return zs_inj_count(ZS_INJ_INJECTED);
+}
+
+/*
+ * Receive side of enrolled sockets: every skb passes. On kernels whose
+ * FIONREAD of a sockmap socket counts only the psock's queue (6.15+), a
+ * socket with an sk_msg program alone reports 0 bytes readable while data
+ * waits; with this verdict program received data goes through that queue
+ * and FIONREAD is right again. Attached only when the loader's self-test
+ * shows it is needed.
+ */
+SEC("sk_skb/stream_verdict")
+int zs_pass_skb(struct __sk_buff *skb)
+{
+	return SK_PASS;
 }
 
 char LICENSE[] SEC("license") = "GPL";

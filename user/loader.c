@@ -17,7 +17,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
@@ -30,6 +35,7 @@ struct zs_loader {
 	struct inject_bpf *inj;
 	int cgroup_fd;
 	int msg_link_fd;  /* sk_msg link on the sockhash, or -1 */
+	int skb_link_fd;  /* pass-all skb verdict link (FIONREAD fix), or -1 */
 	int msg_attached; /* sk_msg attached the old way (no link) */
 	struct ring_buffer *rb;
 	struct bpf_link *links[MAX_LINKS];
@@ -142,6 +148,49 @@ static int open_cgroup2_root(void)
 	return fd;
 }
 
+/*
+ * Self-test: does FIONREAD still count waiting bytes on a socket in the
+ * sockhash? A loopback pair made here, the client side put in the map.
+ * Returns 1 yes, 0 no, -1 could not tell.
+ */
+static int fionread_ok(int map_fd)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET,
+				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	socklen_t sl = sizeof(sa);
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1, n = -1, rc = -1;
+	uint64_t key = 0, fd_val;
+	socklen_t kl = sizeof(key);
+	struct pollfd pfd;
+
+	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1) ||
+	    getsockname(ls, (struct sockaddr *)&sa, &sl))
+		goto out;
+	c = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
+		goto out;
+	a = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
+	if (a < 0 || getsockopt(c, SOL_SOCKET, SO_COOKIE, &key, &kl))
+		goto out;
+	fd_val = (uint64_t)c;
+	if (bpf_map_update_elem(map_fd, &key, &fd_val, BPF_ANY))
+		goto out;
+	if (write(a, "zerospan", 8) == 8) {
+		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
+		if (poll(&pfd, 1, 1000) == 1 && ioctl(c, FIONREAD, &n) == 0)
+			rc = n == 8;
+	}
+	bpf_map_delete_elem(map_fd, &key);
+out:
+	if (a >= 0)
+		close(a);
+	if (c >= 0)
+		close(c);
+	if (ls >= 0)
+		close(ls);
+	return rc;
+}
+
 /* Root sampling threshold for the kernel: as zs_sampler_decide(). */
 static uint64_t sample_threshold(const struct zs_sampler *s)
 {
@@ -150,6 +199,26 @@ static uint64_t sample_threshold(const struct zs_sampler *s)
 	if (s->root == ZS_SAMPLER_ALWAYS_OFF)
 		return 0;
 	return (uint64_t)(s->ratio * (double)(1ULL << 53));
+}
+
+/* Undoes attach_injector(), whatever part of it was done. */
+static void detach_injector(struct zs_loader *l)
+{
+	if (l->msg_link_fd >= 0)
+		close(l->msg_link_fd);
+	if (l->skb_link_fd >= 0)
+		close(l->skb_link_fd);
+	if (l->msg_attached && l->inj)
+		bpf_prog_detach2(bpf_program__fd(l->inj->progs.zs_inject),
+				 bpf_map__fd(l->inj->maps.inject_socks), BPF_SK_MSG_VERDICT);
+	if (l->cgroup_fd >= 0)
+		close(l->cgroup_fd);
+	l->msg_link_fd = l->skb_link_fd = l->cgroup_fd = -1;
+	l->msg_attached = 0;
+	inject_stats_fd = -1;
+	zs_metrics_set_inject_source(NULL);
+	inject_bpf__destroy(l->inj);
+	l->inj = NULL;
 }
 
 /*
@@ -226,7 +295,21 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 		}
 		l->msg_attached = 1;
 	}
-	return 0;
+	/* Some kernels (6.15+) answer FIONREAD on a sockmap socket from the
+	 * psock's queue only: with sk_msg alone that is 0 while data waits, and
+	 * readers that trust FIONREAD (nginx) stall. Routing received data
+	 * through that queue with a pass-all verdict program fixes it. */
+	if (fionread_ok(map_fd) == 1)
+		return 0;
+	l->skb_link_fd = bpf_link_create(bpf_program__fd(inj->progs.zs_pass_skb), map_fd,
+					 BPF_SK_SKB_STREAM_VERDICT, NULL);
+	if (l->skb_link_fd >= 0 && fionread_ok(map_fd) == 1) {
+		log_info("injection: FIONREAD kept right with a pass-all skb verdict program");
+		return 0;
+	}
+	log_warn("injection: sockets in a sockhash misreport FIONREAD on this kernel; "
+		 "injection stays off so apps relying on it are not broken");
+	return -ENOTSUP;
 }
 
 static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
@@ -269,7 +352,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 
 	if (!l)
 		return NULL;
-	l->cgroup_fd = l->msg_link_fd = -1;
+	l->cgroup_fd = l->msg_link_fd = l->skb_link_fd = -1;
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
 		log_warn("not running as root: loading BPF needs CAP_BPF, CAP_PERFMON and "
@@ -380,10 +463,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			inject = "failed, traces stay within this host";
 			while (l->n_links > before)
 				bpf_link__destroy(l->links[--l->n_links]);
-			inject_stats_fd = -1;
-			zs_metrics_set_inject_source(NULL);
-			inject_bpf__destroy(l->inj);
-			l->inj = NULL;
+			detach_injector(l);
 		}
 	}
 	btf__free(vmlinux);
@@ -415,16 +495,7 @@ void zs_loader_close(struct zs_loader *l)
 		return;
 	for (i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
-	if (l->msg_link_fd >= 0)
-		close(l->msg_link_fd);
-	if (l->msg_attached && l->inj)
-		bpf_prog_detach2(bpf_program__fd(l->inj->progs.zs_inject),
-				 bpf_map__fd(l->inj->maps.inject_socks), BPF_SK_MSG_VERDICT);
-	if (l->cgroup_fd >= 0)
-		close(l->cgroup_fd);
-	inject_stats_fd = -1;
-	zs_metrics_set_inject_source(NULL);
-	inject_bpf__destroy(l->inj);
+	detach_injector(l);
 	ring_buffer__free(l->rb);
 	zs_metrics_set_kernel_source(NULL);
 	drops_fd = -1;

@@ -148,8 +148,8 @@ class Agent:
         e.update(env or {})
         cmd = [AGENT, "--admin-addr=127.0.0.1:%d" % self.admin_port, "--print=json", "--stats-interval=0"]
         cmd += ["--port=%d" % p for p in ports] + list(args)
-        self.out_path = "/tmp/zs-test-agent-%d.out" % os.getpid()
-        self.err_path = "/tmp/zs-test-agent-%d.err" % os.getpid()
+        self.out_path = "/tmp/zs-test-agent-%d-%d.out" % (os.getpid(), self.admin_port)
+        self.err_path = "/tmp/zs-test-agent-%d-%d.err" % (os.getpid(), self.admin_port)
         self.proc = subprocess.Popen(cmd, env=e, stdout=open(self.out_path, "w"),
                                      stderr=open(self.err_path, "w"))
         deadline = time.time() + 20
@@ -169,7 +169,7 @@ class Agent:
         try:
             return open(self.err_path).read()[-3000:]
         except OSError:
-            return ""
+            return getattr(self, "last_stderr", "")
 
     def metrics(self):
         txt = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % self.admin_port, timeout=5).read().decode()
@@ -200,6 +200,12 @@ class Agent:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
+        self.last_stderr = self.stderr()
+        for path in (self.out_path, self.err_path):
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
         return self.proc.returncode
 
 

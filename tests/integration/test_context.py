@@ -244,6 +244,105 @@ def test_incoming_context_without_injection():
     test_incoming_context_is_honoured_and_invalid_is_not(inject="off")
 
 
+def test_injection_never_breaks_keepalive():
+    """10,000 requests on one keep-alive connection to each of python, node
+    and nginx with injection on: no error, send() returns what the app
+    asked, FIONREAD tells the truth, bodies that look like requests come
+    back intact, and every SERVER span is the child of the probe's CLIENT
+    span through the injected header."""
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_http import Nginx
+    n = 10000
+    py_p, node_p, ngx_p = free_port(), free_port(), free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[py_p, node_p, ngx_p])
+    procs = [keepalive_server(py_p),
+             Proc(["node", os.path.join(SERVERS, "node_server.js"), str(node_p)], wait_port=node_p)]
+    ngx = Nginx(ngx_p, extra="location /ok/ { return 200 'ok\\n'; }")
+    try:
+        for port, extra in ((py_p, ["echo"]), (node_p, []), (ngx_p, [])):
+            r = run([PY, os.path.join(SERVERS, "inject_probe.py"), str(port), str(n)] + extra, timeout=300)
+            assert r.returncode == 0 and "ok %d" % n in r.stdout, (port, r.stdout, r.stderr)
+        m = agent.assert_no_loss()
+        inj = m['zerospan_inject_total{result="injected",help="traceparent inserted"}']
+        assert inj >= 3 * n, m
+        assert m['zerospan_inject_total{result="failed",help="pushing or writing the header failed"}'] == 0, m
+        # POST bodies sent in their own send() start like requests: never touched
+        assert m['zerospan_inject_total{result="pipelined",help="request sent before the previous response: left alone"}'] >= 200, m
+        spans = rec.wait(lambda s: s["attrs"].get("url.path", "").startswith("/ok/"), 6 * n, timeout=60)
+        clients = {s["span_id"]: s for s in spans if s["kind"] == "CLIENT"}
+        servers = [s for s in spans if s["kind"] == "SERVER"]
+        assert len(servers) == 3 * n and len(clients) == 3 * n, (len(servers), len(clients))
+        for sv in servers:
+            c = clients.get(sv["parent_span_id"])
+            assert c and c["trace_id"] == sv["trace_id"] and c["attrs"]["url.path"] == sv["attrs"]["url.path"], sv
+    finally:
+        for p in procs:
+            p.stop()
+        ngx.stop()
+        agent.stop()
+
+
+def test_across_nodes_through_the_header_alone():
+    """Two "nodes": network namespaces joined by veth, one agent for each,
+    scoped (--pid) to its own service and exporting to its own receiver.
+    They share nothing but the wire: the back's SERVER span joins the
+    front's trace through the injected traceparent alone."""
+    tag = str(os.getpid() % 100000)
+    na, nb, va, vb = "zsa" + tag, "zsb" + tag, "zva" + tag, "zvb" + tag
+    setup = [["ip", "netns", "add", na], ["ip", "netns", "add", nb],
+             ["ip", "link", "add", va, "type", "veth", "peer", "name", vb],
+             ["ip", "link", "set", va, "netns", na], ["ip", "link", "set", vb, "netns", nb],
+             ["ip", "-n", na, "addr", "add", "10.231.0.1/24", "dev", va],
+             ["ip", "-n", nb, "addr", "add", "10.231.0.2/24", "dev", vb],
+             ["ip", "-n", na, "link", "set", va, "up"], ["ip", "-n", nb, "link", "set", vb, "up"],
+             ["ip", "-n", na, "link", "set", "lo", "up"], ["ip", "-n", nb, "link", "set", "lo", "up"]]
+    procs, agents = [], []
+    try:
+        for c in setup:
+            r = run(c)
+            assert r.returncode == 0, (c, r.stderr)
+        back_p, front_p = 18080, 18081
+        back = Proc(["ip", "netns", "exec", nb, PY, os.path.join(SERVERS, "chain_server.py"), str(back_p), "leaf"],
+                    env={"OTEL_SERVICE_NAME": "back", "BIND": "10.231.0.2"})
+        procs.append(back)
+        front = Proc(["ip", "netns", "exec", na, PY, os.path.join(SERVERS, "chain_server.py"), str(front_p),
+                      "thread", "http://10.231.0.2:%d/chain" % back_p],
+                     env={"OTEL_SERVICE_NAME": "front", "BIND": "10.231.0.1"})
+        procs.append(front)
+        rec_a, rec_b = Receiver(), Receiver()
+        agents.append(Agent(rec_a, args=["--pid=%d" % front.p.pid]))
+        agents.append(Agent(rec_b, args=["--pid=%d" % back.p.pid]))
+        n = 3
+        for i in range(n):
+            for _ in range(50):  # the servers start in their namespaces
+                r = run(["ip", "netns", "exec", na, "curl", "-sS", "http://10.231.0.1:%d/chain" % front_p])
+                if r.returncode == 0:
+                    break
+                time.sleep(0.1)
+            assert r.returncode == 0 and r.stdout == "leaf\n", r
+        a = rec_a.wait(lambda s: True, 2 * n)
+        b = rec_b.wait(lambda s: True, n)
+        assert len(a) == 2 * n and len(b) == n, (dump(a), dump(b))
+        assert all(s["resource"]["service.name"] == "front" for s in a), dump(a)
+        assert all(s["resource"]["service.name"] == "back" for s in b), dump(b)
+        clients = {s["span_id"]: s for s in a if s["kind"] == "CLIENT"}
+        servers_a = {s["span_id"]: s for s in a if s["kind"] == "SERVER"}
+        for sb in b:
+            c = clients.get(sb["parent_span_id"])
+            assert c and c["trace_id"] == sb["trace_id"], ("back SERVER not under a front CLIENT", sb, dump(a))
+            sa = servers_a.get(c["parent_span_id"])
+            assert sa and sa["trace_id"] == sb["trace_id"], ("front CLIENT not under front SERVER", c)
+        assert len({s["trace_id"] for s in b}) == n
+    finally:
+        for ag in agents:
+            ag.stop()
+        for p in procs:
+            p.stop()
+        run(["ip", "netns", "del", na])
+        run(["ip", "netns", "del", nb])
+
+
 TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_chain_without_injection,
@@ -252,6 +351,8 @@ TESTS = [
     test_incoming_context_is_honoured_and_invalid_is_not,
     test_incoming_context_without_injection,
     test_sampling,
+    test_injection_never_breaks_keepalive,
+    test_across_nodes_through_the_header_alone,
 ]
 
 if __name__ == "__main__":

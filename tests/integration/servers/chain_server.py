@@ -48,4 +48,5 @@ class H(http.server.BaseHTTPRequestHandler):
 
 
 http.server.ThreadingHTTPServer.allow_reuse_address = True
-http.server.ThreadingHTTPServer(("127.0.0.1", PORT), H).serve_forever()
+# BIND: the address to listen on (tests in network namespaces set it)
+http.server.ThreadingHTTPServer((os.environ.get("BIND", "127.0.0.1"), PORT), H).serve_forever()
