@@ -72,6 +72,7 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
 spans=$(metric zerospan_spans_created_total); exported=$(metric zerospan_spans_exported_total)
 drops=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_kernel_drops_total/ {s += $2} END {print s + 0}')
 qdrop=$(metric zerospan_spans_dropped_queue_full_total); gaps=$(metric zerospan_stream_gaps_total)
+injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_total\{result="injected"/ {print $2}')
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
@@ -86,3 +87,4 @@ printf '| agent CPU per 1,000 req/s | %.2f %% of a core |\n' "$(awk -v t="$cpu_t
 printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')"
 printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
 printf '| kernel drops / stream gaps / queue-full drops | %s / %s / %s |\n' "$drops" "$gaps" "$qdrop"
+printf '| traceparent injected into wrk requests (whole run) | %s |\n' "${injected:-0 (injection off)}"

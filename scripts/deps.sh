@@ -41,6 +41,13 @@ if [ "$mode" = test ]; then
     mkdir -p "$protos"
     (cd "$protos" && npm pack --silent @elastic/mockotlpserver@0.10.0 >/dev/null && tar xzf elastic-mockotlpserver-0.10.0.tgz)
   fi
+  # An OpenTelemetry-instrumented Node service for the trace-context tests.
+  sdk="$here/build/otel-sdk"
+  if [ ! -d "$sdk/node_modules/@opentelemetry/sdk-trace-node" ]; then
+    mkdir -p "$sdk"
+    cp "$here/tests/integration/otel-sdk/package.json" "$here/tests/integration/otel-sdk/package-lock.json" "$sdk/"
+    (cd "$sdk" && npm ci --no-audit --no-fund --silent)
+  fi
   py="$here/build/otlp-py"
   if [ ! -f "$py/opentelemetry/proto/collector/trace/v1/trace_service_pb2.py" ]; then
     mkdir -p "$py"

@@ -57,7 +57,16 @@ class Receiver:
                 pass
 
             def do_POST(self):
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if "chunked" in self.headers.get("Transfer-Encoding", ""):
+                    body = b""  # SDK exporters may stream their requests
+                    while True:
+                        size = int(self.rfile.readline().split(b";")[0], 16)
+                        body += self.rfile.read(size)
+                        self.rfile.readline()
+                        if size == 0:
+                            break
+                else:
+                    body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 with recv.lock:
                     recv.requests += 1
                     if recv.status_plan:

@@ -47,7 +47,7 @@ def test_chain_of_three_services_is_one_trace(inject="on"):
         n = 5
         for i in range(n):
             r = run(["curl", "-sS", "http://127.0.0.1:%d/chain" % front_p])
-            assert r.returncode == 0 and r.stdout == "leaf\n", r
+            assert r.returncode == 0 and r.stdout.startswith("leaf"), r
         spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 6 * n)
         assert len(spans) == 6 * n, dump(spans)
         traces = {}
@@ -320,7 +320,7 @@ def test_across_nodes_through_the_header_alone():
                 if r.returncode == 0:
                     break
                 time.sleep(0.1)
-            assert r.returncode == 0 and r.stdout == "leaf\n", r
+            assert r.returncode == 0 and r.stdout.startswith("leaf"), r
         a = rec_a.wait(lambda s: True, 2 * n)
         b = rec_b.wait(lambda s: True, n)
         assert len(a) == 2 * n and len(b) == n, (dump(a), dump(b))
@@ -343,6 +343,51 @@ def test_across_nodes_through_the_header_alone():
         run(["ip", "netns", "del", nb])
 
 
+def test_sdk_instrumented_service_joins_the_same_trace():
+    """curl -> front (uninstrumented python) -> sdk-svc (Node with the
+    OpenTelemetry SDK, exporting to the same receiver) -> back: one trace,
+    the SDK's spans in it, one traceparent on every hop."""
+    sdk_dir = os.path.join(os.path.dirname(__file__), "..", "..", "build", "otel-sdk", "node_modules")
+    back_p, sdk_p, front_p = free_port(), free_port(), free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[front_p, sdk_p, back_p])
+    procs = []
+    try:
+        procs.append(chain_service(back_p, "leaf", name="back"))
+        procs.append(Proc(["node", os.path.join(SERVERS, "otel_sdk_server.js"), str(sdk_p),
+                           "http://127.0.0.1:%d/chain" % back_p],
+                          env={"NODE_PATH": sdk_dir, "OTLP_URL": "http://127.0.0.1:%d/v1/traces" % rec.port},
+                          wait_port=sdk_p))
+        procs.append(chain_service(front_p, "thread", "http://127.0.0.1:%d/chain" % sdk_p, name="front"))
+        n = 3
+        for i in range(n):
+            r = run(["curl", "-sS", "http://127.0.0.1:%d/chain" % front_p])
+            assert r.returncode == 0 and r.stdout == "leaf tp=1\n", r  # no duplicate header
+        # ours: curl, front x2, sdk-svc SERVER + CLIENT, back; the SDK's: SERVER + CLIENT
+        spans = rec.wait(lambda s: True, 8 * n, timeout=20)
+        traces = {}
+        for s in spans:
+            traces.setdefault(s["trace_id"], []).append(s)
+        assert len(traces) == n, {t: [(x["resource"]["service.name"], x["kind"]) for x in v] for t, v in traces.items()}
+        for t in traces.values():
+            sdk = [s for s in t if s["scope"] != "zerospan"]
+            assert sorted(s["kind"] for s in sdk) == ["CLIENT", "SERVER"], [(x["scope"], x["resource"].get("service.name"), x["kind"], x["span_id"], x["parent_span_id"]) for x in t]
+            sdk_server = [s for s in sdk if s["kind"] == "SERVER"][0]
+            sdk_client = [s for s in sdk if s["kind"] == "CLIENT"][0]
+            front_client = [s for s in t if s["resource"]["service.name"] == "front" and s["kind"] == "CLIENT"][0]
+            back = [s for s in t if s["resource"]["service.name"] == "back"][0]
+            # the SDK continued the context the kernel injected for front ...
+            assert sdk_server["parent_span_id"] == front_client["span_id"], dump(t)
+            # ... and the back is the child of the SDK's own CLIENT span
+            assert back["parent_span_id"] == sdk_client["span_id"], dump(t)
+        m = agent.metrics()
+        assert m['zerospan_inject_total{result="has_context",help="request already carries a traceparent or B3 headers"}'] >= n, m
+    finally:
+        for p in procs:
+            p.stop()
+        agent.stop()
+
+
 TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_chain_without_injection,
@@ -353,6 +398,7 @@ TESTS = [
     test_sampling,
     test_injection_never_breaks_keepalive,
     test_across_nodes_through_the_header_alone,
+    test_sdk_instrumented_service_joins_the_same_trace,
 ]
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ usage: chain_server.py PORT MODE [NEXT_URL]
   MODE pool    ThreadingHTTPServer; the handler hands the call to a
                ThreadPoolExecutor worker and waits for it
   MODE fork    ThreadingHTTPServer; the handler runs curl as a child process
-  MODE leaf    answers at once
+  MODE leaf    answers at once: "leaf tp=N", N the traceparent headers it got
 """
 import concurrent.futures
 import http.server
@@ -32,7 +32,8 @@ class H(http.server.BaseHTTPRequestHandler):
         pass
 
     def do_GET(self):
-        body = b"leaf\n"
+        # the leaf says how many traceparent headers reached it
+        body = b"leaf tp=%d\n" % len(self.headers.get_all("traceparent") or [])
         if MODE == "thread":
             body = call_next()
         elif MODE == "pool":
