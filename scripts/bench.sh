@@ -3,6 +3,7 @@
 # interleaved rounds in one run, every request turned into an exported span
 # (OTLP/HTTP to a local nginx sink that discards the body).
 #   sudo scripts/bench.sh [rounds] [seconds] [connections]
+# AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off).
 # Prints a table of throughput, the with/without ratio, agent CPU and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -44,7 +45,7 @@ metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {p
 start_agent() {
   OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" OTEL_BSP_SCHEDULE_DELAY=200 \
     OTEL_BSP_MAX_QUEUE_SIZE=65536 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096 \
-    "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 2>"$dir/agent.err" &
+    "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 ${AGENT_ARGS:-} 2>"$dir/agent.err" &
   agent_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return; sleep 0.1; done
   echo "agent did not start"; cat "$dir/agent.err"; exit 1
@@ -72,7 +73,7 @@ hwm=$(awk '/VmHWM/ {print $2}' "/proc/$agent_pid/status")
 spans=$(metric zerospan_spans_created_total); exported=$(metric zerospan_spans_exported_total)
 drops=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_kernel_drops_total/ {s += $2} END {print s + 0}')
 qdrop=$(metric zerospan_spans_dropped_queue_full_total); gaps=$(metric zerospan_stream_gaps_total)
-injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_total\{result="injected"/ {print $2}')
+injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_total\{result="injected"/ {print $NF}')
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
