@@ -216,8 +216,19 @@ int zs_inject(struct sk_msg_md *msg)
 	ls.n = n;
 	bpf_loop(512, zs_line_end_cb, &ls, 0);
 	line_end = ls.end;
-	if (!line_end || s->head[(line_end - 3) & ZS_TC_MASK] < '0') /* "... HTTP/1.x\r\n" */
+	/* a well-formed request line ends with " HTTP/1.0" or " HTTP/1.1" */
+	if (line_end < 16)
 		return zs_inj_count(ZS_INJ_INCOMPLETE);
+	{
+		const __u64 http1 = 0x2e312f5054544820ULL; /* " HTTP/1." little-endian */
+		__u64 tail = 0;
+		__u8 minor = s->head[(line_end - 3) & ZS_TC_MASK];
+
+		for (k = 0; k < 8; k++)
+			tail |= (__u64)s->head[(line_end - 11 + k) & ZS_TC_MASK] << (8 * k);
+		if (tail != http1 || (minor != '0' && minor != '1'))
+			return zs_inj_count(ZS_INJ_NOT_REQUEST);
+	}
 
 	if (zs_caller_ctx(id, &c) == 0 && c.state == ZS_CTX_FOREIGN)
 		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);

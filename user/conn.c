@@ -448,6 +448,17 @@ static bool take_injected(struct zs_conn *c, uint64_t pos, struct zs_kernel_ctx 
 	return false;
 }
 
+/* s continues a context that came over the wire: the sender's trace, the
+ * sender's span as parent, its flags. */
+static void continue_remote(struct zs_span *s, const uint8_t trace_id[16],
+			    const uint8_t parent_id[8], uint8_t flags)
+{
+	memcpy(s->trace_id, trace_id, 16);
+	memcpy(s->parent_span_id, parent_id, 8);
+	s->has_parent = true;
+	s->trace_flags = flags;
+}
+
 /* With injection on, the kernel decided the context of a request a server
  * reads (and injects it into the thread's calls): the SERVER span takes it. */
 static void kernel_server_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
@@ -457,8 +468,7 @@ static void kernel_server_context(struct zs_conn *c, struct zs_span *s, const st
 	memcpy(s->trace_id, k->trace_id, 16);
 	s->trace_flags = k->flags;
 	if (k->state == ZS_CTX_INCOMING) {
-		memcpy(s->parent_span_id, k->span_id, 8);
-		s->has_parent = true;
+		continue_remote(s, k->trace_id, k->span_id, k->flags);
 		zs_count(context_extracted);
 		if (!m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
 			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
@@ -484,11 +494,13 @@ static void injected_client_context(struct zs_conn *c, struct zs_span *s,
 }
 
 /*
- * Trace id, parent and flags of a new request's span. A SERVER span joins
- * the trace its request carries, else the CLIENT span on this host that
- * sent it. A CLIENT span keeps the context the app put on its request
- * (it is instrumented: no fork), else joins the request its sender serves.
- * Anything else starts a trace.
+ * Trace id, parent and flags of a new request's span. Where the kernel
+ * decided (injection on), its decision: the SERVER span takes the context
+ * the kernel gave the request, the CLIENT span the ids it injected.
+ * Otherwise a SERVER span joins the trace its request carries, else the
+ * CLIENT span on this host that sent it; a CLIENT span keeps the context
+ * the app put on its request (it is instrumented: no fork), else joins the
+ * request its sender serves. Anything else starts a trace.
  */
 static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
 {
@@ -511,10 +523,7 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 	if (wire < 0)
 		zs_count(context_invalid);
 	if (wire > 0) {
-		memcpy(s->trace_id, ctx.trace_id, 16);
-		memcpy(s->parent_span_id, ctx.span_id, 8);
-		s->has_parent = true;
-		s->trace_flags = ctx.flags;
+		continue_remote(s, ctx.trace_id, ctx.span_id, ctx.flags);
 		/* tracestate only travels with a valid traceparent (W3C 3.3). */
 		if (w3c && !m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
 			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));

@@ -2,7 +2,8 @@
 /*
  * Runs the bpf/tests programs with BPF_PROG_RUN: the classification,
  * header-end scan, HTTP verdict and copy budget logic of bpf/lib, executed by
- * the kernel. usage: bpf_runner build/bpf/tests/http_class_test.bpf.o
+ * the kernel, and the traceparent scan of trace_ctx.bpf.h.
+ * usage: bpf_runner OBJECT... (every build/bpf/tests object)
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -32,6 +33,19 @@ struct zs_t_verdict {
 	struct zs_conn_state st;
 	__u32 start;
 	__u32 report;
+};
+
+struct zs_t_tp {
+	__u8 buf[256];
+	__u32 n;
+	__s32 parsed;
+	__u32 count;
+	__u32 b3;
+	__u32 end;
+	__u32 _pad;
+	struct zs_kernel_ctx c;
+	__u8 hdr[70];
+	__u8 _pad2[2];
 };
 
 struct zs_t_copy {
@@ -212,27 +226,85 @@ static void test_copy_len(void)
 	CHECK(c.result == 0, "body chunk copied: %u", c.result);
 }
 
+static struct zs_t_tp tp(const char *block)
+{
+	struct zs_t_tp t = { 0 };
+
+	t.n = (__u32)strlen(block);
+	memcpy(t.buf, block, t.n < sizeof(t.buf) ? t.n : sizeof(t.buf));
+	run("test_tp", &t, sizeof(t));
+	return t;
+}
+
+#define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+#define RL "GET / HTTP/1.1\r\nHost: a\r\n"
+
+static void test_trace_ctx(void)
+{
+	struct zs_t_tp t = tp(RL "traceparent: " TP "\r\nAccept: */*\r\n\r\n");
+
+	CHECK(t.count == 1 && t.parsed == 0, "valid: count %u parsed %d", t.count, t.parsed);
+	CHECK(t.c.trace_id[0] == 0x0a && t.c.trace_id[15] == 0x9c && t.c.span_id[0] == 0xb7 &&
+		      t.c.flags == 1,
+	      "fields");
+	CHECK(memcmp(t.hdr, "traceparent: " TP "\r\n", 70) == 0, "format: %.70s", t.hdr);
+	CHECK(t.end == t.n, "header end %u of %u", t.end, t.n);
+	t = tp(RL "TraceParent:" TP "\r\n\r\n");
+	CHECK(t.parsed == 0, "name case-insensitive, no space");
+	t = tp(RL "traceparent:  \t" TP "\r\n\r\n");
+	CHECK(t.parsed == 0, "whitespace before the value");
+	t = tp(RL "traceparent: 00-0AF7651916CD43DD8448EB211C80319C-b7ad6b7169203331-01\r\n\r\n");
+	CHECK(t.count == 1 && t.parsed == -1, "uppercase rejected");
+	t = tp(RL "traceparent: ff-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n\r\n");
+	CHECK(t.parsed == -1, "version ff rejected");
+	t = tp(RL "traceparent: 00-00000000000000000000000000000000-b7ad6b7169203331-01\r\n\r\n");
+	CHECK(t.parsed == -1, "zero trace id rejected");
+	t = tp(RL "traceparent: 00-0af7651916cd43dd8448eb211c80319c-0000000000000000-01\r\n\r\n");
+	CHECK(t.parsed == -1, "zero parent rejected");
+	t = tp(RL "traceparent: " TP "-00\r\n\r\n");
+	CHECK(t.parsed == -1, "version 00 longer than 55");
+	t = tp(RL "traceparent: cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-09-x\r\n\r\n");
+	CHECK(t.parsed == 0 && t.c.flags == 1, "future version: extra field ignored, flags %u",
+	      t.c.flags);
+	t = tp(RL "traceparent: " TP "\r\ntraceparent: " TP "\r\n\r\n");
+	CHECK(t.count == 2 && t.parsed == -2, "duplicate header: count %u", t.count);
+	t = tp(RL "b3: 80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1\r\n\r\n");
+	CHECK(t.count == 0 && t.b3 == 1, "b3 seen");
+	t = tp(RL "X-B3-TraceId: 463ac35c9f6413ad\r\n\r\n");
+	CHECK(t.b3 == 1, "x-b3 seen");
+	t = tp(RL "x-traceparent: " TP "\r\n\r\n");
+	CHECK(t.count == 0, "a longer header name is not traceparent");
+	t = tp(RL "Accept: */*\r\n\r\ntraceparent: " TP "\r\n");
+	CHECK(t.count == 0, "a body after the header block is not scanned");
+	t = tp(RL "Accept: */*\r\n");
+	CHECK(t.end == 0, "incomplete block: no end");
+}
+
 int main(int argc, char **argv)
 {
 	int err;
 
 	if (argc < 2) {
-		fprintf(stderr, "usage: %s OBJECT\n", argv[0]);
+		fprintf(stderr, "usage: %s OBJECT...\n", argv[0]);
 		return 2;
 	}
-	obj = bpf_object__open_file(argv[1], NULL);
-	if (!obj || libbpf_get_error(obj)) {
-		fprintf(stderr, "open %s failed\n", argv[1]);
-		return 1;
+	for (int a = 1; a < argc; a++) {
+		obj = bpf_object__open_file(argv[a], NULL);
+		if (!obj || libbpf_get_error(obj)) {
+			fprintf(stderr, "open %s failed\n", argv[a]);
+			return 1;
+		}
+		err = bpf_object__load(obj);
+		CHECK(err == 0, "load %s: %d (verifier rejected the test programs)", argv[a], err);
+		if (!err && bpf_object__find_program_by_name(obj, "test_classify")) {
+			test_classify();
+			test_hdr_end();
+			test_verdict();
+			test_copy_len();
+		}
+		if (!err && bpf_object__find_program_by_name(obj, "test_tp"))
+			test_trace_ctx();
+		bpf_object__close(obj);
 	}
-	err = bpf_object__load(obj);
-	CHECK(err == 0, "load %s: %d (verifier rejected the test programs)", argv[1], err);
-	if (!err) {
-		test_classify();
-		test_hdr_end();
-		test_verdict();
-		test_copy_len();
-	}
-	bpf_object__close(obj);
 	return zs_test_done("bpf_prog_run");
 }

@@ -1,0 +1,55 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * BPF_PROG_RUN wrappers around bpf/lib/trace_ctx.bpf.h: the traceparent
+ * scan and validation the kernel applies to served requests, and the header
+ * it injects. Driven by tests/bpf/bpf_runner.c.
+ */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include "zerospan_abi.h"
+#include "lib/trace_ctx.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
+
+#define ZS_T_TP_MAX 256
+
+struct zs_t_tp {
+	__u8 buf[ZS_T_TP_MAX]; /* a header block (request line first) */
+	__u32 n;
+	__s32 parsed; /* zs_tp_parse() result, or -2: no single traceparent */
+	__u32 count;
+	__u32 b3;
+	__u32 end;
+	__u32 _pad;
+	struct zs_kernel_ctx c;
+	__u8 hdr[ZS_TP_HDR_LEN]; /* zs_tp_format(c) */
+	__u8 _pad2[2];
+};
+
+/* The scan buffer: a global (a map value), as large as the real one. */
+__u8 tbuf[ZS_TC_BUF];
+
+SEC("syscall")
+int test_tp(struct zs_t_tp *ctx)
+{
+	struct zs_tp_scan sc = {};
+	struct zs_kernel_ctx c = {};
+	__u8 hdr[ZS_TP_HDR_LEN];
+	__u32 n = ctx->n;
+
+	if (n > ZS_T_TP_MAX)
+		return 0;
+	/* constant offsets only: a ctx pointer may not be offset by a variable */
+	__builtin_memcpy(tbuf, ctx->buf, ZS_T_TP_MAX);
+	sc.buf = tbuf;
+	sc.n = n;
+	bpf_loop(n, zs_tp_scan_cb, &sc, 0);
+	ctx->count = sc.count;
+	ctx->b3 = sc.b3;
+	ctx->end = sc.end;
+	ctx->parsed = sc.count == 1 ? zs_tp_parse(tbuf, sc.value, n, &c) : -2;
+	ctx->c = c;
+	zs_tp_format(&c, hdr);
+	__builtin_memcpy(ctx->hdr, hdr, ZS_TP_HDR_LEN);
+	return 0;
+}
