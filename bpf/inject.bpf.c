@@ -24,6 +24,7 @@
 #include "lib/http_class.bpf.h"
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
+#include "lib/verifier.bpf.h"
 
 /* Per socket: its cookie (sk_msg cannot ask for it) and whether the
  * process that connected it is in scope. Set by sockops, freed with the
@@ -33,6 +34,9 @@ struct zs_sock_info {
 	__u32 in_scope;
 	__u32 _pad;
 };
+
+/* "tracestate: " value CRLF */
+#define ZS_TS_HDR_MAX (12 + ZS_TS_MAX + 2)
 
 /* Bytes of a message's head examined: the request line and the header
  * block must fit, else no injection (counted INCOMPLETE). */
@@ -59,6 +63,13 @@ struct {
 	__type(key, __u64);
 	__type(value, struct zs_kernel_ctx);
 } thread_ctx SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_tstate);
+} thread_ts SEC(".maps");
 
 /* Client sockets whose messages sk_msg sees, key: socket cookie. Added by
  * sockops at active open; the kernel removes a socket when it closes. */
@@ -87,7 +98,7 @@ struct {
 
 struct zs_inj_scratch {
 	__u8 head[ZS_TC_BUF]; /* copy of the message head (ZS_INJ_HEAD used) */
-	__u8 hdr[ZS_TP_HDR_LEN];
+	__u8 hdr[ZS_TP_HDR_LEN + ZS_TS_HDR_MAX];
 };
 
 /* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
@@ -143,11 +154,12 @@ int zs_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* The context a call sent by this thread continues. */
-static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out)
+/* The context a call sent by this thread continues; *key_out: where it was
+ * found (thread, process or parent process key). */
+static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __u64 *key_out)
 {
 	struct zs_kernel_ctx *c = bpf_map_lookup_elem(&thread_ctx, &id);
-	__u64 key;
+	__u64 key = id;
 
 	if (!c) {
 		key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
@@ -162,7 +174,32 @@ static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out)
 	if (!c)
 		return -1;
 	*out = *c;
+	*key_out = key;
 	return 0;
+}
+
+/* Appends "tracestate: <value>\r\n" of the request served (key) after the
+ * traceparent in hdr. Returns the bytes added. */
+static __always_inline __u32 zs_tracestate_hdr(__u64 key, __u8 *hdr)
+{
+	struct zs_tstate *ts = bpf_map_lookup_elem(&thread_ts, &key);
+	const __u64 name_lo = 0x6174736563617274ULL; /* "tracesta" */
+	const __u32 name_hi = 0x203a6574;	     /* "te: " */
+	__u32 len;
+
+	if (!ts)
+		return 0;
+	len = ts->len;
+	if (len == 0 || len > ZS_TS_MAX)
+		return 0;
+	__builtin_memcpy(hdr + ZS_TP_HDR_LEN, &name_lo, 8);
+	__builtin_memcpy(hdr + ZS_TP_HDR_LEN + 8, &name_hi, 4);
+	zs_clamp_umax(len, ZS_TS_MAX);
+	if (bpf_probe_read_kernel(hdr + ZS_TP_HDR_LEN + 12, len, ts->data))
+		return 0;
+	hdr[(ZS_TP_HDR_LEN + 12 + len) & 511] = '\r';
+	hdr[(ZS_TP_HDR_LEN + 13 + len) & 511] = '\n';
+	return 12 + len + 2;
 }
 
 SEC("sk_msg")
@@ -174,6 +211,8 @@ int zs_inject(struct sk_msg_md *msg)
 	struct zs_inj_scratch *s;
 	struct zs_conn_state *st;
 	struct zs_kernel_ctx c = {}; /* state NONE until zs_caller_ctx finds one */
+	__u64 key = 0;
+	__u32 add = ZS_TP_HDR_LEN;
 	struct zs_tp_scan sc = {};
 	struct zs_line_scan ls = {};
 	struct zs_inject_event *ev;
@@ -230,7 +269,7 @@ int zs_inject(struct sk_msg_md *msg)
 			return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	}
 
-	if (zs_caller_ctx(id, &c) == 0 && c.state == ZS_CTX_FOREIGN)
+	if (zs_caller_ctx(id, &c, &key) == 0 && c.state == ZS_CTX_FOREIGN)
 		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);
 	if (c.state == ZS_CTX_NONE) {
 		for (k = 0; k < 16; k += 4) {
@@ -249,20 +288,25 @@ int zs_inject(struct sk_msg_md *msg)
 		__builtin_memcpy(&c.span_id[k], &r, 4);
 	}
 	zs_tp_format(&c, s->hdr);
+	if (c.state == ZS_CTX_INCOMING)
+		add += zs_tracestate_hdr(key, s->hdr);
 
-	if (bpf_msg_push_data(msg, line_end, ZS_TP_HDR_LEN, 0))
+	if (bpf_msg_push_data(msg, line_end, add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	/* Keep the header block in one piece: push_data alone leaves three
 	 * scatterlist entries, and TCP then sends three segments. */
-	if (bpf_msg_pull_data(msg, 0, sc.end + ZS_TP_HDR_LEN, 0))
+	if (bpf_msg_pull_data(msg, 0, sc.end + add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	p = msg->data;
 	end = msg->data_end;
 	line_end &= 511;
-	if (p + line_end + ZS_TP_HDR_LEN > end)
+	if (add > ZS_TP_HDR_LEN + ZS_TS_HDR_MAX || p + line_end + add > end)
 		return zs_inj_count(ZS_INJ_FAILED);
-	for (k = 0; k < ZS_TP_HDR_LEN; k++)
+	for (k = 0; k < ZS_TP_HDR_LEN + ZS_TS_HDR_MAX; k++) {
+		if (k >= add || p + line_end + k + 1 > end)
+			break;
 		p[line_end + k] = s->hdr[k];
+	}
 
 	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (ev) {

@@ -56,6 +56,24 @@ struct {
 	__type(value, struct zs_kernel_ctx);
 } thread_ctx SEC(".maps");
 
+/* The tracestate of the request in thread_ctx, same keys, when it came with
+ * a valid traceparent and one tracestate header of at most ZS_TS_MAX bytes;
+ * deleted otherwise. Written with thread_ctx, read by the injector. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_tstate);
+} thread_ts SEC(".maps");
+
+/* Scratch for one tracestate per CPU (the value is too large for the stack). */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct zs_tstate);
+} ts_scratch SEC(".maps");
+
 /* Bytes this CPU queued since it last woke the consumer; key 0, written and
  * reset here only. Per CPU so no two CPUs share a cache line on every event
  * (bpf_ringbuf_query reads the ring's shared producer/consumer positions). */
@@ -557,6 +575,28 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 	return 0;
 }
 
+/* The request's tracestate goes with its context (thread_ts), if any. */
+static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struct zs_tp_scan *sc,
+					       const struct zs_kernel_ctx *c, __u64 id,
+					       __u64 proc_key)
+{
+	__u32 zero = 0, len = sc->ts_len;
+	struct zs_tstate *ts;
+
+	if (c->state != ZS_CTX_INCOMING || sc->ts_count != 1 || len == 0 || len > ZS_TS_MAX ||
+	    !(ts = bpf_map_lookup_elem(&ts_scratch, &zero))) {
+		bpf_map_delete_elem(&thread_ts, &id);
+		bpf_map_delete_elem(&thread_ts, &proc_key);
+		return;
+	}
+	zs_clamp_umax(len, ZS_TS_MAX);
+	if (bpf_probe_read_kernel(ts->data, len, &s->payload[sc->ts_value & (ZS_CAPTURE_MAX - 1)]))
+		return;
+	ts->len = len;
+	bpf_map_update_elem(&thread_ts, &id, ts, BPF_ANY);
+	bpf_map_update_elem(&thread_ts, &proc_key, ts, BPF_ANY);
+}
+
 /* zs_server_ctx: no need to look at later chunks of this header block. */
 #define ZS_SCAN_ENDED 1
 
@@ -610,6 +650,7 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	}
 	bpf_map_update_elem(&thread_ctx, &id, c, BPF_ANY);
 	bpf_map_update_elem(&thread_ctx, &proc_key, c, BPF_ANY);
+	zs_keep_tracestate(s, &sc, c, id, proc_key);
 	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 

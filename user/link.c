@@ -217,6 +217,7 @@ bool zs_link_client_in_trace(uint32_t pid, uint32_t ppid, struct zs_span *s)
 		return false;
 	memcpy(s->parent_span_id, parent->span_id, 8);
 	s->has_parent = true;
+	zs_strlcpy(s->tracestate, parent->tracestate, sizeof(s->tracestate));
 	zs_count(links_injected);
 	return true;
 }

@@ -248,6 +248,7 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 			{ inj->maps.events, l->skel->maps.events },
 			{ inj->maps.conns, l->skel->maps.conns },
 			{ inj->maps.thread_ctx, l->skel->maps.thread_ctx },
+			{ inj->maps.thread_ts, l->skel->maps.thread_ts },
 			{ inj->maps.scope_pids, l->skel->maps.scope_pids },
 			{ inj->maps.scope_comms, l->skel->maps.scope_comms },
 			{ inj->maps.scope_ports, l->skel->maps.scope_ports },

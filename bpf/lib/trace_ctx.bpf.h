@@ -19,11 +19,18 @@
 struct zs_tp_scan {
 	const __u8 *buf; /* ZS_TC_BUF bytes, n valid */
 	__u32 n;
-	__u32 value; /* offset of the first traceparent value */
-	__u32 count; /* traceparent headers seen: 0, 1, 2 = more than one */
-	__u32 b3;    /* 1: B3 headers seen (b3:, x-b3-...) */
-	__u32 end;   /* offset just past the header block's CRLFCRLF, 0: not seen */
+	__u32 value;	/* offset of the first traceparent value */
+	__u32 count;	/* traceparent headers seen: 0, 1, 2 = more than one */
+	__u32 b3;	/* 1: B3 headers seen (b3:, x-b3-...) */
+	__u32 end;	/* offset just past the header block's CRLFCRLF, 0: not seen */
+	__u32 ts_value; /* offset of the tracestate value, 0: none */
+	__u32 ts_len;	/* its length (up to CR), 0 until its line ended */
+	__u32 ts_count; /* tracestate headers seen: 0, 1, 2 = more (not passed on) */
+	__u32 _pad;
 };
+
+/* tracestate values the kernel passes on at most (longer: not injected) */
+#define ZS_TS_MAX 256
 
 /* ASCII lowercase, branch-free: per-byte branches multiply verifier states
  * in the scan callbacks ("sequence of 8193 jumps is too complex"). */
@@ -68,6 +75,25 @@ static __always_inline long zs_tp_line(struct zs_tp_scan *s, __u64 l)
 		lo |= (__u64)zs_lower(b[(l + k) & ZS_TC_MASK]) << (8 * k);
 	for (k = 0; k < 4; k++)
 		hi |= (__u32)zs_lower(b[(l + 8 + k) & ZS_TC_MASK]) << (8 * k);
+	if (lo == 0x6174736563617274ULL /* "tracesta" */ &&
+	    (hi & 0xffffff) == 0x3a6574 /* "te:" */) {
+		__u32 v = (__u32)l + 11, w;
+
+		if (s->ts_count) {
+			s->ts_count = 2;
+			return 0;
+		}
+		s->ts_count = 1;
+		for (w = 0; w < 4; w++) {
+			__u8 ch = b[v & ZS_TC_MASK];
+
+			if (ch != ' ' && ch != '\t')
+				break;
+			v++;
+		}
+		s->ts_value = v;
+		return 0;
+	}
 	if (lo != name_lo || hi != name_hi)
 		return 0;
 	/* flags, not counts: a value that keeps changing between iterations
@@ -104,6 +130,8 @@ static long zs_tp_scan_cb(__u64 i, void *ctx)
 		return 1;
 	if (s->buf[i & ZS_TC_MASK] != '\n')
 		return 0;
+	if (s->ts_value && !s->ts_len && i > s->ts_value) /* the tracestate line ends */
+		s->ts_len = (__u32)i - s->ts_value - (s->buf[(i - 1) & ZS_TC_MASK] == '\r');
 	return zs_tp_line(s, i + 1);
 }
 
@@ -195,6 +223,12 @@ static long zs_line_end_cb(__u64 i, void *ctx)
 	}
 	return 0;
 }
+
+/* tracestate to pass on, as the kernel keeps it per thread. */
+struct zs_tstate {
+	__u32 len;
+	__u8 data[ZS_TS_MAX];
+};
 
 /* Writes "traceparent: 00-<trace>-<span>-<flags>\r\n" into out. */
 /* Branch-free, so formatting adds no verifier states. */

@@ -20,7 +20,9 @@ struct zs_t_tp {
 	__u32 count;
 	__u32 b3;
 	__u32 end;
-	__u32 _pad;
+	__u32 ts_value;
+	__u32 ts_len;
+	__u32 ts_count;
 	struct zs_kernel_ctx c;
 	__u8 hdr[ZS_TP_HDR_LEN]; /* zs_tp_format(c) */
 	__u8 _pad2[2];
@@ -47,6 +49,9 @@ int test_tp(struct zs_t_tp *ctx)
 	ctx->count = sc.count;
 	ctx->b3 = sc.b3;
 	ctx->end = sc.end;
+	ctx->ts_value = sc.ts_value;
+	ctx->ts_len = sc.ts_len;
+	ctx->ts_count = sc.ts_count;
 	ctx->parsed = sc.count == 1 ? zs_tp_parse(tbuf, sc.value, n, &c) : -2;
 	ctx->c = c;
 	zs_tp_format(&c, hdr);

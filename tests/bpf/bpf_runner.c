@@ -42,7 +42,9 @@ struct zs_t_tp {
 	__u32 count;
 	__u32 b3;
 	__u32 end;
-	__u32 _pad;
+	__u32 ts_value;
+	__u32 ts_len;
+	__u32 ts_count;
 	struct zs_kernel_ctx c;
 	__u8 hdr[70];
 	__u8 _pad2[2];
@@ -278,6 +280,12 @@ static void test_trace_ctx(void)
 	CHECK(t.count == 0, "a body after the header block is not scanned");
 	t = tp(RL "Accept: */*\r\n");
 	CHECK(t.end == 0, "incomplete block: no end");
+	t = tp(RL "traceparent: " TP "\r\nTraceState:  congo=t61rcWkgMzE\r\nA: b\r\n\r\n");
+	CHECK(t.parsed == 0 && t.ts_count == 1 && t.ts_len == 17 &&
+		      memcmp(t.buf + t.ts_value, "congo=t61rcWkgMzE", 17) == 0,
+	      "tracestate found: count %u len %u", t.ts_count, t.ts_len);
+	t = tp(RL "tracestate: a=1\r\ntracestate: b=2\r\n\r\n");
+	CHECK(t.ts_count == 2, "two tracestate headers: not passed on as one");
 }
 
 int main(int argc, char **argv)
