@@ -268,14 +268,23 @@ def test_injection_never_breaks_keepalive():
     agent = Agent(rec, ports=[py_p, node_p, ngx_p])
     procs = [keepalive_server(py_p),
              Proc(["node", os.path.join(SERVERS, "node_server.js"), str(node_p)], wait_port=node_p)]
-    ngx = Nginx(ngx_p, extra="location /ok/ { return 200 'ok\\n'; }")
+    # nginx also proxies /proxied/ to the python server: its upstream sockets
+    # are client sockets the injector enrols, read the way nginx reads them
+    ngx = Nginx(ngx_p, extra="location /ok/ { return 200 'ok\\n'; }\n"
+                "    location /proxied/ { proxy_pass http://127.0.0.1:%d/; }" % py_p)
     try:
         for port, extra in ((py_p, ["echo"]), (node_p, []), (ngx_p, [])):
             r = run([PY, os.path.join(SERVERS, "inject_probe.py"), str(port), str(n)] + extra, timeout=300)
             assert r.returncode == 0 and "ok %d" % n in r.stdout, (port, r.stdout, r.stderr)
+        for i in range(500):
+            r = run(["curl", "-sS", "-m", "5", "-o", "/dev/null", "-w", "%{http_code}",
+                     "http://127.0.0.1:%d/proxied/p%d" % (ngx_p, i)])
+            assert r.returncode == 0 and r.stdout == "200", (i, r)
         m = agent.assert_no_loss()
         inj = m['zerospan_inject_total{result="injected",help="traceparent inserted"}']
-        assert inj >= 3 * n, m
+        assert inj >= 3 * n + 500, m  # the curl requests to nginx
+        # nginx forwards the traceparent it got: its upstream requests keep it
+        assert m['zerospan_inject_total{result="has_context",help="request already carries a traceparent or B3 headers"}'] >= 500, m
         assert m['zerospan_inject_total{result="failed",help="pushing or writing the header failed"}'] == 0, m
         # POST bodies sent in their own send() start like requests: never touched
         assert m['zerospan_inject_total{result="pipelined",help="request sent before the previous response: left alone"}'] >= 200, m
