@@ -22,6 +22,7 @@
 
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "lib/maps.bpf.h"
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
 #include "lib/verifier.bpf.h"
@@ -43,33 +44,6 @@ struct zs_sock_info {
 #define ZS_INJ_HEAD 2048
 
 const volatile __u64 sample_threshold = 1ULL << 53;
-
-/* sock.bpf.c's, reused by fd. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4096);
-} events SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct zs_conn_state);
-} conns SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct zs_kernel_ctx);
-} thread_ctx SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct zs_tstate);
-} thread_ts SEC(".maps");
 
 /* Client sockets whose messages sk_msg sees, key: socket cookie. Added by
  * sockops at active open; the kernel removes a socket when it closes. */

@@ -13,6 +13,7 @@
 #include <bpf/bpf_endian.h>
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "lib/maps.bpf.h"
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
 #include "lib/conn.bpf.h"
@@ -35,36 +36,6 @@ const volatile __u8 make_contexts = 0;
  * this (zs_ratio_sampled); parentbased unless sample_ignore_parent. */
 const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;
-
-/* All events to userspace. Sized by the loader (--ringbuf-mb). */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 16 * 1024 * 1024);
-} events SEC(".maps");
-
-/*
- * The context of the request each thread serves now, key: pid_tgid; and of
- * the latest request each process read, key: tgid << 32 | 0xffffffff (pool
- * workers, children). Written when a server reads a request, read by the
- * injector (inject.bpf.c) when the thread or process sends one. LRU: a
- * thread that stops serving is forgotten in time.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct zs_kernel_ctx);
-} thread_ctx SEC(".maps");
-
-/* The tracestate of the request in thread_ctx, same keys, when it came with
- * a valid traceparent and one tracestate header of at most ZS_TS_MAX bytes;
- * deleted otherwise. Written with thread_ctx, read by the injector. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct zs_tstate);
-} thread_ts SEC(".maps");
 
 /* Scratch for one tracestate per CPU (the value is too large for the stack). */
 struct {
@@ -91,17 +62,6 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } drops SEC(".maps");
-
-/*
- * Connection state, key: socket cookie. Written here (set_state, data exits),
- * deleted at TCP_CLOSE; LRU so connections we never see close cannot fill it.
- */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, struct zs_conn_state);
-} conns SEC(".maps");
 
 /*
  * Data syscalls in flight, key: pid_tgid. Written at sys_enter, completed by

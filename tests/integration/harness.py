@@ -297,5 +297,16 @@ class Runner:
         return 1 if self.failed else 0
 
 
+def main(tests):
+    """Runs the tests whose names contain one of argv[1:] (all without),
+    ends with "integration: N passed, N failed"."""
+    only = sys.argv[1:]
+    runner = Runner()
+    for t in tests:
+        if not only or any(o in t.__name__ for o in only):
+            runner.run(t)
+    sys.exit(runner.done())
+
+
 def dump(obj):
     return json.dumps(obj, indent=1, default=str)[:4000]

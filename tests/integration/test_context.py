@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import AGENT, Agent, Proc, Receiver, Runner, by_kind, check_span_sanity, dump, free_port, run  # noqa: E402
+from harness import AGENT, Agent, Proc, Receiver, by_kind, check_span_sanity, dump, free_port, main, run  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -421,9 +421,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
-    runner = Runner()
-    for t in TESTS:
-        if not only or any(o in t.__name__ for o in only):
-            runner.run(t)
-    sys.exit(runner.done())
+    main(TESTS)

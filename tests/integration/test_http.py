@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AGENT, ROOT, Agent, Proc, Receiver, Runner, by_kind,  # noqa: E402
+from harness import (AGENT, ROOT, Agent, Proc, Receiver, by_kind, main,  # noqa: E402
                      check_span_sanity, dump, free_port, run)
 
 PY = sys.executable
@@ -580,9 +580,4 @@ TESTS = [
 ]
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
-    runner = Runner()
-    for t in TESTS:
-        if not only or any(o in t.__name__ for o in only):
-            runner.run(t)
-    sys.exit(runner.done())
+    main(TESTS)

@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Maps shared by the kernel objects: sock.bpf.c creates them, the loader
+ * hands them to inject.bpf.c by fd (bpf_map__reuse_fd). Defined once here
+ * so both objects agree on their layout.
+ */
+#ifndef ZS_MAPS_BPF_H
+#define ZS_MAPS_BPF_H
+
+#include <bpf/bpf_helpers.h>
+
+#include "zerospan_abi.h"
+#include "lib/trace_ctx.bpf.h"
+
+/* All events to userspace. Sized by the loader (--ringbuf-mb). */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 16 * 1024 * 1024);
+} events SEC(".maps");
+
+/*
+ * Connection state, key: socket cookie. Written by sock.bpf.c (set_state,
+ * data exits), deleted at TCP_CLOSE; read by the injector (unanswered
+ * requests). LRU so connections we never see close cannot fill it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_conn_state);
+} conns SEC(".maps");
+
+/*
+ * The context of the request each thread serves now, key: pid_tgid; and of
+ * the latest request each process read, key: tgid << 32 | 0xffffffff (pool
+ * workers, children). Written when a server reads a request, read by the
+ * injector (inject.bpf.c) when the thread or process sends one. LRU: a
+ * thread that stops serving is forgotten in time.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, struct zs_kernel_ctx);
+} thread_ctx SEC(".maps");
+
+/* The tracestate of the request in thread_ctx, same keys, when it came with
+ * a valid traceparent and one tracestate header of at most ZS_TS_MAX bytes;
+ * deleted otherwise. Written with thread_ctx, read by the injector. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_tstate);
+} thread_ts SEC(".maps");
+
+#endif
