@@ -230,7 +230,7 @@ int zs_inject(struct sk_msg_md *msg)
 	bpf_loop(512, zs_line_end_cb, &ls, 0);
 	line_end = ls.end;
 	/* a well-formed request line ends with " HTTP/1.0" or " HTTP/1.1" */
-	if (line_end < 16)
+	if (line_end < 16 || line_end > 511)
 		return zs_inj_count(ZS_INJ_INCOMPLETE);
 	{
 		const __u64 http1 = 0x2e312f5054544820ULL; /* " HTTP/1." little-endian */
@@ -265,16 +265,20 @@ int zs_inject(struct sk_msg_md *msg)
 	if (c.state == ZS_CTX_INCOMING)
 		add += zs_tracestate_hdr(key, s->hdr);
 
-	if (bpf_msg_push_data(msg, line_end, add, 0))
+	if (add > ZS_TP_HDR_LEN + ZS_TS_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	/* Keep the header block in one piece: push_data alone leaves three
 	 * scatterlist entries, and TCP then sends three segments. */
-	if (bpf_msg_pull_data(msg, 0, sc.end + add, 0))
+	line_end &= 511;
+	if (bpf_msg_pull_data(msg, 0, sc.end + add, 0) ||
+	    (__u64)msg->data + line_end + add > (__u64)msg->data_end) {
+		/* the room made for the header must not leave with blanks in it */
+		bpf_msg_pop_data(msg, line_end, add, 0);
 		return zs_inj_count(ZS_INJ_FAILED);
+	}
 	p = msg->data;
 	end = msg->data_end;
-	line_end &= 511;
-	if (add > ZS_TP_HDR_LEN + ZS_TS_HDR_MAX || p + line_end + add > end)
+	if (p + line_end + add > end) /* checked above; this form is the verifier's */
 		return zs_inj_count(ZS_INJ_FAILED);
 	for (k = 0; k < ZS_TP_HDR_LEN + ZS_TS_HDR_MAX; k++) {
 		if (k >= add || p + line_end + k + 1 > end)
@@ -294,6 +298,9 @@ int zs_inject(struct sk_msg_md *msg)
 		ev->pos = st ? st->pos[ZS_DIR_EGRESS] : 0;
 		ev->ctx = c;
 		bpf_ringbuf_submit(ev, 0);
+	} else {
+		/* on the wire, but the CLIENT span will not carry its id */
+		zs_inj_count(ZS_INJ_UNREPORTED);
 	}
 	return zs_inj_count(ZS_INJ_INJECTED);
 }

@@ -32,7 +32,7 @@ const volatile __u32 capture_size = ZS_CAPTURE_MAX;
 const volatile __u64 wakeup_bytes = 256 * 1024; /* per CPU */
 /* Injection on: give each request a server reads a context (thread_ctx). */
 const volatile __u8 make_contexts = 0;
-/* Root sampling: sampled when the trace id's low 63 bits >> 10 fall below
+/* Root sampling: sampled when (the trace id's low 8 bytes >> 11) is below
  * this (zs_ratio_sampled); parentbased unless sample_ignore_parent. */
 const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;

@@ -7,6 +7,7 @@ Runs under /usr/bin/python3 (Debian's python3-protobuf)."""
 import gzip
 import http.server
 import json
+import re
 import os
 import signal
 import socket
@@ -187,6 +188,7 @@ class Agent:
             if line.startswith("#") or not line.strip():
                 continue
             k, v = line.rsplit(" ", 1)
+            k = re.sub(r',help="[^"]*"', "", k)  # keys stay stable when help text changes
             if k.startswith("zerospan_kernel_drops_total"):
                 k = "kernel_drops:" + k.split('cause="')[1].split('"')[0]
             m[k] = float(v)

@@ -77,7 +77,7 @@ def test_chain_of_three_services_is_one_trace(inject="on"):
             assert m["zerospan_links_same_node_total"] >= 3 * n + 2, m
         else:
             # every hop joined through the header the kernel inserted
-            assert m['zerospan_inject_total{result="injected",help="traceparent inserted"}'] == 3 * n + 2, m
+            assert m['zerospan_inject_total{result="injected"}'] == 3 * n + 2, m
             assert m["zerospan_links_injected_total"] == 2 * (n + 1), m
             assert m["zerospan_context_extracted_total"] == 3 * (n + 1), m
     finally:
@@ -281,13 +281,14 @@ def test_injection_never_breaks_keepalive():
                      "http://127.0.0.1:%d/proxied/p%d" % (ngx_p, i)])
             assert r.returncode == 0 and r.stdout == "200", (i, r)
         m = agent.assert_no_loss()
-        inj = m['zerospan_inject_total{result="injected",help="traceparent inserted"}']
+        inj = m['zerospan_inject_total{result="injected"}']
         assert inj >= 3 * n + 500, m  # the curl requests to nginx
         # nginx forwards the traceparent it got: its upstream requests keep it
-        assert m['zerospan_inject_total{result="has_context",help="request already carries a traceparent or B3 headers"}'] >= 500, m
-        assert m['zerospan_inject_total{result="failed",help="pushing or writing the header failed"}'] == 0, m
+        assert m['zerospan_inject_total{result="has_context"}'] >= 500, m
+        assert m['zerospan_inject_total{result="failed"}'] == 0, m
+        assert m['zerospan_inject_total{result="unreported"}'] == 0, m
         # POST bodies sent in their own send() start like requests: never touched
-        assert m['zerospan_inject_total{result="pipelined",help="request sent before the previous response: left alone"}'] >= 200, m
+        assert m['zerospan_inject_total{result="pipelined"}'] >= 200, m
         spans = rec.wait(lambda s: s["attrs"].get("url.path", "").startswith("/ok/"), 6 * n, timeout=60)
         clients = {s["span_id"]: s for s in spans if s["kind"] == "CLIENT"}
         servers = [s for s in spans if s["kind"] == "SERVER"]
@@ -400,7 +401,7 @@ def test_sdk_instrumented_service_joins_the_same_trace():
             # ... and the back is the child of the SDK's own CLIENT span
             assert back["parent_span_id"] == sdk_client["span_id"], dump(t)
         m = agent.metrics()
-        assert m['zerospan_inject_total{result="has_context",help="request already carries a traceparent or B3 headers"}'] >= n, m
+        assert m['zerospan_inject_total{result="has_context"}'] >= n, m
     finally:
         for p in procs:
             p.stop()
