@@ -2,12 +2,12 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for
 # FUZZ_SECONDS (default 60), seeded with the llhttp corpus. Crashes are kept
 # in build/fuzz/<target>/ as crash-*; the last line says "N passed, N failed".
-#   tests/fuzz/run.sh [target...]      targets: http1 events
+#   tests/fuzz/run.sh [target...]      targets: http1 events context
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http1 events)
+[ ${#targets[@]} -eq 0 ] && targets=(http1 events context)
 out=build/fuzz
 mkdir -p "$out/seeds"
 make -s all >/dev/null || { echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -19,6 +19,12 @@ d = sys.argv[1]
 for i, line in enumerate(open("tests/corpora/llhttp-cases.jsonl")):
     raw = base64.b64decode(json.loads(line)["input_b64"])
     open(os.path.join(d, "case%03d" % i), "wb").write(bytes([i & 0xff]) + raw)
+# trace-context values, for the context target
+for i, v in enumerate([b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
+                       b"cc-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-09-xyz",
+                       b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
+                       b"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,fw529a3039@dt=x", b"0.25"]):
+    open(os.path.join(d, "ctx%d" % i), "wb").write(v)
 PY
 
 srcs=$(ls user/*.c | grep -v user/main.c)
