@@ -44,25 +44,27 @@ struct zs_conn {
 	struct zs_side side_req, side_resp;
 	uint64_t next_pos[2];
 	bool pos_known[2];
-	uint64_t msg_begin_ts[2];		   /* [0] request stream, [1] response stream */
-	uint64_t req_begin_pos;			   /* byte position of the request being read */
-	struct zs_kernel_ctx req_kctx;		   /* the kernel's context for it (SERVER) */
-	struct zs_kernel_ctx inj[ZS_INJECT_QUEUE]; /* injected, by request position */
-	uint64_t inj_pos[ZS_INJECT_QUEUE];
+	uint64_t msg_begin_ts[2];      /* [0] request stream, [1] response stream */
+	uint64_t req_begin_pos;	       /* byte position of the request being read */
+	struct zs_kernel_ctx req_kctx; /* the kernel's context for it (SERVER) */
+	struct {
+		uint64_t pos; /* egress position of the request it went into */
+		struct zs_kernel_ctx ctx;
+	} inj[ZS_INJECT_QUEUE]; /* injected contexts, oldest first */
 	uint32_t n_inj;
 	uint64_t cur_ts;
 	struct zs_span *pending[ZS_PIPELINE_MAX];
 	uint32_t p_head, p_count;
 	uint64_t last_ns;
 	struct zs_conn *hnext;
-	struct zs_conn *tnext; /* client connections by 4-tuple (same-node links) */
+	struct zs_conn *tnext; /* connections by 4-tuple (same-node links) */
 	bool in_tuples;
 	struct zs_conn *lru_prev, *lru_next; /* lru_next: older */
 };
 
 static struct zs_conn_opts opts;
 static struct zs_conn **table;
-static struct zs_conn **tuples; /* client connections by tuple_hash(local, remote) */
+static struct zs_conn **tuples; /* client and server connections by tuple_hash() */
 static uint32_t table_mask, n_conns;
 static struct zs_conn *lru_head, *lru_tail; /* head: most recent */
 
@@ -340,32 +342,34 @@ static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 	}
 }
 
-/* The context the request carries on the wire: 1 valid (traceparent, else
- * B3), 0 none, -1 only invalid headers. */
-static int wire_context(const struct zs_http_msg *m, struct zs_trace_ctx *ctx, bool *w3c)
+/* The context the request carries on the wire (traceparent, else B3):
+ * true when one is valid; headers present but all invalid are counted. */
+static bool wire_context(const struct zs_http_msg *m, struct zs_trace_ctx *ctx, bool *w3c)
 {
-	int rc = 0;
+	bool seen = false;
 
 	*w3c = false;
 	if (m->traceparent[0]) {
 		if (zs_traceparent_parse(m->traceparent, strlen(m->traceparent), ctx) == 0) {
 			*w3c = true;
-			return 1;
+			return true;
 		}
-		rc = -1;
+		seen = true;
 	}
 	if (m->b3[0]) {
 		if (zs_b3_single_parse(m->b3, ctx) == 0)
-			return 1;
-		rc = -1;
+			return true;
+		seen = true;
 	}
 	if (m->b3_trace[0] || m->b3_span[0]) {
 		if (zs_b3_multi_parse(m->b3_trace, m->b3_span, m->b3_sampled, m->b3_flags, ctx) ==
 		    0)
-			return 1;
-		rc = -1;
+			return true;
+		seen = true;
 	}
-	return rc;
+	if (seen)
+		zs_count(context_invalid);
+	return false;
 }
 
 static void apply_sampling(struct zs_span *s)
@@ -436,12 +440,10 @@ static bool take_injected(struct zs_conn *c, uint64_t pos, struct zs_kernel_ctx 
 	uint32_t i;
 
 	for (i = 0; i < c->n_inj; i++) {
-		if (c->inj_pos[i] != pos)
+		if (c->inj[i].pos != pos)
 			continue;
-		*out = c->inj[i];
+		*out = c->inj[i].ctx;
 		memmove(c->inj + i, c->inj + i + 1, sizeof(c->inj[0]) * (c->n_inj - i - 1));
-		memmove(c->inj_pos + i, c->inj_pos + i + 1,
-			sizeof(c->inj_pos[0]) * (c->n_inj - i - 1));
 		c->n_inj--;
 		return true;
 	}
@@ -459,24 +461,29 @@ static void continue_remote(struct zs_span *s, const uint8_t trace_id[16],
 	s->trace_flags = flags;
 }
 
+/* The request's tracestate on s, when it is well-formed and whole. */
+static void keep_tracestate(struct zs_span *s, const struct zs_http_msg *m)
+{
+	if (!m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
+		zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
+}
+
 /* With injection on, the kernel decided the context of a request a server
  * reads (and injects it into the thread's calls): the SERVER span takes it. */
 static void kernel_server_context(struct zs_conn *c, struct zs_span *s, const struct zs_http_msg *m)
 {
 	const struct zs_kernel_ctx *k = &c->req_kctx;
 
-	memcpy(s->trace_id, k->trace_id, 16);
-	s->trace_flags = k->flags;
 	if (k->state == ZS_CTX_INCOMING) {
 		continue_remote(s, k->trace_id, k->span_id, k->flags);
 		zs_count(context_extracted);
-		if (!m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
-			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
-	} else if (m->traceparent[0] || m->b3[0] || m->b3_trace[0]) {
-		zs_count(context_invalid); /* or B3, which the kernel does not read */
+		keep_tracestate(s, m);
+		return;
 	}
-	apply_sampling(s);
-	zs_link_server_begin(s->pid, s->tid, s);
+	memcpy(s->trace_id, k->trace_id, 16);
+	s->trace_flags = k->flags;
+	if (m->traceparent[0] || m->b3[0] || m->b3_trace[0])
+		zs_count(context_invalid); /* or B3, which the kernel does not read */
 }
 
 /* A CLIENT request the kernel injected a traceparent into: the span is the
@@ -487,10 +494,9 @@ static void injected_client_context(struct zs_conn *c, struct zs_span *s,
 {
 	memcpy(s->trace_id, k->trace_id, 16);
 	memcpy(s->span_id, k->span_id, 8);
-	s->trace_flags = k->flags;
+	s->trace_flags = k->flags; /* sampled by the kernel, with the same rule */
 	if (k->state == ZS_CTX_INCOMING && !zs_link_client_in_trace(s->pid, c->ppid, s))
 		zs_count(inject_parent_unknown);
-	claim_waiting_server(c, s);
 }
 
 /*
@@ -507,26 +513,20 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 	struct zs_trace_ctx ctx;
 	struct zs_kernel_ctx k;
 	bool w3c;
-	int wire;
 
 	zs_ids_random(s->span_id, sizeof(s->span_id));
 	if (s->kind == ZS_KIND_SERVER &&
 	    (c->req_kctx.state == ZS_CTX_ROOT || c->req_kctx.state == ZS_CTX_INCOMING)) {
 		kernel_server_context(c, s, m);
-		return;
-	}
-	if (s->kind == ZS_KIND_CLIENT && take_injected(c, c->req_begin_pos, &k)) {
+	} else if (s->kind == ZS_KIND_CLIENT && take_injected(c, c->req_begin_pos, &k)) {
 		injected_client_context(c, s, &k);
-		return;
-	}
-	wire = wire_context(m, &ctx, &w3c);
-	if (wire < 0)
-		zs_count(context_invalid);
-	if (wire > 0) {
+		claim_waiting_server(c, s);
+		return; /* no sampling here: the flags are those on the wire */
+	} else if (wire_context(m, &ctx, &w3c)) {
 		continue_remote(s, ctx.trace_id, ctx.span_id, ctx.flags);
 		/* tracestate only travels with a valid traceparent (W3C 3.3). */
-		if (w3c && !m->tracestate_overflow && zs_tracestate_valid(m->tracestate))
-			zs_strlcpy(s->tracestate, m->tracestate, sizeof(s->tracestate));
+		if (w3c)
+			keep_tracestate(s, m);
 		if (s->kind == ZS_KIND_SERVER)
 			zs_count(context_extracted);
 		else
@@ -761,12 +761,11 @@ void zs_conn_on_inject(const struct zs_inject_event *ev)
 	}
 	if (c->n_inj == ZS_INJECT_QUEUE) {
 		memmove(c->inj, c->inj + 1, sizeof(c->inj[0]) * (ZS_INJECT_QUEUE - 1));
-		memmove(c->inj_pos, c->inj_pos + 1, sizeof(c->inj_pos[0]) * (ZS_INJECT_QUEUE - 1));
 		c->n_inj--;
 		zs_count(inject_unmatched);
 	}
-	c->inj[c->n_inj] = ev->ctx;
-	c->inj_pos[c->n_inj++] = ev->pos;
+	c->inj[c->n_inj].pos = ev->pos;
+	c->inj[c->n_inj++].ctx = ev->ctx;
 }
 
 void zs_conn_on_close(const struct zs_close_event *ev)

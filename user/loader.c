@@ -222,9 +222,9 @@ static void detach_injector(struct zs_loader *l)
 }
 
 /*
- * Loads inject.bpf.c on top of the loaded sock.bpf.c (sharing its events,
- * conns and thread_ctx maps) and attaches sockops at the cgroup v2 root and
- * sk_msg on the sockhash. Returns 0 or a negative errno, logged.
+ * Loads inject.bpf.c on top of the loaded sock.bpf.c (sharing the maps of
+ * bpf/lib/maps.bpf.h and the scope maps) and attaches sockops at the cgroup
+ * v2 root and sk_msg on the sockhash. Returns 0 or a negative errno, logged.
  */
 static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 {
@@ -396,7 +396,6 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
-	ncpu = libbpf_num_possible_cpus();
 	if (ncpu > 0)
 		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
 

@@ -89,12 +89,26 @@ static void lower(char *dst, const char *src, size_t cap)
 	dst[i] = 0;
 }
 
+/* One counter family with a label per X-macro entry: zerospan_<m>_total{<label>="name",help="..."}. */
+static void render_family(struct sbuf *b, const char *m, const char *help, const char *label,
+			  const char *const *names, const char *const *helps, const uint64_t *vals,
+			  int n)
+{
+	char name[64];
+	int i;
+
+	sb_printf(b, "# HELP zerospan_%s_total %s\n# TYPE zerospan_%s_total counter\n", m, help, m);
+	for (i = 0; i < n; i++) {
+		lower(name, names[i], sizeof(name));
+		sb_printf(b, "zerospan_%s_total{%s=\"%s\",help=\"%s\"} %llu\n", m, label, name,
+			  helps[i], (unsigned long long)vals[i]);
+	}
+}
+
 char *zs_metrics_render(size_t *len)
 {
 	struct sbuf b = { malloc(8192), 0, 8192 };
 	uint64_t drops[ZS_DROP__COUNT];
-	char name[64];
-	int i;
 
 	if (!b.p)
 		return NULL;
@@ -106,26 +120,15 @@ char *zs_metrics_render(size_t *len)
 	ZS_COUNTERS(ZS_X)
 #undef ZS_X
 	zs_metrics_kernel_drops(drops);
-	sb_printf(&b,
-		  "# HELP zerospan_kernel_drops_total Events the kernel side could not deliver, by "
-		  "cause\n# TYPE zerospan_kernel_drops_total counter\n");
-	for (i = 0; i < ZS_DROP__COUNT; i++) {
-		lower(name, drop_names[i], sizeof(name));
-		sb_printf(&b, "zerospan_kernel_drops_total{cause=\"%s\",help=\"%s\"} %llu\n", name,
-			  drop_help[i], (unsigned long long)drops[i]);
-	}
+	render_family(&b, "kernel_drops", "Events the kernel side could not deliver, by cause",
+		      "cause", drop_names, drop_help, drops, ZS_DROP__COUNT);
 	if (inject_source) {
 		uint64_t inj[ZS_INJ__COUNT] = { 0 };
 
 		inject_source(inj);
-		sb_printf(&b,
-			  "# HELP zerospan_inject_total What traceparent injection did with "
-			  "outgoing messages, by result\n# TYPE zerospan_inject_total counter\n");
-		for (i = 0; i < ZS_INJ__COUNT; i++) {
-			lower(name, inject_names[i], sizeof(name));
-			sb_printf(&b, "zerospan_inject_total{result=\"%s\",help=\"%s\"} %llu\n",
-				  name, inject_help[i], (unsigned long long)inj[i]);
-		}
+		render_family(&b, "inject",
+			      "What traceparent injection did with outgoing messages, by result",
+			      "result", inject_names, inject_help, inj, ZS_INJ__COUNT);
 	}
 	sb_printf(&b,
 		  "# HELP zerospan_export_queue_depth Spans waiting for export\n"
