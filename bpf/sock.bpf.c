@@ -92,10 +92,7 @@ struct {
 
 static __always_inline void zs_drop(__u32 cause)
 {
-	__u64 *c = bpf_map_lookup_elem(&drops, &cause);
-
-	if (c)
-		*c += 1;
+	zs_counter_inc(&drops, cause);
 }
 
 /* Wake the consumer only once this CPU queued enough: one wakeup per event
@@ -588,17 +585,14 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		if (sample_ignore_parent)
 			c->flags =
 				(c->flags & ~1) | zs_ratio_sampled(c->trace_id, sample_threshold);
-	} else if (sc.b3 || sc.count) {
-		/* B3 (userspace reads it) or an invalid traceparent next to it:
-		 * a block split over reads is not judged here */
+	} else if (sc.b3 || (sc.count && more)) {
+		/* B3 (userspace reads it), or an invalid traceparent in a later
+		 * chunk of a split block: userspace judges the whole block */
 		__builtin_memset(c, 0, sizeof(*c));
-		c->state = sc.b3 || more ? ZS_CTX_FOREIGN : ZS_CTX_ROOT;
-		if (c->state == ZS_CTX_ROOT)
-			goto root;
+		c->state = ZS_CTX_FOREIGN;
 	} else if (more) {
 		return sc.end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
 	} else {
-	root:
 		for (k = 0; k < 16; k += 4) {
 			__u32 r = bpf_get_prandom_u32();
 

@@ -54,4 +54,13 @@ struct {
 	__type(value, struct zs_tstate);
 } thread_ts SEC(".maps");
 
+/* Adds one to counter key of a per-CPU array of counters (drops, results). */
+static __always_inline void zs_counter_inc(void *map, __u32 key)
+{
+	__u64 *c = bpf_map_lookup_elem(map, &key);
+
+	if (c)
+		*c += 1;
+}
+
 #endif
