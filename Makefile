@@ -46,7 +46,7 @@ $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/lib/*.h) include/zerospan_abi.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
-$(BUILD)/bpf/tests/%.bpf.o: bpf/tests/%.bpf.c $(wildcard bpf/lib/*.h) include/zerospan_abi.h
+$(BUILD)/bpf/tests/%.bpf.o: bpf/tests/%.bpf.c bpf/tests/test_ctx.h $(wildcard bpf/lib/*.h) include/zerospan_abi.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@
 
@@ -71,7 +71,7 @@ $(BUILD)/tests/%: tests/unit/%.c $(USER_LIB_OBJS) $(PROTO_O)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-$(BUILD)/tests/bpf_runner: tests/bpf/bpf_runner.c $(BPFT_OBJS)
+$(BUILD)/tests/bpf_runner: tests/bpf/bpf_runner.c bpf/tests/test_ctx.h $(BPFT_OBJS)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $< -lbpf -lelf -lz
 

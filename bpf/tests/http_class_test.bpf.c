@@ -9,14 +9,11 @@
 #include <bpf/bpf_helpers.h>
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "test_ctx.h"
+
+_Static_assert(ZS_T_CLASSIFY_LEN == ZS_CLASSIFY_LEN, "test_ctx.h classify length");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-struct zs_t_classify {
-	__u8 buf[ZS_CLASSIFY_LEN];
-	__u32 n;
-	__u32 result;
-};
 
 SEC("syscall")
 int test_classify(struct zs_t_classify *ctx)
@@ -30,16 +27,6 @@ int test_classify(struct zs_t_classify *ctx)
 	ctx->result = zs_classify_start(buf, ctx->n);
 	return 0;
 }
-
-#define ZS_T_SCAN_MAX 64
-
-struct zs_t_scan {
-	__u8 buf[ZS_T_SCAN_MAX];
-	__u32 n;
-	__u32 rolling; /* carried across calls, as per connection direction */
-	__s32 end_at;  /* index of the byte that ends the header block, -1 if none */
-	__u32 _pad;
-};
 
 SEC("syscall")
 int test_hdr_end(struct zs_t_scan *ctx)
@@ -66,12 +53,6 @@ int test_hdr_end(struct zs_t_scan *ctx)
 	return 0;
 }
 
-struct zs_t_verdict {
-	struct zs_conn_state st;
-	__u32 start;
-	__u32 report;
-};
-
 SEC("syscall")
 int test_verdict(struct zs_t_verdict *ctx)
 {
@@ -88,14 +69,6 @@ int test_verdict(struct zs_t_verdict *ctx)
 	ctx->st.probe_chunks = c.st.probe_chunks;
 	return 0;
 }
-
-struct zs_t_copy {
-	__u64 len;
-	__u32 budget;
-	__u32 start;
-	__u32 capture_size;
-	__u32 result;
-};
 
 SEC("syscall")
 int test_copy_len(struct zs_t_copy *ctx)

@@ -8,25 +8,11 @@
 #include <bpf/bpf_helpers.h>
 #include "zerospan_abi.h"
 #include "lib/trace_ctx.bpf.h"
+#include "test_ctx.h"
+
+_Static_assert(ZS_T_TP_HDR_LEN == ZS_TP_HDR_LEN, "test_ctx.h header length");
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
-
-#define ZS_T_TP_MAX 256
-
-struct zs_t_tp {
-	__u8 buf[ZS_T_TP_MAX]; /* a header block (request line first) */
-	__u32 n;
-	__s32 parsed; /* zs_tp_parse() result, or -2: no single traceparent */
-	__u32 count;
-	__u32 b3;
-	__u32 end;
-	__u32 ts_value;
-	__u32 ts_len;
-	__u32 ts_count;
-	struct zs_kernel_ctx c;
-	__u8 hdr[ZS_TP_HDR_LEN]; /* zs_tp_format(c) */
-	__u8 _pad2[2];
-};
 
 /* The scan buffer: a global (a map value), as large as the real one. */
 __u8 tbuf[ZS_TC_BUF];

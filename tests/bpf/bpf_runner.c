@@ -11,52 +11,7 @@
 #include <string.h>
 
 #include "../unit/zs_test.h"
-#include "zerospan_abi.h"
-
-#define ZS_CLASSIFY_LEN 8
-
-struct zs_t_classify {
-	__u8 buf[ZS_CLASSIFY_LEN];
-	__u32 n;
-	__u32 result;
-};
-
-struct zs_t_scan {
-	__u8 buf[64];
-	__u32 n;
-	__u32 rolling;
-	__s32 end_at;
-	__u32 _pad;
-};
-
-struct zs_t_verdict {
-	struct zs_conn_state st;
-	__u32 start;
-	__u32 report;
-};
-
-struct zs_t_tp {
-	__u8 buf[256];
-	__u32 n;
-	__s32 parsed;
-	__u32 count;
-	__u32 b3;
-	__u32 end;
-	__u32 ts_value;
-	__u32 ts_len;
-	__u32 ts_count;
-	struct zs_kernel_ctx c;
-	__u8 hdr[70];
-	__u8 _pad2[2];
-};
-
-struct zs_t_copy {
-	__u64 len;
-	__u32 budget;
-	__u32 start;
-	__u32 capture_size;
-	__u32 result;
-};
+#include "../../bpf/tests/test_ctx.h"
 
 static struct bpf_object *obj;
 
@@ -81,7 +36,7 @@ static unsigned classify(const char *s, unsigned n)
 {
 	struct zs_t_classify c = { 0 };
 
-	memcpy(c.buf, s, n < ZS_CLASSIFY_LEN ? n : ZS_CLASSIFY_LEN);
+	memcpy(c.buf, s, n < ZS_T_CLASSIFY_LEN ? n : ZS_T_CLASSIFY_LEN);
 	c.n = n;
 	run("test_classify", &c, sizeof(c));
 	return c.result;

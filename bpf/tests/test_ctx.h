@@ -1,0 +1,60 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * The contexts the bpf/tests programs take and give back under
+ * BPF_PROG_RUN, shared with tests/bpf/bpf_runner.c so both sides agree on
+ * the layout. Fixed-width types only (zerospan_abi.h's rules).
+ */
+#ifndef ZS_TEST_CTX_H
+#define ZS_TEST_CTX_H
+
+#include "zerospan_abi.h"
+
+#define ZS_T_CLASSIFY_LEN 8 /* ZS_CLASSIFY_LEN, checked in http_class_test.bpf.c */
+#define ZS_T_SCAN_MAX 64
+#define ZS_T_TP_MAX 256
+#define ZS_T_TP_HDR_LEN 70 /* ZS_TP_HDR_LEN, checked in trace_ctx_test.bpf.c */
+
+struct zs_t_classify {
+	__u8 buf[ZS_T_CLASSIFY_LEN];
+	__u32 n;
+	__u32 result;
+};
+
+struct zs_t_scan {
+	__u8 buf[ZS_T_SCAN_MAX];
+	__u32 n;
+	__u32 rolling; /* carried across calls, as per connection direction */
+	__s32 end_at;  /* index of the byte that ends the header block, -1 if none */
+	__u32 _pad;
+};
+
+struct zs_t_verdict {
+	struct zs_conn_state st;
+	__u32 start;
+	__u32 report;
+};
+
+struct zs_t_copy {
+	__u64 len;
+	__u32 budget;
+	__u32 start;
+	__u32 capture_size;
+	__u32 result;
+};
+
+struct zs_t_tp {
+	__u8 buf[ZS_T_TP_MAX]; /* a header block (request line first) */
+	__u32 n;
+	__s32 parsed; /* zs_tp_parse() result, or -2: no single traceparent */
+	__u32 count;
+	__u32 b3;
+	__u32 end;
+	__u32 ts_value;
+	__u32 ts_len;
+	__u32 ts_count;
+	struct zs_kernel_ctx c;
+	__u8 hdr[ZS_T_TP_HDR_LEN]; /* zs_tp_format(c) */
+	__u8 _pad2[2];
+};
+
+#endif
