@@ -126,30 +126,6 @@ int zs_sockops(struct bpf_sock_ops *skops)
 	return 1;
 }
 
-/* The context a call sent by this thread continues; *key_out: where it was
- * found (thread, process or parent process key). */
-static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __u64 *key_out)
-{
-	struct zs_kernel_ctx *c = bpf_map_lookup_elem(&thread_ctx, &id);
-	__u64 key = id;
-
-	if (!c) {
-		key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
-		c = bpf_map_lookup_elem(&thread_ctx, &key);
-	}
-	if (!c) {
-		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-
-		key = (__u64)BPF_CORE_READ(t, real_parent, tgid) << 32 | 0xffffffffULL;
-		c = bpf_map_lookup_elem(&thread_ctx, &key);
-	}
-	if (!c)
-		return -1;
-	*out = *c;
-	*key_out = key;
-	return 0;
-}
-
 /* Appends "tracestate: <value>\r\n" of the request served (key) after the
  * traceparent in hdr. Returns the bytes added. */
 static __always_inline __u32 zs_tracestate_hdr(__u64 key, __u8 *hdr)

@@ -4,7 +4,9 @@
  * arguments, sock:sock_{send,recv}_length tells us the fd is a TCP socket
  * (and hands us the struct sock), the syscall exit copies what is worth
  * copying (message starts and header bytes) to the ringbuf. TCP state
- * changes give each connection its role and its end.
+ * changes give each connection its role and its end. Uprobes on TLS
+ * libraries (SSL_read/SSL_write, gnutls_record_recv/send) report the
+ * plaintext of TLS connections through the same capture path.
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
@@ -17,6 +19,7 @@
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
 #include "lib/conn.bpf.h"
+#include "lib/tls.bpf.h"
 #include "lib/verifier.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -36,6 +39,8 @@ const volatile __u8 make_contexts = 0;
  * this (zs_ratio_sampled); parentbased unless sample_ignore_parent. */
 const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;
+/* TLS uprobes are attached: look for their calls around socket I/O. */
+const volatile __u8 tls_hooks = 0;
 
 /* Scratch for one tracestate per CPU (the value is too large for the stack). */
 struct {
@@ -74,6 +79,45 @@ struct {
 	__type(value, struct zs_pending);
 } pending SEC(".maps");
 
+/* TLS library calls in flight, key: pid_tgid. Written at the call's entry,
+ * completed by a socket read/write the call makes, deleted at its return.
+ * LRU: a thread killed inside a call cannot leave a lasting entry. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_tls_call);
+} tls_calls SEC(".maps");
+
+/* Which socket a TLS session (pointer, tgid) uses: for calls served from the
+ * library's buffer. Deleted when the connection closes; LRU bounds the rest. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct zs_ssl_key);
+	__type(value, struct zs_sock_ref);
+} ssl_conns SEC(".maps");
+
+/* The last socket each thread read non-HTTP bytes (ciphertext) from, key:
+ * pid_tgid. Apps with memory BIOs (node) call SSL_read after such a read. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u64);
+	__type(value, struct zs_sock_ref);
+} thread_rx SEC(".maps");
+
+/* Contexts of TLS requests sent by clients on this host, by connection
+ * (client view), taken by the server's read of the request: a header cannot
+ * be inserted into TLS, so the kernel hands the context over. Entries of
+ * servers on other hosts age out (LRU). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, struct zs_tuple_key);
+	__type(value, struct zs_kernel_ctx);
+} handoff SEC(".maps");
+
 /* Scratch for one DATA record: header plus twice the capture size, so that
  * offset + length stays provably inside it for the verifier. Indexed by CPU:
  * a per-CPU array value may not exceed 32 KiB (PCPU_MIN_UNIT_SIZE, E2BIG).
@@ -81,6 +125,10 @@ struct {
 struct zs_scratch {
 	struct zs_data_event ev;
 	__u8 payload[2 * ZS_CAPTURE_MAX];
+	/* not sent: a TLS request's connection and the context its client
+	 * handed off (zs_tls_handoff), for zs_server_ctx */
+	struct zs_tuple_key tuple;
+	struct zs_kernel_ctx handoff;
 };
 
 struct {
@@ -407,8 +455,7 @@ static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct 
 	__u64 left = len, last_take = 0;
 
 	*tail_len = 0;
-	if (p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM ||
-	    p->op == ZS_OP_SENDTO) {
+	if (ZS_OP_IS_FLAT(p->op)) {
 		zs_clamp_umax(want, ZS_CAPTURE_MAX);
 		if (want && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
 			zs_drop(ZS_DROP_READ_FAILED);
@@ -480,8 +527,7 @@ static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len,
 {
 	__u64 base = p->buf, n = len;
 
-	if (!(p->op == ZS_OP_READ || p->op == ZS_OP_WRITE || p->op == ZS_OP_RECVFROM ||
-	      p->op == ZS_OP_SENDTO)) {
+	if (!ZS_OP_IS_FLAT(p->op)) {
 		struct iovec iov;
 
 		if (!p->iovcnt || bpf_probe_read_user(&iov, sizeof(iov), (void *)p->buf))
@@ -507,7 +553,8 @@ static __always_inline void zs_tail_from_payload(struct zs_scratch *s, __u64 len
 	s->ev.tail_len = tl;
 }
 
-static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u64 id)
+static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u8 tls,
+					__u64 id)
 {
 	__u64 flags = zs_rb_flags(sizeof(struct zs_conn_event));
 	struct zs_conn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
@@ -524,6 +571,7 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 	ev->hdr.ts_ns = bpf_ktime_get_ns();
 	ev->hdr.cookie = cookie;
 	ev->role = role;
+	ev->tls = tls;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	/* Announced from a syscall exit: current is the connection's process. */
 	ev->ppid = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), real_parent, tgid);
@@ -592,6 +640,10 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		c->state = ZS_CTX_FOREIGN;
 	} else if (more) {
 		return sc.end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
+	} else if (s->handoff.state == ZS_CTX_INCOMING) {
+		/* a TLS client on this host sent it: its context, handed off */
+		*c = s->handoff;
+		c->via = 0;
 	} else {
 		for (k = 0; k < 16; k += 4) {
 			__u32 r = bpf_get_prandom_u32();
@@ -608,31 +660,90 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 
-static __always_inline int zs_exit(long ret)
+/*
+ * A TLS client sends a request (the first got bytes in s->payload) on the
+ * connection s->tuple: it cannot carry an inserted traceparent, so its
+ * context (the one the thread, process or parent serves, else a new trace)
+ * and a CLIENT span id go to the handoff map for a server on this host, and
+ * to the agent in an INJECT event (via HANDOFF) for the CLIENT span. A
+ * request with its own traceparent or B3 is left to its header. A global
+ * function: verified once.
+ */
+__noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 pos, __u64 cookie)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending *pp = bpf_map_lookup_elem(&pending, &id);
-	struct zs_pending p;
-	struct zs_conn_state *st;
+	struct zs_tp_scan sc = {};
+	struct zs_kernel_ctx c = {};
+	struct zs_inject_event *ev;
+	__u64 key = 0;
+	__u32 k;
+
+	if (!s || got > ZS_CAPTURE_MAX)
+		return 0;
+	sc.buf = s->payload;
+	sc.n = got;
+	bpf_loop(got, zs_tp_scan_cb, &sc, 0);
+	if (sc.count || sc.b3)
+		return 0;
+	if (zs_caller_ctx(id, &c, &key) == 0 && c.state == ZS_CTX_FOREIGN)
+		return 0;
+	if (c.state == ZS_CTX_NONE) {
+		for (k = 0; k < 16; k += 4) {
+			__u32 r = bpf_get_prandom_u32();
+
+			__builtin_memcpy(&c.trace_id[k], &r, 4);
+		}
+		c.flags = zs_ratio_sampled(c.trace_id, sample_threshold);
+	}
+	c.state = ZS_CTX_INCOMING; /* as the server will see it */
+	for (k = 0; k < 8; k += 4) {
+		__u32 r = bpf_get_prandom_u32();
+
+		__builtin_memcpy(&c.span_id[k], &r, 4);
+	}
+	c.via = ZS_VIA_HANDOFF;
+	bpf_map_update_elem(&handoff, &s->tuple, &c, BPF_ANY);
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	ev->hdr.type = ZS_EV_INJECT;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.pid = id >> 32;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr._pad = 0;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.cookie = cookie;
+	ev->pos = pos;
+	ev->ctx = c;
+	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
+	return 0;
+}
+
+/* A thread read non-HTTP bytes (ciphertext, perhaps) from a socket. */
+static __always_inline void zs_note_rx(__u64 id, const struct zs_pending *p)
+{
+	struct zs_sock_ref ref = { .cookie = p->cookie, .sk = p->sk };
+
+	if (tls_hooks && p->dir == ZS_DIR_INGRESS)
+		bpf_map_update_elem(&thread_rx, &id, &ref, BPF_ANY);
+}
+
+/*
+ * Reports len bytes a socket operation or TLS call moved on connection st:
+ * classifies, copies what is worth copying, decides a served request's
+ * context, sends the DATA record (and the CONN record first).
+ */
+static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u64 len,
+				      struct zs_conn_state *st)
+{
+	struct zs_pending p = *pp;
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
 	__u8 head[ZS_CLASSIFY_LEN] = {};
 	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0;
-	__u8 start = ZS_START_NONE, dir;
-	__u64 len;
+	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 
-	if (!pp)
-		return 0;
-	p = *pp;
-	bpf_map_delete_elem(&pending, &id);
-	if (!p.sk || ret <= 0)
-		return 0;
-	len = (__u64)ret;
-	dir = p.dir & 1;
-
-	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
-	if (!st || st->ignored)
-		return 0;
 	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
 		return 0;
@@ -644,10 +755,11 @@ static __always_inline int zs_exit(long ret)
 	}
 	if (!zs_http_verdict_step(st, start)) {
 		st->pos[dir] += len;
+		zs_note_rx(id, &p);
 		return 0;
 	}
 	if (!st->announced) {
-		if (zs_emit_conn(p.cookie, (const struct sock *)p.sk, st->role, id))
+		if (zs_emit_conn(p.cookie, (const struct sock *)p.sk, st->role, st->tls, id))
 			return 0;
 		st->announced = 1;
 	}
@@ -706,6 +818,20 @@ static __always_inline int zs_exit(long ret)
 	}
 
 	__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
+	s->handoff.state = ZS_CTX_NONE;
+	if (make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got) {
+		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
+		if (st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS) {
+			zs_tls_handoff(s, got, id, st->pos[dir], p.cookie);
+		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
+			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
+
+			if (h) {
+				s->handoff = *h;
+				bpf_map_delete_elem(&handoff, &s->tuple);
+			}
+		}
+	}
 	if (make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
 	    (start == ZS_START_REQUEST || st->ctx_pending))
 		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST,
@@ -729,6 +855,40 @@ static __always_inline int zs_exit(long ret)
 	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + got, zs_rb_flags(sizeof(s->ev) + got)))
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 	return 0;
+}
+
+static __always_inline int zs_exit(long ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_pending *pp = bpf_map_lookup_elem(&pending, &id);
+	struct zs_tls_call *tc;
+	struct zs_conn_state *st;
+	struct zs_pending p;
+
+	if (!pp)
+		return 0;
+	p = *pp;
+	bpf_map_delete_elem(&pending, &id);
+	if (!p.sk || ret <= 0)
+		return 0;
+	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
+	if (!st || st->ignored)
+		return 0;
+	if (tls_hooks) {
+		/* Ciphertext a TLS call moves: it names the call's socket. */
+		tc = bpf_map_lookup_elem(&tls_calls, &id);
+		if (tc) {
+			tc->cookie = p.cookie;
+			tc->sk = p.sk;
+			return 0;
+		}
+		/* A connection is plaintext-at-socket or plaintext-at-library. */
+		if (st->tls) {
+			zs_note_rx(id, &p);
+			return 0;
+		}
+	}
+	return zs_capture(id, &p, (__u64)ret, st);
 }
 
 SEC("tracepoint/syscalls/sys_exit_read")
@@ -824,6 +984,175 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 			zs_drop(ZS_DROP_RINGBUF_FULL);
 		}
 	}
+	if (st->tls) {
+		struct zs_ssl_key key = { .ssl = st->ssl, .tgid = st->tgid };
+		struct zs_sock_ref *ref = bpf_map_lookup_elem(&ssl_conns, &key);
+
+		if (ref && ref->cookie == cookie)
+			bpf_map_delete_elem(&ssl_conns, &key);
+	}
 	bpf_map_delete_elem(&conns, &cookie);
+	return 0;
+}
+
+/* ---- TLS libraries: plaintext at the library boundary ---- */
+
+static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const void *nbytes,
+					__u8 dir, __u8 ret)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_tls_call c = {};
+
+	if (!zs_in_scope(id))
+		return 0;
+	c.ssl = (__u64)ssl;
+	c.buf = (__u64)buf;
+	c.nbytes = (__u64)nbytes;
+	c.dir = dir;
+	c.ret = ret;
+	if (bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY))
+		zs_drop(ZS_DROP_TLS_CALLS_FULL);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_ssl_write, void *ssl, const void *buf, int num)
+{
+	return zs_tls_enter(ssl, buf, NULL, ZS_DIR_EGRESS, ZS_TLS_RET_INT);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_ssl_read, void *ssl, void *buf, int num)
+{
+	return zs_tls_enter(ssl, buf, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_INT);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
+{
+	return zs_tls_enter(ssl, buf, written, ZS_DIR_EGRESS, ZS_TLS_RET_EX);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
+{
+	return zs_tls_enter(ssl, buf, readbytes, ZS_DIR_INGRESS, ZS_TLS_RET_EX);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_gnutls_send, void *session, const void *data, __u64 size)
+{
+	return zs_tls_enter(session, data, NULL, ZS_DIR_EGRESS, ZS_TLS_RET_LONG);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(zs_gnutls_recv, void *session, void *data, __u64 size)
+{
+	return zs_tls_enter(session, data, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
+}
+
+/* Is ref a live connection that session ssl may use? (strict: it is ssl's) */
+static __always_inline int zs_tls_ref_ok(const struct zs_sock_ref *ref, __u64 ssl, int strict)
+{
+	struct zs_conn_state *st;
+
+	if (!ref)
+		return 0;
+	st = bpf_map_lookup_elem(&conns, &ref->cookie);
+	if (!st)
+		return 0;
+	if (st->tls)
+		return st->ssl == ssl;
+	return !strict;
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(zs_tls_exit)
+{
+	__u64 id = bpf_get_current_pid_tgid(), rc = PT_REGS_RC(ctx), nbytes = 0, len;
+	struct zs_tls_call *tcp = bpf_map_lookup_elem(&tls_calls, &id), c;
+	struct zs_sock_ref ref = {}, *cached, *thread;
+	struct zs_pending p = {};
+	struct zs_ssl_key key = {};
+	struct zs_conn_state *st;
+	__u8 m;
+
+	if (!tcp)
+		return 0;
+	c = *tcp;
+	bpf_map_delete_elem(&tls_calls, &id);
+	if (c.ret == ZS_TLS_RET_EX && (int)rc == 1 &&
+	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes))
+		return 0;
+	len = zs_tls_ret_len(c.ret, rc, nbytes);
+	key.ssl = c.ssl;
+	key.tgid = id >> 32;
+	cached = bpf_map_lookup_elem(&ssl_conns, &key);
+	thread = bpf_map_lookup_elem(&thread_rx, &id);
+	m = zs_tls_match(c.cookie, zs_tls_ref_ok(cached, c.ssl, 1), zs_tls_ref_ok(thread, c.ssl, 0),
+			 len);
+	if (m == ZS_TLS_MATCH_SYSCALL) {
+		ref.cookie = c.cookie;
+		ref.sk = c.sk;
+	} else if (m == ZS_TLS_MATCH_CACHE && cached) {
+		ref = *cached;
+	} else if (m == ZS_TLS_MATCH_THREAD && thread) {
+		ref = *thread;
+	} else {
+		if (len)
+			zs_drop(ZS_DROP_TLS_UNMATCHED);
+		return 0;
+	}
+	st = bpf_map_lookup_elem(&conns, &ref.cookie);
+	if (!st || st->ignored)
+		return 0;
+	zs_conn_mark_tls(st, c.ssl, id >> 32);
+	if (m != ZS_TLS_MATCH_CACHE)
+		bpf_map_update_elem(&ssl_conns, &key, &ref, BPF_ANY);
+	if (!len)
+		return 0;
+	p.buf = c.buf;
+	p.sk = ref.sk;
+	p.cookie = ref.cookie;
+	p.dir = c.dir & 1;
+	p.op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
+	return zs_capture(id, &p, len, st);
+}
+
+/* A thread ends: a TLS call or syscall it was inside will never return. */
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(zs_thread_exit, struct task_struct *task)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!tls_hooks)
+		return 0;
+	bpf_map_delete_elem(&tls_calls, &id);
+	bpf_map_delete_elem(&thread_rx, &id);
+	return 0;
+}
+
+/* A new program: the agent looks for TLS libraries in it. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_exec_event *ev;
+
+	if (!tls_hooks || !zs_in_scope(id))
+		return 0;
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+		return 0;
+	}
+	ev->hdr.type = ZS_EV_EXEC;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.pid = id >> 32;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr._pad = 0;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.cookie = 0;
+	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
 	return 0;
 }

@@ -19,11 +19,12 @@
 #define ZS_IOV_MAX 16
 
 /* Event types: X(name, value). Enum and name table are built from this list. */
-#define ZS_EVENT_TYPES(X)                                                  \
-	X(DATA, 1)   /* payload of one socket read or write */             \
-	X(CONN, 2)   /* first sight of a connection: tuple, role, netns */ \
-	X(CLOSE, 3)  /* the socket reached TCP_CLOSE */                    \
-	X(INJECT, 4) /* a traceparent was inserted into an outgoing request */
+#define ZS_EVENT_TYPES(X)                                                      \
+	X(DATA, 1)   /* payload of one socket read or write */                 \
+	X(CONN, 2)   /* first sight of a connection: tuple, role, netns */     \
+	X(CLOSE, 3)  /* the socket reached TCP_CLOSE */                        \
+	X(INJECT, 4) /* a traceparent was inserted into an outgoing request */ \
+	X(EXEC, 5)   /* a process called exec: look for TLS libraries in it */
 
 enum zs_event_type {
 #define ZS_X(name, val) ZS_EV_##name = val,
@@ -52,12 +53,14 @@ enum zs_inject_result {
 };
 /* clang-format on */
 
-#define ZS_DROP_CAUSES(X)                                             \
-	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")     \
-	X(READ_FAILED, "copying the payload from user memory failed") \
-	X(CONN_MAP_FULL, "connection state could not be stored")      \
-	X(PENDING_MAP_FULL, "syscall arguments could not be stored")  \
-	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")
+#define ZS_DROP_CAUSES(X)                                                                          \
+	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")                                  \
+	X(READ_FAILED, "copying the payload from user memory failed")                              \
+	X(CONN_MAP_FULL, "connection state could not be stored")                                   \
+	X(PENDING_MAP_FULL, "syscall arguments could not be stored")                               \
+	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")    \
+	X(TLS_UNMATCHED, "plaintext of a TLS library call with no known connection, not reported") \
+	X(TLS_CALLS_FULL, "TLS library call arguments could not be stored")
 
 /* clang-format cannot tell an X-macro expansion from an expression: */
 /* clang-format off */
@@ -92,8 +95,15 @@ enum zs_op {
 	ZS_OP_RECVFROM = 6,
 	ZS_OP_SENDMSG = 7,
 	ZS_OP_RECVMSG = 8,
-	ZS_OP_SENDFILE = 9, /* bytes only, the payload lives in a file */
+	ZS_OP_SENDFILE = 9,   /* bytes only, the payload lives in a file */
+	ZS_OP_TLS_WRITE = 10, /* plaintext given to a TLS library (SSL_write...) */
+	ZS_OP_TLS_READ = 11,  /* plaintext a TLS library returned (SSL_read...) */
 };
+
+/* Flat buffer (no iovec array) operations. */
+#define ZS_OP_IS_FLAT(op)                                                       \
+	((op) == ZS_OP_READ || (op) == ZS_OP_WRITE || (op) == ZS_OP_RECVFROM || \
+	 (op) == ZS_OP_SENDTO || (op) == ZS_OP_TLS_WRITE || (op) == ZS_OP_TLS_READ)
 
 /* What the kernel made of a chunk's first bytes. */
 enum zs_start {
@@ -122,13 +132,20 @@ enum zs_ctx_state {
 	ZS_CTX_FOREIGN = 3,  /* B3 only: userspace decides; calls are not injected */
 };
 
+/* How an INJECT event's context reaches the server. */
+enum zs_ctx_via {
+	ZS_VIA_HEADER = 0,  /* a traceparent header inserted into the request */
+	ZS_VIA_HANDOFF = 1, /* TLS: kept in the kernel for a server on this host */
+};
+
 /* A trace context decided in the kernel. */
 struct zs_kernel_ctx {
 	__u8 trace_id[16];
 	__u8 span_id[8]; /* INCOMING: the caller's span; INJECT: the CLIENT span */
 	__u8 flags;	 /* W3C trace-flags, sampling applied */
 	__u8 state;	 /* enum zs_ctx_state */
-	__u8 _pad[6];
+	__u8 via;	 /* INJECT: enum zs_ctx_via */
+	__u8 _pad[5];
 };
 _Static_assert(sizeof(struct zs_kernel_ctx) == 32, "zs_kernel_ctx size");
 
@@ -156,9 +173,9 @@ struct zs_conn_event {
 	__u8 raddr[16];
 	__u16 lport; /* host byte order */
 	__u16 rport;
-	__u16 family; /* AF_INET or AF_INET6 */
-	__u8 role;    /* enum zs_role */
-	__u8 _pad;
+	__u16 family;  /* AF_INET or AF_INET6 */
+	__u8 role;     /* enum zs_role */
+	__u8 tls;      /* 1: the payload comes from a TLS library, not the socket */
 	__u32 netns;   /* network namespace inode */
 	__u32 ppid;    /* parent's tgid: links calls of processes forked per request */
 	__u8 comm[16]; /* task comm, a name for processes gone before we look */
@@ -174,7 +191,6 @@ struct zs_close_event {
 };
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
-/* Value of the conn map (key: socket cookie). */
 /* INJECT: what the injector put into the request starting at pos. */
 struct zs_inject_event {
 	struct zs_event_hdr hdr;
@@ -183,8 +199,16 @@ struct zs_inject_event {
 };
 _Static_assert(sizeof(struct zs_inject_event) == 72, "zs_inject_event size");
 
+/* EXEC: hdr.pid called exec (TLS libraries may have come with it). */
+struct zs_exec_event {
+	struct zs_event_hdr hdr;
+};
+_Static_assert(sizeof(struct zs_exec_event) == 32, "zs_exec_event size");
+
+/* Value of the conn map (key: socket cookie). */
 struct zs_conn_state {
-	__u64 pos[2];	  /* bytes seen per direction */
+	__u64 pos[2];	  /* bytes seen per direction (plaintext ones when tls) */
+	__u64 ssl;	  /* tls: the library's session pointer in tgid's memory */
 	__u32 budget[2];  /* header bytes still to copy per direction */
 	__u32 rolling[2]; /* last 4 bytes scanned per direction (CRLFCRLF search) */
 	__u32 tgid;
@@ -197,9 +221,10 @@ struct zs_conn_state {
 	__u8 resp_starts;   /* response-start chunks seen (wrapping counter) */
 	__u8 pipelined;	    /* requests overlap: copy whole chunks, never cut bodies */
 	__u8 ctx_pending;   /* server request: header block not yet scanned to its end */
-	__u8 _pad[2];
+	__u8 tls;	    /* plaintext comes from a TLS library: socket bytes ignored */
+	__u8 _pad;
 };
-_Static_assert(sizeof(struct zs_conn_state) == 48, "zs_conn_state size");
+_Static_assert(sizeof(struct zs_conn_state) == 56, "zs_conn_state size");
 
 enum zs_http_verdict {
 	ZS_HTTP_UNKNOWN = 0,
@@ -219,5 +244,50 @@ struct zs_pending {
 	__u8 _pad[6];
 };
 _Static_assert(sizeof(struct zs_pending) == 40, "zs_pending size");
+
+/* How a TLS library call returns the byte count. */
+enum zs_tls_ret {
+	ZS_TLS_RET_INT = 0,  /* int: bytes, or <= 0 (SSL_read, SSL_write) */
+	ZS_TLS_RET_EX = 1,   /* int 1 on success, bytes in *arg4 (SSL_read_ex, SSL_write_ex) */
+	ZS_TLS_RET_LONG = 2, /* ssize_t: bytes, or < 0 (gnutls_record_recv/send) */
+};
+
+/* Value of the tls_calls map (key: pid_tgid): a TLS library call in flight. */
+struct zs_tls_call {
+	__u64 ssl;    /* SSL * or gnutls_session_t */
+	__u64 buf;    /* plaintext buffer */
+	__u64 nbytes; /* ZS_TLS_RET_EX: where the library stores the byte count */
+	__u64 cookie; /* socket the call read or wrote inside itself, 0 if none */
+	__u64 sk;
+	__u8 dir; /* enum zs_dir */
+	__u8 ret; /* enum zs_tls_ret */
+	__u8 _pad[6];
+};
+_Static_assert(sizeof(struct zs_tls_call) == 48, "zs_tls_call size");
+
+/* A socket as the TLS code remembers it (ssl_conns, thread_rx values). */
+struct zs_sock_ref {
+	__u64 cookie;
+	__u64 sk;
+};
+_Static_assert(sizeof(struct zs_sock_ref) == 16, "zs_sock_ref size");
+
+/* A TCP connection as its client sees it (handoff map key). */
+struct zs_tuple_key {
+	__u8 caddr[16]; /* client address, IPv4 as ::ffff:a.b.c.d */
+	__u8 saddr[16]; /* server address */
+	__u16 cport;
+	__u16 sport;
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct zs_tuple_key) == 40, "zs_tuple_key size");
+
+/* Key of ssl_conns: a library session pointer is only unique per process. */
+struct zs_ssl_key {
+	__u64 ssl;
+	__u32 tgid;
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct zs_ssl_key) == 16, "zs_ssl_key size");
 
 #endif /* ZEROSPAN_ABI_H */

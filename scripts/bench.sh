@@ -4,10 +4,12 @@
 # (OTLP/HTTP to a local nginx sink that discards the body).
 #   sudo scripts/bench.sh [rounds] [seconds] [connections]
 # AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off).
+# SCHEME=https: nginx serves TLS (self-signed, made here), wrk speaks HTTPS
+# (OpenSSL: the agent's uprobes see the plaintext).
 # Prints a table of throughput, the with/without ratio, agent CPU and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}
+rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}
 agent=build/zerospan
 [ -x "$agent" ] || make -s all
 command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
@@ -15,6 +17,12 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh te
 dir=$(mktemp -d /tmp/zs-bench.XXXXXX); chmod 755 "$dir"
 port=$((20000 + RANDOM % 20000)); sink=$((port + 1)); admin=$((port + 2))
 mkdir -p "$dir/www"; head -c 600 /dev/zero | tr '\0' x > "$dir/www/index.html"
+tls=
+if [ "$scheme" = https ]; then
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
+    -subj /CN=localhost 2>/dev/null
+  tls=" ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
+fi
 cat > "$dir/nginx.conf" <<CONF
 worker_processes 1;
 pid $dir/nginx.pid;
@@ -25,7 +33,7 @@ http {
   client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
   uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
   client_max_body_size 64m;
-  server { listen 127.0.0.1:$port; root $dir/www; }
+  server { listen 127.0.0.1:$port$tls; root $dir/www; }
   server { listen 127.0.0.1:$sink; location / { return 200; } }
 }
 CONF
@@ -38,7 +46,7 @@ cleanup() {
 trap cleanup EXIT
 sleep 0.5
 
-rps() { wrk -t2 -c"$conns" -d"${secs}s" "http://127.0.0.1:$port/index.html" | awk '/Requests\/sec/ {print $2}'; }
+rps() { wrk -t2 -c"$conns" -d"${secs}s" "$scheme://127.0.0.1:$port/index.html" | awk '/Requests\/sec/ {print $2}'; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
@@ -78,7 +86,7 @@ injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_to
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
 echo
-echo "| metric | value |"
+echo "| metric ($scheme) | value |"
 echo "|---|---|"
 printf '| throughput without agent (median of %d) | %.0f req/s |\n' "$rounds" "$mb"
 printf '| throughput with agent (median of %d) | %.0f req/s |\n' "$rounds" "$mw"

@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev protobuf-c-compiler
             zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
 test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
-           procps psmisc libclang-rt-14-dev)
+           procps psmisc libclang-rt-14-dev golang-go)
 
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
@@ -47,6 +47,13 @@ if [ "$mode" = test ]; then
     mkdir -p "$sdk"
     cp "$here/tests/integration/otel-sdk/package.json" "$here/tests/integration/otel-sdk/package-lock.json" "$sdk/"
     (cd "$sdk" && npm ci --no-audit --no-fund --silent)
+  fi
+  # A Go HTTPS server (crypto/tls): the TLS tests check it is reported as not covered.
+  gobin="$here/build/go/go_server"
+  if [ ! -x "$gobin" ] || [ "$here/tests/integration/servers/go_server/main.go" -nt "$gobin" ]; then
+    mkdir -p "$here/build/go"
+    (cd "$here/tests/integration/servers/go_server" && GOCACHE="$here/build/go/cache" \
+      GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 go build -o "$gobin" main.go)
   fi
   py="$here/build/otlp-py"
   if [ ! -f "$py/opentelemetry/proto/collector/trace/v1/trace_service_pb2.py" ]; then

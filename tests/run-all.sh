@@ -35,21 +35,23 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
       run_suite "unit: trace context (ASan+UBSan)" build/asan/tests/test_context
+      run_suite "unit: ELF symbols for TLS uprobes (ASan+UBSan)" build/asan/tests/test_elfsym
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
       run_suite "bpf: BPF_PROG_RUN" build/tests/bpf_runner build/bpf/tests/http_class_test.bpf.o \
-        build/bpf/tests/trace_ctx_test.bpf.o
+        build/bpf/tests/trace_ctx_test.bpf.o build/bpf/tests/tls_test.bpf.o
       ;;
     integration)
       make -s all >/dev/null || { echo "integration: build failed"; fail=$((fail + 1)); continue; }
       run_suite "integration: HTTP spans" /usr/bin/python3 tests/integration/test_http.py
       run_suite "integration: trace context" /usr/bin/python3 tests/integration/test_context.py
+      run_suite "integration: HTTPS (TLS uprobes)" /usr/bin/python3 tests/integration/test_tls.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

@@ -104,6 +104,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	memset(c, 0, sizeof(*c));
 	c->gzip = true;
 	c->inject = true;
+	c->tls = true;
 	c->timeout_ms = 10000;
 	c->bsp_delay_ms = 5000;
 	c->bsp_batch = 512;
@@ -234,6 +235,10 @@ void zs_config_usage(const char *argv0)
 	       "  --stats-interval=SECONDS periodic loss summary on stderr, 0 = off (default 60)\n"
 	       "  --keep-query             export url.query (dropped by default: it may hold "
 	       "secrets)\n"
+	       "  --inject=on|off          add traceparent to outgoing plaintext HTTP requests "
+	       "(default on)\n"
+	       "  --tls=on|off             HTTPS plaintext from uprobes on OpenSSL and GnuTLS "
+	       "(default on)\n"
 	       "  -v, --verbose            debug logging, libbpf output included\n"
 	       "  -h, --help\n\n"
 	       "Export: OTEL_EXPORTER_OTLP_ENDPOINT (traces to <endpoint>/v1/traces),\n"
@@ -262,7 +267,8 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_STATS,
 		O_QUERY,
 		O_ERRORS,
-		O_INJECT
+		O_INJECT,
+		O_TLS
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -278,6 +284,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "keep-query", no_argument, NULL, O_QUERY },
 		{ "keep-errors", no_argument, NULL, O_ERRORS },
 		{ "inject", required_argument, NULL, O_INJECT },
+		{ "tls", required_argument, NULL, O_TLS },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -361,6 +368,13 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 				return -1;
 			}
 			c->inject = strcmp(optarg, "on") == 0;
+			break;
+		case O_TLS:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--tls '%s': expected on or off", optarg);
+				return -1;
+			}
+			c->tls = strcmp(optarg, "on") == 0;
 			break;
 		case 'v':
 			c->verbose = true;

@@ -54,6 +54,7 @@ struct zs_config {
 	struct zs_sampler sampler; /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
 	bool keep_errors;	   /* export ERROR spans of unsampled traces too */
 	bool inject;		   /* --inject=on|off: traceparent into outgoing requests */
+	bool tls;		   /* --tls=on|off: uprobes on TLS libraries */
 	bool verbose;
 };
 

@@ -31,6 +31,7 @@ struct zs_conn {
 	uint64_t cookie;
 	uint8_t role;
 	bool tunnel;
+	bool tls; /* plaintext from a TLS library: https */
 	bool has_tuple;
 	bool resp_informational;
 	uint16_t family, lport, rport;
@@ -298,6 +299,7 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 		return;
 	zs_count(conns_opened);
 	c->role = ev->role;
+	c->tls = ev->tls != 0;
 	c->has_tuple = true;
 	c->family = ev->family;
 	c->lport = ev->lport;
@@ -563,7 +565,7 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 	s->tid = c->cur_tid;
 	zs_span_set_method(s, m->method);
 	zs_span_set_target(s, m->target, opts.keep_query);
-	memcpy(s->scheme, "http", 5);
+	memcpy(s->scheme, c->tls ? "https" : "http", c->tls ? 6 : 5);
 	s->version[0] = '1';
 	s->version[1] = '.';
 	s->version[2] = (char)('0' + (m->minor_version % 10));
@@ -751,7 +753,10 @@ void zs_conn_on_inject(const struct zs_inject_event *ev)
 {
 	struct zs_conn *c = lookup(ev->hdr.cookie);
 
-	zs_count(injected);
+	if (ev->ctx.via == ZS_VIA_HANDOFF)
+		zs_count(tls_handoffs);
+	else
+		zs_count(injected);
 	if (!c) {
 		/* The injector runs inside the send, before the CONN record,
 		 * which names the process. */

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "events.h"
 
+#include "clock.h"
 #include "conn.h"
 #include "metrics.h"
+#include "tls.h"
 #include "zerospan_abi.h"
 
 #include <string.h>
@@ -41,6 +43,10 @@ int zs_events_validate(const void *data, size_t size)
 		if (size != sizeof(struct zs_inject_event))
 			return -1;
 		return ZS_EV_INJECT;
+	case ZS_EV_EXEC:
+		if (size != sizeof(struct zs_exec_event))
+			return -1;
+		return ZS_EV_EXEC;
 	}
 	return -1;
 }
@@ -79,6 +85,13 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 
 		memcpy(&ev, data, sizeof(ev));
 		zs_conn_on_inject(&ev);
+		break;
+	}
+	case ZS_EV_EXEC: {
+		struct zs_exec_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_tls_on_exec(ev.hdr.pid, zs_now_ns(CLOCK_MONOTONIC));
 		break;
 	}
 	default:

@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "inject.skel.h"
 #include "sock.skel.h"
+#include "tls.h"
 #include "zerospan_abi.h"
 
 #include <bpf/bpf.h>
@@ -313,6 +314,40 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 	return -ENOTSUP;
 }
 
+static int is_uprobe(const struct bpf_program *prog)
+{
+	const char *sec = bpf_program__section_name(prog);
+
+	return strncmp(sec, "uprobe", 6) == 0 || strncmp(sec, "uretprobe", 9) == 0;
+}
+
+/* The programs that only TLS tracing needs: uprobes, exec and exit hooks. */
+static int is_tls_prog(const struct sock_bpf *skel, const struct bpf_program *prog)
+{
+	return is_uprobe(prog) || prog == skel->progs.zs_exec || prog == skel->progs.zs_thread_exit;
+}
+
+/* Hands the uprobe programs to tls.c, which attaches them to library files. */
+static int start_tls(struct zs_loader *l, const struct zs_config *cfg)
+{
+	struct zs_tls_progs p = { .exit = l->skel->progs.zs_tls_exit };
+	int err;
+
+	p.entry[ZS_TLS_SYM_SSL_WRITE] = l->skel->progs.zs_ssl_write;
+	p.entry[ZS_TLS_SYM_SSL_READ] = l->skel->progs.zs_ssl_read;
+	p.entry[ZS_TLS_SYM_SSL_WRITE_EX] = l->skel->progs.zs_ssl_write_ex;
+	p.entry[ZS_TLS_SYM_SSL_READ_EX] = l->skel->progs.zs_ssl_read_ex;
+	p.entry[ZS_TLS_SYM_GNUTLS_SEND] = l->skel->progs.zs_gnutls_send;
+	p.entry[ZS_TLS_SYM_GNUTLS_RECV] = l->skel->progs.zs_gnutls_recv;
+	err = zs_tls_init(&p, cfg, "/proc");
+	if (err) {
+		log_error("tls: %s", strerror(-err));
+		return err;
+	}
+	zs_tls_scan_start();
+	return 0;
+}
+
 static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
 {
 	uint8_t one = 1;
@@ -395,6 +430,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->make_contexts = cfg->inject;
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
+	l->skel->rodata->tls_hooks = cfg->tls;
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
 	if (ncpu > 0)
 		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
@@ -405,6 +441,10 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	{
 		const char *sec = bpf_program__section_name(prog);
 
+		if (!cfg->tls && is_tls_prog(l->skel, prog)) {
+			bpf_program__set_autoload(prog, false);
+			continue;
+		}
 		if (strncmp(sec, "tracepoint/", 11) == 0) {
 			char cat[64], name[128];
 
@@ -440,7 +480,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	{
 		struct bpf_link *link;
 
-		if (!bpf_program__autoload(prog))
+		/* uprobes go on library files, see tls.c */
+		if (!bpf_program__autoload(prog) || is_uprobe(prog))
 			continue;
 		if (l->n_links >= MAX_LINKS) {
 			log_error("too many programs");
@@ -466,10 +507,12 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			detach_injector(l);
 		}
 	}
+	if (cfg->tls && start_tls(l, cfg))
+		goto fail;
 	btf__free(vmlinux);
-	log_info(
-		"attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection %s)",
-		l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject);
+	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection "
+		 "%s, TLS uprobes %s)",
+		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, cfg->tls ? "on" : "off");
 	return l;
 fail:
 	btf__free(vmlinux);
@@ -493,6 +536,7 @@ void zs_loader_close(struct zs_loader *l)
 
 	if (!l)
 		return;
+	zs_tls_fini();
 	for (i = 0; i < l->n_links; i++)
 		bpf_link__destroy(l->links[i]);
 	detach_injector(l);

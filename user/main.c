@@ -15,6 +15,7 @@
 #include "print.h"
 #include "procinfo.h"
 #include "span.h"
+#include "tls.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -98,7 +99,8 @@ int main(int argc, char **argv)
 	if (!loader)
 		goto out;
 	atomic_store(&zs_ready, 1);
-	log_info("tracing HTTP/1.x%s", cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
+	log_info("tracing HTTP/1.x%s%s", cfg.tls ? " (HTTPS too)" : "",
+		 cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
 
 	while (!stop_signal) {
 		uint64_t now;
@@ -111,6 +113,7 @@ int main(int argc, char **argv)
 		/* The kernel wakes us only per batch: drain on every tick too. */
 		ring_buffer__consume(zs_loader_ringbuf(loader));
 		now = zs_now_ns(CLOCK_MONOTONIC);
+		zs_tls_tick(now);
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
 			zs_conn_expire(now);

@@ -147,6 +147,10 @@ char *zs_metrics_render(size_t *len)
 		  "# HELP zerospan_processes_cached Processes with cached metadata\n"
 		  "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
 		  (unsigned long long)zs_get(procs_cached));
+	sb_printf(&b,
+		  "# HELP zerospan_tls_libraries TLS library files with uprobes attached\n"
+		  "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
+		  (unsigned long long)zs_get(tls_libraries));
 	*len = b.len;
 	return b.p;
 }

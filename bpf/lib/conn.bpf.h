@@ -36,6 +36,28 @@ static __always_inline void zs_conn_fill_tuple(struct zs_conn_event *ev, const s
 	}
 }
 
+/* The connection's tuple as its client sees it; server: sk is the server's
+ * end (the accepted socket), else the client's. */
+static __always_inline void zs_tuple_key_fill(struct zs_tuple_key *k, const struct sock *sk,
+					      int server)
+{
+	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 lport = BPF_CORE_READ(sk, __sk_common.skc_num);
+	__u16 rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
+	__u8 *local = server ? k->saddr : k->caddr, *remote = server ? k->caddr : k->saddr;
+
+	__builtin_memset(k, 0, sizeof(*k));
+	k->cport = server ? rport : lport;
+	k->sport = server ? lport : rport;
+	if (family == ZS_AF_INET6) {
+		bpf_core_read(local, 16, &sk->__sk_common.skc_v6_rcv_saddr);
+		bpf_core_read(remote, 16, &sk->__sk_common.skc_v6_daddr);
+	} else {
+		zs_addr_v4_mapped(local, BPF_CORE_READ(sk, __sk_common.skc_rcv_saddr));
+		zs_addr_v4_mapped(remote, BPF_CORE_READ(sk, __sk_common.skc_daddr));
+	}
+}
+
 /* 1 when the socket is TCP over IPv4 or IPv6. */
 static __always_inline int zs_sock_is_tcp(const struct sock *sk)
 {

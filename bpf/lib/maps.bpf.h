@@ -7,6 +7,7 @@
 #ifndef ZS_MAPS_BPF_H
 #define ZS_MAPS_BPF_H
 
+#include <bpf/bpf_core_read.h>
 #include <bpf/bpf_helpers.h>
 
 #include "zerospan_abi.h"
@@ -53,6 +54,30 @@ struct {
 	__type(key, __u64);
 	__type(value, struct zs_tstate);
 } thread_ts SEC(".maps");
+
+/* The context a call sent by this thread continues; *key_out: where it was
+ * found (thread, process or parent process key). */
+static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __u64 *key_out)
+{
+	struct zs_kernel_ctx *c = bpf_map_lookup_elem(&thread_ctx, &id);
+	__u64 key = id;
+
+	if (!c) {
+		key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
+		c = bpf_map_lookup_elem(&thread_ctx, &key);
+	}
+	if (!c) {
+		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+
+		key = (__u64)BPF_CORE_READ(t, real_parent, tgid) << 32 | 0xffffffffULL;
+		c = bpf_map_lookup_elem(&thread_ctx, &key);
+	}
+	if (!c)
+		return -1;
+	*out = *c;
+	*key_out = key;
+	return 0;
+}
 
 /* Adds one to counter key of a per-CPU array of counters (drops, results). */
 static __always_inline void zs_counter_inc(void *map, __u32 key)

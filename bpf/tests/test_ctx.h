@@ -57,4 +57,29 @@ struct zs_t_tp {
 	__u8 _pad2[2];
 };
 
+/* bpf/lib/tls.bpf.h */
+struct zs_t_tls_ret {
+	__u64 rc;
+	__u64 nbytes;
+	__u64 len; /* out */
+	__u32 kind;
+	__u32 _pad;
+};
+
+struct zs_t_tls_match {
+	__u64 call_cookie;
+	__u64 len;
+	__u32 cached_ok;
+	__u32 thread_ok;
+	__u32 match; /* out */
+	__u32 _pad;
+};
+
+struct zs_t_mark_tls {
+	struct zs_conn_state st; /* in and out */
+	__u64 ssl;
+	__u32 tgid;
+	__u32 _pad;
+};
+
 #endif

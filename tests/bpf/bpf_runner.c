@@ -243,6 +243,78 @@ static void test_trace_ctx(void)
 	CHECK(t.ts_count == 2, "two tracestate headers: not passed on as one");
 }
 
+static uint64_t tls_ret(uint32_t kind, uint64_t rc, uint64_t nbytes)
+{
+	struct zs_t_tls_ret t = { .rc = rc, .nbytes = nbytes, .kind = kind };
+
+	run("test_tls_ret_len", &t, sizeof(t));
+	return t.len;
+}
+
+static uint32_t tls_match(uint64_t cookie, uint32_t cached, uint32_t thread, uint64_t len)
+{
+	struct zs_t_tls_match t = {
+		.call_cookie = cookie, .len = len, .cached_ok = cached, .thread_ok = thread
+	};
+
+	run("test_tls_match", &t, sizeof(t));
+	return t.match;
+}
+
+static void test_tls(void)
+{
+	struct zs_t_mark_tls m = { 0 };
+
+	/* SSL_read/SSL_write: int bytes, <= 0 is no data (error, want read) */
+	CHECK(tls_ret(ZS_TLS_RET_INT, 512, 0) == 512, "int 512");
+	CHECK(tls_ret(ZS_TLS_RET_INT, (uint64_t)-1, 0) == 0, "int -1");
+	CHECK(tls_ret(ZS_TLS_RET_INT, 0, 0) == 0, "int 0");
+	/* an int return leaves the upper half of rax undefined */
+	CHECK(tls_ret(ZS_TLS_RET_INT, 0xdeadbeef00000010ULL, 0) == 16, "int in the low half");
+	/* _ex: 1 and the count in *arg4; 0 means failure whatever *arg4 says */
+	CHECK(tls_ret(ZS_TLS_RET_EX, 1, 70000) == 70000, "ex 1");
+	CHECK(tls_ret(ZS_TLS_RET_EX, 0, 70000) == 0, "ex 0");
+	/* gnutls: ssize_t */
+	CHECK(tls_ret(ZS_TLS_RET_LONG, 1ULL << 33, 0) == 1ULL << 33, "long large");
+	CHECK(tls_ret(ZS_TLS_RET_LONG, (uint64_t)-28, 0) == 0, "long GNUTLS_E_AGAIN");
+	CHECK(tls_ret(7, 10, 10) == 0, "unknown kind");
+
+	CHECK(tls_match(42, 1, 1, 10) == 1, "syscall in the call wins");
+	CHECK(tls_match(42, 0, 0, 0) == 1, "syscall even without data");
+	CHECK(tls_match(0, 1, 1, 10) == 2, "then the session cache");
+	CHECK(tls_match(0, 0, 1, 10) == 3, "then the thread's last read");
+	CHECK(tls_match(0, 0, 1, 0) == 0, "the thread's last read only for data");
+	CHECK(tls_match(0, 0, 0, 10) == 0, "nothing known");
+
+	/* first plaintext: the handshake's bytes and verdict are forgotten */
+	m.st.pos[0] = 517;
+	m.st.pos[1] = 1800;
+	m.st.http = ZS_HTTP_NO;
+	m.st.probe_chunks = 3;
+	m.st.budget[0] = 9;
+	m.st.role = ZS_ROLE_SERVER;
+	m.ssl = 0x5555aaaa0000ULL;
+	m.tgid = 77;
+	run("test_mark_tls", &m, sizeof(m));
+	CHECK(m.st.tls == 1 && m.st.ssl == m.ssl && m.st.tgid == 77, "marked");
+	CHECK(m.st.pos[0] == 0 && m.st.pos[1] == 0 && m.st.http == ZS_HTTP_UNKNOWN &&
+		      m.st.probe_chunks == 0 && m.st.budget[0] == 0,
+	      "positions and verdict start again");
+	CHECK(m.st.role == ZS_ROLE_SERVER, "role kept");
+	/* later calls: positions are the plaintext's own */
+	m.st.pos[0] = 300;
+	m.ssl = 0x5555aaaa0100ULL;
+	run("test_mark_tls", &m, sizeof(m));
+	CHECK(m.st.pos[0] == 300 && m.st.ssl == 0x5555aaaa0100ULL, "kept once tls");
+	/* announced as plaintext HTTP already: positions must not go back */
+	memset(&m, 0, sizeof(m));
+	m.st.pos[1] = 100;
+	m.st.announced = 1;
+	m.st.http = ZS_HTTP_YES;
+	run("test_mark_tls", &m, sizeof(m));
+	CHECK(m.st.tls == 1 && m.st.pos[1] == 100 && m.st.http == ZS_HTTP_YES, "announced kept");
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -267,6 +339,8 @@ int main(int argc, char **argv)
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "test_tp"))
 			test_trace_ctx();
+		if (!err && bpf_object__find_program_by_name(obj, "test_tls_ret_len"))
+			test_tls();
 		bpf_object__close(obj);
 	}
 	return zs_test_done("bpf_prog_run");

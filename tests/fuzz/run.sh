@@ -2,12 +2,12 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for
 # FUZZ_SECONDS (default 60), seeded with the llhttp corpus. Crashes are kept
 # in build/fuzz/<target>/ as crash-*; the last line says "N passed, N failed".
-#   tests/fuzz/run.sh [target...]      targets: http1 events context
+#   tests/fuzz/run.sh [target...]      targets: http1 events context elf
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http1 events context)
+[ ${#targets[@]} -eq 0 ] && targets=(http1 events context elf)
 out=build/fuzz
 mkdir -p "$out/seeds"
 make -s all >/dev/null || { echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -26,6 +26,14 @@ for i, v in enumerate([b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
                        b"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,fw529a3039@dt=x", b"0.25"]):
     open(os.path.join(d, "ctx%d" % i), "wb").write(v)
 PY
+
+# Small ELF files with TLS symbols and the markers of uncovered TLS, for the elf target.
+printf 'void SSL_read(void){} void SSL_write_ex(void){} void gnutls_record_recv(void){}
+const char *s = "crypto/tls. BoringSSL OPENSSL_internal"; void _start(void){for(;;);}' |
+  cc -x c -nostdlib -static -no-pie -Os -Wl,-n,--build-id=none,-z,norelro,--no-warn-rwx-segments \
+    -o "$out/seeds/elf-static" - 2>/dev/null
+printf 'int SSL_write(void){return 0;}' |
+  cc -x c -shared -fPIC -Os -nostdlib -Wl,--build-id=none -o "$out/seeds/elf-shared" - 2>/dev/null
 
 srcs=$(ls user/*.c | grep -v user/main.c)
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE

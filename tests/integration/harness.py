@@ -9,9 +9,11 @@ import http.server
 import json
 import re
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.request
@@ -220,6 +222,69 @@ class Agent:
         return self.proc.returncode
 
 
+class Nginx:
+    """nginx with its own config, prefix and pid file; stopped by PID."""
+
+    def __init__(self, port, extra="", tls=None):
+        self.dir = tempfile.mkdtemp(prefix="zs-nginx-")
+        os.chmod(self.dir, 0o755)  # the worker runs as www-data
+        www = os.path.join(self.dir, "www")
+        os.makedirs(www)
+        with open(os.path.join(www, "index.html"), "w") as f:
+            f.write("<html>" + "x" * 600 + "</html>\n")
+        with open(os.path.join(www, "big.bin"), "wb") as f:
+            f.write(os.urandom(1 << 20))
+        conf = os.path.join(self.dir, "nginx.conf")
+        with open(conf, "w") as f:
+            f.write("""
+worker_processes 1;
+pid %(d)s/nginx.pid;
+error_log %(d)s/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  client_body_temp_path %(d)s/tmp;
+  proxy_temp_path %(d)s/tmp;
+  fastcgi_temp_path %(d)s/tmp;
+  uwsgi_temp_path %(d)s/tmp;
+  scgi_temp_path %(d)s/tmp;
+  keepalive_requests 100000;
+  server {
+    listen 127.0.0.1:%(p)d%(ssl)s;
+    root %(d)s/www;
+    location /status/ { return 503; }
+    %(extra)s
+  }
+}
+""" % {"d": self.dir, "p": port, "extra": extra,
+       # tls: a Certificate; no http2 on the listener, so ALPN settles on http/1.1
+       "ssl": " ssl;\n    ssl_certificate %s;\n    ssl_certificate_key %s" % (tls.cert, tls.key)
+              if tls else ""})
+        self.proc = Proc(["nginx", "-c", conf, "-g", "daemon off;"], wait_port=port)
+
+    def stop(self):
+        self.proc.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class Certificate:
+    """A self-signed certificate for localhost/127.0.0.1 made with openssl."""
+
+    def __init__(self):
+        self.dir = tempfile.mkdtemp(prefix="zs-cert-")
+        os.chmod(self.dir, 0o755)  # nginx's worker reads nothing here, the master does
+        self.cert = os.path.join(self.dir, "cert.pem")
+        self.key = os.path.join(self.dir, "key.pem")
+        r = run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+                 "-keyout", self.key, "-out", self.cert, "-subj", "/CN=localhost",
+                 "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"])
+        assert r.returncode == 0, r.stderr
+
+    def remove(self):
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
 class Proc:
     """A server or client process started by a test, stopped by PID."""
 
@@ -258,7 +323,7 @@ def by_kind(spans, kind):
     return [s for s in spans if s["kind"] == kind]
 
 
-def check_span_sanity(s):
+def check_span_sanity(s, scheme="http"):
     """What every exported span must have, whatever the test."""
     assert len(s["trace_id"]) == 32 and s["trace_id"] != "0" * 32, s
     assert len(s["span_id"]) == 16 and s["span_id"] != "0" * 16, s
@@ -272,7 +337,7 @@ def check_span_sanity(s):
     assert s["resource"].get("host.name") == socket.gethostname(), s["resource"]
     a = s["attrs"]
     assert a.get("http.request.method"), a
-    assert a.get("url.scheme") == "http", a
+    assert a.get("url.scheme") == scheme, a
     assert a.get("network.protocol.version") in ("1.0", "1.1"), a
     assert s["name"] in (a["http.request.method"], "HTTP"), s["name"]
 

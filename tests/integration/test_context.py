@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import AGENT, Agent, Proc, Receiver, by_kind, check_span_sanity, dump, free_port, main, run  # noqa: E402
+from harness import AGENT, Agent, Nginx, Proc, Receiver, by_kind, check_span_sanity, dump, free_port, main, run  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -261,7 +261,6 @@ def test_injection_never_breaks_keepalive():
     back intact, and every SERVER span is the child of the probe's CLIENT
     span through the injected header."""
     sys.path.insert(0, os.path.dirname(__file__))
-    from test_http import Nginx
     n = 10000
     py_p, node_p, ngx_p = free_port(), free_port(), free_port()
     rec = Receiver()

@@ -5,7 +5,6 @@ scoped to its own ports (--port), so tests do not see each other's traffic or
 the receiver's."""
 import os
 import re
-import shutil
 import signal
 import socket
 import subprocess
@@ -15,7 +14,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AGENT, ROOT, Agent, Proc, Receiver, by_kind, main,  # noqa: E402
+from harness import (AGENT, ROOT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
                      check_span_sanity, dump, free_port, run)
 
 PY = sys.executable
@@ -26,49 +25,6 @@ def keepalive_server(port, host="127.0.0.1", env=None):
     fam = socket.AF_INET6 if ":" in host else socket.AF_INET
     return Proc([PY, os.path.join(SERVERS, "keepalive_server.py"), str(port), host], env=env,
                 wait_port=port, family=fam)
-
-
-class Nginx:
-    """nginx with its own config, prefix and pid file; stopped by PID."""
-
-    def __init__(self, port, extra=""):
-        self.dir = tempfile.mkdtemp(prefix="zs-nginx-")
-        os.chmod(self.dir, 0o755)  # the worker runs as www-data
-        www = os.path.join(self.dir, "www")
-        os.makedirs(www)
-        with open(os.path.join(www, "index.html"), "w") as f:
-            f.write("<html>" + "x" * 600 + "</html>\n")
-        with open(os.path.join(www, "big.bin"), "wb") as f:
-            f.write(os.urandom(1 << 20))
-        conf = os.path.join(self.dir, "nginx.conf")
-        with open(conf, "w") as f:
-            f.write("""
-worker_processes 1;
-pid %(d)s/nginx.pid;
-error_log %(d)s/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  client_body_temp_path %(d)s/tmp;
-  proxy_temp_path %(d)s/tmp;
-  fastcgi_temp_path %(d)s/tmp;
-  uwsgi_temp_path %(d)s/tmp;
-  scgi_temp_path %(d)s/tmp;
-  keepalive_requests 100000;
-  server {
-    listen 127.0.0.1:%(p)d;
-    root %(d)s/www;
-    location /status/ { return 503; }
-    %(extra)s
-  }
-}
-""" % {"d": self.dir, "p": port, "extra": extra})
-        self.proc = Proc(["nginx", "-c", conf, "-g", "daemon off;"], wait_port=port)
-
-    def stop(self):
-        self.proc.stop()
-        shutil.rmtree(self.dir, ignore_errors=True)
 
 
 def path_is(p):

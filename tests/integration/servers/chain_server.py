@@ -6,10 +6,13 @@ usage: chain_server.py PORT MODE [NEXT_URL]
                ThreadPoolExecutor worker and waits for it
   MODE fork    ThreadingHTTPServer; the handler runs curl as a child process
   MODE leaf    answers at once: "leaf tp=N", N the traceparent headers it got
+TLS_CERT and TLS_KEY in the environment: serve HTTPS. An https NEXT_URL is
+called without checking its certificate (the tests' are self-signed).
 """
 import concurrent.futures
 import http.server
 import os
+import ssl
 import subprocess
 import sys
 import urllib.request
@@ -20,7 +23,8 @@ POOL = concurrent.futures.ThreadPoolExecutor(max_workers=4)
 
 
 def call_next():
-    with urllib.request.urlopen(NEXT, timeout=10) as r:
+    ctx = ssl._create_unverified_context() if NEXT.startswith("https:") else None
+    with urllib.request.urlopen(NEXT, timeout=10, context=ctx) as r:
         return r.read()
 
 
@@ -50,4 +54,10 @@ class H(http.server.BaseHTTPRequestHandler):
 
 http.server.ThreadingHTTPServer.allow_reuse_address = True
 # BIND: the address to listen on (tests in network namespaces set it)
-http.server.ThreadingHTTPServer((os.environ.get("BIND", "127.0.0.1"), PORT), H).serve_forever()
+srv = http.server.ThreadingHTTPServer((os.environ.get("BIND", "127.0.0.1"), PORT), H)
+if os.environ.get("TLS_CERT"):
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    tls.set_alpn_protocols(["http/1.1"])
+    srv.socket = tls.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()

@@ -1,0 +1,368 @@
+#!/usr/bin/python3
+"""HTTPS without keys: plaintext from uprobes on OpenSSL (shared libssl,
+and node's statically linked copy) and GnuTLS (wget), turned into the same
+spans as plain HTTP, with url.scheme=https. Certificates are self-signed,
+made by the tests. Every server offers only http/1.1 in ALPN: HTTP/2 is
+negotiated away until zerospan parses it. Each test checks that the
+ciphertext on the sockets makes no spans (exact span counts)."""
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (ROOT, Agent, Certificate, Nginx, Proc, Receiver, by_kind,  # noqa: E402
+                     check_span_sanity, dump, free_port, main, run)
+
+PY = sys.executable
+SERVERS = os.path.join(os.path.dirname(__file__), "servers")
+
+
+def settle(rec, want, timeout=15):
+    """Waits for want spans, then a little more: returns all spans, so a
+    test sees any span too many."""
+    rec.wait(lambda s: True, want, timeout=timeout)
+    time.sleep(0.7)
+    return rec.wait(lambda s: True, want + 1000, timeout=0)
+
+
+def check_pairs(spans, port, paths_status, scheme="https"):
+    """Exactly one SERVER and one CLIENT span per (path, status), https."""
+    for s in spans:
+        check_span_sanity(s, scheme=scheme)
+    for kind in ("SERVER", "CLIENT"):
+        got = sorted((s["attrs"]["url.path"], s["attrs"]["http.response.status_code"])
+                     for s in by_kind(spans, kind))
+        assert got == sorted(paths_status), "%s spans: %s\n%s" % (kind, got, dump(spans))
+    for c in by_kind(spans, "CLIENT"):
+        assert c["attrs"]["url.full"].startswith("https://127.0.0.1:%d/" % port), c["attrs"]
+        assert c["attrs"]["server.port"] == port, c["attrs"]
+
+
+def test_curl_and_wget_to_nginx_https():
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    ngx = Nginx(port, tls=cert)
+    try:
+        url = "https://127.0.0.1:%d" % port
+        r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", url + "/index.html"])
+        assert r.returncode == 0, r.stderr
+        r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "-w", "%{size_download}",
+                 url + "/big.bin"])
+        assert r.returncode == 0 and r.stdout == str(1 << 20), (r.stdout, r.stderr)
+        r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", url + "/status/x"])
+        assert r.returncode == 0, r.stderr
+        # wget links GnuTLS
+        r = run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null", url + "/index.html?w=1"])
+        assert r.returncode == 0, r.stderr
+        spans = settle(rec, 8)
+        check_pairs(spans, port, [("/index.html", 200), ("/big.bin", 200), ("/status/x", 503),
+                                  ("/index.html", 200)])
+        # the 1 MiB body is framed by its length: the exchange ends with it
+        big = [s for s in by_kind(spans, "CLIENT") if s["attrs"]["url.path"] == "/big.bin"][0]
+        small = [s for s in by_kind(spans, "CLIENT") if s["attrs"]["url.path"] == "/status/x"][0]
+        assert big["end"] - big["start"] > small["end"] - small["start"], dump([big, small])
+        names = sorted(s["resource"]["service.name"] for s in by_kind(spans, "CLIENT"))
+        assert names == ["curl", "curl", "curl", "wget"], names
+        m = agent.assert_no_loss()
+        assert m["zerospan_tls_libraries"] >= 2, m  # libssl and libgnutls
+    finally:
+        ngx.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def test_python_ssl_server_and_client_keepalive():
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
+               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key, "OTEL_SERVICE_NAME": "py-tls"},
+               wait_port=port)
+    try:
+        n = 200
+        r = run([PY, os.path.join(SERVERS, "py_client.py"), "https://127.0.0.1:%d/ka" % port, str(n)])
+        assert r.returncode == 0 and r.stdout.split() == ["200"] * n, (r.stdout[-300:], r.stderr)
+        spans = settle(rec, 2 * n)
+        check_pairs(spans, port, [("/ka/%d" % i, 200) for i in range(n)])
+        servers = by_kind(spans, "SERVER")
+        assert {s["resource"]["service.name"] for s in servers} == {"py-tls"}
+        # one TLS connection carried them all
+        assert len({s["attrs"]["network.peer.port"] for s in servers}) == 1, dump(servers[:3])
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def test_node_https_server_and_client():
+    """node links OpenSSL statically and reads and writes the socket itself
+    (memory BIOs): the plaintext calls happen next to, not inside, the
+    socket syscalls."""
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)],
+               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+    try:
+        url = "https://127.0.0.1:%d" % port
+        r = run(["node", os.path.join(SERVERS, "node_client.js"), url + "/json", "20"])
+        assert r.returncode == 0 and "done 20" in r.stdout, (r.stdout, r.stderr)
+        r = run(["node", os.path.join(SERVERS, "node_client.js"), url + "/fail", "1"])
+        assert r.returncode == 0, r.stderr
+        r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", url + "/chunked"])
+        assert r.returncode == 0, r.stderr
+        spans = settle(rec, 44)
+        check_pairs(spans, port, [("/json", 200)] * 20 + [("/fail", 500), ("/chunked", 200)])
+        fail = [s for s in spans if s["attrs"]["url.path"] == "/fail"]
+        assert all(s["status"] == 2 for s in fail), dump(fail)
+        chunked = [s for s in by_kind(spans, "SERVER") if s["attrs"]["url.path"] == "/chunked"][0]
+        assert chunked["end"] - chunked["start"] >= 100e6, chunked  # ends with the last chunk
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def test_wrk_https_counts_every_request():
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    ngx = Nginx(port, tls=cert)
+    try:
+        r = run(["wrk", "-t1", "-c2", "-d1s", "https://127.0.0.1:%d/index.html" % port])
+        assert r.returncode == 0, r.stderr
+        n = int(re.search(r"(\d+) requests in", r.stdout).group(1))
+        assert n > 50, r.stdout
+        rec.wait(lambda s: s["kind"] == "SERVER", n, timeout=30)
+        time.sleep(1)
+        servers = rec.wait(lambda s: s["kind"] == "SERVER", n + 3, timeout=0.1)
+        clients = rec.wait(lambda s: s["kind"] == "CLIENT", n + 3, timeout=0.1)
+        # wrk may stop with requests in flight: those have no response
+        assert n <= len(servers) <= n + 2, (n, len(servers))
+        assert n <= len(clients) <= n + 2, (n, len(clients))
+        assert all(s["attrs"]["url.scheme"] == "https" for s in servers + clients)
+        agent.assert_no_loss()
+    finally:
+        ngx.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def test_https_hops_join_one_trace():
+    """curl -(https)-> python -(https)-> python -(http)-> node: no header can
+    be inserted into TLS, so the kernel hands each TLS request's context to
+    the server reading it on this host; the plain hop gets a traceparent.
+    One trace of six spans, each the child of the span that caused it."""
+    ports = [free_port() for _ in range(3)]
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=ports)
+    tls = {"TLS_CERT": cert.cert, "TLS_KEY": cert.key}
+    procs = []
+    try:
+        procs.append(Proc(["node", os.path.join(SERVERS, "node_server.js"), str(ports[2])],
+                          wait_port=ports[2]))
+        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
+                           "http://127.0.0.1:%d/json" % ports[2]], env=dict(tls, OTEL_SERVICE_NAME="mid"),
+                          wait_port=ports[1]))
+        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
+                           "https://127.0.0.1:%d/chain" % ports[1]], env=dict(tls, OTEL_SERVICE_NAME="front"),
+                          wait_port=ports[0]))
+        r = run(["curl", "-sSk", "--http1.1", "https://127.0.0.1:%d/chain" % ports[0]])
+        assert r.returncode == 0 and '"ok":true' in r.stdout, (r.stdout, r.stderr)
+        spans = settle(rec, 6)
+        assert len(spans) == 6, dump(spans)
+        assert len({s["trace_id"] for s in spans}) == 1, dump(spans)
+        roots = [s for s in spans if not s["parent_span_id"]]
+        assert len(roots) == 1 and roots[0]["kind"] == "CLIENT", dump(roots)
+        ids = {s["span_id"]: s for s in spans}
+        for s in spans:
+            if s is roots[0]:
+                continue
+            parent = ids.get(s["parent_span_id"])
+            assert parent, "parent of %s missing: %s" % (s["name"], dump(spans))
+            assert parent["kind"] == ("CLIENT" if s["kind"] == "SERVER" else "SERVER"), dump(spans)
+            check_span_sanity(s, scheme="http" if s["attrs"]["url.path"] == "/json" else "https")
+        m = agent.metrics()
+        # curl's and front's TLS requests handed off, mid's plain one injected
+        assert m["zerospan_tls_handoffs_total"] == 2, m
+        assert m['zerospan_inject_total{result="injected"}'] == 1, m
+    finally:
+        for p in reversed(procs):
+            p.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def test_library_attached_per_file_and_detached_with_its_last_user():
+    """A program's own copy of OpenSSL (node here, copied to a new file, so a
+    new inode) is attached when the first process using it starts after the
+    agent, once however many use it, and detached when the last one exits.
+    A process killed in the middle of a TLS call leaves no call state."""
+    port = free_port()
+    cert = Certificate()
+    tmp = tempfile.mkdtemp(prefix="zs-node-copy-")
+    node = os.path.join(tmp, "node")
+    subprocess.run(["cp", "/usr/bin/node", node], check=True)
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = None
+    try:
+        base = agent.metrics()["zerospan_tls_libraries"]
+        srv = Proc([node, os.path.join(SERVERS, "node_server.js"), str(port)],
+                   env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+        url = "https://127.0.0.1:%d/json" % port
+        deadline = time.time() + 10
+        while agent.metrics()["zerospan_tls_libraries"] < base + 1 and time.time() < deadline:
+            time.sleep(0.1)
+        assert agent.metrics()["zerospan_tls_libraries"] == base + 1, agent.stderr()
+        # a second process of the same file: no second attachment
+        r = run([node, os.path.join(SERVERS, "node_client.js"), url, "3"])
+        assert r.returncode == 0, r.stderr
+        spans = settle(rec, 6)
+        check_pairs(spans, port, [("/json", 200)] * 3)
+        attached = [ln for ln in agent.stderr().splitlines()
+                    if "tls: attached to" in ln and ln.endswith(node + " (4 functions)")]
+        assert len(attached) == 1, agent.stderr()
+        assert agent.metrics()["zerospan_tls_libraries"] == base + 1
+        srv.p.kill()  # SIGKILL: no goodbye
+        srv.p.wait()
+        srv = None
+        deadline = time.time() + 10
+        while agent.metrics()["zerospan_tls_libraries"] > base and time.time() < deadline:
+            time.sleep(0.2)
+        assert agent.metrics()["zerospan_tls_libraries"] == base, agent.stderr()
+        assert "detached from" in agent.stderr() and "node-copy" in agent.stderr(), agent.stderr()
+        assert agent.metrics()["zerospan_tls_attaches_total"] >= 1
+        agent.assert_no_loss()
+    finally:
+        if srv:
+            srv.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+        subprocess.run(["rm", "-rf", tmp])
+
+
+def test_go_crypto_tls_is_reported_not_covered():
+    """curl calling a Go HTTPS server (crypto/tls, no OpenSSL): curl's side
+    is traced, the Go side makes no span (no ciphertext parsed), and the
+    program is logged and counted once however many processes run it."""
+    gobin = os.path.join(ROOT, "build", "go", "go_server")
+    assert os.access(gobin, os.X_OK), "build/go/go_server missing: run scripts/deps.sh test"
+    ports = [free_port(), free_port()]
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=ports)
+    srvs = []
+    try:
+        for p in ports:
+            srvs.append(Proc([gobin, str(p), cert.cert, cert.key], wait_port=p))
+        for p in ports:
+            for i in range(2):
+                r = run(["curl", "-sSk", "--http1.1", "https://127.0.0.1:%d/go/%d" % (p, i)])
+                assert r.returncode == 0 and "go says hi" in r.stdout, (r.stdout, r.stderr)
+        spans = settle(rec, 4)
+        assert len(spans) == 4 and all(s["kind"] == "CLIENT" for s in spans), dump(spans)
+        for s in spans:
+            check_span_sanity(s, scheme="https")
+        m = agent.assert_no_loss()
+        assert m["zerospan_tls_blind_binaries_total"] == 1, m
+        lines = [ln for ln in agent.stderr().splitlines() if "Go's crypto/tls" in ln]
+        assert len(lines) == 1 and lines[0].split(" (pid")[0].endswith(gobin), agent.stderr()
+    finally:
+        for s in srvs:
+            s.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def tls_call_keys():
+    """pid_tgid keys of every tls_calls map on the machine (ours by name)."""
+    import json
+    keys = []
+    maps = json.loads(run(["bpftool", "map", "show", "-j"]).stdout or "[]")
+    for m in maps:
+        if m.get("name") == "tls_calls":
+            for e in json.loads(run(["bpftool", "map", "dump", "id", str(m["id"]), "-j"]).stdout or "[]"):
+                keys.append(e.get("formatted", {}).get("key"))
+    return keys
+
+
+HANG = """
+import ssl, socket, sys
+s = ssl._create_unverified_context().wrap_socket(socket.create_connection(("127.0.0.1", %d)))
+s.sendall(b"GET /json HTTP/1.1\\r\\nHost: a\\r\\n\\r\\n")
+while True:
+    s.recv(100000)  # keep-alive: the next read blocks inside SSL_read
+"""
+
+
+def test_process_killed_inside_a_tls_call_leaves_no_state():
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)],
+               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+    client = None
+    try:
+        client = subprocess.Popen([PY, "-c", HANG % port])
+        key = client.pid << 32 | client.pid
+        spans = settle(rec, 2)
+        assert len(spans) == 2, dump(spans)  # the exchange before the hang
+        deadline = time.time() + 5
+        while key not in tls_call_keys() and time.time() < deadline:
+            time.sleep(0.1)
+        assert key in tls_call_keys(), "the blocked SSL_read is not in tls_calls"
+        client.kill()
+        client.wait()
+        deadline = time.time() + 5
+        while key in tls_call_keys() and time.time() < deadline:
+            time.sleep(0.1)
+        assert key not in tls_call_keys(), "call state left behind by a killed process"
+        # the server saw the connection close; nothing is left in the table
+        deadline = time.time() + 5
+        while agent.metrics()["zerospan_connections_tracked"] and time.time() < deadline:
+            time.sleep(0.2)
+        assert agent.metrics()["zerospan_connections_tracked"] == 0, agent.metrics()
+        agent.assert_no_loss()
+    finally:
+        if client and client.poll() is None:
+            client.kill()
+            client.wait()
+        srv.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+TESTS = [
+    test_curl_and_wget_to_nginx_https,
+    test_python_ssl_server_and_client_keepalive,
+    test_node_https_server_and_client,
+    test_wrk_https_counts_every_request,
+    test_https_hops_join_one_trace,
+    test_library_attached_per_file_and_detached_with_its_last_user,
+    test_go_crypto_tls_is_reported_not_covered,
+    test_process_killed_inside_a_tls_call_leaves_no_state,
+]
+
+if __name__ == "__main__":
+    main(TESTS)

@@ -1,0 +1,143 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * ELF inspection for the TLS uprobes, on the machine's real libraries: the
+ * file offset found for each function must hold the bytes the dynamic
+ * loader mapped at that function's address in this process (an independent
+ * check of the offset arithmetic). TLS code without symbols is detected on
+ * small programs built here with the markers a Go or BoringSSL binary
+ * carries (no Go toolchain needed for this unit test).
+ */
+#include "elfsym.h"
+#include "zs_test.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* Bytes 1..15 of the function: byte 0 may be a uprobe's int3 if an agent
+ * runs on this machine. */
+static int same_code(const char *path, uint64_t off, const void *fn)
+{
+	unsigned char file[16];
+	FILE *f = fopen(path, "rb");
+	int ok;
+
+	if (!f)
+		return 0;
+	ok = fseek(f, (long)off, SEEK_SET) == 0 && fread(file, 1, 16, f) == 16 &&
+	     memcmp(file + 1, (const unsigned char *)fn + 1, 15) == 0;
+	fclose(f);
+	return ok;
+}
+
+static void check_library(const char *soname, int first, int last)
+{
+	void *h = dlopen(soname, RTLD_NOW | RTLD_LOCAL);
+	struct zs_elf_tls t;
+	char err[256];
+	Dl_info info;
+	int k, expected = last - first + 1;
+	void *fn;
+
+	CHECK(h != NULL, "dlopen %s: %s", soname, dlerror());
+	if (!h)
+		return;
+	fn = dlsym(h, zs_tls_sym_names[first]);
+	CHECK(fn && dladdr(fn, &info) && info.dli_fname, "dladdr %s", zs_tls_sym_names[first]);
+	if (!fn || !dladdr(fn, &info)) {
+		dlclose(h);
+		return;
+	}
+	CHECK(zs_elf_tls_inspect(info.dli_fname, 1, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(t.n_found == expected, "%s: %d functions, want %d", info.dli_fname, t.n_found,
+	      expected);
+	CHECK(t.blind == ZS_TLS_BLIND_NONE, "%s blind %d", info.dli_fname, t.blind);
+	for (k = first; k <= last; k++) {
+		fn = dlsym(h, zs_tls_sym_names[k]);
+		CHECK(fn && t.off[k], "%s in %s", zs_tls_sym_names[k], soname);
+		if (fn && t.off[k])
+			CHECK(same_code(info.dli_fname, t.off[k], fn),
+			      "%s: offset %llu does not hold the mapped code", zs_tls_sym_names[k],
+			      (unsigned long long)t.off[k]);
+	}
+	dlclose(h);
+}
+
+/* Builds a small program from src with cc; returns 0 on success. */
+static int build(const char *src, const char *out)
+{
+	char cmd[1024];
+
+	snprintf(cmd, sizeof(cmd), "printf '%%s' '%s' | cc -x c -O0 -o %s - 2>&1", src, out);
+	return system(cmd);
+}
+
+static void check_blind(void)
+{
+	char dir[] = "/tmp/zs-elfsym-XXXXXX", go[256], boring[256], plain[256], err[256];
+	struct zs_elf_tls t;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(go, sizeof(go), "%s/go", dir);
+	snprintf(boring, sizeof(boring), "%s/boring", dir);
+	snprintf(plain, sizeof(plain), "%s/plain", dir);
+	CHECK(build("__attribute__((section(\".go.buildinfo\"), used)) const char b[] = \"Go "
+		    "buildinf:\"; const char *n = \"crypto/tls.(*Conn).Write\"; int main(void) { "
+		    "return n[0] == 0; }",
+		    go) == 0,
+	      "cc go");
+	CHECK(build("const char *v = \"BoringSSL\", *e = \"OPENSSL_internal\"; int main(void) { "
+		    "return v[0] == e[0]; }",
+		    boring) == 0,
+	      "cc boring");
+	CHECK(build("const char *v = \"crypto/tls\"; int main(void) { return v[0] == 0; }",
+		    plain) == 0,
+	      "cc plain");
+	CHECK(zs_elf_tls_inspect(go, 1, &t, err, sizeof(err)) == 0 && t.blind == ZS_TLS_BLIND_GO,
+	      "go: %d %s", t.blind, err);
+	CHECK(zs_elf_tls_inspect(go, 0, &t, err, sizeof(err)) == 0 && t.blind == ZS_TLS_BLIND_NONE,
+	      "not looked for: %d", t.blind);
+	CHECK(zs_elf_tls_inspect(boring, 1, &t, err, sizeof(err)) == 0 &&
+		      t.blind == ZS_TLS_BLIND_BORINGSSL,
+	      "boring: %d %s", t.blind, err);
+	/* "crypto/tls" in a program that is not Go means nothing, nor does the
+	 * name BoringSSL alone (this agent's own messages hold it) */
+	CHECK(zs_elf_tls_inspect(plain, 1, &t, err, sizeof(err)) == 0 &&
+		      t.blind == ZS_TLS_BLIND_NONE && t.n_found == 0,
+	      "plain: %d", t.blind);
+	unlink(go);
+	unlink(boring);
+	unlink(plain);
+	rmdir(dir);
+}
+
+static void check_errors(void)
+{
+	struct zs_elf_tls t;
+	char err[256] = "";
+
+	CHECK(zs_elf_tls_inspect("/nonexistent/libssl.so.3", 1, &t, err, sizeof(err)) == -1 &&
+		      strstr(err, "open"),
+	      "missing file: %s", err);
+	CHECK(zs_elf_tls_inspect("/etc/hostname", 1, &t, err, sizeof(err)) == -1 &&
+		      strstr(err, "not an ELF"),
+	      "text file: %s", err);
+	CHECK(zs_elf_tls_inspect("/dev/null", 1, &t, err, sizeof(err)) == -1, "empty file");
+	CHECK(zs_elf_tls_inspect("/usr/bin/env", 1, &t, err, sizeof(err)) == 0 && t.n_found == 0 &&
+		      t.blind == ZS_TLS_BLIND_NONE,
+	      "env: %d functions", t.n_found);
+}
+
+int main(void)
+{
+	check_library("libssl.so.3", ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_READ_EX);
+	check_library("libgnutls.so.30", ZS_TLS_SYM_GNUTLS_SEND, ZS_TLS_SYM_GNUTLS_RECV);
+	check_blind();
+	check_errors();
+	return zs_test_done("elfsym");
+}

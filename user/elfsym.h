@@ -1,0 +1,55 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * What an ELF file offers the TLS uprobes: the file offsets of the TLS
+ * library functions it defines (from .dynsym and .symtab, via libelf), and
+ * whether it carries TLS code we cannot see (Go's crypto/tls, BoringSSL
+ * without symbols).
+ */
+#ifndef ZS_ELFSYM_H
+#define ZS_ELFSYM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* X(id, symbol). The TLS functions zerospan probes. */
+#define ZS_TLS_SYMS(X)                       \
+	X(SSL_WRITE, "SSL_write")            \
+	X(SSL_READ, "SSL_read")              \
+	X(SSL_WRITE_EX, "SSL_write_ex")      \
+	X(SSL_READ_EX, "SSL_read_ex")        \
+	X(GNUTLS_SEND, "gnutls_record_send") \
+	X(GNUTLS_RECV, "gnutls_record_recv")
+
+/* clang-format off */
+enum zs_tls_sym {
+#define ZS_X(id, name) ZS_TLS_SYM_##id,
+	ZS_TLS_SYMS(ZS_X)
+#undef ZS_X
+	ZS_TLS_SYM__COUNT,
+};
+/* clang-format on */
+
+extern const char *const zs_tls_sym_names[ZS_TLS_SYM__COUNT];
+
+/* TLS code in a file that the uprobes cannot cover. */
+enum zs_tls_blind {
+	ZS_TLS_BLIND_NONE = 0,
+	ZS_TLS_BLIND_GO = 1,	    /* Go binary using crypto/tls */
+	ZS_TLS_BLIND_BORINGSSL = 2, /* BoringSSL linked in without symbols */
+};
+
+struct zs_elf_tls {
+	uint64_t off[ZS_TLS_SYM__COUNT]; /* file offset of each function, 0: absent */
+	int n_found;
+	enum zs_tls_blind blind;
+};
+
+/*
+ * Inspects the ELF file at path. look_blind: also look for TLS code without
+ * symbols (costs a scan of read-only data; done for executables).
+ * Returns 0, or -1 with a reason in err (not ELF, unreadable...).
+ */
+int zs_elf_tls_inspect(const char *path, int look_blind, struct zs_elf_tls *out, char *err,
+		       size_t errlen);
+
+#endif
