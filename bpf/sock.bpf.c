@@ -872,21 +872,22 @@ static __always_inline int zs_exit(long ret)
 	if (!p.sk || ret <= 0)
 		return 0;
 	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
-	if (!st || st->ignored)
+	if (!st)
 		return 0;
-	if (tls_hooks) {
-		/* Ciphertext a TLS call moves: it names the call's socket. */
-		tc = bpf_map_lookup_elem(&tls_calls, &id);
-		if (tc) {
-			tc->cookie = p.cookie;
-			tc->sk = p.sk;
-			return 0;
-		}
-		/* A connection is plaintext-at-socket or plaintext-at-library. */
-		if (st->tls) {
-			zs_note_rx(id, &p);
-			return 0;
-		}
+	/* Ciphertext a TLS call moves: it names the call's socket (also one out
+	 * of scope, so that the call is not tied to another by guess). */
+	tc = tls_hooks ? bpf_map_lookup_elem(&tls_calls, &id) : NULL;
+	if (tc) {
+		tc->cookie = p.cookie;
+		tc->sk = p.sk;
+		return 0;
+	}
+	if (st->ignored)
+		return 0;
+	/* A connection is plaintext-at-socket or plaintext-at-library. */
+	if (st->tls) {
+		zs_note_rx(id, &p);
+		return 0;
 	}
 	return zs_capture(id, &p, (__u64)ret, st);
 }
@@ -1082,8 +1083,10 @@ int BPF_KRETPROBE(zs_tls_exit)
 	c = *tcp;
 	bpf_map_delete_elem(&tls_calls, &id);
 	if (c.ret == ZS_TLS_RET_EX && (int)rc == 1 &&
-	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes))
+	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes)) {
+		zs_drop(ZS_DROP_READ_FAILED);
 		return 0;
+	}
 	len = zs_tls_ret_len(c.ret, rc, nbytes);
 	key.ssl = c.ssl;
 	key.tgid = id >> 32;

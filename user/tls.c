@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <unistd.h>
 
 #define MAX_FILES 1024
@@ -314,13 +313,13 @@ static void scan_pid(uint32_t pid)
 	zs_count(tls_scans);
 	while (fgets(line, sizeof(line), m)) {
 		char perms[8];
-		unsigned int maj, min;
 		unsigned long long ino;
 		struct tls_file *f;
+		struct stat st;
 		int off = 0, i, idx;
 
-		if (sscanf(line, "%*s %7s %*s %x:%x %llu %n", perms, &maj, &min, &ino, &off) < 4 ||
-		    !off || perms[2] != 'x' || ino == 0)
+		if (sscanf(line, "%*s %7s %*s %*x:%*x %llu %n", perms, &ino, &off) < 2 || !off ||
+		    perms[2] != 'x' || ino == 0)
 			continue;
 		snprintf(file, sizeof(file), "%s", line + off);
 		file[strcspn(file, "\n")] = 0;
@@ -328,9 +327,13 @@ static void scan_pid(uint32_t pid)
 			continue;
 		if (!is_tls_lib_name(file) && strcmp(file, exe) != 0)
 			continue;
-		/* Through the process's root: containers have their own files. */
+		/* Through the process's root: containers have their own files.
+		 * Identity from stat(), as for the host's libraries (the device
+		 * in maps can differ from st_dev on overlay or btrfs). */
 		snprintf(path, sizeof(path), "%s/%u/root%s", proc_root, pid, file);
-		f = file_get(makedev(maj, min), ino, path, strcmp(file, exe) == 0, pid);
+		if (stat(path, &st) || st.st_ino != ino)
+			continue;
+		f = file_get(st.st_dev, st.st_ino, path, strcmp(file, exe) == 0, pid);
 		if (!f || (f->state != FILE_ATTACHED && f->state != FILE_IDLE))
 			continue;
 		idx = (int)(f - files);

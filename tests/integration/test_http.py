@@ -456,6 +456,8 @@ def test_bad_flags_and_env_give_clear_errors():
         (["--port=70000"], {}, "port"),
         (["--print=yaml"], {}, "print"),
         (["--nope"], {}, "unknown option"),
+        (["--tls=maybe"], {}, "--tls 'maybe': expected on or off"),
+        (["--inject=1"], {}, "--inject '1': expected on or off"),
         ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, "must start with http"),
         ([], {"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
         ([], {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "gzip or none"),
@@ -467,7 +469,7 @@ def test_bad_flags_and_env_give_clear_errors():
         assert r.returncode == 2, (args, env, r.returncode, r.stderr)
         assert want in r.stderr, (want, r.stderr)
     r = subprocess.run([AGENT, "--help"], capture_output=True, text=True, timeout=10)
-    assert r.returncode == 0 and "--print" in r.stdout
+    assert r.returncode == 0 and "--print" in r.stdout and "--tls=on|off" in r.stdout
 
 
 def test_endpoint_down_then_back():

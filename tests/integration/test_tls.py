@@ -293,6 +293,30 @@ def test_go_crypto_tls_is_reported_not_covered():
         cert.remove()
 
 
+def test_tls_off_sees_only_ciphertext_and_makes_no_spans():
+    """--tls=off: no uprobes; the socket bytes are ciphertext, which must
+    never be taken for HTTP (no spans, nothing counted as a parse error)."""
+    port = free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port], args=["--tls=off"])
+    ngx = Nginx(port, tls=cert)
+    try:
+        for _ in range(3):
+            r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:%d/big.bin" % port])
+            assert r.returncode == 0, r.stderr
+        time.sleep(1.5)
+        assert rec.wait(lambda s: True, 1, timeout=0) == [], "spans without TLS uprobes"
+        m = agent.assert_no_loss()
+        assert m["zerospan_tls_libraries"] == 0 and m["zerospan_parse_errors_total"] == 0, m
+        assert m["zerospan_conns_opened_total"] == 0, m
+    finally:
+        ngx.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
 def tls_call_keys():
     """pid_tgid keys of every tls_calls map on the machine (ours by name)."""
     import json
@@ -362,6 +386,7 @@ TESTS = [
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,
+    test_tls_off_sees_only_ciphertext_and_makes_no_spans,
 ]
 
 if __name__ == "__main__":
