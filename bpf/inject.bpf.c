@@ -163,7 +163,6 @@ int zs_inject(struct sk_msg_md *msg)
 	__u32 add = ZS_TP_HDR_LEN;
 	struct zs_tp_scan sc = {};
 	struct zs_line_scan ls = {};
-	struct zs_inject_event *ev;
 	__u8 *p, *end;
 
 	struct bpf_sock *sk = msg->sk;
@@ -217,24 +216,8 @@ int zs_inject(struct sk_msg_md *msg)
 			return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	}
 
-	if (zs_caller_ctx(id, &c, &key) == 0 && c.state == ZS_CTX_FOREIGN)
+	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);
-	if (c.state == ZS_CTX_NONE) {
-		for (k = 0; k < 16; k += 4) {
-			__u32 r = bpf_get_prandom_u32();
-
-			__builtin_memcpy(&c.trace_id[k], &r, 4);
-		}
-		c.flags = zs_ratio_sampled(c.trace_id, sample_threshold);
-		c.state = ZS_CTX_ROOT;
-	} else {
-		c.state = ZS_CTX_INCOMING;
-	}
-	for (k = 0; k < 8; k += 4) {
-		__u32 r = bpf_get_prandom_u32();
-
-		__builtin_memcpy(&c.span_id[k], &r, 4);
-	}
 	zs_tp_format(&c, s->hdr);
 	if (c.state == ZS_CTX_INCOMING)
 		add += zs_tracestate_hdr(key, s->hdr);
@@ -260,22 +243,9 @@ int zs_inject(struct sk_msg_md *msg)
 		p[line_end + k] = s->hdr[k];
 	}
 
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (ev) {
-		ev->hdr.type = ZS_EV_INJECT;
-		ev->hdr.size = sizeof(*ev);
-		ev->hdr.pid = id >> 32;
-		ev->hdr.tid = (__u32)id;
-		ev->hdr._pad = 0;
-		ev->hdr.ts_ns = bpf_ktime_get_ns();
-		ev->hdr.cookie = info->cookie;
-		ev->pos = st ? st->pos[ZS_DIR_EGRESS] : 0;
-		ev->ctx = c;
-		bpf_ringbuf_submit(ev, 0);
-	} else {
-		/* on the wire, but the CLIENT span will not carry its id */
+	/* on the wire: if the ringbuf is full, the CLIENT span lacks its id */
+	if (zs_emit_inject(id, info->cookie, st ? st->pos[ZS_DIR_EGRESS] : 0, &c, 0))
 		zs_inj_count(ZS_INJ_UNREPORTED);
-	}
 	return zs_inj_count(ZS_INJ_INJECTED);
 }
 

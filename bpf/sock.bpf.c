@@ -619,7 +619,6 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	struct zs_tp_scan sc = {};
 	struct zs_kernel_ctx *c;
 	__u64 proc_key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
-	__u32 k;
 
 	if (!s || got > ZS_CAPTURE_MAX)
 		return 0;
@@ -640,16 +639,13 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		c->state = ZS_CTX_FOREIGN;
 	} else if (more) {
 		return sc.end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
-	} else if (s->handoff.state == ZS_CTX_INCOMING) {
+	} else if (s->handoff.state != ZS_CTX_NONE) {
 		/* a TLS client on this host sent it: its context, handed off */
 		*c = s->handoff;
+		c->state = ZS_CTX_INCOMING;
 		c->via = 0;
 	} else {
-		for (k = 0; k < 16; k += 4) {
-			__u32 r = bpf_get_prandom_u32();
-
-			__builtin_memcpy(&c->trace_id[k], &r, 4);
-		}
+		zs_random_id(c->trace_id, 16);
 		__builtin_memset(c->span_id, 0, sizeof(c->span_id));
 		c->state = ZS_CTX_ROOT;
 		c->flags = zs_ratio_sampled(c->trace_id, sample_threshold);
@@ -663,9 +659,9 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 /*
  * A TLS client sends a request (the first got bytes in s->payload) on the
  * connection s->tuple: it cannot carry an inserted traceparent, so its
- * context (the one the thread, process or parent serves, else a new trace)
- * and a CLIENT span id go to the handoff map for a server on this host, and
- * to the agent in an INJECT event (via HANDOFF) for the CLIENT span. A
+ * context (zs_call_ctx, as the injector's) goes to the handoff map for a
+ * server on this host, and to the agent in an INJECT event (via HANDOFF)
+ * for the CLIENT span. A
  * request with its own traceparent or B3 is left to its header. A global
  * function: verified once.
  */
@@ -673,9 +669,7 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 p
 {
 	struct zs_tp_scan sc = {};
 	struct zs_kernel_ctx c = {};
-	struct zs_inject_event *ev;
 	__u64 key = 0;
-	__u32 k;
 
 	if (!s || got > ZS_CAPTURE_MAX)
 		return 0;
@@ -684,39 +678,12 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 p
 	bpf_loop(got, zs_tp_scan_cb, &sc, 0);
 	if (sc.count || sc.b3)
 		return 0;
-	if (zs_caller_ctx(id, &c, &key) == 0 && c.state == ZS_CTX_FOREIGN)
+	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return 0;
-	if (c.state == ZS_CTX_NONE) {
-		for (k = 0; k < 16; k += 4) {
-			__u32 r = bpf_get_prandom_u32();
-
-			__builtin_memcpy(&c.trace_id[k], &r, 4);
-		}
-		c.flags = zs_ratio_sampled(c.trace_id, sample_threshold);
-	}
-	c.state = ZS_CTX_INCOMING; /* as the server will see it */
-	for (k = 0; k < 8; k += 4) {
-		__u32 r = bpf_get_prandom_u32();
-
-		__builtin_memcpy(&c.span_id[k], &r, 4);
-	}
 	c.via = ZS_VIA_HANDOFF;
 	bpf_map_update_elem(&handoff, &s->tuple, &c, BPF_ANY);
-	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-	if (!ev) {
+	if (zs_emit_inject(id, cookie, pos, &c, zs_rb_flags(sizeof(struct zs_inject_event))))
 		zs_drop(ZS_DROP_RINGBUF_FULL);
-		return 0;
-	}
-	ev->hdr.type = ZS_EV_INJECT;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.pid = id >> 32;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr._pad = 0;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.cookie = cookie;
-	ev->pos = pos;
-	ev->ctx = c;
-	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
 	return 0;
 }
 

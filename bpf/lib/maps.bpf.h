@@ -79,6 +79,51 @@ static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __
 	return 0;
 }
 
+/*
+ * The context of a call this thread sends: the one it, its process or its
+ * parent serves (state INCOMING), else a new trace sampled by threshold
+ * (ROOT); a new span id for the CLIENT span. Returns -1, c untouched past
+ * the lookup, when the request served came with B3 only (FOREIGN: left to
+ * userspace). *key_out: where the served context was found.
+ */
+static __always_inline int zs_call_ctx(__u64 id, __u64 threshold, struct zs_kernel_ctx *c,
+				       __u64 *key_out)
+{
+	if (zs_caller_ctx(id, c, key_out) == 0 && c->state == ZS_CTX_FOREIGN)
+		return -1;
+	if (c->state == ZS_CTX_NONE) {
+		zs_random_id(c->trace_id, 16);
+		c->flags = zs_ratio_sampled(c->trace_id, threshold);
+		c->state = ZS_CTX_ROOT;
+	} else {
+		c->state = ZS_CTX_INCOMING;
+	}
+	zs_random_id(c->span_id, 8);
+	return 0;
+}
+
+/* Tells the agent the context given to the request at egress position pos
+ * of connection cookie. Returns -1 when the ringbuf is full. */
+static __always_inline int zs_emit_inject(__u64 id, __u64 cookie, __u64 pos,
+					  const struct zs_kernel_ctx *c, __u64 rb_flags)
+{
+	struct zs_inject_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+
+	if (!ev)
+		return -1;
+	ev->hdr.type = ZS_EV_INJECT;
+	ev->hdr.size = sizeof(*ev);
+	ev->hdr.pid = id >> 32;
+	ev->hdr.tid = (__u32)id;
+	ev->hdr._pad = 0;
+	ev->hdr.ts_ns = bpf_ktime_get_ns();
+	ev->hdr.cookie = cookie;
+	ev->pos = pos;
+	ev->ctx = *c;
+	bpf_ringbuf_submit(ev, rb_flags);
+	return 0;
+}
+
 /* Adds one to counter key of a per-CPU array of counters (drops, results). */
 static __always_inline void zs_counter_inc(void *map, __u32 key)
 {

@@ -263,4 +263,16 @@ static __always_inline void zs_tp_format(const struct zs_kernel_ctx *c, __u8 out
 	out[69] = '\n';
 }
 
+/* Fills n bytes (a multiple of 4) with random bytes: trace and span ids. */
+static __always_inline void zs_random_id(__u8 *dst, __u32 n)
+{
+	__u32 k;
+
+	for (k = 0; k < n; k += 4) {
+		__u32 r = bpf_get_prandom_u32();
+
+		__builtin_memcpy(dst + k, &r, 4);
+	}
+}
+
 #endif

@@ -200,6 +200,7 @@ def test_https_hops_join_one_trace():
         m = agent.metrics()
         # curl's and front's TLS requests handed off, mid's plain one injected
         assert m["zerospan_tls_handoffs_total"] == 2, m
+        assert m["zerospan_inject_parent_unknown_total"] == 0, m
         assert m['zerospan_inject_total{result="injected"}'] == 1, m
     finally:
         for p in reversed(procs):
