@@ -28,6 +28,37 @@ def settle(rec, want, timeout=15):
     return rec.wait(lambda s: True, want + 1000, timeout=0)
 
 
+class Rig:
+    """What a TLS test sets up: a certificate, a receiver, an agent scoped to
+    the test's ports, and the processes the test starts (start()); stop()
+    undoes all of it, the last first."""
+
+    def __init__(self, nports=1, args=()):
+        self.ports = [free_port() for _ in range(nports)]
+        self.port = self.ports[0]
+        self._undo = []
+        try:
+            self.cert = self._keep(Certificate(), "remove")
+            self.tls_env = {"TLS_CERT": self.cert.cert, "TLS_KEY": self.cert.key}
+            self.rec = self._keep(Receiver(), "close")
+            self.agent = self._keep(Agent(self.rec, ports=self.ports, args=args), "stop")
+        except Exception:
+            self.stop()
+            raise
+
+    def _keep(self, thing, undo):
+        self._undo.append(getattr(thing, undo))
+        return thing
+
+    def start(self, proc):
+        """proc (a Proc or an Nginx) is stopped with the rest."""
+        return self._keep(proc, "stop")
+
+    def stop(self):
+        while self._undo:
+            self._undo.pop()()
+
+
 def check_pairs(spans, port, paths_status, scheme="https"):
     """Exactly one SERVER and one CLIENT span per (path, status), https."""
     for s in spans:
@@ -42,12 +73,10 @@ def check_pairs(spans, port, paths_status, scheme="https"):
 
 
 def test_curl_and_wget_to_nginx_https():
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
-    ngx = Nginx(port, tls=cert)
+    t = Rig()
+    port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     try:
+        t.start(Nginx(port, tls=cert))
         url = "https://127.0.0.1:%d" % port
         r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", url + "/index.html"])
         assert r.returncode == 0, r.stderr
@@ -71,21 +100,16 @@ def test_curl_and_wget_to_nginx_https():
         m = agent.assert_no_loss()
         assert m["zerospan_tls_libraries"] >= 2, m  # libssl and libgnutls
     finally:
-        ngx.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_python_ssl_server_and_client_keepalive():
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
-    srv = Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
-               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key, "OTEL_SERVICE_NAME": "py-tls"},
-               wait_port=port)
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
     try:
+        t.start(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
+                       env=dict(t.tls_env, OTEL_SERVICE_NAME="py-tls"),
+                       wait_port=port))
         n = 200
         r = run([PY, os.path.join(SERVERS, "py_client.py"), "https://127.0.0.1:%d/ka" % port, str(n)])
         assert r.returncode == 0 and r.stdout.split() == ["200"] * n, (r.stdout[-300:], r.stderr)
@@ -97,23 +121,18 @@ def test_python_ssl_server_and_client_keepalive():
         assert len({s["attrs"]["network.peer.port"] for s in servers}) == 1, dump(servers[:3])
         agent.assert_no_loss()
     finally:
-        srv.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_node_https_server_and_client():
     """node links OpenSSL statically and reads and writes the socket itself
     (memory BIOs): the plaintext calls happen next to, not inside, the
     socket syscalls."""
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
-    srv = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)],
-               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
     try:
+        t.start(Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)],
+                       env=t.tls_env, wait_port=port))
         url = "https://127.0.0.1:%d" % port
         r = run(["node", os.path.join(SERVERS, "node_client.js"), url + "/json", "20"])
         assert r.returncode == 0 and "done 20" in r.stdout, (r.stdout, r.stderr)
@@ -129,19 +148,14 @@ def test_node_https_server_and_client():
         assert chunked["end"] - chunked["start"] >= 100e6, chunked  # ends with the last chunk
         agent.assert_no_loss()
     finally:
-        srv.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_wrk_https_counts_every_request():
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
-    ngx = Nginx(port, tls=cert)
+    t = Rig()
+    port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     try:
+        t.start(Nginx(port, tls=cert))
         r = run(["wrk", "-t1", "-c2", "-d1s", "https://127.0.0.1:%d/index.html" % port])
         assert r.returncode == 0, r.stderr
         n = int(re.search(r"(\d+) requests in", r.stdout).group(1))
@@ -156,10 +170,7 @@ def test_wrk_https_counts_every_request():
         assert all(s["attrs"]["url.scheme"] == "https" for s in servers + clients)
         agent.assert_no_loss()
     finally:
-        ngx.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_https_hops_join_one_trace():
@@ -167,19 +178,15 @@ def test_https_hops_join_one_trace():
     be inserted into TLS, so the kernel hands each TLS request's context to
     the server reading it on this host; the plain hop gets a traceparent.
     One trace of six spans, each the child of the span that caused it."""
-    ports = [free_port() for _ in range(3)]
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=ports)
-    tls = {"TLS_CERT": cert.cert, "TLS_KEY": cert.key}
-    procs = []
+    t = Rig(nports=3)
+    ports, rec, agent, tls = t.ports, t.rec, t.agent, t.tls_env
     try:
-        procs.append(Proc(["node", os.path.join(SERVERS, "node_server.js"), str(ports[2])],
+        t.start(Proc(["node", os.path.join(SERVERS, "node_server.js"), str(ports[2])],
                           wait_port=ports[2]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
+        t.start(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
                            "http://127.0.0.1:%d/json" % ports[2]], env=dict(tls, OTEL_SERVICE_NAME="mid"),
                           wait_port=ports[1]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
+        t.start(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
                            "https://127.0.0.1:%d/chain" % ports[1]], env=dict(tls, OTEL_SERVICE_NAME="front"),
                           wait_port=ports[0]))
         r = run(["curl", "-sSk", "--http1.1", "https://127.0.0.1:%d/chain" % ports[0]])
@@ -203,30 +210,24 @@ def test_https_hops_join_one_trace():
         assert m["zerospan_inject_parent_unknown_total"] == 0, m
         assert m['zerospan_inject_total{result="injected"}'] == 1, m
     finally:
-        for p in reversed(procs):
-            p.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_library_attached_per_file_and_detached_with_its_last_user():
     """A program's own copy of OpenSSL (node here, copied to a new file, so a
     new inode) is attached when the first process using it starts after the
     agent, once however many use it, and detached when the last one exits.
-    A process killed in the middle of a TLS call leaves no call state."""
-    port = free_port()
-    cert = Certificate()
+    The last one is killed with SIGKILL."""
     tmp = tempfile.mkdtemp(prefix="zs-node-copy-")
     node = os.path.join(tmp, "node")
     subprocess.run(["cp", "/usr/bin/node", node], check=True)
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
     srv = None
     try:
         base = agent.metrics()["zerospan_tls_libraries"]
-        srv = Proc([node, os.path.join(SERVERS, "node_server.js"), str(port)],
-                   env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+        srv = Proc([node, os.path.join(SERVERS, "node_server.js"), str(port)], env=t.tls_env,
+                   wait_port=port)
         url = "https://127.0.0.1:%d/json" % port
         deadline = time.time() + 10
         while agent.metrics()["zerospan_tls_libraries"] < base + 1 and time.time() < deadline:
@@ -254,9 +255,7 @@ def test_library_attached_per_file_and_detached_with_its_last_user():
     finally:
         if srv:
             srv.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
         subprocess.run(["rm", "-rf", tmp])
 
 
@@ -266,14 +265,11 @@ def test_go_crypto_tls_is_reported_not_covered():
     program is logged and counted once however many processes run it."""
     gobin = os.path.join(ROOT, "build", "go", "go_server")
     assert os.access(gobin, os.X_OK), "build/go/go_server missing: run scripts/deps.sh test"
-    ports = [free_port(), free_port()]
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=ports)
-    srvs = []
+    t = Rig(nports=2)
+    ports, cert, rec, agent = t.ports, t.cert, t.rec, t.agent
     try:
         for p in ports:
-            srvs.append(Proc([gobin, str(p), cert.cert, cert.key], wait_port=p))
+            t.start(Proc([gobin, str(p), cert.cert, cert.key], wait_port=p))
         for p in ports:
             for i in range(2):
                 r = run(["curl", "-sSk", "--http1.1", "https://127.0.0.1:%d/go/%d" % (p, i)])
@@ -287,22 +283,16 @@ def test_go_crypto_tls_is_reported_not_covered():
         lines = [ln for ln in agent.stderr().splitlines() if "Go's crypto/tls" in ln]
         assert len(lines) == 1 and lines[0].split(" (pid")[0].endswith(gobin), agent.stderr()
     finally:
-        for s in srvs:
-            s.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def test_tls_off_sees_only_ciphertext_and_makes_no_spans():
     """--tls=off: no uprobes; the socket bytes are ciphertext, which must
     never be taken for HTTP (no spans, nothing counted as a parse error)."""
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port], args=["--tls=off"])
-    ngx = Nginx(port, tls=cert)
+    t = Rig(args=["--tls=off"])
+    port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     try:
+        t.start(Nginx(port, tls=cert))
         for _ in range(3):
             r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:%d/big.bin" % port])
             assert r.returncode == 0, r.stderr
@@ -312,10 +302,7 @@ def test_tls_off_sees_only_ciphertext_and_makes_no_spans():
         assert m["zerospan_tls_libraries"] == 0 and m["zerospan_parse_errors_total"] == 0, m
         assert m["zerospan_conns_opened_total"] == 0, m
     finally:
-        ngx.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 def tls_call_keys():
@@ -340,14 +327,12 @@ while True:
 
 
 def test_process_killed_inside_a_tls_call_leaves_no_state():
-    port = free_port()
-    cert = Certificate()
-    rec = Receiver()
-    agent = Agent(rec, ports=[port])
-    srv = Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)],
-               env={"TLS_CERT": cert.cert, "TLS_KEY": cert.key}, wait_port=port)
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
     client = None
     try:
+        t.start(Proc(["node", os.path.join(SERVERS, "node_server.js"), str(port)], env=t.tls_env,
+                     wait_port=port))
         client = subprocess.Popen([PY, "-c", HANG % port])
         key = client.pid << 32 | client.pid
         spans = settle(rec, 2)
@@ -372,10 +357,7 @@ def test_process_killed_inside_a_tls_call_leaves_no_state():
         if client and client.poll() is None:
             client.kill()
             client.wait()
-        srv.stop()
-        agent.stop()
-        rec.close()
-        cert.remove()
+        t.stop()
 
 
 TESTS = [
