@@ -564,12 +564,7 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 		return -1;
 	}
 	__builtin_memset(ev, 0, sizeof(*ev));
-	ev->hdr.type = ZS_EV_CONN;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.pid = id >> 32;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.cookie = cookie;
+	zs_hdr_fill(&ev->hdr, ZS_EV_CONN, sizeof(*ev), id, cookie);
 	ev->role = role;
 	ev->tls = tls;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
@@ -804,13 +799,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST,
 						 (prev_rolling & 0xff) == '\n');
 
-	s->ev.hdr.type = ZS_EV_DATA;
-	s->ev.hdr.size = sizeof(s->ev) + got;
-	s->ev.hdr.pid = id >> 32;
-	s->ev.hdr.tid = (__u32)id;
-	s->ev.hdr._pad = 0;
-	s->ev.hdr.ts_ns = bpf_ktime_get_ns();
-	s->ev.hdr.cookie = p.cookie;
+	zs_hdr_fill(&s->ev.hdr, ZS_EV_DATA, sizeof(s->ev) + got, id, p.cookie);
 	s->ev.pos = st->pos[dir];
 	s->ev.len = len;
 	s->ev.cap_len = got;
@@ -935,14 +924,8 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 	if (st->announced) {
 		ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 		if (ev) {
-			ev->hdr.type = ZS_EV_CLOSE;
-			ev->hdr.size = sizeof(*ev);
-			id = bpf_get_current_pid_tgid();
-			ev->hdr.pid = id >> 32;
-			ev->hdr.tid = (__u32)id;
-			ev->hdr._pad = 0;
-			ev->hdr.ts_ns = bpf_ktime_get_ns();
-			ev->hdr.cookie = cookie;
+			zs_hdr_fill(&ev->hdr, ZS_EV_CLOSE, sizeof(*ev), bpf_get_current_pid_tgid(),
+				    cookie);
 			ev->bytes[0] = st->pos[0];
 			ev->bytes[1] = st->pos[1];
 			ev->old_state = oldstate;
@@ -1116,13 +1099,7 @@ int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return 0;
 	}
-	ev->hdr.type = ZS_EV_EXEC;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.pid = id >> 32;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr._pad = 0;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.cookie = 0;
+	zs_hdr_fill(&ev->hdr, ZS_EV_EXEC, sizeof(*ev), id, 0);
 	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
 	return 0;
 }

@@ -102,6 +102,20 @@ static __always_inline int zs_call_ctx(__u64 id, __u64 threshold, struct zs_kern
 	return 0;
 }
 
+/* Fills the common header of a ringbuf record about connection cookie (0:
+ * none), made by thread id now. */
+static __always_inline void zs_hdr_fill(struct zs_event_hdr *h, __u16 type, __u16 size, __u64 id,
+					__u64 cookie)
+{
+	h->type = type;
+	h->size = size;
+	h->pid = id >> 32;
+	h->tid = (__u32)id;
+	h->_pad = 0;
+	h->ts_ns = bpf_ktime_get_ns();
+	h->cookie = cookie;
+}
+
 /* Tells the agent the context given to the request at egress position pos
  * of connection cookie. Returns -1 when the ringbuf is full. */
 static __always_inline int zs_emit_inject(__u64 id, __u64 cookie, __u64 pos,
@@ -111,13 +125,7 @@ static __always_inline int zs_emit_inject(__u64 id, __u64 cookie, __u64 pos,
 
 	if (!ev)
 		return -1;
-	ev->hdr.type = ZS_EV_INJECT;
-	ev->hdr.size = sizeof(*ev);
-	ev->hdr.pid = id >> 32;
-	ev->hdr.tid = (__u32)id;
-	ev->hdr._pad = 0;
-	ev->hdr.ts_ns = bpf_ktime_get_ns();
-	ev->hdr.cookie = cookie;
+	zs_hdr_fill(&ev->hdr, ZS_EV_INJECT, sizeof(*ev), id, cookie);
 	ev->pos = pos;
 	ev->ctx = *c;
 	bpf_ringbuf_submit(ev, rb_flags);
