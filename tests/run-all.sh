@@ -35,12 +35,14 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
       run_suite "unit: trace context (ASan+UBSan)" build/asan/tests/test_context
       run_suite "unit: ELF symbols for TLS uprobes (ASan+UBSan)" build/asan/tests/test_elfsym
+      run_suite "unit: routes (ASan+UBSan)" build/asan/tests/test_route
+      run_suite "unit: RED metrics and service graph (ASan+UBSan)" build/asan/tests/test_graph
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
@@ -52,6 +54,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: HTTP spans" /usr/bin/python3 tests/integration/test_http.py
       run_suite "integration: trace context" /usr/bin/python3 tests/integration/test_context.py
       run_suite "integration: HTTPS (TLS uprobes)" /usr/bin/python3 tests/integration/test_tls.py
+      run_suite "integration: service graph and RED metrics" /usr/bin/python3 tests/integration/test_graph.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

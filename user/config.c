@@ -105,6 +105,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->gzip = true;
 	c->inject = true;
 	c->tls = true;
+	c->max_routes = 100;
 	c->timeout_ms = 10000;
 	c->bsp_delay_ms = 5000;
 	c->bsp_batch = 512;
@@ -239,6 +240,10 @@ void zs_config_usage(const char *argv0)
 	       "(default on)\n"
 	       "  --tls=on|off             HTTPS plaintext from uprobes on OpenSSL and GnuTLS "
 	       "(default on)\n"
+	       "  --route=PATTERN          a route template, e.g. '/users/{id}' or '/static/*' "
+	       "(repeatable)\n"
+	       "  --max-routes=N           distinct routes per service in metrics, beyond: "
+	       "'/{overflow}' (default 100)\n"
 	       "  -v, --verbose            debug logging, libbpf output included\n"
 	       "  -h, --help\n\n"
 	       "Export: OTEL_EXPORTER_OTLP_ENDPOINT (traces to <endpoint>/v1/traces),\n"
@@ -268,7 +273,9 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_QUERY,
 		O_ERRORS,
 		O_INJECT,
-		O_TLS
+		O_TLS,
+		O_ROUTE,
+		O_MAXROUTES
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -285,6 +292,8 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "keep-errors", no_argument, NULL, O_ERRORS },
 		{ "inject", required_argument, NULL, O_INJECT },
 		{ "tls", required_argument, NULL, O_TLS },
+		{ "route", required_argument, NULL, O_ROUTE },
+		{ "max-routes", required_argument, NULL, O_MAXROUTES },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -375,6 +384,16 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 				return -1;
 			}
 			c->tls = strcmp(optarg, "on") == 0;
+			break;
+		case O_ROUTE:
+			if (c->n_routes >= ZS_MAX_SCOPE)
+				goto bad;
+			c->routes[c->n_routes++] = optarg;
+			break;
+		case O_MAXROUTES:
+			if (parse_u32(optarg, 1, 100000, &u))
+				goto bad;
+			c->max_routes = u;
 			break;
 		case 'v':
 			c->verbose = true;

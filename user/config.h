@@ -55,6 +55,10 @@ struct zs_config {
 	bool keep_errors;	   /* export ERROR spans of unsampled traces too */
 	bool inject;		   /* --inject=on|off: traceparent into outgoing requests */
 	bool tls;		   /* --tls=on|off: uprobes on TLS libraries */
+	/* routes and metrics */
+	const char *routes[ZS_MAX_SCOPE]; /* --route patterns (argv strings) */
+	int n_routes;
+	uint32_t max_routes; /* --max-routes: distinct routes per service */
 	bool verbose;
 };
 

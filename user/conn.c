@@ -641,8 +641,17 @@ static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
 	return body;
 }
 
-static void finish(struct zs_span *s)
+/* A span is complete: name its peer, let metrics see it (sampled or not),
+ * hand it on if its trace is sampled. */
+static void finish(const struct zs_conn *c, struct zs_span *s)
 {
+	const struct zs_conn *peer =
+		tuple_peer(c, s->kind == ZS_KIND_SERVER ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER);
+
+	if (peer && peer->res)
+		zs_strlcpy(s->peer_service, peer->res->service_name, sizeof(s->peer_service));
+	if (zs_span_observer)
+		zs_span_observer(s);
 	if (!(s->trace_flags & ZS_FLAG_SAMPLED) && !(opts.keep_errors && s->error)) {
 		zs_count(spans_unsampled);
 		zs_span_free(s);
@@ -671,7 +680,7 @@ static void resp_on_complete(void *u)
 		return;
 	}
 	s->end_ns = zs_mono_to_unix(c->cur_ts);
-	finish(s);
+	finish(c, s);
 }
 
 static void resp_on_lost(void *u, const char *why)
@@ -792,7 +801,7 @@ void zs_conn_on_close(const struct zs_close_event *ev)
 
 		s->end_ns = zs_mono_to_unix(ev->hdr.ts_ns);
 		zs_span_set_aborted(s, reset ? "connection_reset" : "connection_closed");
-		finish(s);
+		finish(c, s);
 	}
 	conn_remove(c);
 }

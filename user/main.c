@@ -9,11 +9,13 @@
 #include "config.h"
 #include "conn.h"
 #include "export.h"
+#include "graph.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
 #include "print.h"
 #include "procinfo.h"
+#include "route.h"
 #include "span.h"
 #include "tls.h"
 
@@ -83,6 +85,16 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	zs_span_sink = span_sink;
+	for (int i = 0; i < cfg.n_routes; i++) {
+		if (zs_route_add_pattern(cfg.routes[i], err, sizeof(err))) {
+			fprintf(stderr, "zerospan: %s\n", err);
+			exit_code = 2;
+			goto out;
+		}
+	}
+	zs_graph_init(&(struct zs_graph_opts){ cfg.max_routes, 20000, 4096 });
+	zs_span_observer = zs_graph_observe;
+	zs_metrics_set_extra(zs_graph_render_prom);
 	if (cfg.admin_addr[0]) {
 		rc = zs_admin_start(cfg.admin_addr);
 		if (rc) {
@@ -143,6 +155,8 @@ out:
 	zs_metrics_summary(line, sizeof(line));
 	if (exit_code == 0)
 		log_info("final: %s", line);
+	zs_metrics_set_extra(NULL);
+	zs_graph_fini();
 	zs_procinfo_fini();
 	return exit_code;
 }

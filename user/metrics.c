@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "metrics.h"
 
+#include "sbuf.h"
 #include "zerospan_abi.h"
 
 #include <stdarg.h>
@@ -23,6 +24,12 @@ static const char *const drop_help[] = {
 };
 
 static zs_kernel_drops_fn inject_source;
+static zs_metrics_extra_fn extra_source;
+
+void zs_metrics_set_extra(zs_metrics_extra_fn fn)
+{
+	extra_source = fn;
+}
 
 static const char *const inject_names[] = {
 #define ZS_X(name, help) #name,
@@ -53,33 +60,6 @@ void zs_metrics_kernel_drops(uint64_t *out)
 		kernel_source(out);
 }
 
-struct sbuf {
-	char *p;
-	size_t len, cap;
-};
-
-static void __attribute__((format(printf, 2, 3))) sb_printf(struct sbuf *b, const char *fmt, ...)
-{
-	va_list ap;
-	int n;
-
-	for (;;) {
-		va_start(ap, fmt);
-		n = vsnprintf(b->p + b->len, b->cap - b->len, fmt, ap);
-		va_end(ap);
-		if (n < 0)
-			return;
-		if ((size_t)n < b->cap - b->len) {
-			b->len += (size_t)n;
-			return;
-		}
-		b->cap = b->cap * 2 + (size_t)n;
-		b->p = realloc(b->p, b->cap);
-		if (!b->p)
-			abort();
-	}
-}
-
 static void lower(char *dst, const char *src, size_t cap)
 {
 	size_t i;
@@ -90,33 +70,34 @@ static void lower(char *dst, const char *src, size_t cap)
 }
 
 /* One counter family with a label per X-macro entry: zerospan_<m>_total{<label>="name",help="..."}. */
-static void render_family(struct sbuf *b, const char *m, const char *help, const char *label,
+static void render_family(struct zs_sbuf *b, const char *m, const char *help, const char *label,
 			  const char *const *names, const char *const *helps, const uint64_t *vals,
 			  int n)
 {
 	char name[64];
 	int i;
 
-	sb_printf(b, "# HELP zerospan_%s_total %s\n# TYPE zerospan_%s_total counter\n", m, help, m);
+	zs_sb_printf(b, "# HELP zerospan_%s_total %s\n# TYPE zerospan_%s_total counter\n", m, help,
+		     m);
 	for (i = 0; i < n; i++) {
 		lower(name, names[i], sizeof(name));
-		sb_printf(b, "zerospan_%s_total{%s=\"%s\",help=\"%s\"} %llu\n", m, label, name,
-			  helps[i], (unsigned long long)vals[i]);
+		zs_sb_printf(b, "zerospan_%s_total{%s=\"%s\",help=\"%s\"} %llu\n", m, label, name,
+			     helps[i], (unsigned long long)vals[i]);
 	}
 }
 
 char *zs_metrics_render(size_t *len)
 {
-	struct sbuf b = { malloc(8192), 0, 8192 };
+	struct zs_sbuf b = { malloc(8192), 0, 8192 };
 	uint64_t drops[ZS_DROP__COUNT];
 
 	if (!b.p)
 		return NULL;
-#define ZS_X(field, help)                                                              \
-	sb_printf(&b,                                                                  \
-		  "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field \
-		  "_total counter\nzerospan_" #field "_total %llu\n",                  \
-		  (unsigned long long)zs_get(field));
+#define ZS_X(field, help)                                                                 \
+	zs_sb_printf(&b,                                                                  \
+		     "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field \
+		     "_total counter\nzerospan_" #field "_total %llu\n",                  \
+		     (unsigned long long)zs_get(field));
 	ZS_COUNTERS(ZS_X)
 #undef ZS_X
 	zs_metrics_kernel_drops(drops);
@@ -130,27 +111,31 @@ char *zs_metrics_render(size_t *len)
 			      "What traceparent injection did with outgoing messages, by result",
 			      "result", inject_names, inject_help, inj, ZS_INJ__COUNT);
 	}
-	sb_printf(&b,
-		  "# HELP zerospan_export_queue_depth Spans waiting for export\n"
-		  "# TYPE zerospan_export_queue_depth gauge\nzerospan_export_queue_depth %llu\n",
-		  (unsigned long long)zs_get(queue_depth));
-	sb_printf(&b,
-		  "# HELP zerospan_connections_tracked Connections in the table\n"
-		  "# TYPE zerospan_connections_tracked gauge\nzerospan_connections_tracked %llu\n",
-		  (unsigned long long)zs_get(conns_tracked));
-	sb_printf(&b,
-		  "# HELP zerospan_header_hold_bytes Bytes held for header blocks split over "
-		  "syscalls\n# TYPE zerospan_header_hold_bytes gauge\nzerospan_header_hold_bytes "
-		  "%llu\n",
-		  (unsigned long long)zs_get(header_hold_bytes));
-	sb_printf(&b,
-		  "# HELP zerospan_processes_cached Processes with cached metadata\n"
-		  "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
-		  (unsigned long long)zs_get(procs_cached));
-	sb_printf(&b,
-		  "# HELP zerospan_tls_libraries TLS library files with uprobes attached\n"
-		  "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
-		  (unsigned long long)zs_get(tls_libraries));
+	zs_sb_printf(&b,
+		     "# HELP zerospan_export_queue_depth Spans waiting for export\n"
+		     "# TYPE zerospan_export_queue_depth gauge\nzerospan_export_queue_depth %llu\n",
+		     (unsigned long long)zs_get(queue_depth));
+	zs_sb_printf(
+		&b,
+		"# HELP zerospan_connections_tracked Connections in the table\n"
+		"# TYPE zerospan_connections_tracked gauge\nzerospan_connections_tracked %llu\n",
+		(unsigned long long)zs_get(conns_tracked));
+	zs_sb_printf(
+		&b,
+		"# HELP zerospan_header_hold_bytes Bytes held for header blocks split over "
+		"syscalls\n# TYPE zerospan_header_hold_bytes gauge\nzerospan_header_hold_bytes "
+		"%llu\n",
+		(unsigned long long)zs_get(header_hold_bytes));
+	zs_sb_printf(&b,
+		     "# HELP zerospan_processes_cached Processes with cached metadata\n"
+		     "# TYPE zerospan_processes_cached gauge\nzerospan_processes_cached %llu\n",
+		     (unsigned long long)zs_get(procs_cached));
+	zs_sb_printf(&b,
+		     "# HELP zerospan_tls_libraries TLS library files with uprobes attached\n"
+		     "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
+		     (unsigned long long)zs_get(tls_libraries));
+	if (extra_source)
+		extra_source(&b);
 	*len = b.len;
 	return b.p;
 }

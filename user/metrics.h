@@ -52,7 +52,10 @@
 	X(tls_scans, "process memory maps scanned for TLS libraries")                            \
 	X(tls_scans_dropped, "exec events not scanned: the scan queue was full")                 \
 	X(tls_files_untracked, "files not inspected: the TLS file table was full")               \
-	X(tls_procs_untracked, "processes not tracked: the TLS process table was full")
+	X(tls_procs_untracked, "processes not tracked: the TLS process table was full")          \
+	X(routes_overflow, "SERVER spans whose route was one too many for its service")          \
+	X(metric_series_overflow, "spans not in the RED metrics: the series table was full")     \
+	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;
@@ -78,6 +81,11 @@ void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn);
 /* Where injector results (ZS_INJ__COUNT counters) come from; NULL: none. */
 void zs_metrics_set_inject_source(zs_kernel_drops_fn fn);
 void zs_metrics_kernel_drops(uint64_t *out);
+
+/* More metrics appended to the rendering (the service graph); NULL: none. */
+struct zs_sbuf;
+typedef void (*zs_metrics_extra_fn)(struct zs_sbuf *b);
+void zs_metrics_set_extra(zs_metrics_extra_fn fn);
 
 /* Renders all metrics in Prometheus text format into a malloc'd string. */
 char *zs_metrics_render(size_t *len);

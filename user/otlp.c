@@ -196,6 +196,8 @@ static Zs__Otlp__Span *make_span(struct arena *a, const struct zs_span *s)
 	kv_str(a, &l, "url.path", s->path);
 	kv_str(a, &l, "url.query", s->query);
 	kv_str(a, &l, "url.scheme", s->scheme);
+	if (s->kind == ZS_KIND_SERVER)
+		kv_str(a, &l, "http.route", s->route);
 	kv_str(a, &l, "network.protocol.name", "http");
 	kv_str(a, &l, "network.protocol.version", s->version);
 	kv_str(a, &l, "network.transport", "tcp");

@@ -7,6 +7,7 @@
 #include <sys/random.h>
 
 zs_span_sink_fn zs_span_sink;
+zs_span_sink_fn zs_span_observer;
 
 /* xoshiro256** seeded from getrandom(): ids need uniqueness, not secrecy,
  * and a syscall per span would cost more than the span. */
@@ -105,6 +106,10 @@ void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query)
 		plen = sizeof(s->path) - 1;
 	memcpy(s->path, path, plen);
 	s->path[plen] = 0;
+	zs_route_of(s->path, s->route, sizeof(s->route));
+	/* SERVER spans are named after their route (semantic conventions) */
+	if (s->kind == ZS_KIND_SERVER && strcmp(s->method, "_OTHER") != 0)
+		snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
 	s->query[0] = 0;
 	if (q && keep_query)
 		zs_strlcpy(s->query, q + 1, sizeof(s->query));

@@ -12,6 +12,7 @@
 
 #include "http1.h"
 #include "procinfo.h"
+#include "route.h"
 
 /* OTLP SpanKind values. */
 enum zs_span_kind { ZS_KIND_SERVER = 2, ZS_KIND_CLIENT = 3 };
@@ -33,6 +34,7 @@ struct zs_span {
 	char method[ZS_HTTP_METHOD_MAX];
 	char method_original[ZS_HTTP_METHOD_MAX]; /* set when method is _OTHER */
 	char path[ZS_HTTP_TARGET_MAX];
+	char route[ZS_ROUTE_MAX]; /* low-cardinality template of path (route.h) */
 	char query[ZS_HTTP_TARGET_MAX];
 	char scheme[8];
 	char version[4];
@@ -42,6 +44,7 @@ struct zs_span {
 	char client_address[48];
 	char peer_address[48];
 	uint16_t peer_port;
+	char peer_service[128]; /* the traced process at the other end, if on this host */
 	char user_agent[ZS_HTTP_VALUE_MAX];
 	char error_type[32];
 	char tracestate[ZS_HTTP_TRACESTATE_MAX];
@@ -75,7 +78,9 @@ void zs_ids_random(uint8_t *out, size_t len);
 /* Normalises a method to the semconv set, or "_OTHER" + method_original. */
 void zs_span_set_method(struct zs_span *s, const char *method);
 
-/* Splits a request target into path and query (query kept only if asked). */
+/* Splits a request target into path and query (query kept only if asked)
+ * and sets the route; a SERVER span is named "METHOD route" (set kind and
+ * method first). */
 void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query);
 
 /* Sets status, error flag and error.type from the status code and kind. */
@@ -92,5 +97,7 @@ void zs_hex(const uint8_t *b, size_t n, char *out);
 /* Where finished spans go (print, export): set by main. Takes ownership. */
 typedef void (*zs_span_sink_fn)(struct zs_span *s);
 extern zs_span_sink_fn zs_span_sink;
+/* Sees every completed span before sampling (metrics); may adjust its route. */
+extern zs_span_sink_fn zs_span_observer;
 
 #endif

@@ -7,6 +7,7 @@
  */
 #include "conn.h"
 #include "events.h"
+#include "graph.h"
 #include "http1.h"
 #include "procinfo.h"
 #include "span.h"
@@ -48,6 +49,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 		zs_procinfo_init("/nonexistent", 8);
 		zs_conn_table_init(&o);
 		zs_span_sink = sink;
+		/* small bounds, so the fuzzer reaches the overflow paths */
+		zs_graph_init(&(struct zs_graph_opts){ 4, 64, 16 });
+		zs_span_observer = zs_graph_observe;
 		inited = 1;
 	}
 	while (n > 0) {

@@ -5,7 +5,8 @@ usage: chain_server.py PORT MODE [NEXT_URL]
   MODE pool    ThreadingHTTPServer; the handler hands the call to a
                ThreadPoolExecutor worker and waits for it
   MODE fork    ThreadingHTTPServer; the handler runs curl as a child process
-  MODE leaf    answers at once: "leaf tp=N", N the traceparent headers it got
+  MODE leaf    answers at once: "leaf tp=N", N the traceparent headers it got;
+               paths under /fail/ get a 500
 TLS_CERT and TLS_KEY in the environment: serve HTTPS. An https NEXT_URL is
 called without checking its certificate (the tests' are self-signed).
 """
@@ -46,7 +47,7 @@ class H(http.server.BaseHTTPRequestHandler):
             # The child names itself (curl), not after this service.
             env = {k: v for k, v in os.environ.items() if not k.startswith("OTEL_")}
             body = subprocess.run(["curl", "-sS", NEXT], capture_output=True, check=True, env=env).stdout
-        self.send_response(200)
+        self.send_response(500 if MODE == "leaf" and self.path.startswith("/fail/") else 200)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)

@@ -1,0 +1,138 @@
+#!/usr/bin/python3
+"""Service graph and RED metrics from real traffic: a chain of three
+uninstrumented services plus an erroring endpoint, checked on /metrics with
+exact counts per edge and per series, and route collapsing keeping the
+label sets bounded under 10,000 distinct ids."""
+import os
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Agent, Proc, Receiver, dump, free_port, main, run  # noqa: E402
+
+PY = sys.executable
+SERVERS = os.path.join(os.path.dirname(__file__), "servers")
+
+
+def prom(agent):
+    """Every sample line of /metrics, labels as written: {name{labels}: value}."""
+    import urllib.request
+    txt = urllib.request.urlopen("http://127.0.0.1:%d/metrics" % agent.admin_port, timeout=5).read().decode()
+    out = {}
+    for line in txt.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.rsplit(" ", 1)
+            out[k] = float(v)
+    return out
+
+
+def edge(name, client, server):
+    return '%s{client="%s",server="%s"}' % (name, client, server)
+
+
+def test_chain_edges_and_red_metrics():
+    ports = [free_port() for _ in range(3)]
+    rec = Receiver()
+    agent = Agent(rec, ports=ports)
+    procs = []
+    try:
+        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[2]), "leaf"],
+                          env={"OTEL_SERVICE_NAME": "leaf"}, wait_port=ports[2]))
+        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
+                           "http://127.0.0.1:%d/leaf" % ports[2]], env={"OTEL_SERVICE_NAME": "mid"},
+                          wait_port=ports[1]))
+        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
+                           "http://127.0.0.1:%d/chain" % ports[1]], env={"OTEL_SERVICE_NAME": "front"},
+                          wait_port=ports[0]))
+        n, m = 7, 3
+        for i in range(n):
+            r = run(["curl", "-sS", "http://127.0.0.1:%d/chain/%d" % (ports[0], i)])
+            assert r.returncode == 0, r.stderr
+        for i in range(m):
+            r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/fail/%d" % (ports[2], 1000 + i)])
+            assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: True, 6 * n + 2 * m, timeout=20)
+        assert len(spans) == 6 * n + 2 * m, dump(spans)
+        time.sleep(0.5)
+        p = prom(agent)
+        want = {("curl", "front"): (n, 0), ("front", "mid"): (n, 0), ("mid", "leaf"): (n, 0),
+                ("curl", "leaf"): (m, m)}
+        got = {k: v for k, v in p.items() if k.startswith("traces_service_graph_request_total")}
+        assert len(got) == len(want), got
+        for (c, s), (total, failed) in want.items():
+            assert p.get(edge("traces_service_graph_request_total", c, s)) == total, (c, s, got)
+            assert p.get(edge("traces_service_graph_request_failed_total", c, s)) == failed, (c, s)
+            # both ends traced: the server's and the client's latency, once per request
+            for side in ("server", "client"):
+                k = 'traces_service_graph_request_%s_seconds_count{client="%s",server="%s"}' % (side, c, s)
+                assert p.get(k) == total, (k, p.get(k))
+                inf = 'traces_service_graph_request_%s_seconds_bucket{client="%s",server="%s",le="+Inf"}' % (side, c, s)
+                assert p.get(inf) == total, inf
+        red = 'http_server_request_duration_seconds_count{service_name="leaf",http_request_method="GET",' \
+              'http_route="/fail/{id}",http_response_status_code="500",url_scheme="http"}'
+        assert p.get(red) == m, [k for k in p if "leaf" in k and "server_request" in k]
+        red = 'http_server_request_duration_seconds_count{service_name="front",http_request_method="GET",' \
+              'http_route="/chain/{id}",http_response_status_code="200",url_scheme="http"}'
+        assert p.get(red) == n, red
+        red = 'http_client_request_duration_seconds_count{service_name="mid",http_request_method="GET",' \
+              'server_address="127.0.0.1",server_port="%d",http_response_status_code="200",' \
+              'url_scheme="http"}' % ports[2]
+        assert p.get(red) == n, [k for k in p if "client_request" in k]
+        agent.assert_no_loss()
+    finally:
+        for x in reversed(procs):
+            x.stop()
+        agent.stop()
+        rec.close()
+
+
+def test_routes_stay_bounded():
+    """10,000 distinct ids make one route; distinct words beyond --max-routes
+    share one overflow route, counted."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port], args=["--max-routes=5", "--route=/files/*"])
+    srv = Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
+               env={"OTEL_SERVICE_NAME": "leaf"}, wait_port=port)
+    try:
+        r = run([PY, os.path.join(SERVERS, "py_client.py"), "http://127.0.0.1:%d/item" % port, "10000"],
+                timeout=300)
+        assert r.returncode == 0, r.stderr[-500:]
+        for path in ["/files/a/b.txt", "/files/c"] + ["/word%s" % c for c in "abcdefghij"]:
+            r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d%s" % (port, path)])
+            assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: s["kind"] == "SERVER", 10012, timeout=60)
+        assert len(spans) == 10012, len(spans)
+        names = {s["name"] for s in spans}
+        # /item/{id}, /files/*, and 3 words fit in 5 routes; 7 words overflow
+        assert names == {"GET /item/{id}", "GET /files/*", "GET /worda", "GET /wordb", "GET /wordc",
+                         "GET /{overflow}"}, names
+        p = prom(agent)
+        routes = {k.split('http_route="')[1].split('"')[0] for k in p
+                  if k.startswith("http_server_request_duration_seconds_count{")}
+        assert routes == {"/item/{id}", "/files/*", "/worda", "/wordb", "/wordc", "/{overflow}"}, routes
+        m = agent.metrics()
+        assert m["zerospan_routes_overflow_total"] == 7, m
+        assert len([k for k in p if k.startswith("http_server_request_duration_seconds_count")]) == 6
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
+def test_bad_route_flag_is_a_clear_error():
+    from harness import AGENT
+    r = run([AGENT, "--route=users/{id}"])
+    assert r.returncode == 2 and "must start with '/'" in r.stderr, (r.returncode, r.stderr)
+    r = run([AGENT, "--max-routes=0"])
+    assert r.returncode == 2 and "max-routes" in r.stderr, r.stderr
+
+
+TESTS = [
+    test_chain_edges_and_red_metrics,
+    test_routes_stay_bounded,
+    test_bad_route_flag_is_a_clear_error,
+]
+
+if __name__ == "__main__":
+    main(TESTS)
