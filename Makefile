@@ -26,6 +26,8 @@ BPFT_OBJS  := $(patsubst bpf/tests/%.bpf.c,$(BUILD)/bpf/tests/%.bpf.o,$(BPFT_SRC
 PROTO_SRCS := $(wildcard proto/*.proto)
 PROTO_C    := $(patsubst proto/%.proto,$(BUILD)/gen/%.pb-c.c,$(PROTO_SRCS))
 PROTO_O    := $(PROTO_C:.c=.o)
+# The live view page, compiled into the agent as a string.
+VIEW_O     := $(BUILD)/gen/view_html.o
 
 # Agent sources: everything in user/ but main.c forms a library the unit tests link.
 USER_LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
@@ -60,14 +62,22 @@ $(BUILD)/gen/%.pb-c.c $(BUILD)/gen/%.pb-c.h: proto/%.proto
 $(BUILD)/gen/%.pb-c.o: $(BUILD)/gen/%.pb-c.c
 	$(CC) $(filter-out -Werror,$(USER_CFLAGS)) -c $< -o $@
 
+$(BUILD)/gen/view_html.c: user/view.html
+	@mkdir -p $(@D)
+	{ echo '/* generated from user/view.html */'; echo 'const char zs_view_html[] ='; \
+	  sed -e 's/\\/\\\\/g' -e 's/"/\\"/g' -e 's/^/"/' -e 's/$$/\\n"/' $<; echo ';'; } > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/gen/view_html.o: $(BUILD)/gen/view_html.c
+	$(CC) $(USER_CFLAGS) -c $< -o $@
+
 $(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/zerospan_abi.h $(SKELS) $(PROTO_C)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(BUILD)/zerospan: $(BUILD)/user/main.o $(USER_LIB_OBJS) $(PROTO_O)
+$(BUILD)/zerospan: $(BUILD)/user/main.o $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O)
 	$(CC) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 
-$(BUILD)/tests/%: tests/unit/%.c $(USER_LIB_OBJS) $(PROTO_O)
+$(BUILD)/tests/%: tests/unit/%.c $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) $(USER_LDFLAGS) -o $@ $^ $(USER_LDLIBS)
 

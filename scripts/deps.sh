@@ -10,7 +10,7 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev protobuf-c-compiler
             zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
 test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
-           procps psmisc libclang-rt-14-dev golang-go openssl)
+           procps psmisc libclang-rt-14-dev golang-go openssl chromium)
 
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
@@ -47,6 +47,13 @@ if [ "$mode" = test ]; then
     mkdir -p "$sdk"
     cp "$here/tests/integration/otel-sdk/package.json" "$here/tests/integration/otel-sdk/package-lock.json" "$sdk/"
     (cd "$sdk" && npm ci --no-audit --no-fund --silent)
+  fi
+  # playwright-core (pinned) drives Debian's chromium through the live view.
+  view="$here/build/view-test"
+  if [ ! -d "$view/node_modules/playwright-core" ]; then
+    mkdir -p "$view"
+    cp "$here/tests/integration/view/package.json" "$here/tests/integration/view/package-lock.json" "$view/"
+    (cd "$view" && npm ci --no-audit --no-fund --silent)
   fi
   # A Go HTTPS server (crypto/tls): the TLS tests check it is reported as not covered.
   gobin="$here/build/go/go_server"

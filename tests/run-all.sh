@@ -55,6 +55,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: trace context" /usr/bin/python3 tests/integration/test_context.py
       run_suite "integration: HTTPS (TLS uprobes)" /usr/bin/python3 tests/integration/test_tls.py
       run_suite "integration: service graph and RED metrics" /usr/bin/python3 tests/integration/test_graph.py
+      run_suite "integration: graph API and live view (chromium)" /usr/bin/python3 tests/integration/test_view.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

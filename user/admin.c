@@ -1,8 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "admin.h"
 
+#include "clock.h"
+#include "graph.h"
 #include "log.h"
 #include "metrics.h"
+#include "sbuf.h"
+#include "traces.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -12,6 +16,7 @@
 #include <string.h>
 
 atomic_int zs_ready;
+extern const char zs_view_html[]; /* user/view.html, built in */
 static struct MHD_Daemon *daemon_;
 
 static enum MHD_Result reply(struct MHD_Connection *c, unsigned code, const char *type, char *body,
@@ -44,6 +49,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 				     MHD_RESPMEM_PERSISTENT);
 		return reply(c, 200, "text/plain; version=0.0.4", body, len, MHD_RESPMEM_MUST_FREE);
 	}
+	if (strcmp(url, "/api/graph") == 0 || strcmp(url, "/api/traces") == 0) {
+		const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+		struct zs_sbuf b = { malloc(4096), 0, 4096 };
+		const char *type = "application/json";
+
+		if (!b.p)
+			return reply(c, 500, "text/plain", "out of memory\n", 14,
+				     MHD_RESPMEM_PERSISTENT);
+		b.p[0] = 0;
+		if (url[5] == 't') {
+			zs_traces_render_json(&b);
+		} else if (fmt && strcmp(fmt, "dot") == 0) {
+			zs_graph_render_dot(&b);
+			type = "text/vnd.graphviz";
+		} else {
+			zs_graph_render_json(&b, zs_now_ns(CLOCK_REALTIME));
+		}
+		return reply(c, 200, type, b.p, b.len, MHD_RESPMEM_MUST_FREE);
+	}
+	if (strcmp(url, "/") == 0)
+		return reply(c, 200, "text/html; charset=utf-8", (char *)zs_view_html,
+			     strlen(zs_view_html), MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/healthz") == 0)
 		return reply(c, 200, "text/plain", "ok\n", 3, MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/readyz") == 0) {
@@ -51,7 +78,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			return reply(c, 200, "text/plain", "ready\n", 6, MHD_RESPMEM_PERSISTENT);
 		return reply(c, 503, "text/plain", "attaching\n", 10, MHD_RESPMEM_PERSISTENT);
 	}
-	return reply(c, 404, "text/plain", "not found: try /metrics, /readyz, /healthz\n", 43,
+	return reply(c, 404, "text/plain",
+		     "not found: try /, /metrics, /api/graph, /api/traces, /readyz, /healthz\n", 71,
 		     MHD_RESPMEM_PERSISTENT);
 }
 

@@ -42,19 +42,23 @@ struct edge {
 	struct edge *next;
 };
 
-/* Routes seen per service, as hashes. */
-struct svc_routes {
+/* A service: the routes it served (as hashes), its process, what it served. */
+struct service {
 	char service[128];
+	char exe[64];
+	uint32_t pid; /* the latest process seen */
 	uint32_t n;
-	uint64_t *hashes; /* max_routes */
-	struct svc_routes *next;
+	uint64_t *hashes;   /* max_routes */
+	uint64_t errors;    /* SERVER spans in error */
+	struct hist served; /* SERVER span durations */
+	struct service *next;
 };
 
 #define HASH_SIZE 4096
 static struct zs_graph_opts opts;
 static struct series *series_tab[HASH_SIZE];
 static struct edge *edge_tab[HASH_SIZE];
-static struct svc_routes *route_tab[HASH_SIZE];
+static struct service *route_tab[HASH_SIZE];
 static uint32_t n_series, n_edges, n_services;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -92,7 +96,7 @@ void zs_graph_fini(void)
 			edge_tab[i] = n;
 		}
 		while (route_tab[i]) {
-			struct svc_routes *n = route_tab[i]->next;
+			struct service *n = route_tab[i]->next;
 
 			free(route_tab[i]->hashes);
 			free(route_tab[i]);
@@ -117,28 +121,38 @@ void zs_graph_peer_name(const struct zs_span *s, char *out, size_t cap)
 		snprintf(out, cap, "%s:%u", s->peer_address, s->peer_port);
 }
 
-/* Is route one of the service's first max_routes routes? */
-static int route_admitted(const char *service, const char *route)
+/* The entry of service, made on first sight; NULL when the table is full. */
+static struct service *service_get(const char *service)
 {
-	uint64_t h = fnv(route, FNV0), b = fnv(service, FNV0) % HASH_SIZE;
-	struct svc_routes *r;
-	uint32_t i;
+	uint64_t b = fnv(service, FNV0) % HASH_SIZE;
+	struct service *r;
 
 	for (r = route_tab[b]; r && strcmp(r->service, service); r = r->next)
 		;
-	if (!r) {
-		if (n_services >= opts.max_series)
-			return 0;
-		r = calloc(1, sizeof(*r));
-		if (!r || !(r->hashes = calloc(opts.max_routes, sizeof(uint64_t)))) {
-			free(r);
-			return 0;
-		}
-		snprintf(r->service, sizeof(r->service), "%s", service);
-		r->next = route_tab[b];
-		route_tab[b] = r;
-		n_services++;
+	if (r)
+		return r;
+	if (n_services >= opts.max_series)
+		return NULL;
+	r = calloc(1, sizeof(*r));
+	if (!r || !(r->hashes = calloc(opts.max_routes, sizeof(uint64_t)))) {
+		free(r);
+		return NULL;
 	}
+	snprintf(r->service, sizeof(r->service), "%s", service);
+	r->next = route_tab[b];
+	route_tab[b] = r;
+	n_services++;
+	return r;
+}
+
+/* Is route one of the service's first max_routes routes? */
+static int route_admitted(struct service *r, const char *route)
+{
+	uint64_t h = fnv(route, FNV0);
+	uint32_t i;
+
+	if (!r)
+		return 0;
 	for (i = 0; i < r->n; i++)
 		if (r->hashes[i] == h)
 			return 1;
@@ -261,12 +275,22 @@ void zs_graph_observe(struct zs_span *s)
 	const char *service = s->res ? s->res->service_name : "unknown";
 	char key[640], peer[160];
 	double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
+	struct service *svc;
 	struct series *x;
 	struct edge *e;
 
 	zs_graph_peer_name(s, peer, sizeof(peer));
 	pthread_mutex_lock(&lock);
-	if (s->kind == ZS_KIND_SERVER && !route_admitted(service, s->route)) {
+	svc = service_get(service);
+	if (svc && s->res) {
+		svc->pid = s->res->pid;
+		snprintf(svc->exe, sizeof(svc->exe), "%s", s->res->exe_name);
+	}
+	if (svc && s->kind == ZS_KIND_SERVER) {
+		hist_add(&svc->served, secs, s);
+		svc->errors += s->error;
+	}
+	if (s->kind == ZS_KIND_SERVER && !route_admitted(svc, s->route)) {
 		zs_count(routes_overflow);
 		snprintf(s->route, sizeof(s->route), "%s", ZS_ROUTE_OVERFLOW);
 		if (strcmp(s->method, "_OTHER") != 0)
@@ -378,5 +402,139 @@ void zs_graph_render_prom(struct zs_sbuf *b)
 				render_hist(b, name, labels, k ? &e->client_s : &e->server_s);
 			}
 	}
+	pthread_mutex_unlock(&lock);
+}
+
+/* The q-quantile of h (0 if empty), interpolated inside its bucket. */
+static double hist_quantile(const struct hist *h, double q)
+{
+	double want = q * (double)h->count, cum = 0, lo = 0;
+	size_t i;
+
+	if (!h->count)
+		return 0;
+	for (i = 0; i < N_BOUNDS; i++) {
+		if (cum + (double)h->buckets[i] >= want && h->buckets[i])
+			return lo + (bounds[i] - lo) * (want - cum) / (double)h->buckets[i];
+		cum += (double)h->buckets[i];
+		lo = bounds[i];
+	}
+	return bounds[N_BOUNDS - 1];
+}
+
+static void json_str(struct zs_sbuf *b, const char *s)
+{
+	zs_sb_printf(b, "\"");
+	zs_sb_escaped(b, s);
+	zs_sb_printf(b, "\"");
+}
+
+/* Is name a node already written? (services first, then edge ends) */
+static int node_known(const char *name, struct zs_sbuf *seen)
+{
+	const char *p;
+	size_t n = strlen(name);
+
+	for (p = seen->p; p && (p = strstr(p, name)) != NULL; p++)
+		if ((p == seen->p || p[-1] == '\n') && p[n] == '\n')
+			return 1;
+	zs_sb_printf(seen, "%s\n", name);
+	return 0;
+}
+
+static void json_virtual_node(struct zs_sbuf *b, const char *name, int *first)
+{
+	zs_sb_printf(b, "%s{\"id\":", *first ? "" : ",");
+	json_str(b, name);
+	zs_sb_printf(b, ",\"traced\":false}");
+	*first = 0;
+}
+
+void zs_graph_render_json(struct zs_sbuf *b, uint64_t now_unix_ns)
+{
+	struct zs_sbuf seen = { calloc(1, 256), 0, 256 };
+	struct service *r;
+	struct edge *e;
+	int first = 1;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	zs_sb_printf(b, "{\"time_unix_nano\":%llu,\"nodes\":[", (unsigned long long)now_unix_ns);
+	for (i = 0; i < HASH_SIZE; i++)
+		for (r = route_tab[i]; r; r = r->next) {
+			node_known(r->service, &seen);
+			zs_sb_printf(b, "%s{\"id\":", first ? "" : ",");
+			json_str(b, r->service);
+			zs_sb_printf(b, ",\"traced\":true,\"pid\":%u,\"exe\":", r->pid);
+			json_str(b, r->exe);
+			zs_sb_printf(b,
+				     ",\"requests\":%llu,\"errors\":%llu,\"p50_seconds\":%.6f,"
+				     "\"p95_seconds\":%.6f,\"routes\":%u}",
+				     (unsigned long long)r->served.count,
+				     (unsigned long long)r->errors, hist_quantile(&r->served, 0.5),
+				     hist_quantile(&r->served, 0.95), r->n);
+			first = 0;
+		}
+	/* the other ends: callers we do not trace ("user"), servers elsewhere */
+	for (i = 0; i < HASH_SIZE; i++)
+		for (e = edge_tab[i]; e; e = e->next) {
+			if (!node_known(e->client, &seen))
+				json_virtual_node(b, e->client, &first);
+			if (!node_known(e->server, &seen))
+				json_virtual_node(b, e->server, &first);
+		}
+	zs_sb_printf(b, "],\"edges\":[");
+	first = 1;
+	for (i = 0; i < HASH_SIZE; i++)
+		for (e = edge_tab[i]; e; e = e->next) {
+			zs_sb_printf(b, "%s{\"client\":", first ? "" : ",");
+			json_str(b, e->client);
+			zs_sb_printf(b, ",\"server\":");
+			json_str(b, e->server);
+			zs_sb_printf(
+				b,
+				",\"requests\":%llu,\"failed\":%llu,\"client_p95_seconds\":%.6f,"
+				"\"server_p95_seconds\":%.6f}",
+				(unsigned long long)e->total, (unsigned long long)e->failed,
+				hist_quantile(&e->client_s, 0.95),
+				hist_quantile(&e->server_s, 0.95));
+			first = 0;
+		}
+	zs_sb_printf(b, "]}\n");
+	pthread_mutex_unlock(&lock);
+	free(seen.p);
+}
+
+void zs_graph_render_dot(struct zs_sbuf *b)
+{
+	struct service *r;
+	struct edge *e;
+	size_t i;
+
+	pthread_mutex_lock(&lock);
+	zs_sb_printf(b, "digraph zerospan {\n  rankdir=LR;\n  node [shape=box, style=rounded];\n");
+	for (i = 0; i < HASH_SIZE; i++)
+		for (r = route_tab[i]; r; r = r->next) {
+			zs_sb_printf(b, "  \"");
+			zs_sb_escaped(b, r->service);
+			zs_sb_printf(b, "\" [label=\"");
+			zs_sb_escaped(b, r->service);
+			zs_sb_printf(b, "\\n%llu req, %llu err\"];\n",
+				     (unsigned long long)r->served.count,
+				     (unsigned long long)r->errors);
+		}
+	for (i = 0; i < HASH_SIZE; i++)
+		for (e = edge_tab[i]; e; e = e->next) {
+			zs_sb_printf(b, "  \"");
+			zs_sb_escaped(b, e->client);
+			zs_sb_printf(b, "\" -> \"");
+			zs_sb_escaped(b, e->server);
+			zs_sb_printf(b, "\" [label=\"%llu req, %llu failed, p95 %.1f ms\"];\n",
+				     (unsigned long long)e->total, (unsigned long long)e->failed,
+				     1000 * hist_quantile(e->client_s.count ? &e->client_s
+									    : &e->server_s,
+							  0.95));
+		}
+	zs_sb_printf(b, "}\n");
 	pthread_mutex_unlock(&lock);
 }

@@ -31,6 +31,13 @@ void zs_graph_fini(void);
  * ZS_ROUTE_OVERFLOW as route (and name). */
 void zs_graph_observe(struct zs_span *s);
 
+/* The graph as JSON: nodes (services: process, requests served, errors,
+ * p50/p95; and the untraced ends of edges) and edges (requests, failed,
+ * p95 as each side saw it). Counts are totals since start. */
+void zs_graph_render_json(struct zs_sbuf *b, uint64_t now_unix_ns);
+/* The graph in Graphviz DOT. */
+void zs_graph_render_dot(struct zs_sbuf *b);
+
 /* Appends the metrics in Prometheus text format. */
 void zs_graph_render_prom(struct zs_sbuf *b);
 

@@ -10,6 +10,7 @@
 #include "conn.h"
 #include "export.h"
 #include "graph.h"
+#include "graphcmd.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -18,6 +19,7 @@
 #include "route.h"
 #include "span.h"
 #include "tls.h"
+#include "traces.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -38,6 +40,7 @@ static void on_signal(int sig)
 
 static void span_sink(struct zs_span *s)
 {
+	zs_traces_add(s, zs_now_ns(CLOCK_MONOTONIC));
 	zs_print_span(stdout, s, cfg.print);
 	if (cfg.traces_url[0])
 		zs_export_enqueue(s);
@@ -54,6 +57,8 @@ int main(int argc, char **argv)
 	uint64_t last_tick = 0, last_stats = 0, last_sync = 0;
 	int rc, exit_code = 1;
 
+	if (argc > 1 && strcmp(argv[1], "graph") == 0)
+		return zs_graph_command(argc - 1, argv + 1);
 	if (zs_config_from_env(&cfg, environ, err, sizeof(err))) {
 		fprintf(stderr, "zerospan: %s\n", err);
 		return 2;
@@ -157,6 +162,7 @@ out:
 		log_info("final: %s", line);
 	zs_metrics_set_extra(NULL);
 	zs_graph_fini();
+	zs_traces_clear();
 	zs_procinfo_fini();
 	return exit_code;
 }

@@ -55,7 +55,9 @@
 	X(tls_procs_untracked, "processes not tracked: the TLS process table was full")          \
 	X(routes_overflow, "SERVER spans whose route was one too many for its service")          \
 	X(metric_series_overflow, "spans not in the RED metrics: the series table was full")     \
-	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")
+	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")       \
+	X(view_traces_skipped, "traces not kept for the live view (admission rate)")             \
+	X(view_spans_skipped, "spans not kept for the live view (trace too large)")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;

@@ -42,7 +42,7 @@ pass=0; fail=0
 for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
   # shellcheck disable=SC2086
-  if ! clang $flags -o "$bin" tests/fuzz/fuzz_$t.c $srcs build/gen/*.pb-c.c \
+  if ! clang $flags -o "$bin" tests/fuzz/fuzz_$t.c $srcs build/gen/*.pb-c.c build/gen/view_html.c \
        -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread; then
     echo "fuzz $t: build failed"; fail=$((fail + 1)); continue
   fi
