@@ -53,7 +53,7 @@ static int cmp_desc(const void *a, const void *b)
 /* The duration of the SLOW_KEPT-th slowest trace: slower ones are kept. */
 static void update_slow(void)
 {
-	uint64_t d[ZS_TRACES_MAX];
+	uint64_t d[ZS_TRACES_MAX] = { 0 };
 	uint32_t i;
 
 	for (i = 0; i < n_traces; i++)
@@ -163,7 +163,7 @@ static int cmp_seq_desc(const void *a, const void *b)
 
 void zs_traces_render_json(struct zs_sbuf *b)
 {
-	const struct trace *order[ZS_TRACES_MAX];
+	const struct trace *order[ZS_TRACES_MAX] = { 0 };
 	uint32_t i, k;
 
 	pthread_mutex_lock(&lock);

@@ -28,14 +28,15 @@ static void ids(void)
 		"a1b2c3d4e5f6a7b8",
 	};
 	static const char *const no[] = {
-		"users",	"v1",	       "api2",	      "index.html", "deadbeef", "settings",
-		"user-profile", "authentication-settings", "abc",	    "ünïcode",	"a b",
-		"",
+		"users",    "v1",	"api2",		"index.html",
+		"deadbeef", "settings", "user-profile", "authentication-settings",
+		"abc",	    "ünïcode",	"a b",		"",
 	};
 	size_t i;
 
 	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++)
-		CHECK(zs_route_segment_is_id(yes[i], strlen(yes[i])), "'%s' should be an id", yes[i]);
+		CHECK(zs_route_segment_is_id(yes[i], strlen(yes[i])), "'%s' should be an id",
+		      yes[i]);
 	for (i = 0; i < sizeof(no) / sizeof(no[0]); i++)
 		CHECK(!zs_route_segment_is_id(no[i], strlen(no[i])), "'%s' is not an id", no[i]);
 }
