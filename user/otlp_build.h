@@ -1,0 +1,46 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* Building OTLP protobuf-c messages: an arena for one request's structs,
+ * KeyValue lists, the resource of a process. Shared by the trace and the
+ * metrics encoders. */
+#ifndef ZS_OTLP_BUILD_H
+#define ZS_OTLP_BUILD_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "otlp.pb-c.h"
+#include "procinfo.h"
+
+/* All protobuf-c structs of one request come from one arena, freed at once. */
+struct zs_arena {
+	struct block {
+		struct block *next;
+		size_t used, cap;
+		max_align_t data[];
+	} * head;
+	int failed;
+};
+
+/* A KeyValue list of fixed capacity. Keys and values are not copied: keys
+ * are literals, values live in the spans, resources and config, which all
+ * outlive the encoding (the exporter frees spans after the request). */
+struct zs_kvs {
+	Zs__Otlp__KeyValue **v;
+	size_t n, cap;
+};
+
+void *zs_arena_alloc(struct zs_arena *a, size_t n);
+void zs_arena_free(struct zs_arena *a);
+char *zs_arena_str(struct zs_arena *a, const char *s);
+int zs_kvs_init(struct zs_arena *a, struct zs_kvs *l, size_t cap);
+bool zs_kvs_has(const struct zs_kvs *l, const char *key);
+/* Adds a string attribute (skipped when empty); val is not copied. */
+void zs_kv_str(struct zs_arena *a, struct zs_kvs *l, const char *key, const char *val);
+void zs_kv_int(struct zs_arena *a, struct zs_kvs *l, const char *key, int64_t val);
+/* The resource of process r (NULL: unknown), with extra attributes. */
+Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resource *r,
+				     const struct zs_kv *extra, int n_extra);
+
+#endif
