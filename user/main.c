@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 			goto out;
 		}
 	}
-	zs_graph_init(&(struct zs_graph_opts){ cfg.max_routes, 20000, 4096 });
+	zs_graph_init(&(struct zs_graph_opts){ cfg.max_routes, 4096, 1024 });
 	zs_span_observer = zs_graph_observe;
 	zs_metrics_set_extra(zs_graph_render_prom);
 	if (cfg.admin_addr[0]) {
