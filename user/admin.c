@@ -42,12 +42,17 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 			     MHD_RESPMEM_PERSISTENT);
 	if (strcmp(url, "/metrics") == 0) {
 		size_t len = 0;
-		char *body = zs_metrics_render(&len);
+		const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept");
+		bool om = accept && strstr(accept, "application/openmetrics-text");
+		char *body = zs_metrics_render(&len, om);
 
 		if (!body)
 			return reply(c, 500, "text/plain", "out of memory\n", 14,
 				     MHD_RESPMEM_PERSISTENT);
-		return reply(c, 200, "text/plain; version=0.0.4", body, len, MHD_RESPMEM_MUST_FREE);
+		return reply(c, 200,
+			     om ? "application/openmetrics-text; version=1.0.0; charset=utf-8"
+				: "text/plain; version=0.0.4",
+			     body, len, MHD_RESPMEM_MUST_FREE);
 	}
 	if (strcmp(url, "/api/graph") == 0 || strcmp(url, "/api/traces") == 0) {
 		const char *fmt = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");

@@ -107,6 +107,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->tls = true;
 	c->max_routes = 100;
 	c->timeout_ms = 10000;
+	c->metric_interval_ms = 60000;
 	c->bsp_delay_ms = 5000;
 	c->bsp_batch = 512;
 	c->bsp_queue = 2048;
@@ -130,6 +131,29 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	    strncmp(c->traces_url, "https://", 8)) {
 		snprintf(err, errlen, "OTLP endpoint '%s': must start with http:// or https://",
 			 c->traces_url);
+		return -1;
+	}
+	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT")) && *v) {
+		snprintf(c->metrics_url, sizeof(c->metrics_url), "%s", v);
+	} else if ((v = env_get(env, "OTEL_EXPORTER_OTLP_ENDPOINT")) && *v) {
+		size_t n = strlen(v);
+
+		snprintf(c->metrics_url, sizeof(c->metrics_url), "%s%sv1/metrics", v,
+			 n && v[n - 1] == '/' ? "" : "/");
+	}
+	if ((v = env_get(env, "OTEL_METRICS_EXPORTER")) && strcmp(v, "none") == 0)
+		c->metrics_url[0] = 0;
+	if (c->metrics_url[0] && strncmp(c->metrics_url, "http://", 7) &&
+	    strncmp(c->metrics_url, "https://", 8)) {
+		snprintf(err, errlen,
+			 "OTLP metrics endpoint '%s': must start with http:// or https://",
+			 c->metrics_url);
+		return -1;
+	}
+	if ((v = env_get(env, "OTEL_METRIC_EXPORT_INTERVAL")) &&
+	    parse_u32(v, 100, 86400000, &c->metric_interval_ms)) {
+		snprintf(err, errlen, "OTEL_METRIC_EXPORT_INTERVAL '%s': expected 100..86400000 ms",
+			 v);
 		return -1;
 	}
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_HEADERS")) ||
@@ -252,6 +276,8 @@ void zs_config_usage(const char *argv0)
 	       "OTEL_BSP_SCHEDULE_DELAY (ms), OTEL_BSP_MAX_EXPORT_BATCH_SIZE, "
 	       "OTEL_BSP_MAX_QUEUE_SIZE,\n"
 	       "OTEL_RESOURCE_ATTRIBUTES. OTLP/HTTP protobuf.\n"
+	       "Metrics: <endpoint>/v1/metrics or OTEL_EXPORTER_OTLP_METRICS_ENDPOINT, every\n"
+	       "OTEL_METRIC_EXPORT_INTERVAL ms (60000); OTEL_METRICS_EXPORTER=none: off.\n"
 	       "Sampling: OTEL_TRACES_SAMPLER (default parentbased_always_on),\n"
 	       "OTEL_TRACES_SAMPLER_ARG.\n",
 	       argv0, ZS_CAPTURE_MAX, ZS_CAPTURE_MAX);

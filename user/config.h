@@ -22,7 +22,9 @@ struct zs_kv {
 
 struct zs_config {
 	/* OTLP export */
-	char traces_url[1024]; /* empty: no export */
+	char traces_url[1024];	     /* empty: no export */
+	char metrics_url[1024];	     /* empty: no metrics export */
+	uint32_t metric_interval_ms; /* OTEL_METRIC_EXPORT_INTERVAL */
 	struct zs_kv headers[ZS_MAX_HEADERS_KV];
 	int n_headers;
 	bool gzip;

@@ -11,6 +11,7 @@
 #ifndef ZS_GRAPH_H
 #define ZS_GRAPH_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "sbuf.h"
@@ -38,8 +39,9 @@ void zs_graph_render_json(struct zs_sbuf *b, uint64_t now_unix_ns);
 /* The graph in Graphviz DOT. */
 void zs_graph_render_dot(struct zs_sbuf *b);
 
-/* Appends the metrics in Prometheus text format. */
-void zs_graph_render_prom(struct zs_sbuf *b);
+/* Appends the metrics in Prometheus text format, or OpenMetrics (om: counter
+ * families without _total, bucket exemplars with trace and span ids). */
+void zs_graph_render_prom(struct zs_sbuf *b, bool om);
 
 /* The name of the service at the other end of s: its peer_service, else
  * for CLIENT spans the server address (and port), for SERVER spans "user"

@@ -67,8 +67,24 @@ static void edge_labels(const struct zs_edge *e, char *out, size_t cap)
 	label(out, cap, &o, "server", e->server);
 }
 
+/* OpenMetrics exemplar of a bucket: the latest sampled span that fell in it. */
+static void exemplar(struct zs_sbuf *b, const struct zs_exemplar *x)
+{
+	int i;
+
+	zs_sb_printf(b, " # {trace_id=\"");
+	for (i = 0; i < 16; i++)
+		zs_sb_printf(b, "%02x", x->trace_id[i]);
+	zs_sb_printf(b, "\",span_id=\"");
+	for (i = 0; i < 8; i++)
+		zs_sb_printf(b, "%02x", x->span_id[i]);
+	zs_sb_printf(b, "\"} %.9g %llu.%03llu", x->value,
+		     (unsigned long long)(x->unix_ns / 1000000000ULL),
+		     (unsigned long long)(x->unix_ns % 1000000000ULL / 1000000ULL));
+}
+
 static void render_hist(struct zs_sbuf *b, const char *name, const char *labels,
-			const struct zs_hist *h)
+			const struct zs_hist *h, bool om)
 {
 	uint64_t cum = 0;
 	size_t i;
@@ -76,17 +92,20 @@ static void render_hist(struct zs_sbuf *b, const char *name, const char *labels,
 	for (i = 0; i <= ZS_GRAPH_BOUNDS; i++) {
 		cum += h->buckets[i];
 		if (i < ZS_GRAPH_BOUNDS)
-			zs_sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu\n", name, labels,
+			zs_sb_printf(b, "%s_bucket{%s,le=\"%g\"} %llu", name, labels,
 				     zs_graph_bounds[i], (unsigned long long)cum);
 		else
-			zs_sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu\n", name, labels,
+			zs_sb_printf(b, "%s_bucket{%s,le=\"+Inf\"} %llu", name, labels,
 				     (unsigned long long)cum);
+		if (om && h->ex[i].unix_ns)
+			exemplar(b, &h->ex[i]);
+		zs_sb_printf(b, "\n");
 	}
 	zs_sb_printf(b, "%s_sum{%s} %.9g\n%s_count{%s} %llu\n", name, labels, h->sum, name, labels,
 		     (unsigned long long)h->count);
 }
 
-void zs_graph_render_prom(struct zs_sbuf *b)
+void zs_graph_render_prom(struct zs_sbuf *b, bool om)
 {
 	static const struct {
 		uint8_t kind;
@@ -110,19 +129,23 @@ void zs_graph_render_prom(struct zs_sbuf *b)
 			for (x = t->series[i]; x; x = x->next)
 				if (x->l.kind == red[k].kind) {
 					red_prom_labels(&x->l, labels, sizeof(labels));
-					render_hist(b, red[k].name, labels, &x->h);
+					render_hist(b, red[k].name, labels, &x->h, om);
 				}
 	}
-	zs_sb_printf(b, "# HELP traces_service_graph_request_total Requests between two services\n"
-			"# TYPE traces_service_graph_request_total counter\n");
+	zs_sb_printf(b,
+		     "# HELP traces_service_graph_request%s Requests between two services\n"
+		     "# TYPE traces_service_graph_request%s counter\n",
+		     om ? "" : "_total", om ? "" : "_total");
 	for (i = 0; i < ZS_GRAPH_HASH; i++)
 		for (e = t->edges[i]; e; e = e->next) {
 			edge_labels(e, labels, sizeof(labels));
 			zs_sb_printf(b, "traces_service_graph_request_total{%s} %llu\n", labels,
 				     (unsigned long long)e->total);
 		}
-	zs_sb_printf(b, "# HELP traces_service_graph_request_failed_total Failed requests between "
-			"two services\n# TYPE traces_service_graph_request_failed_total counter\n");
+	zs_sb_printf(b,
+		     "# HELP traces_service_graph_request_failed%s Failed requests between two "
+		     "services\n# TYPE traces_service_graph_request_failed%s counter\n",
+		     om ? "" : "_total", om ? "" : "_total");
 	for (i = 0; i < ZS_GRAPH_HASH; i++)
 		for (e = t->edges[i]; e; e = e->next) {
 			edge_labels(e, labels, sizeof(labels));
@@ -138,7 +161,7 @@ void zs_graph_render_prom(struct zs_sbuf *b)
 		for (i = 0; i < ZS_GRAPH_HASH; i++)
 			for (e = t->edges[i]; e; e = e->next) {
 				edge_labels(e, labels, sizeof(labels));
-				render_hist(b, name, labels, k ? &e->client_s : &e->server_s);
+				render_hist(b, name, labels, k ? &e->client_s : &e->server_s, om);
 			}
 	}
 	zs_graph_unlock();

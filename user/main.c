@@ -14,6 +14,7 @@
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
+#include "metrics_export.h"
 #include "print.h"
 #include "procinfo.h"
 #include "route.h"
@@ -112,6 +113,10 @@ int main(int argc, char **argv)
 		log_error("OTLP exporter: %s", strerror(-rc));
 		goto out;
 	}
+	if ((rc = zs_metrics_export_start(&cfg))) {
+		log_error("OTLP metrics exporter: %s", strerror(-rc));
+		goto out;
+	}
 	loader = zs_loader_open(&cfg);
 	if (!loader)
 		goto out;
@@ -156,6 +161,7 @@ out:
 	zs_loader_close(loader);
 	zs_conn_table_fini();
 	zs_export_stop();
+	zs_metrics_export_stop();
 	zs_admin_stop();
 	zs_metrics_summary(line, sizeof(line));
 	if (exit_code == 0)

@@ -72,13 +72,14 @@ static void lower(char *dst, const char *src, size_t cap)
 /* One counter family with a label per X-macro entry: zerospan_<m>_total{<label>="name",help="..."}. */
 static void render_family(struct zs_sbuf *b, const char *m, const char *help, const char *label,
 			  const char *const *names, const char *const *helps, const uint64_t *vals,
-			  int n)
+			  int n, bool om)
 {
+	const char *fam = om ? "" : "_total";
 	char name[64];
 	int i;
 
-	zs_sb_printf(b, "# HELP zerospan_%s_total %s\n# TYPE zerospan_%s_total counter\n", m, help,
-		     m);
+	zs_sb_printf(b, "# HELP zerospan_%s%s %s\n# TYPE zerospan_%s%s counter\n", m, fam, help, m,
+		     fam);
 	for (i = 0; i < n; i++) {
 		lower(name, names[i], sizeof(name));
 		zs_sb_printf(b, "zerospan_%s_total{%s=\"%s\",help=\"%s\"} %llu\n", m, label, name,
@@ -86,30 +87,31 @@ static void render_family(struct zs_sbuf *b, const char *m, const char *help, co
 	}
 }
 
-char *zs_metrics_render(size_t *len)
+char *zs_metrics_render(size_t *len, bool om)
 {
 	struct zs_sbuf b = { malloc(8192), 0, 8192 };
+	const char *fam = om ? "" : "_total"; /* OpenMetrics names counter families without it */
 	uint64_t drops[ZS_DROP__COUNT];
 
 	if (!b.p)
 		return NULL;
-#define ZS_X(field, help)                                                                 \
-	zs_sb_printf(&b,                                                                  \
-		     "# HELP zerospan_" #field "_total " help "\n# TYPE zerospan_" #field \
-		     "_total counter\nzerospan_" #field "_total %llu\n",                  \
-		     (unsigned long long)zs_get(field));
+#define ZS_X(field, help)                                                             \
+	zs_sb_printf(&b,                                                              \
+		     "# HELP zerospan_" #field "%s " help "\n# TYPE zerospan_" #field \
+		     "%s counter\nzerospan_" #field "_total %llu\n",                  \
+		     fam, fam, (unsigned long long)zs_get(field));
 	ZS_COUNTERS(ZS_X)
 #undef ZS_X
 	zs_metrics_kernel_drops(drops);
 	render_family(&b, "kernel_drops", "Events the kernel side could not deliver, by cause",
-		      "cause", drop_names, drop_help, drops, ZS_DROP__COUNT);
+		      "cause", drop_names, drop_help, drops, ZS_DROP__COUNT, om);
 	if (inject_source) {
 		uint64_t inj[ZS_INJ__COUNT] = { 0 };
 
 		inject_source(inj);
 		render_family(&b, "inject",
 			      "What traceparent injection did with outgoing messages, by result",
-			      "result", inject_names, inject_help, inj, ZS_INJ__COUNT);
+			      "result", inject_names, inject_help, inj, ZS_INJ__COUNT, om);
 	}
 	zs_sb_printf(&b,
 		     "# HELP zerospan_export_queue_depth Spans waiting for export\n"
@@ -135,7 +137,9 @@ char *zs_metrics_render(size_t *len)
 		     "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
 		     (unsigned long long)zs_get(tls_libraries));
 	if (extra_source)
-		extra_source(&b);
+		extra_source(&b, om);
+	if (om)
+		zs_sb_printf(&b, "# EOF\n");
 	*len = b.len;
 	return b.p;
 }

@@ -7,6 +7,7 @@
 #define ZS_METRICS_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -57,7 +58,9 @@
 	X(metric_series_overflow, "spans not in the RED metrics: the series table was full")     \
 	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")       \
 	X(view_traces_skipped, "traces not kept for the live view (admission rate)")             \
-	X(view_spans_skipped, "spans not kept for the live view (trace too large)")
+	X(view_spans_skipped, "spans not kept for the live view (trace too large)")              \
+	X(metrics_exports, "OTLP metrics export requests sent")                                  \
+	X(metrics_export_errors, "OTLP metrics exports that failed (the next carries the totals)")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;
@@ -86,11 +89,12 @@ void zs_metrics_kernel_drops(uint64_t *out);
 
 /* More metrics appended to the rendering (the service graph); NULL: none. */
 struct zs_sbuf;
-typedef void (*zs_metrics_extra_fn)(struct zs_sbuf *b);
+typedef void (*zs_metrics_extra_fn)(struct zs_sbuf *b, bool openmetrics);
 void zs_metrics_set_extra(zs_metrics_extra_fn fn);
 
-/* Renders all metrics in Prometheus text format into a malloc'd string. */
-char *zs_metrics_render(size_t *len);
+/* Renders all metrics into a malloc'd string: Prometheus text format 0.0.4,
+ * or OpenMetrics 1.0 (om; histogram buckets with trace exemplars). */
+char *zs_metrics_render(size_t *len, bool om);
 
 /* One line for the periodic log: the numbers that matter for loss. */
 void zs_metrics_summary(char *buf, size_t cap);

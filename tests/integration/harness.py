@@ -23,6 +23,7 @@ import sys  # noqa: E402
 
 sys.path.insert(0, os.path.join(ROOT, "build", "otlp-py"))
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
+from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2  # noqa: E402
 
 AGENT = os.path.join(ROOT, "build", "zerospan")
 KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
@@ -42,11 +43,13 @@ def _anyvalue(v):
 
 
 class Receiver:
-    """OTLP/HTTP receiver on loopback. POST /v1/traces, protobuf, gzip or not.
-    status_plan: list of HTTP codes to answer with before accepting (faults)."""
+    """OTLP/HTTP receiver on loopback. POST /v1/traces and /v1/metrics,
+    protobuf, gzip or not. status_plan: list of HTTP codes to answer with
+    before accepting (faults). Metrics requests are kept decoded, in order."""
 
     def __init__(self, status_plan=None):
         self.spans = []
+        self.metrics = []
         self.requests = 0
         self.lock = threading.Lock()
         self.status_plan = list(status_plan or [])
@@ -82,16 +85,25 @@ class Receiver:
                 try:
                     if self.headers.get("Content-Encoding") == "gzip":
                         body = gzip.decompress(body)
-                    if self.path != "/v1/traces":
+                    if self.path not in ("/v1/traces", "/v1/metrics"):
                         raise ValueError("unexpected path " + self.path)
                     if self.headers.get("Content-Type") != "application/x-protobuf":
                         raise ValueError("unexpected content type")
-                    req = trace_service_pb2.ExportTraceServiceRequest()
-                    req.ParseFromString(body)
-                    recv._add(req, dict(self.headers))
+                    if self.path == "/v1/metrics":
+                        mreq = metrics_service_pb2.ExportMetricsServiceRequest()
+                        mreq.ParseFromString(body)
+                        with recv.lock:
+                            recv.metrics.append(mreq)
+                    else:
+                        req = trace_service_pb2.ExportTraceServiceRequest()
+                        req.ParseFromString(body)
+                        recv._add(req, dict(self.headers))
                 except Exception as e:  # recorded, asserted on by tests
                     recv.errors.append(repr(e))
-                out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
+                if self.path == "/v1/metrics":
+                    out = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
+                else:
+                    out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/x-protobuf")
                 self.send_header("Content-Length", str(len(out)))

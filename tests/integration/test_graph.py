@@ -30,10 +30,24 @@ def edge(name, client, server):
     return '%s{client="%s",server="%s"}' % (name, client, server)
 
 
+def otlp_points(req):
+    """{(service, metric): [(attrs, point)]} of one decoded ExportMetricsServiceRequest."""
+    out = {}
+    for rm in req.resource_metrics:
+        svc = {kv.key: kv.value.string_value for kv in rm.resource.attributes}.get("service.name")
+        for sm in rm.scope_metrics:
+            for m in sm.metrics:
+                pts = m.histogram.data_points if m.HasField("histogram") else m.sum.data_points
+                for pt in pts:
+                    attrs = {kv.key: getattr(kv.value, kv.value.WhichOneof("value")) for kv in pt.attributes}
+                    out.setdefault((svc, m.name), []).append((attrs, pt, m))
+    return out
+
+
 def test_chain_edges_and_red_metrics():
     ports = [free_port() for _ in range(3)]
     rec = Receiver()
-    agent = Agent(rec, ports=ports)
+    agent = Agent(rec, ports=ports, env={"OTEL_METRIC_EXPORT_INTERVAL": "500"})
     procs = []
     try:
         procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[2]), "leaf"],
@@ -78,6 +92,63 @@ def test_chain_edges_and_red_metrics():
               'server_address="127.0.0.1",server_port="%d",http_response_status_code="200",' \
               'url_scheme="http"}' % ports[2]
         assert p.get(red) == n, [k for k in p if "client_request" in k]
+
+        # the same over OTLP, decoded with the official protos: cumulative, so
+        # the latest request carries the totals
+        deadline, pts = time.time() + 10, {}
+        while time.time() < deadline:
+            with rec.lock:
+                last = rec.metrics[-1] if rec.metrics else None
+            pts = otlp_points(last) if last else {}
+            leaf = [x for x in pts.get(("leaf", "http.server.request.duration"), [])
+                    if x[0].get("http.route") == "/fail/{id}"]
+            if leaf and leaf[0][1].count == m and len(pts.get(("zerospan", "traces_service_graph_request_total"), [])) == 4:
+                break
+            time.sleep(0.2)
+        assert not rec.errors, rec.errors
+        leaf = [x for x in pts.get(("leaf", "http.server.request.duration"), []) if x[0].get("http.route") == "/fail/{id}"]
+        assert len(leaf) == 1, pts.keys()
+        attrs, pt, metric = leaf[0]
+        assert metric.unit == "s" and metric.histogram.aggregation_temporality == 2, metric
+        assert attrs == {"http.request.method": "GET", "http.response.status_code": 500, "url.scheme": "http",
+                         "http.route": "/fail/{id}"}, attrs
+        assert pt.count == m and sum(pt.bucket_counts) == m and 0 < pt.sum < 10, pt
+        assert list(pt.explicit_bounds) == [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5,
+                                            7.5, 10], pt.explicit_bounds
+        trace_ids = {s["trace_id"] for s in spans}
+        assert pt.exemplars and all(e.trace_id.hex() in trace_ids for e in pt.exemplars), pt.exemplars
+        cli = pts.get(("mid", "http.client.request.duration"), [])
+        assert len(cli) == 1 and cli[0][1].count == n, cli
+        assert cli[0][0]["server.port"] == ports[2] and cli[0][0]["server.address"] == "127.0.0.1", cli[0][0]
+        totals = {(a["client"], a["server"]): pt.as_int
+                  for a, pt, _ in pts[("zerospan", "traces_service_graph_request_total")]}
+        assert totals == {k: v[0] for k, v in want.items()}, totals
+        failed = {(a["client"], a["server"]): pt.as_int
+                  for a, pt, _ in pts[("zerospan", "traces_service_graph_request_failed_total")]}
+        assert failed == {k: v[1] for k, v in want.items()}, failed
+        srv_s = {(a["client"], a["server"]): pt.count
+                 for a, pt, _ in pts[("zerospan", "traces_service_graph_request_server_seconds")]}
+        assert srv_s == {k: v[0] for k, v in want.items()}, srv_s
+        # /metrics in both formats, read by the Prometheus client's own parsers
+        # (Debian's python3-prometheus-client): OpenMetrics with trace exemplars
+        from prometheus_client.openmetrics.parser import text_string_to_metric_families as om_parse
+        from prometheus_client.parser import text_string_to_metric_families as text_parse
+        import urllib.request
+        url = "http://127.0.0.1:%d/metrics" % agent.admin_port
+        plain = urllib.request.urlopen(url, timeout=5).read().decode()
+        assert len(list(text_parse(plain))) > 40
+        r = urllib.request.urlopen(urllib.request.Request(url, headers={
+            "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"}), timeout=5)
+        assert r.headers["Content-Type"].startswith("application/openmetrics-text"), r.headers
+        fams = {f.name: f for f in om_parse(r.read().decode())}
+        assert fams["traces_service_graph_request"].type == "counter", fams.keys()
+        hist = fams["http_server_request_duration_seconds"]
+        ex = [x.exemplar for x in hist.samples if x.name.endswith("_bucket") and x.exemplar and
+              x.labels.get("service_name") == "leaf" and x.labels.get("http_route") == "/fail/{id}"]
+        assert ex and all(e.labels["trace_id"] in trace_ids for e in ex), ex
+        assert all(len(e.labels["span_id"]) == 16 and 0 < e.value < 10 for e in ex), ex
+        assert agent.metrics()["zerospan_metrics_exports_total"] >= 1
+        assert agent.metrics()["zerospan_metrics_export_errors_total"] == 0
         agent.assert_no_loss()
     finally:
         for x in reversed(procs):

@@ -464,6 +464,8 @@ def test_bad_flags_and_env_give_clear_errors():
         ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, "must start with http"),
         ([], {"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, "OTEL_BSP_MAX_QUEUE_SIZE"),
         ([], {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "gzip or none"),
+        ([], {"OTEL_METRIC_EXPORT_INTERVAL": "5"}, "OTEL_METRIC_EXPORT_INTERVAL '5'"),
+        ([], {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "udp://x"}, "metrics endpoint"),
     ]
     for args, env, want in cases:
         e = dict(os.environ)

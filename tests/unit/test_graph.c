@@ -49,7 +49,7 @@ static char *render(void)
 	struct zs_sbuf b = { malloc(1024), 0, 1024 };
 
 	b.p[0] = 0;
-	zs_graph_render_prom(&b);
+	zs_graph_render_prom(&b, false);
 	return b.p;
 }
 
@@ -110,6 +110,22 @@ static void edges_and_red(void)
 			  "\"http\",le=\"+Inf\"}") == 3,
 	      "RED client: two to orders, one off host, same labels");
 	free(t);
+	/* OpenMetrics: families without _total, exemplars on the buckets hit */
+	{
+		struct zs_sbuf b = { malloc(1024), 0, 1024 };
+
+		b.p[0] = 0;
+		zs_graph_render_prom(&b, true);
+		CHECK(strstr(b.p, "# TYPE traces_service_graph_request counter\n") != NULL,
+		      "family name");
+		CHECK(strstr(b.p, "traces_service_graph_request_total{client=\"frontend\"") != NULL,
+		      "sample name keeps _total");
+		CHECK(strstr(b.p, "le=\"0.05\"} 3 # {trace_id=\"ab000000000000000000000000000000\","
+				  "span_id=\"0000000000000000\"} 0.03 1.030\n") != NULL,
+		      "exemplar: %s", b.p);
+		CHECK(strstr(b.p, "le=\"0.025\"} 0\n") != NULL, "no exemplar on an empty bucket");
+		free(b.p);
+	}
 	zs_graph_fini();
 }
 
