@@ -28,6 +28,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ZS_TCP_SYN_SENT 2
 #define ZS_TCP_SYN_RECV 3
 #define ZS_TCP_CLOSE 7
+#define ZS_TCP_LISTEN 10
 #define ZS_MSG_PEEK 2
 
 /* Knobs, set by the loader between open and load. */
@@ -896,6 +897,24 @@ int zs_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
 
 /* ---- TCP state: role at birth, end at close ---- */
 
+/* A socket starts or stops listening: the agent names the peers of CLIENT
+ * spans by the process listening on their address, traced or not. */
+static __always_inline void zs_emit_listen(const struct sock *sk, int up)
+{
+	struct zs_conn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	__u64 id = bpf_get_current_pid_tgid();
+
+	if (!ev) {
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+		return;
+	}
+	__builtin_memset(ev, 0, sizeof(*ev));
+	zs_hdr_fill(&ev->hdr, up ? ZS_EV_LISTEN : ZS_EV_UNLISTEN, sizeof(*ev), id, 0);
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	zs_conn_fill_tuple(ev, sk);
+	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -913,6 +932,10 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 		zs_conn_get(cookie, sk,
 			    newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,
 			    newstate == ZS_TCP_SYN_SENT ? id >> 32 : 0);
+		return 0;
+	}
+	if (newstate == ZS_TCP_LISTEN || (oldstate == ZS_TCP_LISTEN && newstate == ZS_TCP_CLOSE)) {
+		zs_emit_listen(sk, newstate == ZS_TCP_LISTEN);
 		return 0;
 	}
 	if (newstate != ZS_TCP_CLOSE)

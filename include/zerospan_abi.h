@@ -24,7 +24,9 @@
 	X(CONN, 2)   /* first sight of a connection: tuple, role, netns */     \
 	X(CLOSE, 3)  /* the socket reached TCP_CLOSE */                        \
 	X(INJECT, 4) /* a traceparent was inserted into an outgoing request */ \
-	X(EXEC, 5)   /* a process called exec: look for TLS libraries in it */
+	X(EXEC, 5)   /* a process called exec: look for TLS libraries in it */ \
+	X(LISTEN, 6) /* a socket started listening (zs_conn_event layout) */  \
+	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */
 
 enum zs_event_type {
 #define ZS_X(name, val) ZS_EV_##name = val,
@@ -166,7 +168,8 @@ struct zs_data_event {
 };
 _Static_assert(sizeof(struct zs_data_event) == 104, "zs_data_event size");
 
-/* CONN: a connection's identity, sent once before its first DATA. */
+/* CONN: a connection's identity, sent once before its first DATA. Also
+ * LISTEN and UNLISTEN: a listening socket's local address (raddr zero). */
 struct zs_conn_event {
 	struct zs_event_hdr hdr;
 	__u8 laddr[16]; /* IPv4 as ::ffff:a.b.c.d */

@@ -5,6 +5,7 @@
 #include "context.h"
 #include "http1.h"
 #include "link.h"
+#include "listeners.h"
 #include "log.h"
 #include "metrics.h"
 #include "procinfo.h"
@@ -36,6 +37,7 @@ struct zs_conn {
 	bool resp_informational;
 	uint16_t family, lport, rport;
 	char laddr[48], raddr[48]; /* as text: formatted once, used by every span */
+	uint8_t raddr_bin[16];	   /* IPv4 mapped */
 	uint32_t netns;
 	uint32_t pid, ppid;
 	uint32_t cur_pid, cur_tid; /* of the event being handled */
@@ -300,6 +302,7 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	zs_count(conns_opened);
 	c->role = ev->role;
 	c->tls = ev->tls != 0;
+	memcpy(c->raddr_bin, ev->raddr, 16);
 	c->has_tuple = true;
 	c->family = ev->family;
 	c->lport = ev->lport;
@@ -648,8 +651,18 @@ static void finish(const struct zs_conn *c, struct zs_span *s)
 	const struct zs_conn *peer =
 		tuple_peer(c, s->kind == ZS_KIND_SERVER ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER);
 
-	if (peer && peer->res)
+	if (peer && peer->res) {
 		zs_strlcpy(s->peer_service, peer->res->service_name, sizeof(s->peer_service));
+	} else if (s->kind == ZS_KIND_CLIENT && c->has_tuple) {
+		/* a server on this host that zerospan does not trace */
+		uint32_t pid = zs_listeners_pid(c->raddr_bin, c->rport, c->netns);
+		struct zs_resource *r = pid ? zs_procinfo_get(pid, NULL) : NULL;
+
+		if (r) {
+			zs_strlcpy(s->peer_service, r->service_name, sizeof(s->peer_service));
+			zs_resource_unref(r);
+		}
+	}
 	if (zs_span_observer)
 		zs_span_observer(s);
 	if (!(s->trace_flags & ZS_FLAG_SAMPLED) && !(opts.keep_errors && s->error)) {

@@ -3,6 +3,7 @@
 
 #include "clock.h"
 #include "conn.h"
+#include "listeners.h"
 #include "metrics.h"
 #include "tls.h"
 #include "zerospan_abi.h"
@@ -47,6 +48,11 @@ int zs_events_validate(const void *data, size_t size)
 		if (size != sizeof(struct zs_exec_event))
 			return -1;
 		return ZS_EV_EXEC;
+	case ZS_EV_LISTEN:
+	case ZS_EV_UNLISTEN:
+		if (size != sizeof(struct zs_conn_event))
+			return -1;
+		return h.type;
 	}
 	return -1;
 }
@@ -85,6 +91,14 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 
 		memcpy(&ev, data, sizeof(ev));
 		zs_conn_on_inject(&ev);
+		break;
+	}
+	case ZS_EV_LISTEN:
+	case ZS_EV_UNLISTEN: {
+		struct zs_conn_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_listeners_on_event(&ev, type == ZS_EV_LISTEN);
 		break;
 	}
 	case ZS_EV_EXEC: {

@@ -11,6 +11,7 @@
 #include "export.h"
 #include "graph.h"
 #include "graphcmd.h"
+#include "listeners.h"
 #include "loader.h"
 #include "log.h"
 #include "metrics.h"
@@ -120,6 +121,8 @@ int main(int argc, char **argv)
 	loader = zs_loader_open(&cfg);
 	if (!loader)
 		goto out;
+	/* listeners from before the agent; newer ones come as LISTEN events */
+	zs_listeners_scan("/proc");
 	atomic_store(&zs_ready, 1);
 	log_info("tracing HTTP/1.x%s%s", cfg.tls ? " (HTTPS too)" : "",
 		 cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
@@ -169,6 +172,7 @@ out:
 	zs_metrics_set_extra(NULL);
 	zs_graph_fini();
 	zs_traces_clear();
+	zs_listeners_clear();
 	zs_procinfo_fini();
 	return exit_code;
 }

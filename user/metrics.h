@@ -12,55 +12,56 @@
 #include <stdint.h>
 
 /* X(field, help). Exposed as zerospan_<field>_total. */
-#define ZS_COUNTERS(X)                                                                           \
-	X(events_received, "ringbuf records received")                                           \
-	X(events_malformed, "ringbuf records rejected by the decoder")                           \
-	X(conns_opened, "connections announced by the kernel")                                   \
-	X(conns_closed, "connections closed")                                                    \
-	X(conns_expired, "connections forgotten after the idle timeout")                         \
-	X(conns_evicted, "connections evicted because the table was full")                       \
-	X(stream_gaps, "byte-position gaps (lost or unordered events)")                          \
-	X(capture_truncated, "header blocks longer than the capture size")                       \
-	X(parse_errors, "messages that could not be parsed or framed")                           \
-	X(unmatched_responses, "responses without a request to pair with")                       \
-	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)")       \
-	X(spans_created, "spans built")                                                          \
-	X(spans_unsampled, "spans not exported: their trace was not sampled")                    \
-	X(spans_exported, "spans the OTLP endpoint accepted")                                    \
-	X(spans_dropped_queue_full, "spans dropped because the export queue was full")           \
-	X(spans_dropped_export_failed, "spans dropped after export retries ran out")             \
-	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                 \
-	X(export_requests, "OTLP export requests sent")                                          \
-	X(export_errors, "OTLP export requests that failed")                                     \
-	X(export_retries, "OTLP export retries")                                                 \
-	X(context_extracted, "SERVER spans that joined a trace from traceparent or B3")          \
-	X(context_invalid, "traceparent or B3 headers rejected as invalid")                      \
-	X(context_adopted, "CLIENT spans that kept the app's own traceparent")                   \
-	X(links_thread, "CLIENT spans linked to a request their thread serves")                  \
-	X(links_process, "CLIENT spans linked to a request their process serves")                \
-	X(links_parent_process, "CLIENT spans linked to a request their parent serves")          \
-	X(links_same_node, "SERVER spans linked to a CLIENT span on this host")                  \
-	X(links_ambiguous, "CLIENT spans left unlinked: several requests in flight")             \
-	X(link_evictions, "in-flight requests forgotten: link tables full")                      \
-	X(injected, "requests the kernel added a traceparent to")                                \
-	X(tls_handoffs, "TLS requests whose context the kernel handed to a server on this host") \
-	X(links_injected, "injected CLIENT spans linked to the request their process serves")    \
-	X(inject_parent_unknown, "injected CLIENT spans whose SERVER span was not in flight")    \
-	X(inject_unmatched, "injected contexts that matched no request")                         \
-	X(tls_attaches, "TLS library files uprobes were attached to")                            \
-	X(tls_attach_failed, "TLS library files that could not be attached")                     \
-	X(tls_blind_binaries, "programs with TLS code zerospan cannot see (Go, BoringSSL)")      \
-	X(tls_scans, "process memory maps scanned for TLS libraries")                            \
-	X(tls_scans_dropped, "exec events not scanned: the scan queue was full")                 \
-	X(tls_files_untracked, "files not inspected: the TLS file table was full")               \
-	X(tls_procs_untracked, "processes not tracked: the TLS process table was full")          \
-	X(routes_overflow, "SERVER spans whose route was one too many for its service")          \
-	X(metric_series_overflow, "spans not in the RED metrics: the series table was full")     \
-	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")       \
-	X(view_traces_skipped, "traces not kept for the live view (admission rate)")             \
-	X(view_spans_skipped, "spans not kept for the live view (trace too large)")              \
-	X(metrics_exports, "OTLP metrics export requests sent")                                  \
-	X(metrics_export_errors, "OTLP metrics exports that failed (the next carries the totals)")
+#define ZS_COUNTERS(X)                                                                             \
+	X(events_received, "ringbuf records received")                                             \
+	X(events_malformed, "ringbuf records rejected by the decoder")                             \
+	X(conns_opened, "connections announced by the kernel")                                     \
+	X(conns_closed, "connections closed")                                                      \
+	X(conns_expired, "connections forgotten after the idle timeout")                           \
+	X(conns_evicted, "connections evicted because the table was full")                         \
+	X(stream_gaps, "byte-position gaps (lost or unordered events)")                            \
+	X(capture_truncated, "header blocks longer than the capture size")                         \
+	X(parse_errors, "messages that could not be parsed or framed")                             \
+	X(unmatched_responses, "responses without a request to pair with")                         \
+	X(exchanges_dropped, "request/response exchanges dropped (gap, overflow, expiry)")         \
+	X(spans_created, "spans built")                                                            \
+	X(spans_unsampled, "spans not exported: their trace was not sampled")                      \
+	X(spans_exported, "spans the OTLP endpoint accepted")                                      \
+	X(spans_dropped_queue_full, "spans dropped because the export queue was full")             \
+	X(spans_dropped_export_failed, "spans dropped after export retries ran out")               \
+	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                   \
+	X(export_requests, "OTLP export requests sent")                                            \
+	X(export_errors, "OTLP export requests that failed")                                       \
+	X(export_retries, "OTLP export retries")                                                   \
+	X(context_extracted, "SERVER spans that joined a trace from traceparent or B3")            \
+	X(context_invalid, "traceparent or B3 headers rejected as invalid")                        \
+	X(context_adopted, "CLIENT spans that kept the app's own traceparent")                     \
+	X(links_thread, "CLIENT spans linked to a request their thread serves")                    \
+	X(links_process, "CLIENT spans linked to a request their process serves")                  \
+	X(links_parent_process, "CLIENT spans linked to a request their parent serves")            \
+	X(links_same_node, "SERVER spans linked to a CLIENT span on this host")                    \
+	X(links_ambiguous, "CLIENT spans left unlinked: several requests in flight")               \
+	X(link_evictions, "in-flight requests forgotten: link tables full")                        \
+	X(injected, "requests the kernel added a traceparent to")                                  \
+	X(tls_handoffs, "TLS requests whose context the kernel handed to a server on this host")   \
+	X(links_injected, "injected CLIENT spans linked to the request their process serves")      \
+	X(inject_parent_unknown, "injected CLIENT spans whose SERVER span was not in flight")      \
+	X(inject_unmatched, "injected contexts that matched no request")                           \
+	X(tls_attaches, "TLS library files uprobes were attached to")                              \
+	X(tls_attach_failed, "TLS library files that could not be attached")                       \
+	X(tls_blind_binaries, "programs with TLS code zerospan cannot see (Go, BoringSSL)")        \
+	X(tls_scans, "process memory maps scanned for TLS libraries")                              \
+	X(tls_scans_dropped, "exec events not scanned: the scan queue was full")                   \
+	X(tls_files_untracked, "files not inspected: the TLS file table was full")                 \
+	X(tls_procs_untracked, "processes not tracked: the TLS process table was full")            \
+	X(routes_overflow, "SERVER spans whose route was one too many for its service")            \
+	X(metric_series_overflow, "spans not in the RED metrics: the series table was full")       \
+	X(graph_edges_overflow, "spans not in the service graph: the edge table was full")         \
+	X(view_traces_skipped, "traces not kept for the live view (admission rate)")               \
+	X(view_spans_skipped, "spans not kept for the live view (trace too large)")                \
+	X(metrics_exports, "OTLP metrics export requests sent")                                    \
+	X(metrics_export_errors, "OTLP metrics exports that failed (the next carries the totals)") \
+	X(listeners_untracked, "listening sockets not remembered: the table was full")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;

@@ -191,6 +191,40 @@ def test_routes_stay_bounded():
         rec.close()
 
 
+def test_untraced_local_servers_named_by_their_listening_process():
+    """Only curl is traced (--exe=curl): the servers it calls are named after
+    the processes listening on their ports, one found at start-up
+    (/proc/net/tcp), one that started listening later (LISTEN event)."""
+    early, late = free_port(), free_port()
+    rec = Receiver()
+    srv_early = Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(early), "leaf"],
+                     env={"OTEL_SERVICE_NAME": "inventory"}, wait_port=early)
+    agent = Agent(rec, args=["--exe=curl"])
+    srv_late = None
+    try:
+        srv_late = Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(late), "leaf"],
+                        env={"OTEL_SERVICE_NAME": "billing"}, wait_port=late)
+        for port in (early, late, early):
+            assert run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/x" % port]).returncode == 0
+        spans = rec.wait(lambda s: True, 3, timeout=15)
+        time.sleep(0.5)
+        spans = rec.wait(lambda s: True, 4, timeout=0)
+        assert len(spans) == 3 and all(s["kind"] == "CLIENT" for s in spans), dump(spans)
+        p = prom(agent)
+        assert p.get(edge("traces_service_graph_request_total", "curl", "inventory")) == 2, \
+            [k for k in p if k.startswith("traces_service_graph_request_total")]
+        assert p.get(edge("traces_service_graph_request_total", "curl", "billing")) == 1
+        # a port nobody listens on here: the address names it
+        assert run(["curl", "-sS", "-o", "/dev/null", "--max-time", "2",
+                    "http://127.0.0.1:%d/x" % free_port()]).returncode != 0
+    finally:
+        if srv_late:
+            srv_late.stop()
+        srv_early.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_bad_route_flag_is_a_clear_error():
     from harness import AGENT
     r = run([AGENT, "--route=users/{id}"])
@@ -202,6 +236,7 @@ def test_bad_route_flag_is_a_clear_error():
 TESTS = [
     test_chain_edges_and_red_metrics,
     test_routes_stay_bounded,
+    test_untraced_local_servers_named_by_their_listening_process,
     test_bad_route_flag_is_a_clear_error,
 ]
 
