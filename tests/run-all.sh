@@ -35,7 +35,7 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
@@ -44,6 +44,7 @@ for s in "${suites[@]}"; do
       run_suite "unit: routes (ASan+UBSan)" build/asan/tests/test_route
       run_suite "unit: RED metrics and service graph (ASan+UBSan)" build/asan/tests/test_graph
       run_suite "unit: listening sockets (ASan+UBSan)" build/asan/tests/test_listeners
+      run_suite "unit: live view trace buffer (ASan+UBSan)" build/asan/tests/test_traces
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }

@@ -173,28 +173,40 @@ double zs_hist_quantile(const struct zs_hist *h, double q)
 	return zs_graph_bounds[ZS_GRAPH_BOUNDS - 1];
 }
 
-static void red_labels(const struct zs_span *s, const char *service, struct zs_red_labels *l)
+/* The labels of s's RED series, and their hash (over the strings' bytes
+ * only: the struct is mostly padding). */
+static uint64_t red_labels(const struct zs_span *s, const char *service, struct zs_red_labels *l)
 {
+	uint64_t h;
+
 	memset(l, 0, sizeof(*l));
 	l->kind = s->kind;
 	l->status = s->status;
-	snprintf(l->service, sizeof(l->service), "%s", service);
-	snprintf(l->method, sizeof(l->method), "%s", s->method);
-	snprintf(l->scheme, sizeof(l->scheme), "%s", s->scheme);
+	zs_strlcpy(l->service, service, sizeof(l->service));
+	zs_strlcpy(l->method, s->method, sizeof(l->method));
+	zs_strlcpy(l->scheme, s->scheme, sizeof(l->scheme));
 	if (!s->status)
-		snprintf(l->error_type, sizeof(l->error_type), "%s", s->error_type);
+		zs_strlcpy(l->error_type, s->error_type, sizeof(l->error_type));
 	if (s->kind == ZS_KIND_SERVER) {
-		snprintf(l->route, sizeof(l->route), "%s", s->route);
+		zs_strlcpy(l->route, s->route, sizeof(l->route));
 	} else {
-		snprintf(l->server_address, sizeof(l->server_address), "%s",
-			 s->server_address[0] ? s->server_address : s->peer_address);
+		zs_strlcpy(l->server_address,
+			   s->server_address[0] ? s->server_address : s->peer_address,
+			   sizeof(l->server_address));
 		l->server_port = s->server_port ? s->server_port : s->peer_port;
 	}
+	h = fnv(&l->kind, 1, FNV0);
+	h = fnv(&l->status, sizeof(l->status), h);
+	h = fnv(&l->server_port, sizeof(l->server_port), h);
+	h = fnv_str(l->service, h);
+	h = fnv_str(l->route, h);
+	h = fnv_str(l->server_address, h);
+	return fnv_str(l->method, h);
 }
 
-static struct zs_series *series_get(const struct zs_red_labels *l)
+static struct zs_series *series_get(const struct zs_red_labels *l, uint64_t hash)
 {
-	uint64_t b = fnv(l, sizeof(*l), FNV0) % ZS_GRAPH_HASH;
+	uint64_t b = hash % ZS_GRAPH_HASH;
 	struct zs_series *x;
 
 	for (x = tabs.series[b]; x; x = x->next)
@@ -260,8 +272,7 @@ void zs_graph_observe(struct zs_span *s)
 		if (strcmp(s->method, "_OTHER") != 0)
 			snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
 	}
-	red_labels(s, service, &l);
-	x = series_get(&l);
+	x = series_get(&l, red_labels(s, service, &l));
 	if (x)
 		hist_add(&x->h, secs, s);
 	else

@@ -24,42 +24,74 @@ struct trace {
 	uint64_t seq; /* admission order */
 	uint64_t start_ns, end_ns;
 	bool error;
+	bool slow; /* among the SLOW_KEPT slowest at the last ranking */
 	uint32_t n;
 	struct tspan spans[ZS_TRACE_SPANS_MAX];
 };
 
 static struct trace *tab;
 static uint32_t n_traces;
-static uint64_t seq, window_start, admitted, admitted_errors, slow_ns, slow_at;
+/* chains of tab indices by trace id, -1 ends a chain */
+#define BUCKETS 256
+static int16_t head[BUCKETS], next_in[ZS_TRACES_MAX];
+static uint64_t seq, window_start, admitted, admitted_errors, slow_at;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+
+static uint32_t bucket_of(const uint8_t id[16])
+{
+	return (uint32_t)(id[15] ^ id[7]) % BUCKETS;
+}
 
 static struct trace *find(const uint8_t id[16])
 {
-	uint32_t i;
+	int16_t i;
 
-	for (i = 0; i < n_traces; i++)
+	for (i = head[bucket_of(id)]; i >= 0; i = next_in[i])
 		if (memcmp(tab[i].trace_id, id, 16) == 0)
 			return &tab[i];
 	return NULL;
 }
 
-static int cmp_desc(const void *a, const void *b)
+static void unlink_trace(int16_t idx)
 {
-	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	int16_t *p = &head[bucket_of(tab[idx].trace_id)];
 
-	return x < y ? 1 : x > y ? -1 : 0;
+	while (*p >= 0 && *p != idx)
+		p = &next_in[*p];
+	if (*p == idx)
+		*p = next_in[idx];
 }
 
-/* The duration of the SLOW_KEPT-th slowest trace: slower ones are kept. */
-static void update_slow(void)
+static void link_trace(int16_t idx)
 {
-	uint64_t d[ZS_TRACES_MAX] = { 0 };
+	uint32_t b = bucket_of(tab[idx].trace_id);
+
+	next_in[idx] = head[b];
+	head[b] = idx;
+}
+
+static int cmp_duration_desc(const void *a, const void *b)
+{
+	const struct trace *x = *(const struct trace *const *)a,
+			   *y = *(const struct trace *const *)b;
+	uint64_t dx = x->end_ns - x->start_ns, dy = y->end_ns - y->start_ns;
+
+	return dx < dy ? 1 : dx > dy ? -1 : 0;
+}
+
+/* Marks the SLOW_KEPT slowest traces: those are evicted last. */
+static void rank_slow(void)
+{
+	struct trace *order[ZS_TRACES_MAX] = { 0 };
 	uint32_t i;
 
-	for (i = 0; i < n_traces; i++)
-		d[i] = tab[i].end_ns - tab[i].start_ns;
-	qsort(d, n_traces, sizeof(d[0]), cmp_desc);
-	slow_ns = n_traces >= SLOW_KEPT ? d[SLOW_KEPT - 1] : 0;
+	for (i = 0; i < n_traces; i++) {
+		order[i] = &tab[i];
+		tab[i].slow = false;
+	}
+	qsort(order, n_traces, sizeof(order[0]), cmp_duration_desc);
+	for (i = 0; i < n_traces && i < SLOW_KEPT; i++)
+		order[i]->slow = true;
 }
 
 static struct trace *victim(void)
@@ -72,7 +104,7 @@ static struct trace *victim(void)
 
 		if (t->seq < oldest->seq)
 			oldest = t;
-		if (t->error || (slow_ns && t->end_ns - t->start_ns >= slow_ns))
+		if (t->error || t->slow)
 			continue;
 		if (!v || t->seq < v->seq)
 			v = t;
@@ -86,9 +118,13 @@ void zs_traces_add(const struct zs_span *s, uint64_t now)
 	struct tspan *x;
 
 	pthread_mutex_lock(&lock);
-	if (!tab && !(tab = calloc(ZS_TRACES_MAX, sizeof(*tab)))) {
-		pthread_mutex_unlock(&lock);
-		return;
+	if (!tab) {
+		tab = calloc(ZS_TRACES_MAX, sizeof(*tab));
+		if (!tab) {
+			pthread_mutex_unlock(&lock);
+			return;
+		}
+		memset(head, 0xff, sizeof(head));
 	}
 	t = find(s->trace_id);
 	if (!t) {
@@ -111,12 +147,14 @@ void zs_traces_add(const struct zs_span *s, uint64_t now)
 		} else {
 			if (now - slow_at >= 1000000000ULL) {
 				slow_at = now;
-				update_slow();
+				rank_slow();
 			}
 			t = victim();
+			unlink_trace((int16_t)(t - tab));
 		}
 		memset(t, 0, sizeof(*t));
 		memcpy(t->trace_id, s->trace_id, 16);
+		link_trace((int16_t)(t - tab));
 		t->seq = ++seq;
 		t->start_ns = s->start_ns;
 		t->end_ns = s->end_ns;
@@ -212,6 +250,6 @@ void zs_traces_clear(void)
 	free(tab);
 	tab = NULL;
 	n_traces = 0;
-	seq = admitted = admitted_errors = window_start = slow_ns = slow_at = 0;
+	seq = admitted = admitted_errors = window_start = slow_at = 0;
 	pthread_mutex_unlock(&lock);
 }
