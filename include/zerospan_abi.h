@@ -19,13 +19,13 @@
 #define ZS_IOV_MAX 16
 
 /* Event types: X(name, value). Enum and name table are built from this list. */
-#define ZS_EVENT_TYPES(X)                                                      \
-	X(DATA, 1)   /* payload of one socket read or write */                 \
-	X(CONN, 2)   /* first sight of a connection: tuple, role, netns */     \
-	X(CLOSE, 3)  /* the socket reached TCP_CLOSE */                        \
-	X(INJECT, 4) /* a traceparent was inserted into an outgoing request */ \
-	X(EXEC, 5)   /* a process called exec: look for TLS libraries in it */ \
-	X(LISTEN, 6) /* a socket started listening (zs_conn_event layout) */  \
+#define ZS_EVENT_TYPES(X)                                                        \
+	X(DATA, 1)     /* payload of one socket read or write */                 \
+	X(CONN, 2)     /* first sight of a connection: tuple, role, netns */     \
+	X(CLOSE, 3)    /* the socket reached TCP_CLOSE */                        \
+	X(INJECT, 4)   /* a traceparent was inserted into an outgoing request */ \
+	X(EXEC, 5)     /* a process called exec: look for TLS libraries in it */ \
+	X(LISTEN, 6)   /* a socket started listening (zs_conn_event layout) */   \
 	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */
 
 enum zs_event_type {

@@ -4,6 +4,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "otlp.h"
+#include "otlp_http.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -257,30 +258,14 @@ static void *export_main(void *arg)
 
 int zs_export_start(const struct zs_config *c)
 {
-	char hdr[1024];
-	int i, rc;
+	int rc;
 
 	cfg = c;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
-	curl = curl_easy_init();
+	curl = zs_otlp_http_new(cfg, cfg->traces_url, &headers);
 	if (!curl)
 		return -ENOMEM;
-	headers = curl_slist_append(headers, "Content-Type: application/x-protobuf");
-	if (cfg->gzip)
-		headers = curl_slist_append(headers, "Content-Encoding: gzip");
-	for (i = 0; i < cfg->n_headers; i++) {
-		snprintf(hdr, sizeof(hdr), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
-		headers = curl_slist_append(headers, hdr);
-	}
-	curl_easy_setopt(curl, CURLOPT_URL, cfg->traces_url);
-	curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)cfg->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, (long)cfg->timeout_ms);
-	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
 	curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
-	curl_easy_setopt(curl, CURLOPT_USERAGENT, "zerospan/" ZS_VERSION);
 	rc = pthread_create(&thread, NULL, export_main, NULL);
 	if (rc)
 		return -rc;

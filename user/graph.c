@@ -250,6 +250,7 @@ void zs_graph_observe(struct zs_span *s)
 	const char *service = s->res ? s->res->service_name : "unknown";
 	double secs = s->end_ns > s->start_ns ? (double)(s->end_ns - s->start_ns) / 1e9 : 0;
 	struct zs_red_labels l;
+	uint64_t hash;
 	struct zs_service *svc;
 	struct zs_series *x;
 	struct zs_edge *e;
@@ -272,7 +273,8 @@ void zs_graph_observe(struct zs_span *s)
 		if (strcmp(s->method, "_OTHER") != 0)
 			snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
 	}
-	x = series_get(&l, red_labels(s, service, &l));
+	hash = red_labels(s, service, &l);
+	x = series_get(&l, hash);
 	if (x)
 		hist_add(&x->h, secs, s);
 	else

@@ -132,26 +132,20 @@ void zs_graph_render_prom(struct zs_sbuf *b, bool om)
 					render_hist(b, red[k].name, labels, &x->h, om);
 				}
 	}
-	zs_sb_printf(b,
-		     "# HELP traces_service_graph_request%s Requests between two services\n"
-		     "# TYPE traces_service_graph_request%s counter\n",
-		     om ? "" : "_total", om ? "" : "_total");
-	for (i = 0; i < ZS_GRAPH_HASH; i++)
-		for (e = t->edges[i]; e; e = e->next) {
-			edge_labels(e, labels, sizeof(labels));
-			zs_sb_printf(b, "traces_service_graph_request_total{%s} %llu\n", labels,
-				     (unsigned long long)e->total);
-		}
-	zs_sb_printf(b,
-		     "# HELP traces_service_graph_request_failed%s Failed requests between two "
-		     "services\n# TYPE traces_service_graph_request_failed%s counter\n",
-		     om ? "" : "_total", om ? "" : "_total");
-	for (i = 0; i < ZS_GRAPH_HASH; i++)
-		for (e = t->edges[i]; e; e = e->next) {
-			edge_labels(e, labels, sizeof(labels));
-			zs_sb_printf(b, "traces_service_graph_request_failed_total{%s} %llu\n",
-				     labels, (unsigned long long)e->failed);
-		}
+	for (k = 0; k < 2; k++) {
+		const char *fam =
+			k ? "traces_service_graph_request_failed" : "traces_service_graph_request";
+
+		zs_sb_printf(
+			b, "# HELP %s%s %s requests between two services\n# TYPE %s%s counter\n",
+			fam, om ? "" : "_total", k ? "Failed" : "All", fam, om ? "" : "_total");
+		for (i = 0; i < ZS_GRAPH_HASH; i++)
+			for (e = t->edges[i]; e; e = e->next) {
+				edge_labels(e, labels, sizeof(labels));
+				zs_sb_printf(b, "%s_total{%s} %llu\n", fam, labels,
+					     (unsigned long long)(k ? e->failed : e->total));
+			}
+	}
 	for (k = 0; k < 2; k++) {
 		const char *name = k ? "traces_service_graph_request_client_seconds"
 				     : "traces_service_graph_request_server_seconds";

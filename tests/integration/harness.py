@@ -327,6 +327,27 @@ class Proc:
                 self.p.wait()
 
 
+def start_chain(ports):
+    """front (ports[0]) -> mid (ports[1]) -> leaf (ports[2]): uninstrumented
+    python services (servers/chain_server.py, thread mode; the leaf answers
+    /fail/... with a 500). Returns the Procs, leaf first."""
+    servers = os.path.join(os.path.dirname(__file__), "servers", "chain_server.py")
+    procs = [Proc([sys.executable, servers, str(ports[2]), "leaf"], env={"OTEL_SERVICE_NAME": "leaf"},
+                  wait_port=ports[2])]
+    try:
+        procs.append(Proc([sys.executable, servers, str(ports[1]), "thread",
+                           "http://127.0.0.1:%d/leaf" % ports[2]], env={"OTEL_SERVICE_NAME": "mid"},
+                          wait_port=ports[1]))
+        procs.append(Proc([sys.executable, servers, str(ports[0]), "thread",
+                           "http://127.0.0.1:%d/chain" % ports[1]], env={"OTEL_SERVICE_NAME": "front"},
+                          wait_port=ports[0]))
+    except Exception:
+        for p in procs:
+            p.stop()
+        raise
+    return procs
+
+
 def run(cmd, timeout=60, **kw):
     return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, **kw)
 

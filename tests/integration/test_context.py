@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import AGENT, Agent, Nginx, Proc, Receiver, by_kind, check_span_sanity, dump, free_port, main, run  # noqa: E402
+from harness import AGENT, Agent, Nginx, Proc, Receiver, check_span_sanity, dump, free_port, main, run  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")

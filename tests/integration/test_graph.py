@@ -8,7 +8,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, Proc, Receiver, dump, free_port, main, run  # noqa: E402
+from harness import Agent, Proc, Receiver, dump, free_port, main, run, start_chain  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -50,14 +50,7 @@ def test_chain_edges_and_red_metrics():
     agent = Agent(rec, ports=ports, env={"OTEL_METRIC_EXPORT_INTERVAL": "500"})
     procs = []
     try:
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[2]), "leaf"],
-                          env={"OTEL_SERVICE_NAME": "leaf"}, wait_port=ports[2]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
-                           "http://127.0.0.1:%d/leaf" % ports[2]], env={"OTEL_SERVICE_NAME": "mid"},
-                          wait_port=ports[1]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
-                           "http://127.0.0.1:%d/chain" % ports[1]], env={"OTEL_SERVICE_NAME": "front"},
-                          wait_port=ports[0]))
+        procs = start_chain(ports)
         n, m = 7, 3
         for i in range(n):
             r = run(["curl", "-sS", "http://127.0.0.1:%d/chain/%d" % (ports[0], i)])

@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AGENT, ROOT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
+from harness import (AGENT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
                      check_span_sanity, dump, free_port, run)
 
 PY = sys.executable

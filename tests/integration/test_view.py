@@ -11,7 +11,7 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import AGENT, ROOT, Agent, Proc, Receiver, dump, free_port, main, run  # noqa: E402
+from harness import AGENT, ROOT, Agent, Receiver, dump, free_port, main, run, start_chain  # noqa: E402
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -28,14 +28,7 @@ def test_graph_api_and_live_view_in_chromium():
     agent = Agent(rec, ports=ports)
     procs = []
     try:
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[2]), "leaf"],
-                          env={"OTEL_SERVICE_NAME": "leaf"}, wait_port=ports[2]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[1]), "thread",
-                           "http://127.0.0.1:%d/leaf" % ports[2]], env={"OTEL_SERVICE_NAME": "mid"},
-                          wait_port=ports[1]))
-        procs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(ports[0]), "thread",
-                           "http://127.0.0.1:%d/chain" % ports[1]], env={"OTEL_SERVICE_NAME": "front"},
-                          wait_port=ports[0]))
+        procs = start_chain(ports)
         for i in range(5):
             assert run(["curl", "-sS", "http://127.0.0.1:%d/chain/%d" % (ports[0], i)]).returncode == 0
         for i in range(2):

@@ -1,0 +1,16 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/* A libcurl handle set up for OTLP/HTTP protobuf posts to one URL: content
+ * type, gzip, the OTEL_EXPORTER_OTLP_HEADERS, timeouts, user agent. Shared
+ * by the trace and the metrics exporters (one handle per thread). */
+#ifndef ZS_OTLP_HTTP_H
+#define ZS_OTLP_HTTP_H
+
+#include <curl/curl.h>
+
+#include "config.h"
+
+/* Returns the handle and its header list (*headers, to free after the
+ * handle), or NULL. */
+CURL *zs_otlp_http_new(const struct zs_config *cfg, const char *url, struct curl_slist **headers);
+
+#endif
