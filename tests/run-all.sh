@@ -35,7 +35,7 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
@@ -45,6 +45,7 @@ for s in "${suites[@]}"; do
       run_suite "unit: RED metrics and service graph (ASan+UBSan)" build/asan/tests/test_graph
       run_suite "unit: listening sockets (ASan+UBSan)" build/asan/tests/test_listeners
       run_suite "unit: live view trace buffer (ASan+UBSan)" build/asan/tests/test_traces
+      run_suite "unit: container ids from cgroups (ASan+UBSan)" build/asan/tests/test_container
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
@@ -58,6 +59,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: HTTPS (TLS uprobes)" /usr/bin/python3 tests/integration/test_tls.py
       run_suite "integration: service graph and RED metrics" /usr/bin/python3 tests/integration/test_graph.py
       run_suite "integration: graph API and live view (chromium)" /usr/bin/python3 tests/integration/test_view.py
+      run_suite "integration: container identity" /usr/bin/python3 tests/integration/test_containers.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

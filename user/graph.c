@@ -261,7 +261,8 @@ void zs_graph_observe(struct zs_span *s)
 	svc = service_get(service);
 	if (svc && s->res) {
 		svc->pid = s->res->pid;
-		snprintf(svc->exe, sizeof(svc->exe), "%s", s->res->exe_name);
+		zs_strlcpy(svc->exe, s->res->exe_name, sizeof(svc->exe));
+		zs_strlcpy(svc->container_id, s->res->container.id, sizeof(svc->container_id));
 	}
 	if (svc && s->kind == ZS_KIND_SERVER) {
 		hist_add(&svc->served, secs, s);

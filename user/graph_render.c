@@ -209,6 +209,8 @@ void zs_graph_render_json(struct zs_sbuf *b, uint64_t now_unix_ns)
 			json_str(b, r->name);
 			zs_sb_printf(b, ",\"traced\":true,\"pid\":%u,\"exe\":", r->pid);
 			json_str(b, r->exe);
+			zs_sb_printf(b, ",\"container_id\":");
+			json_str(b, r->container_id);
 			zs_sb_printf(b,
 				     ",\"requests\":%llu,\"errors\":%llu,\"p50_seconds\":%.6f,"
 				     "\"p95_seconds\":%.6f,\"routes\":%u}",

@@ -60,10 +60,11 @@ struct zs_edge {
 struct zs_service {
 	char name[128];
 	char exe[64];
-	uint32_t pid;	  /* the latest process seen */
-	uint32_t n;	  /* routes */
-	uint64_t *hashes; /* max_routes */
-	uint64_t errors;  /* SERVER spans in error */
+	char container_id[65]; /* of the latest process seen, "" if none */
+	uint32_t pid;	       /* the latest process seen */
+	uint32_t n;	       /* routes */
+	uint64_t *hashes;      /* max_routes */
+	uint64_t errors;       /* SERVER spans in error */
 	struct zs_hist served;
 	struct zs_service *next;
 };

@@ -124,6 +124,9 @@ Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resourc
 		zs_kv_str(a, &l, "process.executable.name", r->exe_name);
 		zs_kv_str(a, &l, "process.executable.path", r->exe_path);
 		zs_kv_str(a, &l, "process.command_line", r->cmdline);
+		zs_kv_str(a, &l, "container.id", r->container.id);
+		zs_kv_str(a, &l, "container.runtime", r->container.runtime);
+		zs_kv_str(a, &l, "k8s.pod.uid", r->container.pod_uid);
 	}
 	zs_kv_str(a, &l, "host.name", zs_host_name());
 	zs_kv_str(a, &l, "telemetry.sdk.name", "zerospan");

@@ -138,6 +138,10 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 		while (n > 0 && (r->cmdline[n - 1] == ' ' || !r->cmdline[n - 1]))
 			r->cmdline[--n] = 0;
 	}
+	snprintf(path, sizeof(path), "%s/%u/cgroup", proc_root, pid);
+	n = read_file(path, env, sizeof(env));
+	if (n > 0)
+		zs_container_parse(env, (size_t)n, &r->container);
 	snprintf(path, sizeof(path), "%s/%u/environ", proc_root, pid);
 	n = read_file(path, env, sizeof(env));
 	if (n > 0) {

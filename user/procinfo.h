@@ -10,6 +10,8 @@
 #include <stdatomic.h>
 #include <stdint.h>
 
+#include "container.h"
+
 #include "config.h"
 
 #define ZS_RES_EXTRA 16
@@ -21,6 +23,7 @@ struct zs_resource {
 	char exe_name[64];
 	char exe_path[256];
 	char cmdline[512];
+	struct zs_container container;	  /* from /proc/PID/cgroup; id "" outside containers */
 	struct zs_kv extra[ZS_RES_EXTRA]; /* the process's own OTEL_RESOURCE_ATTRIBUTES */
 	int n_extra;
 };
