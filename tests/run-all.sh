@@ -61,6 +61,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: graph API and live view (chromium)" /usr/bin/python3 tests/integration/test_view.py
       run_suite "integration: container identity" /usr/bin/python3 tests/integration/test_containers.py
       run_suite "integration: deploy manifests" /usr/bin/python3 tests/integration/test_deploy.py
+      run_suite "integration: only the documented capabilities" /usr/bin/python3 tests/integration/test_capabilities.py
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

@@ -60,13 +60,21 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 	return 0;
 }
 
+/* Does path exist? Checked with the effective credentials and capabilities
+ * (access() would use the real uid and ignore capabilities: an agent running
+ * as a non-root user with CAP_DAC_READ_SEARCH would see no tracefs). */
+static int path_exists(const char *path)
+{
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
+}
+
 /* Syscall tracepoints are looked up in tracefs: mount it if nobody did. */
 static int ensure_tracefs(void)
 {
 	struct statfs st;
 
-	if (access("/sys/kernel/tracing/events/syscalls", F_OK) == 0 ||
-	    access("/sys/kernel/debug/tracing/events/syscalls", F_OK) == 0)
+	if (path_exists("/sys/kernel/tracing/events/syscalls") ||
+	    path_exists("/sys/kernel/debug/tracing/events/syscalls"))
 		return 0;
 	if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == TRACEFS_MAGIC_)
 		return 0;
@@ -83,10 +91,10 @@ static int tracepoint_exists(const char *cat, const char *name)
 	char path[256];
 
 	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/%s", cat, name);
-	if (access(path, F_OK) == 0)
+	if (path_exists(path))
 		return 1;
 	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s", cat, name);
-	return access(path, F_OK) == 0;
+	return path_exists(path);
 }
 
 /* tp_btf programs need the tracepoint's btf_trace_<name> typedef. */
@@ -391,10 +399,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->cgroup_fd = l->msg_link_fd = l->skb_link_fd = -1;
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
-		log_warn("not running as root: loading BPF needs CAP_BPF, CAP_PERFMON and "
-			 "CAP_SYS_ADMIN "
-			 "(or root); expect a permission error");
-	if (access("/sys/kernel/btf/vmlinux", R_OK) != 0) {
+		log_info("not running as root: the capabilities of docs/CAPABILITIES.md are needed");
+	if (faccessat(AT_FDCWD, "/sys/kernel/btf/vmlinux", R_OK, AT_EACCESS) != 0) {
 		log_error("missing /sys/kernel/btf/vmlinux: this kernel has no BTF "
 			  "(CONFIG_DEBUG_INFO_BTF=y is needed)");
 		goto fail;
@@ -455,6 +461,14 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 				bpf_program__set_autoload(prog, false);
 			}
 		}
+	}
+	/* Without read and write nothing is traced: say so instead of looking ready. */
+	if (!bpf_program__autoload(l->skel->progs.zs_exit_read) ||
+	    !bpf_program__autoload(l->skel->progs.zs_exit_write)) {
+		log_error("the read/write syscall tracepoints are not visible in tracefs "
+			  "(/sys/kernel/tracing/events/syscalls): is it mounted and readable "
+			  "(CAP_DAC_READ_SEARCH)?");
+		goto fail;
 	}
 
 	err = sock_bpf__load(l->skel);

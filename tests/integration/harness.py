@@ -158,7 +158,7 @@ class Receiver:
 class Agent:
     """build/zerospan exporting to a Receiver, scoped to the test's ports."""
 
-    def __init__(self, receiver=None, ports=(), args=(), env=None):
+    def __init__(self, receiver=None, ports=(), args=(), env=None, prefix=()):
         self.admin_port = free_port()
         e = dict(os.environ)
         for k in list(e):
@@ -170,7 +170,9 @@ class Agent:
             e["OTEL_BSP_MAX_QUEUE_SIZE"] = "500000"
             e["OTEL_BSP_MAX_EXPORT_BATCH_SIZE"] = "2048"
         e.update(env or {})
-        cmd = [AGENT, "--admin-addr=127.0.0.1:%d" % self.admin_port, "--print=json", "--stats-interval=0"]
+        # prefix: a command that runs the agent (setpriv with fewer privileges, say)
+        cmd = list(prefix) + [AGENT, "--admin-addr=127.0.0.1:%d" % self.admin_port, "--print=json",
+                              "--stats-interval=0"]
         cmd += ["--port=%d" % p for p in ports] + list(args)
         self.out_path = "/tmp/zs-test-agent-%d-%d.out" % (os.getpid(), self.admin_port)
         self.err_path = "/tmp/zs-test-agent-%d-%d.err" % (os.getpid(), self.admin_port)

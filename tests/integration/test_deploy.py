@@ -19,11 +19,10 @@ DEPLOY = os.path.join(ROOT, "deploy")
 
 
 def documented_caps():
-    """Capabilities in docs/CAPABILITIES.md's table, but CAP_SYS_ADMIN, which
-    is only needed to mount what a DaemonSet mounts from the host."""
+    """Capabilities in docs/CAPABILITIES.md's table."""
     caps = set(re.findall(r"^\| `CAP_([A-Z_]+)`", open(os.path.join(ROOT, "docs", "CAPABILITIES.md")).read(), re.M))
     assert "BPF" in caps and "PERFMON" in caps, caps
-    return caps - {"SYS_ADMIN"}
+    return caps
 
 
 def agent_accepts(args):

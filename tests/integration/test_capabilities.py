@@ -1,0 +1,89 @@
+#!/usr/bin/python3
+"""The agent with only the capabilities docs/CAPABILITIES.md lists, as user
+nobody (ambient capabilities through setpriv), not root: plain HTTP and
+HTTPS spans and traceparent injection all work; with --tls=off it works
+without CAP_SYS_ADMIN too. CAP_SYS_RESOURCE is kept only if this machine's
+bounding set has it (it does not here; Linux >= 5.11 does not need it)."""
+import os
+import re
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import (ROOT, Agent, Certificate, Nginx, Proc, Receiver, by_kind,  # noqa: E402
+                     dump, free_port, main, run)
+
+CAP_BITS = {"BPF": 39, "PERFMON": 38, "NET_ADMIN": 12, "SYS_ADMIN": 21, "SYS_PTRACE": 19,
+            "DAC_READ_SEARCH": 2, "SYS_RESOURCE": 24}
+
+
+def documented():
+    return set(re.findall(r"^\| `CAP_([A-Z_]+)`", open(os.path.join(ROOT, "docs", "CAPABILITIES.md")).read(), re.M))
+
+
+def bounding():
+    line = [ln for ln in open("/proc/self/status") if ln.startswith("CapBnd:")][0]
+    return int(line.split()[1], 16)
+
+
+def setpriv(caps):
+    c = ",".join("+" + x.lower() for x in sorted(caps))
+    return ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--inh-caps=-all," + c,
+            "--ambient-caps=-all," + c, "--bounding-set=-all," + c]
+
+
+def run_as(caps, args, check_https):
+    web, tls_port = free_port(), free_port()
+    cert = Certificate()
+    rec = Receiver()
+    agent = Agent(rec, ports=[web, tls_port], args=args, prefix=setpriv(caps))
+    srv = ngx = None
+    try:
+        status = open("/proc/%d/status" % agent.proc.pid).read()
+        assert re.search(r"^Uid:\s+65534\s", status, re.M), "not running as nobody: " + status[:300]
+        eff = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
+        assert eff == sum(1 << CAP_BITS[c] for c in caps), (hex(eff), caps)
+        srv = Proc([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
+                   cwd=tempfile.gettempdir(), wait_port=web)
+        ngx = Nginx(tls_port, tls=cert)
+        assert run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/" % web]).returncode == 0
+        assert run(["curl", "-sSk", "--http1.1", "-o", "/dev/null",
+                    "https://127.0.0.1:%d/index.html" % tls_port]).returncode == 0
+        want = 4 if check_https else 2
+        spans = rec.wait(lambda s: True, want, timeout=15)
+        plain = [s for s in spans if s["attrs"]["url.scheme"] == "http"]
+        https = [s for s in spans if s["attrs"]["url.scheme"] == "https"]
+        assert len(by_kind(plain, "SERVER")) == 1 and len(by_kind(plain, "CLIENT")) == 1, dump(spans)
+        # injected: the SERVER span is the child of curl's CLIENT span
+        assert by_kind(plain, "SERVER")[0]["parent_span_id"] == by_kind(plain, "CLIENT")[0]["span_id"]
+        assert agent.metrics()['zerospan_inject_total{result="injected"}'] >= 1
+        assert len(https) == (2 if check_https else 0), dump(spans)
+        agent.assert_no_loss()
+    finally:
+        if ngx:
+            ngx.stop()
+        if srv:
+            srv.stop()
+        agent.stop()
+        rec.close()
+        cert.remove()
+
+
+def available(caps):
+    return {c for c in caps if c != "SYS_RESOURCE" or bounding() & (1 << CAP_BITS[c])}
+
+
+def test_documented_capabilities_are_enough():
+    caps = available(documented())
+    assert caps >= {"BPF", "PERFMON", "NET_ADMIN", "SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"}, caps
+    run_as(caps, [], check_https=True)
+
+
+def test_without_tls_no_sys_admin():
+    run_as(available(documented()) - {"SYS_ADMIN"}, ["--tls=off"], check_https=False)
+
+
+TESTS = [test_documented_capabilities_are_enough, test_without_tls_no_sys_admin]
+
+if __name__ == "__main__":
+    main(TESTS)
