@@ -399,7 +399,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->cgroup_fd = l->msg_link_fd = l->skb_link_fd = -1;
 	libbpf_set_print(libbpf_log);
 	if (geteuid() != 0)
-		log_info("not running as root: the capabilities of docs/CAPABILITIES.md are needed");
+		log_info(
+			"not running as root: the capabilities of docs/CAPABILITIES.md are needed");
 	if (faccessat(AT_FDCWD, "/sys/kernel/btf/vmlinux", R_OK, AT_EACCESS) != 0) {
 		log_error("missing /sys/kernel/btf/vmlinux: this kernel has no BTF "
 			  "(CONFIG_DEBUG_INFO_BTF=y is needed)");
