@@ -284,8 +284,8 @@ void zs_export_stop(void)
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
-	curl_slist_free_all(headers);
-	curl_easy_cleanup(curl);
-	curl_global_cleanup();
+	zs_otlp_http_free(curl, headers);
+	curl = NULL;
+	headers = NULL;
 	started = 0;
 }

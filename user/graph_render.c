@@ -70,14 +70,10 @@ static void edge_labels(const struct zs_edge *e, char *out, size_t cap)
 /* OpenMetrics exemplar of a bucket: the latest sampled span that fell in it. */
 static void exemplar(struct zs_sbuf *b, const struct zs_exemplar *x)
 {
-	int i;
-
 	zs_sb_printf(b, " # {trace_id=\"");
-	for (i = 0; i < 16; i++)
-		zs_sb_printf(b, "%02x", x->trace_id[i]);
+	zs_sb_hex(b, x->trace_id, 16);
 	zs_sb_printf(b, "\",span_id=\"");
-	for (i = 0; i < 8; i++)
-		zs_sb_printf(b, "%02x", x->span_id[i]);
+	zs_sb_hex(b, x->span_id, 8);
 	zs_sb_printf(b, "\"} %.9g %llu.%03llu", x->value,
 		     (unsigned long long)(x->unix_ns / 1000000000ULL),
 		     (unsigned long long)(x->unix_ns % 1000000000ULL / 1000000ULL));

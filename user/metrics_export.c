@@ -118,8 +118,7 @@ void zs_metrics_export_stop(void)
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(headers);
+	zs_otlp_http_free(curl, headers);
 	curl = NULL;
 	headers = NULL;
 	started = 0;

@@ -14,8 +14,10 @@ CURL *zs_otlp_http_new(const struct zs_config *cfg, const char *url, struct curl
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return NULL;
 	h = curl_easy_init();
-	if (!h)
+	if (!h) {
+		curl_global_cleanup();
 		return NULL;
+	}
 	*headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
 	if (cfg->gzip)
 		*headers = curl_slist_append(*headers, "Content-Encoding: gzip");
@@ -30,4 +32,13 @@ CURL *zs_otlp_http_new(const struct zs_config *cfg, const char *url, struct curl
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_USERAGENT, "zerospan/" ZS_VERSION);
 	return h;
+}
+
+void zs_otlp_http_free(CURL *h, struct curl_slist *headers)
+{
+	if (!h)
+		return;
+	curl_easy_cleanup(h);
+	curl_slist_free_all(headers);
+	curl_global_cleanup();
 }

@@ -13,4 +13,7 @@
  * handle), or NULL. */
 CURL *zs_otlp_http_new(const struct zs_config *cfg, const char *url, struct curl_slist **headers);
 
+/* Undoes zs_otlp_http_new (the handle, its headers, libcurl's global init). */
+void zs_otlp_http_free(CURL *h, struct curl_slist *headers);
+
 #endif

@@ -40,3 +40,11 @@ void zs_sb_escaped(struct zs_sbuf *b, const char *s)
 			zs_sb_printf(b, "%c", *s);
 	}
 }
+
+void zs_sb_hex(struct zs_sbuf *b, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		zs_sb_printf(b, "%02x", p[i]);
+}

@@ -17,4 +17,7 @@ void zs_sb_printf(struct zs_sbuf *b, const char *fmt, ...) __attribute__((format
  * as '?' (a Prometheus label value or a JSON string body). */
 void zs_sb_escaped(struct zs_sbuf *b, const char *s);
 
+/* Appends n bytes as lowercase hex (trace and span ids). */
+void zs_sb_hex(struct zs_sbuf *b, const unsigned char *p, size_t n);
+
 #endif

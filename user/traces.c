@@ -183,14 +183,6 @@ void zs_traces_add(const struct zs_span *s, uint64_t now)
 	pthread_mutex_unlock(&lock);
 }
 
-static void hex(struct zs_sbuf *b, const uint8_t *p, int n)
-{
-	int i;
-
-	for (i = 0; i < n; i++)
-		zs_sb_printf(b, "%02x", p[i]);
-}
-
 static int cmp_seq_desc(const void *a, const void *b)
 {
 	const struct trace *x = *(const struct trace *const *)a,
@@ -213,7 +205,7 @@ void zs_traces_render_json(struct zs_sbuf *b)
 		const struct trace *t = order[i];
 
 		zs_sb_printf(b, "%s{\"trace_id\":\"", i ? "," : "");
-		hex(b, t->trace_id, 16);
+		zs_sb_hex(b, t->trace_id, 16);
 		zs_sb_printf(b,
 			     "\",\"start_unix_nano\":%llu,\"duration_ms\":%.3f,\"error\":%s,"
 			     "\"spans\":[",
@@ -223,10 +215,10 @@ void zs_traces_render_json(struct zs_sbuf *b)
 			const struct tspan *x = &t->spans[k];
 
 			zs_sb_printf(b, "%s{\"span_id\":\"", k ? "," : "");
-			hex(b, x->span_id, 8);
+			zs_sb_hex(b, x->span_id, 8);
 			zs_sb_printf(b, "\",\"parent_span_id\":\"");
 			if (x->has_parent)
-				hex(b, x->parent, 8);
+				zs_sb_hex(b, x->parent, 8);
 			zs_sb_printf(b, "\",\"kind\":\"%s\",\"name\":\"",
 				     x->kind == ZS_KIND_SERVER ? "SERVER" : "CLIENT");
 			zs_sb_escaped(b, x->name);
