@@ -9,7 +9,7 @@ PROTOC_C    ?= protoc-c
 
 CFLAGS_COMMON := -O2 -g -Wall -Wextra -Werror -Wno-unused-parameter -Wno-format-truncation -D_GNU_SOURCE
 USER_CFLAGS   := $(CFLAGS_COMMON) -std=gnu11 -Iinclude -I$(BUILD) -I$(BUILD)/gen -Iuser
-USER_LDLIBS   := -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread
+USER_LDLIBS   := -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -ljson-c -lpthread
 BPF_CFLAGS    := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-unused-function \
                  -I$(VMLINUX_DIR) -Iinclude -Ibpf
 
@@ -30,7 +30,7 @@ PROTO_O    := $(PROTO_C:.c=.o)
 VIEW_O     := $(BUILD)/gen/view_html.o
 
 # Agent sources: everything in user/ but main.c forms a library the unit tests link.
-USER_LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c))
+USER_LIB_SRCS := $(filter-out user/main.c,$(wildcard user/*.c user/*/*.c))
 USER_LIB_OBJS := $(patsubst user/%.c,$(BUILD)/user/%.o,$(USER_LIB_SRCS))
 UNIT_SRCS     := $(wildcard tests/unit/test_*.c)
 UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
@@ -70,7 +70,7 @@ $(BUILD)/gen/view_html.c: user/view.html
 $(BUILD)/gen/view_html.o: $(BUILD)/gen/view_html.c
 	$(CC) $(USER_CFLAGS) -c $< -o $@
 
-$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h) include/zerospan_abi.h $(SKELS) $(PROTO_C)
+$(BUILD)/user/%.o: user/%.c $(wildcard user/*.h user/*/*.h) include/zerospan_abi.h $(SKELS) $(PROTO_C)
 	@mkdir -p $(@D)
 	$(CC) $(USER_CFLAGS) -c $< -o $@
 

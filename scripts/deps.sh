@@ -8,7 +8,7 @@ mode=${1:-build}
 here=$(cd "$(dirname "$0")/.." && pwd)
 
 build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev protobuf-c-compiler
-            zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev pkg-config)
+            zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev pkg-config)
 test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
            procps psmisc libclang-rt-14-dev golang-go openssl chromium python3-prometheus-client
            python3-yaml)

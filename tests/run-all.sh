@@ -46,6 +46,7 @@ for s in "${suites[@]}"; do
       run_suite "unit: listening sockets (ASan+UBSan)" build/asan/tests/test_listeners
       run_suite "unit: live view trace buffer (ASan+UBSan)" build/asan/tests/test_traces
       run_suite "unit: container ids from cgroups (ASan+UBSan)" build/asan/tests/test_container
+      run_suite "unit: Kubernetes pod metadata (ASan+UBSan)" build/asan/tests/test_k8s tests/unit
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
@@ -60,6 +61,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: service graph and RED metrics" /usr/bin/python3 tests/integration/test_graph.py
       run_suite "integration: graph API and live view (chromium)" /usr/bin/python3 tests/integration/test_view.py
       run_suite "integration: container identity" /usr/bin/python3 tests/integration/test_containers.py
+      run_suite "integration: Kubernetes metadata (hand-built API server)" /usr/bin/python3 tests/integration/test_k8s.py
       run_suite "integration: deploy manifests" /usr/bin/python3 tests/integration/test_deploy.py
       run_suite "integration: only the documented capabilities" /usr/bin/python3 tests/integration/test_capabilities.py
       ;;

@@ -118,6 +118,19 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->max_conns = 65536;
 	c->idle_timeout_s = 300;
 	c->stats_interval_s = 60;
+	c->k8s = ZS_K8S_AUTO;
+	c->k8s_max_containers = 4096;
+	snprintf(c->k8s_sa_dir, sizeof(c->k8s_sa_dir),
+		 "/var/run/secrets/kubernetes.io/serviceaccount");
+	if ((v = env_get(env, "KUBERNETES_SERVICE_HOST")) && *v) {
+		const char *port = env_get(env, "KUBERNETES_SERVICE_PORT");
+
+		snprintf(c->k8s_api, sizeof(c->k8s_api), "https://%s%s%s:%s",
+			 strchr(v, ':') ? "[" : "", v, strchr(v, ':') ? "]" : "",
+			 port && *port ? port : "443");
+	}
+	if ((v = env_get(env, "NODE_NAME")) && *v)
+		snprintf(c->k8s_node, sizeof(c->k8s_node), "%s", v);
 
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")) && *v) {
 		snprintf(c->traces_url, sizeof(c->traces_url), "%s", v);
@@ -268,6 +281,15 @@ void zs_config_usage(const char *argv0)
 	       "(repeatable)\n"
 	       "  --max-routes=N           distinct routes per service in metrics, beyond: "
 	       "'/{overflow}' (default 100)\n"
+	       "  --k8s=auto|on|off        pod metadata from the API server (default auto: on "
+	       "inside a pod)\n"
+	       "  --k8s-api=URL            API server (default https://$KUBERNETES_SERVICE_HOST:"
+	       "$KUBERNETES_SERVICE_PORT)\n"
+	       "  --k8s-node=NAME          this node's name (default $NODE_NAME, else the host "
+	       "name)\n"
+	       "  --k8s-sa-dir=DIR         service account token and ca.crt (default "
+	       "/var/run/secrets/kubernetes.io/serviceaccount)\n"
+	       "  --k8s-max-containers=N   containers remembered at most (default 4096)\n"
 	       "  -v, --verbose            debug logging, libbpf output included\n"
 	       "  -h, --help\n\n"
 	       "Export: OTEL_EXPORTER_OTLP_ENDPOINT (traces to <endpoint>/v1/traces),\n"
@@ -301,7 +323,12 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_INJECT,
 		O_TLS,
 		O_ROUTE,
-		O_MAXROUTES
+		O_MAXROUTES,
+		O_K8S,
+		O_K8S_API,
+		O_K8S_NODE,
+		O_K8S_SA,
+		O_K8S_MAX
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -320,6 +347,11 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "tls", required_argument, NULL, O_TLS },
 		{ "route", required_argument, NULL, O_ROUTE },
 		{ "max-routes", required_argument, NULL, O_MAXROUTES },
+		{ "k8s", required_argument, NULL, O_K8S },
+		{ "k8s-api", required_argument, NULL, O_K8S_API },
+		{ "k8s-node", required_argument, NULL, O_K8S_NODE },
+		{ "k8s-sa-dir", required_argument, NULL, O_K8S_SA },
+		{ "k8s-max-containers", required_argument, NULL, O_K8S_MAX },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
@@ -410,6 +442,35 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 				return -1;
 			}
 			c->tls = strcmp(optarg, "on") == 0;
+			break;
+		case O_K8S:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off") &&
+			    strcmp(optarg, "auto")) {
+				snprintf(err, errlen, "--k8s '%s': expected auto, on or off",
+					 optarg);
+				return -1;
+			}
+			c->k8s = strcmp(optarg, "on") == 0    ? ZS_K8S_ON
+				 : strcmp(optarg, "off") == 0 ? ZS_K8S_OFF
+							      : ZS_K8S_AUTO;
+			break;
+		case O_K8S_API:
+			if (strncmp(optarg, "http://", 7) && strncmp(optarg, "https://", 8)) {
+				snprintf(err, errlen, "--k8s-api '%s': expected an http(s):// URL",
+					 optarg);
+				return -1;
+			}
+			snprintf(c->k8s_api, sizeof(c->k8s_api), "%s", optarg);
+			break;
+		case O_K8S_NODE:
+			snprintf(c->k8s_node, sizeof(c->k8s_node), "%s", optarg);
+			break;
+		case O_K8S_SA:
+			snprintf(c->k8s_sa_dir, sizeof(c->k8s_sa_dir), "%s", optarg);
+			break;
+		case O_K8S_MAX:
+			if (parse_u32(optarg, 1, 1000000, &c->k8s_max_containers))
+				goto bad;
 			break;
 		case O_ROUTE:
 			if (c->n_routes >= ZS_MAX_SCOPE)

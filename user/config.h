@@ -14,6 +14,7 @@
 #define ZS_MAX_RES_ATTRS 32
 
 enum zs_print_mode { ZS_PRINT_AUTO, ZS_PRINT_TEXT, ZS_PRINT_JSON, ZS_PRINT_NONE };
+enum zs_k8s_mode { ZS_K8S_AUTO, ZS_K8S_ON, ZS_K8S_OFF };
 
 struct zs_kv {
 	char key[128];
@@ -61,6 +62,12 @@ struct zs_config {
 	const char *routes[ZS_MAX_SCOPE]; /* --route patterns (argv strings) */
 	int n_routes;
 	uint32_t max_routes; /* --max-routes: distinct routes per service */
+	/* Kubernetes metadata */
+	enum zs_k8s_mode k8s;	     /* --k8s: auto = on when KUBERNETES_SERVICE_HOST is set */
+	char k8s_api[512];	     /* --k8s-api, default https://$KUBERNETES_SERVICE_HOST:PORT */
+	char k8s_node[256];	     /* --k8s-node, default $NODE_NAME, else the host name */
+	char k8s_sa_dir[256];	     /* --k8s-sa-dir: token and ca.crt */
+	uint32_t k8s_max_containers; /* --k8s-max-containers */
 	bool verbose;
 };
 

@@ -11,6 +11,7 @@
 #include "export.h"
 #include "graph.h"
 #include "graphcmd.h"
+#include "k8s/watch.h"
 #include "listeners.h"
 #include "loader.h"
 #include "log.h"
@@ -118,6 +119,10 @@ int main(int argc, char **argv)
 		log_error("OTLP metrics exporter: %s", strerror(-rc));
 		goto out;
 	}
+	if (zs_k8s_start(&cfg)) {
+		exit_code = 2;
+		goto out;
+	}
 	loader = zs_loader_open(&cfg);
 	if (!loader)
 		goto out;
@@ -163,6 +168,7 @@ out:
 	atomic_store(&zs_ready, 0);
 	zs_loader_close(loader);
 	zs_conn_table_fini();
+	zs_k8s_stop();
 	zs_export_stop();
 	zs_metrics_export_stop();
 	zs_admin_stop();

@@ -136,6 +136,10 @@ char *zs_metrics_render(size_t *len, bool om)
 		     "# HELP zerospan_tls_libraries TLS library files with uprobes attached\n"
 		     "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
 		     (unsigned long long)zs_get(tls_libraries));
+	zs_sb_printf(&b,
+		     "# HELP zerospan_k8s_containers containers known from the Kubernetes API\n"
+		     "# TYPE zerospan_k8s_containers gauge\nzerospan_k8s_containers %llu\n",
+		     (unsigned long long)zs_get(k8s_containers));
 	if (extra_source)
 		extra_source(&b, om);
 	if (om)

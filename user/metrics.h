@@ -61,7 +61,12 @@
 	X(view_spans_skipped, "spans not kept for the live view (trace too large)")                \
 	X(metrics_exports, "OTLP metrics export requests sent")                                    \
 	X(metrics_export_errors, "OTLP metrics exports that failed (the next carries the totals)") \
-	X(listeners_untracked, "listening sockets not remembered: the table was full")
+	X(listeners_untracked, "listening sockets not remembered: the table was full")             \
+	X(k8s_watch_events, "pod watch events received from the Kubernetes API server")            \
+	X(k8s_relists, "full lists of this node's pods (start, 410 Gone, after an outage)")        \
+	X(k8s_errors, "failed requests to the Kubernetes API server")                              \
+	X(k8s_objects_invalid, "pod objects or watch events that could not be read")               \
+	X(k8s_containers_dropped, "containers not remembered: the pod table was full")
 
 struct zs_counters {
 #define ZS_X(name, help) _Atomic uint64_t name;
@@ -72,6 +77,7 @@ struct zs_counters {
 	_Atomic uint64_t header_hold_bytes;
 	_Atomic uint64_t procs_cached;
 	_Atomic uint64_t tls_libraries;
+	_Atomic uint64_t k8s_containers;
 };
 
 extern struct zs_counters zs_metrics;

@@ -108,6 +108,26 @@ bool zs_kvs_has(const struct zs_kvs *l, const char *key)
 	return false;
 }
 
+/* k8s.* attributes of a container; owners of the kinds semantic conventions name. */
+static void zs_resource_k8s(struct zs_arena *a, struct zs_kvs *l, const struct zs_k8s_meta *m)
+{
+	static const char *const owners[][2] = {
+		{ "deployment", "k8s.deployment.name" }, { "statefulset", "k8s.statefulset.name" },
+		{ "daemonset", "k8s.daemonset.name" },	 { "job", "k8s.job.name" },
+		{ "cronjob", "k8s.cronjob.name" },
+	};
+	size_t i;
+
+	zs_kv_str(a, l, "k8s.pod.name", m->pod_name);
+	zs_kv_str(a, l, "k8s.namespace.name", m->namespace_name);
+	zs_kv_str(a, l, "k8s.container.name", m->container_name);
+	zs_kv_str(a, l, "k8s.node.name", m->node_name);
+	zs_kv_str(a, l, "k8s.replicaset.name", m->replicaset_name);
+	for (i = 0; i < sizeof(owners) / sizeof(owners[0]); i++)
+		if (strcmp(m->owner_kind, owners[i][0]) == 0)
+			zs_kv_str(a, l, owners[i][1], m->owner_name);
+}
+
 Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resource *r,
 				     const struct zs_kv *extra, int n_extra)
 {
@@ -115,7 +135,7 @@ Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resourc
 	struct zs_kvs l;
 	int i;
 
-	if (!res || zs_kvs_init(a, &l, 16 + ZS_RES_EXTRA + (size_t)n_extra))
+	if (!res || zs_kvs_init(a, &l, 32 + ZS_RES_EXTRA + (size_t)n_extra))
 		return NULL;
 	zs__otlp__resource__init(res);
 	zs_kv_str(a, &l, "service.name", r ? r->service_name : "unknown_service");
@@ -126,7 +146,9 @@ Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resourc
 		zs_kv_str(a, &l, "process.command_line", r->cmdline);
 		zs_kv_str(a, &l, "container.id", r->container.id);
 		zs_kv_str(a, &l, "container.runtime", r->container.runtime);
-		zs_kv_str(a, &l, "k8s.pod.uid", r->container.pod_uid);
+		zs_kv_str(a, &l, "k8s.pod.uid",
+			  r->k8s.pod_uid[0] ? r->k8s.pod_uid : r->container.pod_uid);
+		zs_resource_k8s(a, &l, &r->k8s);
 	}
 	zs_kv_str(a, &l, "host.name", zs_host_name());
 	zs_kv_str(a, &l, "telemetry.sdk.name", "zerospan");

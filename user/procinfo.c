@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "procinfo.h"
 
+#include "k8s/watch.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -161,6 +162,12 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 				snprintf(r->service_name, sizeof(r->service_name), "%s",
 					 r->extra[i].value);
 	}
+	/* Pod metadata; a miss is retried when the pod table changes. */
+	r->k8s_generation = zs_k8s_generation();
+	if (r->container.id[0] || r->container.pod_uid[0])
+		zs_k8s_lookup(r->container.id, r->container.pod_uid, &r->k8s);
+	if (!r->service_name[0] && (v = zs_k8s_service_name(&r->k8s)))
+		snprintf(r->service_name, sizeof(r->service_name), "%s", v);
 	if (!r->service_name[0])
 		snprintf(r->service_name, sizeof(r->service_name), "%s", r->exe_name);
 	return r;
@@ -205,6 +212,14 @@ static void evict_some(void)
 	}
 }
 
+/* A container process whose pod was not known when it was loaded, and the
+ * pod table has changed since. */
+static bool k8s_stale(const struct zs_resource *r)
+{
+	return (r->container.id[0] || r->container.pod_uid[0]) && !r->k8s.pod_uid[0] &&
+	       zs_k8s_enabled() && zs_k8s_generation() != r->k8s_generation;
+}
+
 struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm)
 {
 	struct entry **pp = &buckets[pid % NBUCKETS], *e;
@@ -213,11 +228,11 @@ struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm)
 	for (e = *pp; e; pp = &e->next, e = e->next) {
 		if (e->pid != pid)
 			continue;
-		if (e->start_time == st || st == 0) {
+		if ((e->start_time == st || st == 0) && !(st && k8s_stale(e->res))) {
 			zs_resource_ref(e->res);
 			return e->res;
 		}
-		/* pid reused by another process */
+		/* pid reused by another process, or its pod is known now */
 		*pp = e->next;
 		zs_resource_unref(e->res);
 		free(e);

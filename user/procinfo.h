@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "container.h"
+#include "k8s/pods.h"
 
 #include "config.h"
 
@@ -24,6 +25,8 @@ struct zs_resource {
 	char exe_path[256];
 	char cmdline[512];
 	struct zs_container container;	  /* from /proc/PID/cgroup; id "" outside containers */
+	struct zs_k8s_meta k8s;		  /* pod metadata; pod_uid "" when not known (yet) */
+	uint64_t k8s_generation;	  /* of the pod table when looked up */
 	struct zs_kv extra[ZS_RES_EXTRA]; /* the process's own OTEL_RESOURCE_ATTRIBUTES */
 	int n_extra;
 };

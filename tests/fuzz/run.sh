@@ -2,12 +2,12 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for
 # FUZZ_SECONDS (default 60), seeded with the llhttp corpus. Crashes are kept
 # in build/fuzz/<target>/ as crash-*; the last line says "N passed, N failed".
-#   tests/fuzz/run.sh [target...]      targets: http1 events context elf
+#   tests/fuzz/run.sh [target...]      targets: http1 events context elf k8s
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http1 events context elf)
+[ ${#targets[@]} -eq 0 ] && targets=(http1 events context elf k8s)
 out=build/fuzz
 mkdir -p "$out/seeds"
 make -s all >/dev/null || { echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -25,6 +25,8 @@ for i, v in enumerate([b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
                        b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
                        b"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,fw529a3039@dt=x", b"0.25"]):
     open(os.path.join(d, "ctx%d" % i), "wb").write(v)
+# a Pod as the API server sends it, for the k8s target
+open(os.path.join(d, "pod0"), "w").write(open("tests/unit/k8s_pod.json").read())
 PY
 
 # Small ELF files with TLS symbols and the markers of uncovered TLS, for the elf target.
@@ -35,7 +37,7 @@ const char *s = "crypto/tls. BoringSSL OPENSSL_internal"; void _start(void){for(
 printf 'int SSL_write(void){return 0;}' |
   cc -x c -shared -fPIC -Os -nostdlib -Wl,--build-id=none -o "$out/seeds/elf-shared" - 2>/dev/null
 
-srcs=$(ls user/*.c | grep -v user/main.c)
+srcs=$(ls user/*.c user/*/*.c | grep -v user/main.c)
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -D_GNU_SOURCE
        -Iinclude -Iuser -Ibuild -Ibuild/gen -Wno-unused-parameter"
 pass=0; fail=0
@@ -43,7 +45,7 @@ for t in "${targets[@]}"; do
   bin=$out/fuzz_$t
   # shellcheck disable=SC2086
   if ! clang $flags -o "$bin" tests/fuzz/fuzz_$t.c $srcs build/gen/*.pb-c.c build/gen/view_html.c \
-       -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -lpthread; then
+       -lbpf -lelf -lz -lcurl -lmicrohttpd -lprotobuf-c -ljson-c -lpthread; then
     echo "fuzz $t: build failed"; fail=$((fail + 1)); continue
   fi
   mkdir -p "$out/$t/corpus"

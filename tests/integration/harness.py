@@ -329,6 +329,43 @@ class Proc:
                 self.p.wait()
 
 
+def cgroup2_root():
+    for line in open("/proc/self/mounts"):
+        dev, path, fstype = line.split()[:3]
+        if fstype == "cgroup2":
+            return path
+    raise AssertionError("no cgroup v2 hierarchy mounted")
+
+
+def place(pid, rel):
+    """Moves pid into <cgroup2>/<rel>, made here; returns the dirs made, to
+    remove (remove_cgroups) after the processes in them are gone."""
+    made, path = [], cgroup2_root()
+    for part in rel.split("/"):
+        path = os.path.join(path, part)
+        if not os.path.isdir(path):
+            os.mkdir(path)
+            made.append(path)
+    with open(os.path.join(path, "cgroup.procs"), "w") as f:
+        f.write(str(pid))
+    return made
+
+
+def kubepods_cgroup(tag, pod_uid, container_id):
+    """The cgroup a kubelet (systemd driver) and containerd give a container."""
+    u = pod_uid.replace("-", "_")
+    return ("%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice/"
+            "cri-containerd-%s.scope" % (tag, u, container_id))
+
+
+def remove_cgroups(made):
+    for d in reversed(made):
+        try:
+            os.rmdir(d)
+        except OSError:
+            pass
+
+
 def start_chain(ports):
     """front (ports[0]) -> mid (ports[1]) -> leaf (ports[2]): uninstrumented
     python services (servers/chain_server.py, thread mode; the leaf answers

@@ -12,35 +12,14 @@ import sys
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, Proc, Receiver, dump, free_port, main, run  # noqa: E402
+from harness import (Agent, Proc, Receiver, dump, free_port, kubepods_cgroup, main, place,  # noqa: E402
+                     remove_cgroups, run)
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
 ID_A = "a1" * 32
 ID_B = "b2" * 32
 POD = "8f2c1d3e-4b5a-4c6d-9e8f-0a1b2c3d4e5f"
-
-
-def cgroup2_root():
-    for line in open("/proc/self/mounts"):
-        dev, path, fstype = line.split()[:3]
-        if fstype == "cgroup2":
-            return path
-    raise AssertionError("no cgroup v2 hierarchy mounted")
-
-
-def place(pid, rel):
-    """Moves pid into <cgroup2>/<rel>, made here; returns the dirs to remove."""
-    root = cgroup2_root()
-    made, path = [], root
-    for part in rel.split("/"):
-        path = os.path.join(path, part)
-        if not os.path.isdir(path):
-            os.mkdir(path)
-            made.append(path)
-    with open(os.path.join(path, "cgroup.procs"), "w") as f:
-        f.write(str(pid))
-    return made
 
 
 def test_container_ids_and_a_call_between_containers():
@@ -58,8 +37,7 @@ def test_container_ids_and_a_call_between_containers():
         procs.append(front)
         tag = "zs-test-%d" % os.getpid()
         made += place(front.p.pid, "%s/system.slice/docker-%s.scope" % (tag, ID_A))
-        made += place(leaf.p.pid, "%s/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod%s.slice/"
-                      "cri-containerd-%s.scope" % (tag, POD.replace("-", "_"), ID_B))
+        made += place(leaf.p.pid, kubepods_cgroup(tag, POD, ID_B))
         assert ID_A in open("/proc/%d/cgroup" % front.p.pid).read()
         agent = Agent(rec, ports=ports)
         r = run(["curl", "-sS", "http://127.0.0.1:%d/chain" % ports[0]])
@@ -86,11 +64,7 @@ def test_container_ids_and_a_call_between_containers():
         if agent:
             agent.stop()
         rec.close()
-        for d in reversed(made):
-            try:
-                os.rmdir(d)
-            except OSError:
-                pass
+        remove_cgroups(made)
 
 
 TESTS = [test_container_ids_and_a_call_between_containers]

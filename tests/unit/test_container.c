@@ -35,6 +35,10 @@ int main(void)
 	/* podman (rootful, systemd); conmon is not the container */
 	is("0::/machine.slice/libpod-" ID ".scope/container\n", ID, "", "podman");
 	is("0::/machine.slice/libpod-conmon-" ID ".scope\n", "", "", "");
+	/* podman (rootful, cgroupfs manager, hybrid hierarchy), as seen on the test machine */
+	is("10:hugetlb:/libpod_parent/libpod-" ID "\n9:name=systemd:/libpod_parent/libpod-" ID
+	   "\n0::/libpod_parent/libpod-" ID "\n",
+	   ID, "", "podman");
 	/* hybrid hierarchy: the id on a later line */
 	is("9:name=systemd:/\n4:memory:/user.slice\n0::/system.slice/docker-" ID ".scope\n", ID, "",
 	   "docker");
