@@ -11,7 +11,7 @@ build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev 
             zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev pkg-config)
 test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
            procps psmisc libclang-rt-14-dev golang-go openssl chromium python3-prometheus-client
-           python3-yaml)
+           python3-yaml podman debootstrap)
 
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")
@@ -63,6 +63,8 @@ if [ "$mode" = test ]; then
     (cd "$here/tests/integration/servers/go_server" && GOCACHE="$here/build/go/cache" \
       GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 go build -o "$gobin" main.go)
   fi
+  # podman runs the agent's image and service containers (test_podman.py).
+  "$here/scripts/container-host.sh"
   py="$here/build/otlp-py"
   if [ ! -f "$py/opentelemetry/proto/collector/trace/v1/trace_service_pb2.py" ]; then
     mkdir -p "$py"

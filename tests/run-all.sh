@@ -62,6 +62,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: graph API and live view (chromium)" /usr/bin/python3 tests/integration/test_view.py
       run_suite "integration: container identity" /usr/bin/python3 tests/integration/test_containers.py
       run_suite "integration: Kubernetes metadata (hand-built API server)" /usr/bin/python3 tests/integration/test_k8s.py
+      run_suite "integration: agent image in podman, services in containers" /usr/bin/python3 tests/integration/test_podman.py
       run_suite "integration: deploy manifests" /usr/bin/python3 tests/integration/test_deploy.py
       run_suite "integration: only the documented capabilities" /usr/bin/python3 tests/integration/test_capabilities.py
       ;;

@@ -129,6 +129,12 @@ static void tuple_unlink(struct zs_conn *c)
 
 /* The connection on this host, in the given role, at the far end of c,
  * preferring one in the same network namespace. */
+static bool is_loopback(const char *addr)
+{
+	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
+	       strncmp(addr, "::ffff:127.", 11) == 0;
+}
+
 static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
 {
 	struct zs_conn *p, *other_ns = NULL;
@@ -143,7 +149,9 @@ static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
 			return p;
 		other_ns = p;
 	}
-	return other_ns;
+	/* A loopback tuple names a connection only inside its own network
+	 * namespace: two containers' 127.0.0.1:8080 are not one server. */
+	return other_ns && !is_loopback(c->raddr) ? other_ns : NULL;
 }
 
 static uint32_t hash_cookie(uint64_t c)

@@ -358,8 +358,12 @@ static void scan_pid(uint32_t pid)
 }
 
 /* The host's own TLS libraries, attached for good: programs that load them
- * later with dlopen are covered from their first call. */
-static void scan_host_libs(void)
+ * later with dlopen are covered from their first call. root "" is the
+ * agent's own file system; "<proc>/1/root" the host's when the agent runs in
+ * a container with the host's pid namespace. There symlinks (absolute ones
+ * would resolve in the agent's view) are skipped: the versioned files they
+ * point to are regular files in the same directories. */
+static void scan_libs(const char *root)
 {
 	static const char *const dirs[] = { "/lib/x86_64-linux-gnu",
 					    "/usr/lib/x86_64-linux-gnu",
@@ -372,9 +376,12 @@ static void scan_host_libs(void)
 	size_t d;
 
 	for (d = 0; d < sizeof(dirs) / sizeof(dirs[0]); d++) {
-		DIR *dir = opendir(dirs[d]);
+		char dpath[PATH_MAX];
+		DIR *dir;
 		struct dirent *e;
 
+		snprintf(dpath, sizeof(dpath), "%s%s", root, dirs[d]);
+		dir = opendir(dpath);
 		while (dir && (e = readdir(dir)) != NULL) {
 			char path[PATH_MAX], real[PATH_MAX];
 			struct tls_file *f;
@@ -382,10 +389,16 @@ static void scan_host_libs(void)
 
 			if (!is_tls_lib_name(e->d_name))
 				continue;
-			snprintf(path, sizeof(path), "%s/%s", dirs[d], e->d_name);
-			if (stat(path, &st) || !S_ISREG(st.st_mode) || !realpath(path, real))
-				continue;
-			memcpy(path, real, sizeof(path));
+			snprintf(path, sizeof(path), "%s/%s", dpath, e->d_name);
+			if (*root) {
+				if (lstat(path, &st) || !S_ISREG(st.st_mode))
+					continue;
+			} else {
+				if (stat(path, &st) || !S_ISREG(st.st_mode) ||
+				    !realpath(path, real))
+					continue;
+				memcpy(path, real, sizeof(path));
+			}
 			f = file_get(st.st_dev, st.st_ino, path, 0, 0);
 			if (!f || f->base || (f->state != FILE_IDLE && f->state != FILE_ATTACHED))
 				continue;
@@ -395,6 +408,27 @@ static void scan_host_libs(void)
 		}
 		if (dir)
 			closedir(dir);
+	}
+}
+
+static void scan_host_libs(void)
+{
+	char host_root[PATH_MAX];
+	struct stat self, host;
+	int pid, found = 0;
+
+	scan_libs("");
+	/* The host's root as init sees it; kthreadd (pid 2) shares it, and is
+	 * readable where an init with more capabilities than ours is not. */
+	for (pid = 1; pid <= 2 && !found; pid++) {
+		snprintf(host_root, sizeof(host_root), "%s/%d/root", proc_root, pid);
+		found = stat(host_root, &host) == 0;
+	}
+	if (found && stat("/", &self) == 0 &&
+	    (self.st_dev != host.st_dev || self.st_ino != host.st_ino)) {
+		log_info("tls: in a container: also attaching the host's TLS libraries (%s)",
+			 host_root);
+		scan_libs(host_root);
 	}
 }
 

@@ -65,7 +65,7 @@ def test_daemonset_manifest():
         assert {"cpu", "memory"} <= set(c["resources"][k]), c["resources"]
     env = {e["name"]: e for e in c["env"]}
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http"), env
-    assert env["K8S_NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
+    assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
     assert {"/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/bpf", "/sys/fs/cgroup"} <= set(mounts), mounts
     vols = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"]}
