@@ -20,7 +20,12 @@ if ! podman image exists "$base"; then
   rm -rf "$root"
   debootstrap --variant=minbase bookworm "$root" "$mirror" >"$here/build/debootstrap.log" 2>&1 ||
     { tail -20 "$here/build/debootstrap.log" >&2; exit 1; }
+  # the downloaded .debs and package lists are not part of an image
+  rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/* "$root"/usr/share/doc/* \
+    "$root"/usr/share/man/* "$root"/usr/share/locale/*
   tar -C "$root" -c . | podman import -q - "$base" >/dev/null
   rm -rf "$root"
 fi
 podman build -q "${limits[@]}" --build-arg BASE="$base" -t "$tag" -f "$here/deploy/Dockerfile" "$here"
+# The build stage's image (1 GB of toolchain) is not kept around; only ours is pruned.
+podman image prune -f --filter label=org.zerospan.stage=build >/dev/null

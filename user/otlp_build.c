@@ -146,6 +146,9 @@ Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resourc
 		zs_kv_str(a, &l, "process.command_line", r->cmdline);
 		zs_kv_str(a, &l, "container.id", r->container.id);
 		zs_kv_str(a, &l, "container.runtime", r->container.runtime);
+		/* No semantic convention names a network namespace: ours. */
+		if (r->netns)
+			zs_kv_int(a, &l, "zerospan.netns", (int64_t)r->netns);
 		zs_kv_str(a, &l, "k8s.pod.uid",
 			  r->k8s.pod_uid[0] ? r->k8s.pod_uid : r->container.pod_uid);
 		zs_resource_k8s(a, &l, &r->k8s);

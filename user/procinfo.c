@@ -6,6 +6,7 @@
 #include "metrics.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -107,6 +108,7 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 	struct zs_resource *r = calloc(1, sizeof(*r));
 	char path[300];
 	static char env[65536];
+	struct stat st;
 	ssize_t n;
 	const char *v;
 
@@ -139,6 +141,9 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 		while (n > 0 && (r->cmdline[n - 1] == ' ' || !r->cmdline[n - 1]))
 			r->cmdline[--n] = 0;
 	}
+	snprintf(path, sizeof(path), "%s/%u/ns/net", proc_root, pid);
+	if (stat(path, &st) == 0)
+		r->netns = st.st_ino;
 	snprintf(path, sizeof(path), "%s/%u/cgroup", proc_root, pid);
 	n = read_file(path, env, sizeof(env));
 	if (n > 0)

@@ -27,6 +27,7 @@ struct zs_resource {
 	struct zs_container container;	  /* from /proc/PID/cgroup; id "" outside containers */
 	struct zs_k8s_meta k8s;		  /* pod metadata; pod_uid "" when not known (yet) */
 	uint64_t k8s_generation;	  /* of the pod table when looked up */
+	uint64_t netns;			  /* inode of /proc/PID/ns/net; 0 if unknown */
 	struct zs_kv extra[ZS_RES_EXTRA]; /* the process's own OTEL_RESOURCE_ATTRIBUTES */
 	int n_extra;
 };

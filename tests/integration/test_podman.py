@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The agent as a DaemonSet runs it, for real, with podman: the image built
 from deploy/Dockerfile (base made with debootstrap: no registry here), run
-privileged with the host's pid namespace, network and cgroup namespace and
-the host mounts of the DaemonSet, while the services run in other podman
+not privileged but with the capabilities of docs/CAPABILITIES.md (those this
+machine's bounding set has), the host's pid namespace, network and cgroup
+namespace and the host mounts of deploy/kubernetes/zerospan.yaml, while the services run in other podman
 containers (their own network namespaces, their own python and libssl) and
 on the host.
 
@@ -37,6 +38,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_kube_api import FakeKubeAPI  # noqa: E402
 from harness import Certificate, Receiver, dump, free_port, main, run  # noqa: E402
+from test_capabilities import available, documented  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.abspath(os.path.join(HERE, "..", ".."))
@@ -118,8 +120,10 @@ def test_agent_in_a_container_traces_other_containers():
                         [("leaf", "containerd://" + ids["leaf"])], owner=("StatefulSet", "leaf"),
                         labels={"app.kubernetes.io/name": "leaf-svc"}))
 
-        # The agent: what deploy/kubernetes/zerospan.yaml gives it (privileged variant).
-        container(tag + "-agent", "--privileged", "--pid=host", "--network=host", "--cgroupns=host",
+        # The agent: what deploy/kubernetes/zerospan.yaml gives it.
+        caps = ",".join(sorted(available(documented())))
+        container(tag + "-agent", "--cap-drop=all", "--cap-add=" + caps, "--pid=host", "--network=host",
+                  "--cgroupns=host", "-v", "/sys/kernel/tracing:/sys/kernel/tracing",
                   "-v", sa + ":/var/run/secrets/kubernetes.io/serviceaccount:ro",
                   "-e", "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e", "KUBERNETES_SERVICE_PORT=%d" % api.port,
                   "-e", "NODE_NAME=node-a",
@@ -158,6 +162,9 @@ def test_agent_in_a_container_traces_other_containers():
         assert mid_s["resource"]["container.id"] == ids["mid"], mid_s["resource"]
         assert mid_s["resource"]["container.runtime"] == "podman", mid_s["resource"]
         assert mid_s["resource"]["process.executable.path"].startswith("/usr/bin/python3"), mid_s["resource"]
+        mid_pid = int(podman("inspect", "-f", "{{.State.Pid}}", tag + "-mid").stdout)
+        assert mid_s["resource"]["zerospan.netns"] == os.stat("/proc/%d/ns/net" % mid_pid).st_ino, mid_s
+        assert by[("front", "SERVER")]["resource"]["zerospan.netns"] == os.stat("/proc/self/ns/net").st_ino
         mid_c = by[("mid", "CLIENT")]
         assert mid_c["attrs"]["url.scheme"] == "https", mid_c["attrs"]
         leaf = [s for s in spans if s["resource"].get("container.id") == ids["leaf"]]
