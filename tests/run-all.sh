@@ -35,7 +35,7 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container build/asan/tests/test_k8s >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
@@ -63,6 +63,7 @@ for s in "${suites[@]}"; do
       run_suite "integration: container identity" /usr/bin/python3 tests/integration/test_containers.py
       run_suite "integration: Kubernetes metadata (hand-built API server)" /usr/bin/python3 tests/integration/test_k8s.py
       run_suite "integration: agent image in podman, services in containers" /usr/bin/python3 tests/integration/test_podman.py
+      run_suite "integration: faults, loss accounting, bounded memory" /usr/bin/python3 tests/integration/test_faults.py
       run_suite "integration: deploy manifests" /usr/bin/python3 tests/integration/test_deploy.py
       run_suite "integration: only the documented capabilities" /usr/bin/python3 tests/integration/test_capabilities.py
       ;;

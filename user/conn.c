@@ -127,13 +127,14 @@ static void tuple_unlink(struct zs_conn *c)
 	c->in_tuples = false;
 }
 
-/* The connection on this host, in the given role, at the far end of c,
- * preferring one in the same network namespace. */
 static bool is_loopback(const char *addr)
 {
 	return strncmp(addr, "127.", 4) == 0 || strcmp(addr, "::1") == 0 ||
 	       strncmp(addr, "::ffff:127.", 11) == 0;
 }
+
+/* The connection on this host, in the given role, at the far end of c,
+ * preferring one in the same network namespace. */
 
 static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
 {

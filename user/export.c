@@ -104,7 +104,8 @@ static size_t on_header(char *p, size_t sz, size_t n, void *u)
 	return len;
 }
 
-/* 1: sent, 0: give up (not retryable), -1: retry after *wait_ms. */
+/* 1: sent, 0: give up (not retryable), 2: outcome unknown (not resent),
+ * -1: retry after *wait_ms. */
 static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait_ms)
 {
 	struct resp r = { .retry_after = -1 };
@@ -118,7 +119,19 @@ static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait
 	zs_count(export_requests);
 	cc = curl_easy_perform(curl);
 	if (cc != CURLE_OK) {
+		curl_off_t sent = 0;
+
 		zs_count(export_errors);
+		curl_easy_getinfo(curl, CURLINFO_SIZE_UPLOAD_T, &sent);
+		/* A request sent whole and then timed out may have been taken: a
+		 * retry could deliver its spans twice. Counted, not resent. */
+		if (cc == CURLE_OPERATION_TIMEDOUT && sent == (curl_off_t)len) {
+			zs_count_n(spans_export_unconfirmed, n_spans);
+			log_warn("export to %s: no answer in time after sending %zu spans; not "
+				 "resent (they may have arrived)",
+				 cfg->traces_url, n_spans);
+			return 2;
+		}
 		log_warn("export to %s: %s", cfg->traces_url, curl_easy_strerror(cc));
 		return -1;
 	}
@@ -203,7 +216,7 @@ static void export_batch(struct zs_span **batch, size_t n)
 		}
 		backoff = backoff * 2 > ZS_BACKOFF_MAX_MS ? ZS_BACKOFF_MAX_MS : backoff * 2;
 	}
-	if (rc != 1)
+	if (rc != 1 && rc != 2)
 		zs_count_n(spans_dropped_export_failed, n);
 	free(pb);
 	free(gz);

@@ -159,8 +159,8 @@ void zs_metrics_summary(char *buf, size_t cap)
 	snprintf(buf, cap,
 		 "events=%llu kernel_drops=%llu gaps=%llu truncated=%llu parse_errors=%llu "
 		 "spans=%llu "
-		 "exported=%llu dropped_queue=%llu dropped_export=%llu export_errors=%llu "
-		 "conns=%llu",
+		 "exported=%llu dropped_queue=%llu dropped_export=%llu unconfirmed=%llu "
+		 "export_errors=%llu exchanges_dropped=%llu conns=%llu evicted=%llu",
 		 (unsigned long long)zs_get(events_received), (unsigned long long)kernel_lost,
 		 (unsigned long long)zs_get(stream_gaps),
 		 (unsigned long long)zs_get(capture_truncated),
@@ -169,6 +169,9 @@ void zs_metrics_summary(char *buf, size_t cap)
 		 (unsigned long long)zs_get(spans_exported),
 		 (unsigned long long)zs_get(spans_dropped_queue_full),
 		 (unsigned long long)zs_get(spans_dropped_export_failed),
+		 (unsigned long long)zs_get(spans_export_unconfirmed),
 		 (unsigned long long)zs_get(export_errors),
-		 (unsigned long long)zs_get(conns_tracked));
+		 (unsigned long long)zs_get(exchanges_dropped),
+		 (unsigned long long)zs_get(conns_tracked),
+		 (unsigned long long)zs_get(conns_evicted));
 }

@@ -30,6 +30,7 @@
 	X(spans_dropped_queue_full, "spans dropped because the export queue was full")             \
 	X(spans_dropped_export_failed, "spans dropped after export retries ran out")               \
 	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                   \
+	X(spans_export_unconfirmed, "spans sent whose export timed out unanswered (not resent)")   \
 	X(export_requests, "OTLP export requests sent")                                            \
 	X(export_errors, "OTLP export requests that failed")                                       \
 	X(export_retries, "OTLP export retries")                                                   \

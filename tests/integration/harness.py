@@ -45,9 +45,11 @@ def _anyvalue(v):
 class Receiver:
     """OTLP/HTTP receiver on loopback. POST /v1/traces and /v1/metrics,
     protobuf, gzip or not. status_plan: list of HTTP codes to answer with
-    before accepting (faults). Metrics requests are kept decoded, in order."""
+    before accepting (faults); delay: seconds to wait before each answer (a
+    slow endpoint); port: a given one (an endpoint that comes back). Metrics
+    requests are kept decoded, in order."""
 
-    def __init__(self, status_plan=None):
+    def __init__(self, status_plan=None, delay=0.0, port=0):
         self.spans = []
         self.metrics = []
         self.requests = 0
@@ -73,6 +75,8 @@ class Receiver:
                             break
                 else:
                     body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                if delay:
+                    time.sleep(delay)
                 with recv.lock:
                     recv.requests += 1
                     if recv.status_plan:
@@ -104,13 +108,17 @@ class Receiver:
                     out = metrics_service_pb2.ExportMetricsServiceResponse().SerializeToString()
                 else:
                     out = trace_service_pb2.ExportTraceServiceResponse().SerializeToString()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/x-protobuf")
-                self.send_header("Content-Length", str(len(out)))
-                self.end_headers()
-                self.wfile.write(out)
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/x-protobuf")
+                    self.send_header("Content-Length", str(len(out)))
+                    self.end_headers()
+                    self.wfile.write(out)
+                except (BrokenPipeError, ConnectionResetError):
+                    pass  # the exporter gave up waiting (slow-endpoint tests)
 
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", 0), H)
+        http.server.ThreadingHTTPServer.allow_reuse_address = True
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
         self.port = self.srv.server_address[1]
         self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.t.start()

@@ -409,6 +409,10 @@ int zs_k8s_start(const struct zs_config *cfg)
 		snprintf(k.node, sizeof(k.node), "%s", cfg->k8s_node);
 	else if (gethostname(k.node, sizeof(k.node) - 1))
 		k.node[0] = 0;
+	else
+		log_warn("k8s: NODE_NAME not set: taking the host name '%s' as the node's name "
+			 "(in a pod without hostNetwork it is the pod's)",
+			 k.node);
 	if (!k.node[0]) {
 		log_error("k8s: no node name (set NODE_NAME from spec.nodeName, or --k8s-node)");
 		return -1;

@@ -3,6 +3,7 @@ usage: keepalive_server.py PORT [HOST]
   GET /ok...        200 "ok\n"
   GET /status/N     status N
   GET /slow         200 after 100 ms
+  GET /hang         200 after 60 s (to be killed mid-request)
   POST /echo        echoes the body back
 """
 import http.server
@@ -30,6 +31,9 @@ class H(http.server.BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path.startswith("/status/"):
             self._reply(int(self.path.split("/")[2]))
+        elif self.path.startswith("/hang"):
+            time.sleep(60)
+            self._reply(200)
         elif self.path.startswith("/slow"):
             time.sleep(0.1)
             self._reply(200)
