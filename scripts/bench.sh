@@ -6,10 +6,14 @@
 # AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off).
 # SCHEME=https: nginx serves TLS (self-signed, made here), wrk speaks HTTPS
 # (OpenSSL: the agent's uprobes see the plaintext).
+# RATE=N: a fixed-rate run instead of saturation: wrk paces each connection
+# (5 ms between its requests, RATE/200 connections) and the table gives p50
+# and p99 latency with and without the agent, and the agent's CPU per 1,000
+# requests/s. NEWCONN=1: a new connection per request (Connection: close).
 # Prints a table of throughput, the with/without ratio, agent CPU and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}
+rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}; rate=${RATE:-}
 agent=build/zerospan
 [ -x "$agent" ] || make -s all
 command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
@@ -46,7 +50,20 @@ cleanup() {
 trap cleanup EXIT
 sleep 0.5
 
-rps() { wrk -t2 -c"$conns" -d"${secs}s" "$scheme://127.0.0.1:$port/index.html" | awk '/Requests\/sec/ {print $2}'; }
+wrk_args=(-t2 --latency)
+if [ -n "$rate" ]; then
+  conns=$(( (rate + 199) / 200 ))
+  echo 'function delay() return 5 end' > "$dir/pace.lua"
+  wrk_args+=(-s "$dir/pace.lua")
+fi
+[ "${NEWCONN:-0}" = 1 ] && wrk_args+=(-H "Connection: close")
+# One wrk run: prints "req/s p50_ms p99_ms".
+rps() {
+  wrk "${wrk_args[@]}" -c"$conns" -d"${secs}s" "$scheme://127.0.0.1:$port/index.html" | awk '
+    function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    /Requests\/sec/ {r = $2} $1 == "50%" {p50 = ms($2)} $1 == "99%" {p99 = ms($2)}
+    END {print r, p50, p99}'
+}
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
@@ -62,18 +79,19 @@ start_agent() {
 rps "$port" >/dev/null  # warm-up
 start_agent
 hz=$(getconf CLK_TCK)
-declare -a base with
+declare -a base with b50 b99 w50 w99
 cpu_total=0; req_total=0
 for r in $(seq "$rounds"); do
   kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
-  b=$(rps); base+=("$b")
+  read -r b p50 p99 <<<"$(rps)"; base+=("$b"); b50+=("$p50"); b99+=("$p99")
   start_agent
   t0=$(cpu_ticks "$agent_pid")
-  w=$(rps); with+=("$w")
+  read -r w p50 p99 <<<"$(rps)"; with+=("$w"); w50+=("$p50"); w99+=("$p99")
   t1=$(cpu_ticks "$agent_pid")
   cpu_total=$((cpu_total + t1 - t0))
   req_total=$(awk -v a="$req_total" -v w="$w" -v s="$secs" 'BEGIN {print a + w * s}')
-  printf 'round %d: without %s req/s, with %s req/s, ratio %.3f\n' "$r" "$b" "$w" "$(awk -v a="$w" -v b="$b" 'BEGIN {print a / b}')"
+  printf 'round %d: without %s req/s (p99 %s ms), with %s req/s (p99 %s ms), ratio %.3f\n' "$r" "$b" \
+    "${b99[-1]}" "$w" "${w99[-1]}" "$(awk -v a="$w" -v b="$b" 'BEGIN {print a / b}')"
 done
 sleep 1
 rss=$(awk '/VmRSS/ {print $2}' "/proc/$agent_pid/status")
@@ -86,12 +104,15 @@ injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_to
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
 echo
-echo "| metric ($scheme) | value |"
+echo "| metric ($scheme${rate:+, fixed rate $rate req/s}${NEWCONN:+, new connection per request}) | value |"
 echo "|---|---|"
 printf '| throughput without agent (median of %d) | %.0f req/s |\n' "$rounds" "$mb"
 printf '| throughput with agent (median of %d) | %.0f req/s |\n' "$rounds" "$mw"
 printf '| ratio with/without | %.3f |\n' "$(awk -v a="$mw" -v b="$mb" 'BEGIN {print a / b}')"
-printf '| agent CPU (share of one core) while saturated | %.1f %% |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v r="$rounds" -v s="$secs" 'BEGIN {print 100 * t / hz / (r * s)}')"
+printf '| latency p50 without / with (median) | %.3f / %.3f ms |\n' "$(median "${b50[@]}")" "$(median "${w50[@]}")"
+printf '| latency p99 without / with (median) | %.3f / %.3f ms (%+.1f %%) |\n' "$(median "${b99[@]}")" \
+  "$(median "${w99[@]}")" "$(awk -v a="$(median "${w99[@]}")" -v b="$(median "${b99[@]}")" 'BEGIN {print 100 * (a / b - 1)}')"
+printf '| agent CPU (share of one core) under load | %.1f %% |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v r="$rounds" -v s="$secs" 'BEGIN {print 100 * t / hz / (r * s)}')"
 printf '| agent CPU per 1,000 req/s | %.2f %% of a core |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')"
 printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')"
 printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
