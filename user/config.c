@@ -273,6 +273,8 @@ void zs_config_usage(const char *argv0)
 	       "  --stats-interval=SECONDS periodic loss summary on stderr, 0 = off (default 60)\n"
 	       "  --keep-query             export url.query (dropped by default: it may hold "
 	       "secrets)\n"
+	       "  --keep-cmdline           export process.command_line (dropped by default: "
+	       "arguments may hold secrets)\n"
 	       "  --inject=on|off          add traceparent to outgoing plaintext HTTP requests "
 	       "(default on)\n"
 	       "  --tls=on|off             HTTPS plaintext from uprobes on OpenSSL and GnuTLS "
@@ -328,7 +330,8 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_K8S_API,
 		O_K8S_NODE,
 		O_K8S_SA,
-		O_K8S_MAX
+		O_K8S_MAX,
+		O_CMDLINE
 	};
 	static const struct option opts[] = {
 		{ "print", required_argument, NULL, O_PRINT },
@@ -343,6 +346,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "stats-interval", required_argument, NULL, O_STATS },
 		{ "keep-query", no_argument, NULL, O_QUERY },
 		{ "keep-errors", no_argument, NULL, O_ERRORS },
+		{ "keep-cmdline", no_argument, NULL, O_CMDLINE },
 		{ "inject", required_argument, NULL, O_INJECT },
 		{ "tls", required_argument, NULL, O_TLS },
 		{ "route", required_argument, NULL, O_ROUTE },
@@ -425,6 +429,9 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 			break;
 		case O_QUERY:
 			c->keep_query = true;
+			break;
+		case O_CMDLINE:
+			c->keep_cmdline = true;
 			break;
 		case O_ERRORS:
 			c->keep_errors = true;

@@ -52,7 +52,8 @@ struct zs_config {
 	uint32_t max_conns;
 	uint32_t idle_timeout_s;
 	uint32_t stats_interval_s;
-	bool keep_query; /* url.query is dropped unless asked for */
+	bool keep_query;   /* url.query is dropped unless asked for */
+	bool keep_cmdline; /* process.command_line likewise: it may carry secrets */
 	/* sampling */
 	struct zs_sampler sampler; /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
 	bool keep_errors;	   /* export ERROR spans of unsampled traces too */

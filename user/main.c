@@ -86,6 +86,7 @@ int main(int argc, char **argv)
 
 	zs_clock_sync();
 	zs_procinfo_init(NULL, 0);
+	zs_procinfo_keep_cmdline(cfg.keep_cmdline);
 	copts = (struct zs_conn_opts){ cfg.max_conns,  cfg.idle_timeout_s, cfg.capture_size,
 				       cfg.keep_query, cfg.sampler,	   cfg.keep_errors };
 	if (zs_conn_table_init(&copts)) {

@@ -25,6 +25,12 @@ static struct entry *buckets[NBUCKETS];
 static uint32_t n_entries, max_entries = 8192;
 static char proc_root[256] = "/proc";
 static char host_name[256];
+static bool keep_cmdline;
+
+void zs_procinfo_keep_cmdline(bool keep)
+{
+	keep_cmdline = keep;
+}
 
 int zs_procinfo_init(const char *root, uint32_t max)
 {
@@ -131,7 +137,7 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 		snprintf(r->exe_name, sizeof(r->exe_name), "%s", comm && *comm ? comm : "unknown");
 	}
 	snprintf(path, sizeof(path), "%s/%u/cmdline", proc_root, pid);
-	n = read_file(path, r->cmdline, sizeof(r->cmdline));
+	n = keep_cmdline ? read_file(path, r->cmdline, sizeof(r->cmdline)) : 0;
 	if (n > 0) {
 		ssize_t i;
 

@@ -8,6 +8,7 @@
 #define ZS_PROCINFO_H
 
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "container.h"
@@ -34,6 +35,9 @@ struct zs_resource {
 
 /* Sets /proc's root (tests), cache bound and the host name. */
 int zs_procinfo_init(const char *proc_root, uint32_t max_entries);
+
+/* Reads command lines into resources (off by default: they may hold secrets). */
+void zs_procinfo_keep_cmdline(bool keep);
 void zs_procinfo_fini(void);
 
 /* The resource of pid, with a reference for the caller. comm names the process

@@ -236,6 +236,10 @@ class Agent:
                 self.proc.kill()
                 self.proc.wait()
         self.last_stderr = self.stderr()
+        try:
+            self.last_stdout = open(self.out_path).read()
+        except OSError:
+            pass
         for path in (self.out_path, self.err_path):
             try:
                 os.unlink(path)

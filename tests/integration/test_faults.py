@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import Agent, Nginx, Receiver, dump, free_port, main, run  # noqa: E402
@@ -287,7 +288,46 @@ def test_memory_bounded_under_churn_idle_slowloris_and_huge_headers():
         rec.close()
 
 
-TESTS = [test_endpoint_down_then_back_every_span_accounted_for, test_throttled_and_slow_endpoint,
+def test_sensitive_values_never_leave_the_agent():
+    """Authorization, Cookie and Set-Cookie values, query strings and bodies
+    appear nowhere: not in the OTLP export, not on stdout, not in the live
+    view's API."""
+    port, eport = free_port(), free_port()
+    rec = Receiver()
+    ng = Nginx(port, extra='add_header Set-Cookie "sid=SECRET5-cookie";')
+    srv = keepalive_server(eport)
+    agent = Agent(rec, ports=[port, eport])
+    try:
+        r = run(["curl", "-sS", "-o", "/dev/null", "-H", "Authorization: Bearer SECRET1-token",
+                 "-H", "Cookie: session=SECRET2-cookie", "http://127.0.0.1:%d/?token=SECRET3-query" % port])
+        assert r.returncode == 0, r.stderr
+        r = run(["curl", "-sS", "-o", "/dev/null", "--data-binary", "password=SECRET4-body",
+                 "http://127.0.0.1:%d/echo" % eport])
+        assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: True, 4, timeout=15)
+        assert len(spans) == 4, dump(spans)
+        assert any(s["attrs"].get("http.request.method") == "POST" for s in spans), dump(spans)
+        view = urllib.request.urlopen("http://127.0.0.1:%d/api/traces" % agent.admin_port, timeout=5).read()
+        agent.stop()
+        texts = [json.dumps(spans), view.decode(), agent.last_stdout]
+        assert "/echo" in agent.last_stdout, agent.last_stdout[:2000]  # --print=json wrote the spans
+        for t in texts:
+            assert "SECRET" not in t, t[:3000]
+        # asked for, the command line and the query are exported
+        rec.spans.clear()
+        agent = Agent(rec, ports=[port], args=["--keep-cmdline", "--keep-query"])
+        r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/?q=SECRET3-query" % port])
+        spans = rec.wait(lambda s: s["kind"] == "CLIENT", 1, timeout=15)
+        assert "SECRET3-query" in spans[0]["resource"]["process.command_line"], spans[0]["resource"]
+        assert spans[0]["attrs"]["url.query"] == "q=SECRET3-query", spans[0]["attrs"]
+    finally:
+        srv.stop()
+        ng.stop()
+        agent.stop()
+        rec.close()
+
+
+TESTS = [test_sensitive_values_never_leave_the_agent, test_endpoint_down_then_back_every_span_accounted_for, test_throttled_and_slow_endpoint,
          test_endpoint_slower_than_the_timeout_gets_nothing_twice, test_server_killed_mid_request,
          test_agent_killed_and_restarted_under_load,
          test_memory_bounded_under_churn_idle_slowloris_and_huge_headers]

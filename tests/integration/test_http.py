@@ -68,7 +68,7 @@ def test_curl_to_python_http_server():
             assert s["status"] == 0, "404 is not an error on a SERVER span"
             assert s["attrs"]["client.address"] == "127.0.0.1"
             assert "python" in s["resource"]["process.executable.name"]
-            assert "http.server" in s["resource"]["process.command_line"]
+            assert "process.command_line" not in s["resource"], "command lines may hold secrets"
         for c in clients:
             assert c["resource"]["service.name"] == "curl", c["resource"]
             assert c["status"] == 2 and c["attrs"]["error.type"] == "404", c
