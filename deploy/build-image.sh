@@ -27,5 +27,5 @@ if ! podman image exists "$base"; then
   rm -rf "$root"
 fi
 podman build -q "${limits[@]}" --build-arg BASE="$base" -t "$tag" -f "$here/deploy/Dockerfile" "$here"
-# The build stage's image (1 GB of toolchain) is not kept around; only ours is pruned.
-podman image prune -f --filter label=org.zerospan.stage=build >/dev/null
+# The build stage stays as podman's layer cache (its toolchain layer is ~1 GB, shared by
+# rebuilds); `podman image prune --filter label=org.zerospan.stage=build` reclaims it.

@@ -508,7 +508,10 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		c->print = c->traces_url[0] ? ZS_PRINT_NONE : ZS_PRINT_TEXT;
 	return 0;
 bad:
+	/* The option's name by its value: opts[] need not follow the enum's order. */
+	for (u = 0; opts[u].name && opts[u].val != o; u++)
+		;
 	snprintf(err, errlen, "invalid value '%s' for --%s (see --help)", optarg,
-		 opts[o - O_PRINT].name);
+		 opts[u].name ? opts[u].name : "?");
 	return -1;
 }

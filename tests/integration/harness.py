@@ -170,7 +170,8 @@ class Agent:
         self.admin_port = free_port()
         e = dict(os.environ)
         for k in list(e):
-            if k.startswith("OTEL_"):
+            # the tests' own settings only: no OTLP or Kubernetes API from the caller's
+            if k.startswith("OTEL_") or k.startswith("KUBERNETES_") or k == "NODE_NAME":
                 del e[k]
         if receiver:
             e["OTEL_EXPORTER_OTLP_ENDPOINT"] = "http://127.0.0.1:%d" % receiver.port

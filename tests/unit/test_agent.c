@@ -53,6 +53,34 @@ static void test_config(void)
 	zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
 	CHECK(zs_config_from_args(&c, 2, argv_bad, err, sizeof(err)) == -1, "ringbuf 3 accepted");
 	CHECK(strstr(err, "ringbuf-mb") != NULL, "%s", err);
+	/* every bad value names its own flag, wherever it sits in the table */
+	{
+		static const char *const flags[] = { "--max-routes", "--k8s-max-containers",
+						     "--stats-interval", "--max-conns" };
+		char arg[64];
+		size_t i;
+
+		for (i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
+			snprintf(arg, sizeof(arg), "%s=0x", flags[i]);
+			zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
+			CHECK(zs_config_from_args(&c, 2, (char *[]){ "zerospan", arg, NULL }, err,
+						  sizeof(err)) == -1,
+			      "%s accepted", arg);
+			CHECK(strstr(err, flags[i] + 2) != NULL, "%s: %s", arg, err);
+		}
+	}
+	/* Kubernetes defaults from the pod's environment */
+	zs_config_from_env(&c,
+			   (char *[]){ "KUBERNETES_SERVICE_HOST=fd00::1",
+				       "KUBERNETES_SERVICE_PORT=6443", "NODE_NAME=node-7", NULL },
+			   err, sizeof(err));
+	CHECK_STR(c.k8s_api, "https://[fd00::1]:6443");
+	CHECK_STR(c.k8s_node, "node-7");
+	CHECK(c.k8s == ZS_K8S_AUTO && c.k8s_max_containers == 4096, "k8s defaults");
+	CHECK(zs_config_from_args(&c, 2, (char *[]){ "zerospan", "--k8s=maybe", NULL }, err,
+				  sizeof(err)) == -1 &&
+		      strstr(err, "--k8s") != NULL,
+	      "%s", err);
 	zs_config_from_env(&c, (char *[]){ NULL }, err, sizeof(err));
 	zs_config_from_args(&c, 1, (char *[]){ "zerospan", NULL }, err, sizeof(err));
 	CHECK(c.print == ZS_PRINT_TEXT, "no endpoint: spans printed as text by default");

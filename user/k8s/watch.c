@@ -222,7 +222,7 @@ static struct json_object *get_page(const char *cont)
 /* Lists every pod of this node (all pages) into the table. */
 static bool relist(void)
 {
-	char cont[1024] = "";
+	char cont[1024] = "", rv[sizeof(k.rv)] = "";
 	uint64_t dropped = 0;
 	bool first = true;
 
@@ -250,13 +250,20 @@ static bool relist(void)
 				snprintf(cont, sizeof(cont), "%s", json_object_get_string(v));
 			if (json_object_object_get_ex(md, "resourceVersion", &v) &&
 			    json_object_is_type(v, json_type_string))
-				snprintf(k.rv, sizeof(k.rv), "%s", json_object_get_string(v));
+				snprintf(rv, sizeof(rv), "%s", json_object_get_string(v));
 		}
 		json_object_put(o);
 	}
+	/* Only a complete list moves the resume point: a failed page lists again. */
+	snprintf(k.rv, sizeof(k.rv), "%s", rv);
 	zs_k8s_pods_sweep(k.pods);
 	zs_count_n(k8s_containers_dropped, dropped);
 	zs_gauge_set(k8s_containers, zs_k8s_pods_count(k.pods));
+	if (!rv[0]) {
+		/* Nothing to watch from: list again later, never in a loop. */
+		down("listing pods", "the list has no resourceVersion");
+		return false;
+	}
 	if (k.logged_down)
 		log_info("k8s: listing pods of node %s works again", k.node);
 	k.logged_down = false;
