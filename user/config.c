@@ -114,7 +114,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->print = ZS_PRINT_AUTO;
 	snprintf(c->admin_addr, sizeof(c->admin_addr), "127.0.0.1:9464");
 	c->capture_size = ZS_CAPTURE_MAX;
-	c->ringbuf_mb = 16;
+	c->ringbuf_mb = 8;
 	c->max_conns = 65536;
 	c->idle_timeout_s = 300;
 	c->stats_interval_s = 60;
@@ -267,7 +267,7 @@ void zs_config_usage(const char *argv0)
 	       "(repeatable)\n"
 	       "  --capture-size=BYTES     header bytes copied per message, 256..%d (default %d)\n"
 	       "  --ringbuf-mb=MB          kernel to agent buffer, power of two 1..1024 (default "
-	       "16)\n"
+	       "8)\n"
 	       "  --max-conns=N            connections tracked at most (default 65536)\n"
 	       "  --idle-timeout=SECONDS   forget idle connections (default 300)\n"
 	       "  --stats-interval=SECONDS periodic loss summary on stderr, 0 = off (default 60)\n"
