@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
  * libFuzzer target: what a hostile or broken API server could send as a pod
- * (watch event objects), through json-c into the bounded pod table, then
- * looked up. The table must stay within its bound and every string
+ * (watch event objects, and whole watch lines), through json-c into the
+ * bounded pod table, then looked up. The table must stay within its bound and every string
  * terminated.
  */
 #include "k8s/pods.h"
@@ -36,6 +36,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (zs_k8s_pods_count(p) != 0)
 			abort(); /* a deleted pod leaves nothing */
 		json_object_put(o);
+	}
+	/* the same bytes as one line of a watch stream */
+	if (p) {
+		char *line = malloc(size + 1), rv[64] = "";
+
+		if (line) {
+			memcpy(line, data, size);
+			line[size] = 0;
+			zs_k8s_watch_line(p, line, rv, sizeof(rv), &dropped);
+			if (strnlen(rv, sizeof(rv)) == sizeof(rv))
+				abort();
+			free(line);
+		}
 	}
 out:
 	if (tok)

@@ -209,6 +209,68 @@ static void bad_objects_and_bound(const char *dir)
 	zs_k8s_pods_free(p);
 }
 
+static void watch_lines(void)
+{
+	struct zs_k8s_pods *p = zs_k8s_pods_new(16);
+	char rv[32] = "100", line[1024];
+	uint64_t dropped = 0;
+	struct zs_k8s_meta m;
+
+	snprintf(line, sizeof(line),
+		 "{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"w1\","
+		 "\"name\":\"w\",\"resourceVersion\":\"101\"},\"status\":{\"containerStatuses\":"
+		 "[{\"name\":\"c\",\"containerID\":\"containerd://%s\"}]}}}",
+		 ID_APP);
+	CHECK(zs_k8s_watch_line(p, line, rv, sizeof(rv), &dropped) == ZS_K8S_LINE_APPLIED, "added");
+	CHECK_STR(rv, "101");
+	CHECK(zs_k8s_pods_lookup(p, ID_APP, NULL, &m) && strcmp(m.pod_name, "w") == 0, "applied");
+	CHECK(zs_k8s_watch_line(p,
+				"{\"type\":\"BOOKMARK\",\"object\":{\"kind\":\"Pod\",\"metadata\":"
+				"{\"resourceVersion\":\"150\"}}}",
+				rv, sizeof(rv), &dropped) == ZS_K8S_LINE_BOOKMARK,
+	      "bookmark");
+	CHECK_STR(rv, "150");
+	CHECK(zs_k8s_watch_line(p,
+				"{\"type\":\"ERROR\",\"object\":{\"kind\":\"Status\",\"code\":410,"
+				"\"metadata\":{\"resourceVersion\":\"9\"}}}",
+				rv, sizeof(rv), &dropped) == ZS_K8S_LINE_GONE,
+	      "410");
+	CHECK_STR(rv, "150");
+	CHECK(zs_k8s_watch_line(p, "{\"type\":\"ERROR\",\"object\":{\"code\":500}}", rv, sizeof(rv),
+				&dropped) == ZS_K8S_LINE_ERROR,
+	      "500");
+	/* hostile or broken lines: nothing applied, the resume point kept */
+	{
+		static const char *const bad[] = {
+			"",
+			"not json",
+			"[]",
+			"{\"type\":null,\"object\":{}}",
+			"{\"type\":\"ADDED\",\"object\":null}",
+			"{\"type\":7,\"object\":{}}",
+			"{\"type\":\"ADDED\"}",
+			"{\"type\":\"FOO\",\"object\":{}}",
+			"{\"type\":\"ADDED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{"
+			"\"resourceVersion\":\"999\"}}}",
+		};
+		size_t i;
+
+		for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+			CHECK(zs_k8s_watch_line(p, bad[i], rv, sizeof(rv), &dropped) ==
+				      ZS_K8S_LINE_INVALID,
+			      "'%s' accepted", bad[i]);
+		CHECK_STR(rv, "150");
+	}
+	snprintf(line, sizeof(line),
+		 "{\"type\":\"DELETED\",\"object\":{\"kind\":\"Pod\",\"metadata\":{\"uid\":\"w1\","
+		 "\"resourceVersion\":\"160\"}}}");
+	CHECK(zs_k8s_watch_line(p, line, rv, sizeof(rv), &dropped) == ZS_K8S_LINE_APPLIED,
+	      "deleted");
+	CHECK(!zs_k8s_pods_lookup(p, ID_APP, NULL, &m) && strcmp(rv, "160") == 0, "gone, rv %s",
+	      rv);
+	zs_k8s_pods_free(p);
+}
+
 int main(int argc, char **argv)
 {
 	const char *dir = argc > 1 ? argv[1] : "tests/unit";
@@ -217,5 +279,6 @@ int main(int argc, char **argv)
 	deployment_pod(dir);
 	owners_and_names();
 	bad_objects_and_bound(dir);
+	watch_lines();
 	return zs_test_done("k8s");
 }

@@ -308,6 +308,38 @@ int zs_k8s_pods_apply(struct zs_k8s_pods *p, enum zs_k8s_event ev, struct json_o
 	return stored;
 }
 
+enum zs_k8s_line zs_k8s_watch_line(struct zs_k8s_pods *p, const char *line, char *rv, size_t rv_cap,
+				   uint64_t *dropped)
+{
+	struct json_object *o = json_tokener_parse(line), *obj, *code;
+	const char *t = jstr(o, "type"), *v;
+	enum zs_k8s_line r = ZS_K8S_LINE_INVALID;
+
+	if (!t || !json_object_object_get_ex(o, "object", &obj) ||
+	    !json_object_is_type(obj, json_type_object))
+		goto out;
+	if (strcmp(t, "ERROR") == 0) {
+		code = jobj(obj, "code", json_type_int);
+		r = code && json_object_get_int(code) == 410 ? ZS_K8S_LINE_GONE : ZS_K8S_LINE_ERROR;
+	} else if (strcmp(t, "BOOKMARK") == 0) {
+		r = ZS_K8S_LINE_BOOKMARK;
+	} else if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0 ||
+		   strcmp(t, "DELETED") == 0) {
+		enum zs_k8s_event ev = t[0] == 'A'   ? ZS_K8S_ADDED
+				       : t[0] == 'M' ? ZS_K8S_MODIFIED
+						     : ZS_K8S_DELETED;
+
+		r = zs_k8s_pods_apply(p, ev, obj, dropped) < 0 ? ZS_K8S_LINE_INVALID
+							       : ZS_K8S_LINE_APPLIED;
+	}
+	if (r != ZS_K8S_LINE_INVALID && r != ZS_K8S_LINE_GONE &&
+	    (v = jstr(jobj(obj, "metadata", json_type_object), "resourceVersion")))
+		cpy(rv, rv_cap, v);
+out:
+	json_object_put(o);
+	return r;
+}
+
 void zs_k8s_pods_mark(struct zs_k8s_pods *p)
 {
 	uint32_t i;

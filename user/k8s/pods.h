@@ -9,6 +9,7 @@
 #define ZS_K8S_PODS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 struct json_object;
@@ -42,6 +43,21 @@ void zs_k8s_pods_free(struct zs_k8s_pods *p);
  * that do not fit are counted in *dropped. */
 int zs_k8s_pods_apply(struct zs_k8s_pods *p, enum zs_k8s_event ev, struct json_object *pod,
 		      uint64_t *dropped);
+
+/* What one line of a watch stream was. */
+enum zs_k8s_line {
+	ZS_K8S_LINE_APPLIED,  /* ADDED, MODIFIED or DELETED, applied */
+	ZS_K8S_LINE_BOOKMARK, /* only moves the resume point */
+	ZS_K8S_LINE_GONE,     /* ERROR 410: the resume point is too old, list again */
+	ZS_K8S_LINE_ERROR,    /* another ERROR event */
+	ZS_K8S_LINE_INVALID,  /* not JSON, not an event, or a pod we cannot read */
+};
+
+/* Decodes one watch event line ({"type":..,"object":..}) and applies it.
+ * The object's metadata.resourceVersion, when it has one, goes to rv (the
+ * resume point) unless the line is GONE or INVALID. */
+enum zs_k8s_line zs_k8s_watch_line(struct zs_k8s_pods *p, const char *line, char *rv, size_t rv_cap,
+				   uint64_t *dropped);
 
 /* A full list: marks every entry, then apply() each item, then sweep() removes
  * the pods the list no longer has. */

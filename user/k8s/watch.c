@@ -279,44 +279,20 @@ struct stream {
 
 static void on_event(struct stream *s, const char *text)
 {
-	struct json_object *o = json_tokener_parse(text), *type, *obj, *md, *v;
-	const char *t;
 	uint64_t dropped = 0;
+	enum zs_k8s_line r = zs_k8s_watch_line(k.pods, text, k.rv, sizeof(k.rv), &dropped);
 
-	if (!o) {
+	if (r == ZS_K8S_LINE_INVALID) {
 		zs_count(k8s_objects_invalid);
 		return;
 	}
-	if (!json_object_object_get_ex(o, "type", &type) ||
-	    !json_object_object_get_ex(o, "object", &obj)) {
-		zs_count(k8s_objects_invalid);
-		json_object_put(o);
-		return;
-	}
-	t = json_object_get_string(type);
 	zs_count(k8s_watch_events);
-	if (strcmp(t, "ERROR") == 0) {
-		if (json_object_object_get_ex(obj, "code", &v) && json_object_get_int(v) == 410)
-			s->gone = true;
-		else
-			down("watching pods", "the API server sent an error event");
-	} else if (strcmp(t, "ADDED") == 0 || strcmp(t, "MODIFIED") == 0 ||
-		   strcmp(t, "DELETED") == 0) {
-		enum zs_k8s_event ev = t[0] == 'A'   ? ZS_K8S_ADDED
-				       : t[0] == 'M' ? ZS_K8S_MODIFIED
-						     : ZS_K8S_DELETED;
-
-		if (zs_k8s_pods_apply(k.pods, ev, obj, &dropped) < 0)
-			zs_count(k8s_objects_invalid);
-		zs_count_n(k8s_containers_dropped, dropped);
-		zs_gauge_set(k8s_containers, zs_k8s_pods_count(k.pods));
-	}
-	/* BOOKMARK and every change move the resume point. */
-	if (!s->gone && json_object_object_get_ex(obj, "metadata", &md) &&
-	    json_object_object_get_ex(md, "resourceVersion", &v) &&
-	    json_object_is_type(v, json_type_string))
-		snprintf(k.rv, sizeof(k.rv), "%s", json_object_get_string(v));
-	json_object_put(o);
+	zs_count_n(k8s_containers_dropped, dropped);
+	zs_gauge_set(k8s_containers, zs_k8s_pods_count(k.pods));
+	if (r == ZS_K8S_LINE_GONE)
+		s->gone = true;
+	else if (r == ZS_K8S_LINE_ERROR)
+		down("watching pods", "the API server sent an error event");
 }
 
 /* Watch events are one JSON object per line. */
