@@ -16,6 +16,21 @@ static inline uint64_t zs_now_ns(clockid_t clk)
 	return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
 }
 
+/* The absolute time ms milliseconds from now on clock clk, for timed waits. */
+static inline struct timespec zs_deadline_ms(clockid_t clk, uint64_t ms)
+{
+	struct timespec ts;
+
+	clock_gettime(clk, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}
+
 /* Re-reads the offset between the two clocks (NTP may step the wall clock). */
 static inline void zs_clock_sync(void)
 {

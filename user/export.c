@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "export.h"
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "otlp.h"
@@ -164,15 +165,8 @@ static int post_once(const uint8_t *body, size_t len, size_t n_spans, long *wait
 /* Sleeps up to ms, waking early when stopping. */
 static void wait_ms_or_stop(long ms)
 {
-	struct timespec ts;
+	struct timespec ts = zs_deadline_ms(CLOCK_REALTIME, (uint64_t)ms);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += ms / 1000;
-	ts.tv_nsec += (ms % 1000) * 1000000L;
-	if (ts.tv_nsec >= 1000000000L) {
-		ts.tv_sec++;
-		ts.tv_nsec -= 1000000000L;
-	}
 	pthread_mutex_lock(&lock);
 	if (!stopping)
 		pthread_cond_timedwait(&cond, &lock, &ts);
@@ -235,13 +229,7 @@ static void *export_main(void *arg)
 		size_t n = 0, i;
 		int stop;
 
-		clock_gettime(CLOCK_REALTIME, &ts);
-		ts.tv_sec += cfg->bsp_delay_ms / 1000;
-		ts.tv_nsec += (long)(cfg->bsp_delay_ms % 1000) * 1000000L;
-		if (ts.tv_nsec >= 1000000000L) {
-			ts.tv_sec++;
-			ts.tv_nsec -= 1000000000L;
-		}
+		ts = zs_deadline_ms(CLOCK_REALTIME, cfg->bsp_delay_ms);
 		pthread_mutex_lock(&lock);
 		while (!stopping && q_len < cfg->bsp_batch) {
 			if (pthread_cond_timedwait(&cond, &lock, &ts) == ETIMEDOUT)

@@ -69,13 +69,7 @@ static void *export_main(void *arg)
 	int stop = 0;
 
 	while (!stop) {
-		clock_gettime(CLOCK_MONOTONIC, &until);
-		until.tv_sec += cfg->metric_interval_ms / 1000;
-		until.tv_nsec += (long)(cfg->metric_interval_ms % 1000) * 1000000L;
-		if (until.tv_nsec >= 1000000000L) {
-			until.tv_sec++;
-			until.tv_nsec -= 1000000000L;
-		}
+		until = zs_deadline_ms(CLOCK_MONOTONIC, cfg->metric_interval_ms);
 		pthread_mutex_lock(&lock);
 		while (!stopping && pthread_cond_timedwait(&cond, &lock, &until) != ETIMEDOUT)
 			;

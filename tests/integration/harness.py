@@ -312,6 +312,21 @@ class Certificate:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+def wait_tcp(host, port, timeout=20, check=None):
+    """Waits until something accepts on host:port; check() runs before each
+    try (to fail early when the server died)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check:
+            check()
+        try:
+            socket.create_connection((host, port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise AssertionError("nothing listens on %s:%d" % (host, port))
+
+
 class Proc:
     """A server or client process started by a test, stopped by PID."""
 
@@ -320,17 +335,10 @@ class Proc:
         e.update(env or {})
         self.p = subprocess.Popen(cmd, env=e, cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         if wait_port:
-            host = "::1" if family == socket.AF_INET6 else "127.0.0.1"
-            deadline = time.time() + 15
-            while time.time() < deadline:
+            def alive():
                 if self.p.poll() is not None:
                     raise AssertionError("%s exited: %s" % (cmd, self.p.stderr.read().decode()[-2000:]))
-                try:
-                    socket.create_connection((host, wait_port), timeout=0.5).close()
-                    return
-                except OSError:
-                    time.sleep(0.05)
-            raise AssertionError("%s did not listen on %d" % (cmd, wait_port))
+            wait_tcp("::1" if family == socket.AF_INET6 else "127.0.0.1", wait_port, 15, alive)
 
     def stop(self):
         if self.p.poll() is None:
@@ -340,6 +348,23 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.p.kill()
                 self.p.wait()
+
+
+def zs_prog_ids():
+    """Ids of loaded BPF programs named like ours (zs_*)."""
+    r = run(["bpftool", "prog", "show", "--json"])
+    return {p["id"] for p in json.loads(r.stdout or "[]") if p.get("name", "").startswith("zs_")}
+
+
+def wait_programs_gone(ids=None, timeout=10):
+    """Waits until none of ids (default: no program named zs_*) is loaded;
+    returns those still loaded."""
+    deadline = time.time() + timeout
+    while True:
+        left = zs_prog_ids() if ids is None else zs_prog_ids() & set(ids)
+        if not left or time.time() > deadline:
+            return left
+        time.sleep(0.2)
 
 
 def cgroup2_root():

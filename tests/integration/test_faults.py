@@ -16,7 +16,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, Nginx, Receiver, dump, free_port, main, run  # noqa: E402
+from harness import Agent, Nginx, Receiver, dump, free_port, main, run, wait_programs_gone  # noqa: E402
 from test_http import keepalive_server, path_is  # noqa: E402
 
 
@@ -164,11 +164,6 @@ def test_server_killed_mid_request():
         rec.close()
 
 
-def zs_programs():
-    r = run(["bpftool", "-j", "prog", "show"])
-    return [p for p in json.loads(r.stdout or "[]") if p.get("name", "").startswith("zs_")]
-
-
 def test_agent_killed_and_restarted_under_load():
     """SIGKILL the agent while a client sends a request every 20 ms on one
     keep-alive connection: the client sees no error, nothing of ours stays
@@ -202,10 +197,8 @@ def test_agent_killed_and_restarted_under_load():
     try:
         assert len(rec1.wait(lambda s: s["kind"] == "SERVER", 10, timeout=15)) >= 10
         agent1.stop(signal.SIGKILL)
-        deadline = time.time() + 10
-        while zs_programs() and time.time() < deadline:
-            time.sleep(0.1)
-        assert not zs_programs(), "left attached: %s" % zs_programs()
+        left = wait_programs_gone()
+        assert not left, "left attached: %s" % left
         time.sleep(0.5)
         agent2 = Agent(rec2, ports=[port])
         spans = rec2.wait(lambda s: s["attrs"].get("url.path", "").startswith("/tick/"), 20, timeout=20)

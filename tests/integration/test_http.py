@@ -3,6 +3,7 @@
 OTLP output decoded with the official protos. Each test starts its own agent
 scoped to its own ports (--port), so tests do not see each other's traffic or
 the receiver's."""
+import json
 import os
 import re
 import signal
@@ -15,7 +16,7 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (AGENT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
-                     check_span_sanity, dump, free_port, run)
+                     check_span_sanity, dump, free_port, run, wait_programs_gone, zs_prog_ids)
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -425,13 +426,6 @@ def test_admin_endpoint_and_clean_exit():
     assert not (zs_prog_ids() & ours), "programs left after SIGTERM"
 
 
-def zs_prog_ids():
-    """Ids of loaded BPF programs named like ours (zs_*)."""
-    import json
-    r = run(["bpftool", "prog", "show", "--json"])
-    return {p["id"] for p in json.loads(r.stdout or "[]") if p.get("name", "").startswith("zs_")}
-
-
 def test_sigkill_leaves_nothing_attached():
     port = free_port()
     before = zs_prog_ids()
@@ -439,14 +433,7 @@ def test_sigkill_leaves_nothing_attached():
     ids = zs_prog_ids() - before
     assert len(ids) >= 15, "programs of the agent not found: %s" % ids
     agent.stop(signal.SIGKILL)
-    deadline = time.time() + 10
-    while time.time() < deadline:
-        r = run(["bpftool", "prog", "show", "--json"])
-        import json
-        left = [p for p in json.loads(r.stdout or "[]") if p["id"] in ids]
-        if not left:
-            break
-        time.sleep(0.2)
+    left = wait_programs_gone(ids)
     assert not left, "programs still loaded after SIGKILL: %s" % left
     r = run(["bpftool", "link", "show", "--json"])
     links = [x for x in json.loads(r.stdout or "[]") if x.get("prog_id") in ids]
@@ -513,7 +500,6 @@ def test_print_json_without_endpoint():
             if len(lines) >= 2:
                 break
             time.sleep(0.1)
-        import json
         recs = [json.loads(ln) for ln in lines]
         assert sorted(r["kind"] for r in recs) == ["CLIENT", "SERVER"], lines
         for r in recs:

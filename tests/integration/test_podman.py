@@ -26,9 +26,7 @@ scripts/deps.sh test): its hybrid cgroup layout offers hugetlb on the v2
 side, which crun refuses; the script moves that controller to a v1
 hierarchy. Every `podman run` also passes --ulimit values below the
 caller's: crun may not raise RLIMIT_NOFILE/NPROC without CAP_SYS_RESOURCE."""
-import json
 import os
-import socket
 import shutil
 import subprocess
 import sys
@@ -38,7 +36,8 @@ import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_kube_api import FakeKubeAPI  # noqa: E402
-from harness import Certificate, Receiver, dump, free_port, main, run  # noqa: E402
+from harness import (Certificate, Receiver, dump, free_port, main, run, wait_programs_gone,  # noqa: E402
+                     wait_tcp, zs_prog_ids)
 from test_capabilities import available, documented  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -72,25 +71,9 @@ def build_images():
     BUILT.append(True)
 
 
-def wait_tcp(host, port, timeout=20):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        try:
-            socket.create_connection((host, port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError("nothing listens on %s:%d" % (host, port))
-
-
-def zs_programs():
-    r = run(["bpftool", "-j", "prog", "show"])
-    return [p for p in json.loads(r.stdout or "[]") if p.get("name", "").startswith("zs_")]
-
-
 def agent_in_a_container(privileged):
     build_images()
-    assert not zs_programs(), "programs of ours already loaded: another agent runs"
+    assert not zs_prog_ids(), "programs of ours already loaded: another agent runs"
     tag = "zs-test-%d" % os.getpid()
     names = []
     cert = Certificate()
@@ -210,10 +193,8 @@ def agent_in_a_container(privileged):
             api.stop()
         cert.remove()
         shutil.rmtree(sa, ignore_errors=True)
-    deadline = time.time() + 10
-    while zs_programs() and time.time() < deadline:
-        time.sleep(0.2)
-    assert not zs_programs(), "left behind: %s" % zs_programs()
+    left = wait_programs_gone()
+    assert not left, "left behind: %s" % left
 
 
 def test_agent_with_the_documented_capabilities():

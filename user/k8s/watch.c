@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "k8s/watch.h"
 
+#include "clock.h"
 #include "log.h"
 #include "metrics.h"
 #include "otlp.h"
@@ -58,10 +59,8 @@ uint64_t zs_k8s_generation(void)
 /* Sleeps up to s seconds; returns true when asked to stop. */
 static bool pause_s(unsigned s)
 {
-	struct timespec ts;
+	struct timespec ts = zs_deadline_ms(CLOCK_REALTIME, (uint64_t)s * 1000);
 
-	clock_gettime(CLOCK_REALTIME, &ts);
-	ts.tv_sec += s;
 	pthread_mutex_lock(&k.mu);
 	while (!atomic_load(&k.stop))
 		if (pthread_cond_timedwait(&k.cv, &k.mu, &ts) == ETIMEDOUT)
