@@ -3,6 +3,7 @@
 
 #include "otlp.pb-c.h"
 #include "otlp_build.h"
+#include "pbwire.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -10,133 +11,221 @@
 #include <string.h>
 #include <zlib.h>
 
-static Zs__Otlp__Span *make_span(struct zs_arena *a, const struct zs_span *s)
+/* Field numbers of proto/otlp.proto (the official OTLP v1 ones). */
+enum {
+	F_REQ_RESOURCE_SPANS = 1,
+	F_RS_RESOURCE = 1,
+	F_RS_SCOPE_SPANS = 2,
+	F_RES_ATTRIBUTES = 1,
+	F_SS_SCOPE = 1,
+	F_SS_SPANS = 2,
+	F_SCOPE_NAME = 1,
+	F_SCOPE_VERSION = 2,
+	F_SPAN_TRACE_ID = 1,
+	F_SPAN_SPAN_ID = 2,
+	F_SPAN_TRACE_STATE = 3,
+	F_SPAN_PARENT_SPAN_ID = 4,
+	F_SPAN_NAME = 5,
+	F_SPAN_KIND = 6,
+	F_SPAN_START = 7,
+	F_SPAN_END = 8,
+	F_SPAN_ATTRIBUTES = 9,
+	F_SPAN_STATUS = 15,
+	F_SPAN_FLAGS = 16,
+	F_STATUS_CODE = 3,
+	F_KV_KEY = 1,
+	F_KV_VALUE = 2,
+	F_ANY_STRING = 1,
+	F_ANY_INT = 3,
+};
+
+/* One KeyValue in field `field` of the open message; empty strings skipped. */
+static void kv_str(struct zs_pb *pb, uint32_t field, const char *key, const char *val)
 {
-	Zs__Otlp__Span *p = zs_arena_alloc(a, sizeof(*p));
-	Zs__Otlp__Status *st = zs_arena_alloc(a, sizeof(*st));
-	uint8_t *ids = zs_arena_alloc(a, 32);
-	struct zs_kvs l;
+	size_t kv, any;
 
-	if (!p || !st || !ids || zs_kvs_init(a, &l, 24))
-		return NULL;
-	zs__otlp__span__init(p);
-	zs__otlp__status__init(st);
-	memcpy(ids, s->trace_id, 16);
-	memcpy(ids + 16, s->span_id, 8);
-	p->trace_id = (ProtobufCBinaryData){ 16, ids };
-	p->span_id = (ProtobufCBinaryData){ 8, ids + 16 };
-	if (s->has_parent) {
-		memcpy(ids + 24, s->parent_span_id, 8);
-		p->parent_span_id = (ProtobufCBinaryData){ 8, ids + 24 };
+	if (!val || !*val)
+		return;
+	kv = zs_pb_begin(pb, field);
+	zs_pb_str(pb, F_KV_KEY, key);
+	any = zs_pb_begin(pb, F_KV_VALUE);
+	zs_pb_str(pb, F_ANY_STRING, val);
+	zs_pb_end(pb, any);
+	zs_pb_end(pb, kv);
+}
+
+static void kv_int(struct zs_pb *pb, uint32_t field, const char *key, int64_t val)
+{
+	size_t kv = zs_pb_begin(pb, field), any;
+
+	zs_pb_str(pb, F_KV_KEY, key);
+	any = zs_pb_begin(pb, F_KV_VALUE);
+	/* a oneof member is written even when zero */
+	zs_pb_tag_varint(pb, F_ANY_INT, ZS_PB_VARINT, (uint64_t)val);
+	zs_pb_end(pb, any);
+	zs_pb_end(pb, kv);
+}
+
+static void res_sink_str(void *ctx, const char *key, const char *val)
+{
+	kv_str(ctx, F_RES_ATTRIBUTES, key, val);
+}
+
+static void res_sink_int(void *ctx, const char *key, int64_t val)
+{
+	kv_int(ctx, F_RES_ATTRIBUTES, key, val);
+}
+
+/* Appends n bytes of p at *at if they fit (out has room for the NUL). */
+static void put(char *out, size_t cap, size_t *at, const char *p, size_t n)
+{
+	if (*at + n < cap) {
+		memcpy(out + *at, p, n);
+		*at += n;
 	}
-	if (s->tracestate[0])
-		p->trace_state = (char *)s->tracestate;
-	p->flags = s->trace_flags;
-	p->name = (char *)s->name;
-	p->kind = (Zs__Otlp__Span__SpanKind)s->kind;
-	p->start_time_unix_nano = s->start_ns;
-	p->end_time_unix_nano = s->end_ns >= s->start_ns ? s->end_ns : s->start_ns;
+}
 
-	zs_kv_str(a, &l, "http.request.method", s->method);
-	zs_kv_str(a, &l, "http.request.method_original", s->method_original);
+/* scheme://host:port/path, [host] for IPv6; no snprintf on the span path. */
+static void url_full(char *out, size_t cap, const struct zs_span *s)
+{
+	bool v6 = strchr(s->server_address, ':') != NULL;
+	char port[8];
+	size_t at = 0, n = sizeof(port);
+	unsigned int v = s->server_port;
+
+	do {
+		port[--n] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	put(out, cap, &at, s->scheme, strlen(s->scheme));
+	put(out, cap, &at, v6 ? "://[" : "://", v6 ? 4 : 3);
+	put(out, cap, &at, s->server_address, strlen(s->server_address));
+	put(out, cap, &at, v6 ? "]:" : ":", v6 ? 2 : 1);
+	put(out, cap, &at, port + n, sizeof(port) - n);
+	put(out, cap, &at, s->path, strlen(s->path));
+	out[at] = 0;
+}
+
+static void put_span(struct zs_pb *pb, const struct zs_span *s)
+{
+	size_t m = zs_pb_begin(pb, F_SS_SPANS), st;
+
+	zs_pb_bytes(pb, F_SPAN_TRACE_ID, s->trace_id, 16);
+	zs_pb_bytes(pb, F_SPAN_SPAN_ID, s->span_id, 8);
+	zs_pb_str(pb, F_SPAN_TRACE_STATE, s->tracestate);
+	if (s->has_parent)
+		zs_pb_bytes(pb, F_SPAN_PARENT_SPAN_ID, s->parent_span_id, 8);
+	zs_pb_str(pb, F_SPAN_NAME, s->name);
+	zs_pb_uint(pb, F_SPAN_KIND, s->kind);
+	zs_pb_fixed64(pb, F_SPAN_START, s->start_ns);
+	zs_pb_fixed64(pb, F_SPAN_END, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
+
+	kv_str(pb, F_SPAN_ATTRIBUTES, "http.request.method", s->method);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "http.request.method_original", s->method_original);
 	if (s->status)
-		zs_kv_int(a, &l, "http.response.status_code", s->status);
-	zs_kv_str(a, &l, "url.path", s->path);
-	zs_kv_str(a, &l, "url.query", s->query);
-	zs_kv_str(a, &l, "url.scheme", s->scheme);
+		kv_int(pb, F_SPAN_ATTRIBUTES, "http.response.status_code", s->status);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "url.path", s->path);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "url.query", s->query);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "url.scheme", s->scheme);
 	if (s->kind == ZS_KIND_SERVER)
-		zs_kv_str(a, &l, "http.route", s->route);
-	zs_kv_str(a, &l, "network.protocol.name", "http");
-	zs_kv_str(a, &l, "network.protocol.version", s->version);
-	zs_kv_str(a, &l, "network.transport", "tcp");
-	zs_kv_str(a, &l, "server.address", s->server_address);
+		kv_str(pb, F_SPAN_ATTRIBUTES, "http.route", s->route);
+	/* HTTP semantic conventions: network.protocol.name only when not "http",
+	 * network.transport is opt-in; both would be the same on every span. */
+	kv_str(pb, F_SPAN_ATTRIBUTES, "network.protocol.version", s->version);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "server.address", s->server_address);
 	if (s->server_port)
-		zs_kv_int(a, &l, "server.port", s->server_port);
-	zs_kv_str(a, &l, "client.address", s->client_address);
-	zs_kv_str(a, &l, "network.peer.address", s->peer_address);
+		kv_int(pb, F_SPAN_ATTRIBUTES, "server.port", s->server_port);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "client.address", s->client_address);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "network.peer.address", s->peer_address);
 	if (s->peer_port)
-		zs_kv_int(a, &l, "network.peer.port", s->peer_port);
-	zs_kv_str(a, &l, "user_agent.original", s->user_agent);
+		kv_int(pb, F_SPAN_ATTRIBUTES, "network.peer.port", s->peer_port);
+	kv_str(pb, F_SPAN_ATTRIBUTES, "user_agent.original", s->user_agent);
 	if (s->kind == ZS_KIND_CLIENT && s->server_address[0]) {
 		char full[ZS_HTTP_VALUE_MAX + ZS_HTTP_TARGET_MAX + 32];
-		bool v6 = strchr(s->server_address, ':') != NULL;
 
-		snprintf(full, sizeof(full), "%s://%s%s%s:%u%s", s->scheme, v6 ? "[" : "",
-			 s->server_address, v6 ? "]" : "", s->server_port, s->path);
-		zs_kv_str(a, &l, "url.full", zs_arena_str(a, full));
+		url_full(full, sizeof(full), s);
+		kv_str(pb, F_SPAN_ATTRIBUTES, "url.full", full);
 	}
-	zs_kv_str(a, &l, "error.type", s->error_type);
-	p->attributes = l.v;
-	p->n_attributes = l.n;
-	st->code = s->error ? ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR
-			    : ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_UNSET;
-	p->status = st;
-	return p;
+	kv_str(pb, F_SPAN_ATTRIBUTES, "error.type", s->error_type);
+	st = zs_pb_begin(pb, F_SPAN_STATUS);
+	if (s->error)
+		zs_pb_uint(pb, F_STATUS_CODE, ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
+	zs_pb_end(pb, st);
+	zs_pb_fixed32(pb, F_SPAN_FLAGS, s->trace_flags);
+	zs_pb_end(pb, m);
 }
 
 int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
 			  int n_extra, uint8_t **out, size_t *out_len)
 {
-	struct zs_arena a = { 0 };
-	Zs__Otlp__ExportTraceServiceRequest req;
-	Zs__Otlp__ResourceSpans **rs;
-	const struct zs_resource **keys;
-	Zs__Otlp__InstrumentationScope scope;
-	size_t n_rs = 0, i, j;
+	const struct zs_attr_sink res_sink = { res_sink_str, res_sink_int, NULL };
+	struct zs_pb pb = { 0 };
+	/* spans grouped by resource, in order of first appearance (counting sort) */
+	size_t *group = malloc((n ? n : 1) * sizeof(*group));
+	size_t *start = malloc((n + 1) * sizeof(*start));
+	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	const struct zs_resource **keys = malloc((n ? n : 1) * sizeof(*keys));
+	size_t n_rs = 0, i, j, g;
 	int rc = -ENOMEM;
 
-	zs__otlp__export_trace_service_request__init(&req);
-	zs__otlp__instrumentation_scope__init(&scope);
-	scope.name = "zerospan";
-	scope.version = ZS_VERSION;
-	rs = zs_arena_alloc(&a, (n ? n : 1) * sizeof(*rs));
-	keys = zs_arena_alloc(&a, (n ? n : 1) * sizeof(*keys));
-	if (!rs || !keys)
+	if (!group || !start || !order || !keys)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct zs_resource *key = spans[i]->res;
-		Zs__Otlp__ScopeSpans *ss;
 
+		/* batches hold few processes, and runs of one: try the last one first */
+		if (n_rs && keys[n_rs - 1] == key) {
+			group[i] = n_rs - 1;
+			continue;
+		}
 		for (j = 0; j < n_rs && keys[j] != key; j++)
 			;
-		if (j == n_rs) {
-			Zs__Otlp__ResourceSpans *r = zs_arena_alloc(&a, sizeof(*r));
-
-			ss = zs_arena_alloc(&a, sizeof(*ss));
-			if (!r || !ss)
-				goto out;
-			zs__otlp__resource_spans__init(r);
-			zs__otlp__scope_spans__init(ss);
-			ss->scope = &scope;
-			/* room for every span of the batch: counted below */
-			ss->spans = zs_arena_alloc(&a, n * sizeof(*ss->spans));
-			r->scope_spans = zs_arena_alloc(&a, sizeof(*r->scope_spans));
-			r->resource = zs_otlp_resource(&a, key, extra, n_extra);
-			if (!ss->spans || !r->scope_spans || !r->resource)
-				goto out;
-			r->scope_spans[0] = ss;
-			r->n_scope_spans = 1;
-			keys[n_rs] = key;
-			rs[n_rs++] = r;
-		}
-		ss = rs[j]->scope_spans[0];
-		ss->spans[ss->n_spans] = make_span(&a, spans[i]);
-		if (!ss->spans[ss->n_spans])
-			goto out;
-		ss->n_spans++;
+		if (j == n_rs)
+			keys[n_rs++] = key;
+		group[i] = j;
 	}
-	req.resource_spans = rs;
-	req.n_resource_spans = n_rs;
-	if (a.failed)
+	memset(start, 0, (n + 1) * sizeof(*start));
+	for (i = 0; i < n; i++)
+		start[group[i] + 1]++;
+	for (g = 0; g < n_rs; g++)
+		start[g + 1] += start[g];
+	for (i = 0; i < n; i++)
+		order[start[group[i]]++] = i;
+	/* start[g] is now the end of group g; group g begins where g - 1 ends */
+
+	/* a batch of spans encodes to about 400 bytes each: one allocation */
+	if (!zs_pb_reserve(&pb, 4096 + n * 512))
 		goto out;
-	*out_len = zs__otlp__export_trace_service_request__get_packed_size(&req);
-	*out = malloc(*out_len ? *out_len : 1);
-	if (!*out)
+	for (g = 0, i = 0; g < n_rs; g++) {
+		size_t rs = zs_pb_begin(&pb, F_REQ_RESOURCE_SPANS), res, ss, sc;
+		struct zs_attr_sink sink = res_sink;
+
+		sink.ctx = &pb;
+		res = zs_pb_begin(&pb, F_RS_RESOURCE);
+		zs_resource_attrs(keys[g], extra, n_extra, true, &sink);
+		zs_pb_end(&pb, res);
+		ss = zs_pb_begin(&pb, F_RS_SCOPE_SPANS);
+		sc = zs_pb_begin(&pb, F_SS_SCOPE);
+		zs_pb_str(&pb, F_SCOPE_NAME, "zerospan");
+		zs_pb_str(&pb, F_SCOPE_VERSION, ZS_VERSION);
+		zs_pb_end(&pb, sc);
+		for (; i < start[g]; i++)
+			put_span(&pb, spans[order[i]]);
+		zs_pb_end(&pb, ss);
+		zs_pb_end(&pb, rs);
+	}
+	if (pb.failed)
 		goto out;
-	zs__otlp__export_trace_service_request__pack(&req, *out);
+	*out = pb.buf;
+	*out_len = pb.len;
+	pb.buf = NULL;
 	rc = 0;
 out:
-	zs_arena_free(&a);
+	zs_pb_free(&pb);
+	free(group);
+	free(start);
+	free(order);
+	free(keys);
 	return rc;
 }
 

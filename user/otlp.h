@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
-/* OTLP v1 protobuf encoding of spans (protobuf-c, proto/otlp.proto). */
+/* OTLP v1 protobuf encoding of spans (wire format written directly, field
+ * numbers of proto/otlp.proto; protobuf-c only decodes the response). */
 #ifndef ZS_OTLP_H
 #define ZS_OTLP_H
 

@@ -35,12 +35,24 @@ void *zs_arena_alloc(struct zs_arena *a, size_t n);
 void zs_arena_free(struct zs_arena *a);
 char *zs_arena_str(struct zs_arena *a, const char *s);
 int zs_kvs_init(struct zs_arena *a, struct zs_kvs *l, size_t cap);
-bool zs_kvs_has(const struct zs_kvs *l, const char *key);
 /* Adds a string attribute (skipped when empty); val is not copied. */
 void zs_kv_str(struct zs_arena *a, struct zs_kvs *l, const char *key, const char *val);
 void zs_kv_int(struct zs_arena *a, struct zs_kvs *l, const char *key, int64_t val);
-/* The resource of process r (NULL: unknown), with extra attributes. */
+/* Receives attributes: a string (never empty) or an integer. */
+struct zs_attr_sink {
+	void (*str)(void *ctx, const char *key, const char *val);
+	void (*i64)(void *ctx, const char *key, int64_t val);
+	void *ctx;
+};
+
+/* The attributes of the resource of process r (NULL: unknown) in export
+ * order, then r's own and the agent's extra attributes whose keys are not
+ * taken yet; process.pid only if with_pid. Empty strings are skipped. */
+void zs_resource_attrs(const struct zs_resource *r, const struct zs_kv *extra, int n_extra,
+		       bool with_pid, const struct zs_attr_sink *out);
+
+/* The same attributes as a protobuf-c Resource. */
 Zs__Otlp__Resource *zs_otlp_resource(struct zs_arena *a, const struct zs_resource *r,
-				     const struct zs_kv *extra, int n_extra);
+				     const struct zs_kv *extra, int n_extra, bool with_pid);
 
 #endif

@@ -145,16 +145,8 @@ static Zs__Otlp__ResourceMetrics *new_rm(struct zs_arena *a, const char *service
 	zs__otlp__scope_metrics__init(sm);
 	zs__otlp__instrumentation_scope__init(sc);
 	snprintf(r->service_name, sizeof(r->service_name), "%s", service);
-	rm->resource = zs_otlp_resource(a, r, extra, n_extra);
 	/* a service's processes may come and go: the resource is the service */
-	if (rm->resource) {
-		size_t i, k = 0;
-
-		for (i = 0; i < rm->resource->n_attributes; i++)
-			if (strcmp(rm->resource->attributes[i]->key, "process.pid") != 0)
-				rm->resource->attributes[k++] = rm->resource->attributes[i];
-		rm->resource->n_attributes = k;
-	}
+	rm->resource = zs_otlp_resource(a, r, extra, n_extra, false);
 	sc->name = "zerospan";
 	sc->version = ZS_VERSION;
 	sm->scope = sc;

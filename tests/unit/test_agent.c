@@ -217,6 +217,176 @@ static void test_spans_and_otlp(void)
 	zs_resource_unref(r2);
 }
 
+static const Zs__Otlp__AnyValue *attr(Zs__Otlp__KeyValue **kv, size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strcmp(kv[i]->key, key) == 0)
+			return kv[i]->value;
+	return NULL;
+}
+
+/* The wire encoder against protobuf-c's decoder: every field of every span, in
+ * a batch large enough for 3-byte lengths, resources interleaved. */
+static void test_otlp_wire(void)
+{
+	enum { N = 600 };
+	struct zs_resource *r[2];
+	struct zs_span *spans[N];
+	uint8_t *buf = NULL;
+	size_t len = 0, i, seen[2] = { 0, 0 };
+	Zs__Otlp__ExportTraceServiceRequest *req;
+	char longpath[300], want[400];
+	const char *first_bad = "";
+	size_t bad = 0;
+	int k;
+
+/* one check for all spans' fields: counts and names the first wrong one */
+#define SPAN_CHECK(cond, ...)              \
+	do {                               \
+		if (!(cond) && !bad++)     \
+			first_bad = #cond; \
+	} while (0)
+
+	memset(longpath, 'a', sizeof(longpath) - 1);
+	longpath[0] = '/';
+	longpath[sizeof(longpath) - 1] = 0;
+	for (k = 0; k < 2; k++) {
+		r[k] = calloc(1, sizeof(*r[k]));
+		atomic_store(&r[k]->refs, 1);
+		r[k]->pid = 100 + (uint32_t)k;
+		r[k]->netns = k ? 0 : 4026531840ULL;
+		snprintf(r[k]->service_name, sizeof(r[k]->service_name), "svc%d", k);
+		snprintf(r[k]->exe_name, sizeof(r[k]->exe_name), "exe%d", k);
+		/* a process attribute that repeats one of ours: ours wins, no duplicate */
+		snprintf(r[k]->extra[0].key, sizeof(r[k]->extra[0].key), "service.name");
+		snprintf(r[k]->extra[0].value, sizeof(r[k]->extra[0].value), "dup");
+		snprintf(r[k]->extra[1].key, sizeof(r[k]->extra[1].key), "team");
+		snprintf(r[k]->extra[1].value, sizeof(r[k]->extra[1].value), "t%d", k);
+		r[k]->n_extra = 2;
+	}
+	for (i = 0; i < N; i++) {
+		struct zs_span *s = mk_span(r[i % 3 == 2], i % 7 ? 200 : 500,
+					    i % 2 ? ZS_KIND_CLIENT : ZS_KIND_SERVER);
+
+		s->start_ns += i;
+		s->end_ns = i == 5 ? 1 : s->end_ns + i; /* an end before the start */
+		s->trace_flags = (uint8_t)(i & 1);
+		s->peer_port = (uint16_t)(1000 + i);
+		if (i % 5 == 0) {
+			s->has_parent = true;
+			memset(s->parent_span_id, (int)(i & 0xff) | 1, 8);
+			snprintf(s->tracestate, sizeof(s->tracestate), "vendor=%zu", i);
+		}
+		if (i == 7)
+			zs_span_set_target(s, longpath, false);
+		spans[i] = s;
+	}
+	CHECK(zs_otlp_encode_traces(spans, N, NULL, 0, &buf, &len) == 0, "encode %d spans", N);
+	CHECK(len > 16384, "batch not large enough for 3-byte lengths: %zu", len);
+	req = zs__otlp__export_trace_service_request__unpack(NULL, len, buf);
+	CHECK(req != NULL, "protobuf-c rejects the wire encoding");
+	if (req && req->n_resource_spans == 2) {
+		for (k = 0; k < 2; k++) {
+			Zs__Otlp__ResourceSpans *rs = req->resource_spans[k];
+			Zs__Otlp__Resource *res = rs->resource;
+			const Zs__Otlp__AnyValue *v;
+			size_t j, n_names = 0;
+
+			/* first appearance order: spans[0] has r[0], spans[2] r[1] */
+			v = attr(res->attributes, res->n_attributes, "service.name");
+			CHECK(v && strcmp(v->string_value, k ? "svc1" : "svc0") == 0,
+			      "service.name");
+			for (j = 0; j < res->n_attributes; j++)
+				n_names += strcmp(res->attributes[j]->key, "service.name") == 0;
+			CHECK(n_names == 1, "service.name %zu times", n_names);
+			v = attr(res->attributes, res->n_attributes, "process.pid");
+			CHECK(v && v->int_value == 100 + k, "process.pid");
+			v = attr(res->attributes, res->n_attributes, "zerospan.netns");
+			CHECK(k ? v == NULL : v && v->int_value == 4026531840LL, "netns");
+			v = attr(res->attributes, res->n_attributes, "team");
+			CHECK(v && v->string_value[1] == '0' + k, "own resource attribute");
+			CHECK(rs->n_scope_spans == 1 &&
+				      strcmp(rs->scope_spans[0]->scope->name, "zerospan") == 0 &&
+				      strcmp(rs->scope_spans[0]->scope->version, ZS_VERSION) == 0,
+			      "scope");
+			for (j = 0; j < rs->scope_spans[0]->n_spans; j++) {
+				const Zs__Otlp__Span *p = rs->scope_spans[0]->spans[j];
+				const struct zs_span *s = NULL;
+				size_t m;
+
+				for (m = 0; m < N && !s; m++)
+					if (memcmp(spans[m]->span_id, p->span_id.data, 8) == 0)
+						s = spans[m];
+				if (!s) {
+					CHECK(0, "a span id that was never sent");
+					continue;
+				}
+				m = (size_t)(s->start_ns - 1700000000000000000ULL);
+				seen[k]++;
+				SPAN_CHECK((s->res == r[1]) == (k == 1),
+					   "span %zu under the wrong resource", m);
+				SPAN_CHECK(p->trace_id.len == 16 &&
+						   memcmp(p->trace_id.data, s->trace_id, 16) == 0,
+					   "trace id");
+				SPAN_CHECK(s->has_parent ? p->parent_span_id.len == 8 &&
+								   memcmp(p->parent_span_id.data,
+									  s->parent_span_id, 8) == 0
+							 : p->parent_span_id.len == 0,
+					   "parent of %zu", m);
+				SPAN_CHECK(strcmp(p->trace_state, s->tracestate) == 0,
+					   "tracestate");
+				SPAN_CHECK(p->flags == s->trace_flags, "flags");
+				SPAN_CHECK(strcmp(p->name, s->name) == 0, "name %s", p->name);
+				SPAN_CHECK((uint8_t)p->kind == s->kind, "kind");
+				SPAN_CHECK(p->start_time_unix_nano == s->start_ns &&
+						   p->end_time_unix_nano ==
+							   (m == 5 ? s->start_ns : s->end_ns),
+					   "times of %zu", m);
+				SPAN_CHECK(p->status && p->status->code == (s->error ? 2 : 0),
+					   "status");
+				v = attr(p->attributes, p->n_attributes,
+					 "http.response.status_code");
+				SPAN_CHECK(v && v->int_value == s->status, "status code");
+				v = attr(p->attributes, p->n_attributes, "network.peer.port");
+				SPAN_CHECK(v && v->int_value == s->peer_port, "peer port");
+				v = attr(p->attributes, p->n_attributes, "url.path");
+				SPAN_CHECK(v && strcmp(v->string_value, s->path) == 0, "url.path");
+				v = attr(p->attributes, p->n_attributes, "url.full");
+				snprintf(want, sizeof(want), "http://[::1]:8080%s", s->path);
+				SPAN_CHECK(s->kind == ZS_KIND_CLIENT
+						   ? v && strcmp(v->string_value, want) == 0
+						   : v == NULL,
+					   "url.full");
+				v = attr(p->attributes, p->n_attributes,
+					 "network.protocol.version");
+				SPAN_CHECK(!attr(p->attributes, p->n_attributes,
+						 "network.transport") &&
+						   !attr(p->attributes, p->n_attributes,
+							 "network.protocol.name"),
+					   "attributes the conventions leave out");
+				SPAN_CHECK(!attr(p->attributes, p->n_attributes, "url.query"),
+					   "empty attribute written");
+			}
+		}
+	}
+	CHECK(bad == 0, "%zu span fields wrong, first: %s", bad, first_bad);
+	CHECK(req && req->n_resource_spans == 2 && seen[0] + seen[1] == N && seen[1] == N / 3,
+	      "spans decoded: %zu + %zu", seen[0], seen[1]);
+	if (req)
+		zs__otlp__export_trace_service_request__free_unpacked(req, NULL);
+	free(buf);
+	CHECK(zs_otlp_encode_traces(spans, 0, NULL, 0, &buf, &len) == 0 && len == 0,
+	      "an empty batch");
+	free(buf);
+	for (i = 0; i < N; i++)
+		zs_span_free(spans[i]);
+	zs_resource_unref(r[0]);
+	zs_resource_unref(r[1]);
+#undef SPAN_CHECK
+}
+
 static void test_method_and_target(void)
 {
 	struct zs_span s;
@@ -246,6 +416,7 @@ int main(void)
 	test_config();
 	test_events_validate();
 	test_spans_and_otlp();
+	test_otlp_wire();
 	test_method_and_target();
 	test_retry_after();
 	return zs_test_done("test_agent");

@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * A protobuf wire-format writer for the hot export path: fields are written
+ * straight into one growing buffer, in one pass, with no message tree.
+ * A nested message is opened with zs_pb_begin (tag plus one reserved length
+ * byte) and closed with zs_pb_end, which writes its length and, when that
+ * needs more than one byte, moves the body up (rare: spans and key-values are
+ * short; only the few enclosing messages are long).
+ * Out of memory sets failed and turns every later call into a no-op.
+ */
+#ifndef ZS_PBWIRE_H
+#define ZS_PBWIRE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+struct zs_pb {
+	uint8_t *buf;
+	size_t len, cap;
+	bool failed;
+};
+
+enum { ZS_PB_VARINT = 0, ZS_PB_I64 = 1, ZS_PB_LEN = 2, ZS_PB_I32 = 5 };
+
+/* Makes room for n more bytes; false (and failed set) when out of memory. */
+bool zs_pb_reserve(struct zs_pb *pb, size_t n);
+
+/* Frees the buffer. */
+void zs_pb_free(struct zs_pb *pb);
+
+static inline size_t zs_pb_varint_len(uint64_t v)
+{
+	size_t n = 1;
+
+	while (v >= 0x80) {
+		v >>= 7;
+		n++;
+	}
+	return n;
+}
+
+/* Writes v as a varint into p (room for 10 bytes); returns bytes written. */
+static inline size_t zs_pb_put_varint(uint8_t *p, uint64_t v)
+{
+	size_t n = 0;
+
+	while (v >= 0x80) {
+		p[n++] = (uint8_t)(v | 0x80);
+		v >>= 7;
+	}
+	p[n++] = (uint8_t)v;
+	return n;
+}
+
+static inline void zs_pb_tag_varint(struct zs_pb *pb, uint32_t field, uint32_t wt, uint64_t v)
+{
+	if (!zs_pb_reserve(pb, 15))
+		return;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | wt);
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, v);
+}
+
+/* A varint field (int64, uint32, enum, bool); proto3 omits zero. */
+static inline void zs_pb_uint(struct zs_pb *pb, uint32_t field, uint64_t v)
+{
+	if (v)
+		zs_pb_tag_varint(pb, field, ZS_PB_VARINT, v);
+}
+
+static inline void zs_pb_fixed64(struct zs_pb *pb, uint32_t field, uint64_t v)
+{
+	int i;
+
+	if (!v || !zs_pb_reserve(pb, 15))
+		return;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_I64);
+	for (i = 0; i < 8; i++)
+		pb->buf[pb->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void zs_pb_fixed32(struct zs_pb *pb, uint32_t field, uint32_t v)
+{
+	int i;
+
+	if (!v || !zs_pb_reserve(pb, 10))
+		return;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_I32);
+	for (i = 0; i < 4; i++)
+		pb->buf[pb->len++] = (uint8_t)(v >> (8 * i));
+}
+
+/* A bytes or string field of n bytes (written even when n is 0). */
+static inline void zs_pb_bytes(struct zs_pb *pb, uint32_t field, const void *p, size_t n)
+{
+	if (!zs_pb_reserve(pb, 20 + n))
+		return;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_LEN);
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, n);
+	memcpy(pb->buf + pb->len, p, n);
+	pb->len += n;
+}
+
+/* A string field; proto3 omits the empty string. */
+static inline void zs_pb_str(struct zs_pb *pb, uint32_t field, const char *s)
+{
+	if (s && *s)
+		zs_pb_bytes(pb, field, s, strlen(s));
+}
+
+/* Opens nested message field; returns the mark zs_pb_end takes. */
+static inline size_t zs_pb_begin(struct zs_pb *pb, uint32_t field)
+{
+	if (!zs_pb_reserve(pb, 11))
+		return 0;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_LEN);
+	pb->buf[pb->len] = 0;
+	return pb->len++;
+}
+
+/* Closes the message opened at mark: writes its length before its body. */
+void zs_pb_end(struct zs_pb *pb, size_t mark);
+
+#endif
