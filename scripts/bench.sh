@@ -3,7 +3,8 @@
 # interleaved rounds in one run, every request turned into an exported span
 # (OTLP/HTTP to a local nginx sink that discards the body).
 #   sudo scripts/bench.sh [rounds] [seconds] [connections]
-# AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off).
+# AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off); AGENT_PREFIX runs the agent
+# under a command (e.g. AGENT_PREFIX="chrt --idle 0").
 # SCHEME=https: nginx serves TLS (self-signed, made here), wrk speaks HTTPS
 # (OpenSSL: the agent's uprobes see the plaintext).
 # RATE=N: a fixed-rate run instead of saturation: wrk paces each connection
@@ -68,9 +69,9 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 start_agent() {
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" OTEL_BSP_SCHEDULE_DELAY=200 \
-    OTEL_BSP_MAX_QUEUE_SIZE=65536 OTEL_BSP_MAX_EXPORT_BATCH_SIZE=4096 \
-    "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 ${AGENT_ARGS:-} 2>"$dir/agent.err" &
+  # the agent's defaults (queue 2048, batches of 512), as users run it; OTEL_BSP_* from
+  # the caller's environment change them
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" ${AGENT_PREFIX:-} "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 ${AGENT_ARGS:-} 2>"$dir/agent.err" &
   agent_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return; sleep 0.1; done
   echo "agent did not start"; cat "$dir/agent.err"; exit 1

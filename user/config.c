@@ -102,7 +102,10 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	uint32_t u;
 
 	memset(c, 0, sizeof(*c));
-	c->gzip = true;
+	/* OTEL_EXPORTER_OTLP_COMPRESSION's default is none (OpenTelemetry
+	 * exporter spec); gzip costs the agent about a quarter of its CPU
+	 * (docs/BENCHMARKS.md) for about 10x fewer bytes. */
+	c->gzip = false;
 	c->inject = true;
 	c->tls = true;
 	c->max_routes = 100;
@@ -114,7 +117,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->print = ZS_PRINT_AUTO;
 	snprintf(c->admin_addr, sizeof(c->admin_addr), "127.0.0.1:9464");
 	c->capture_size = ZS_CAPTURE_MAX;
-	c->ringbuf_mb = 8;
+	c->ringbuf_mb = 4;
 	c->max_conns = 65536;
 	c->idle_timeout_s = 300;
 	c->stats_interval_s = 60;

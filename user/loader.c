@@ -420,6 +420,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		log_error("this kernel lacks the sock:inet_sock_set_state tracepoint");
 		goto fail;
 	}
+	/* 5 MiB and more: not held while libbpf parses its own copies */
+	btf__free(vmlinux);
+	vmlinux = NULL;
 
 	l->skel = sock_bpf__open();
 	if (!l->skel) {
@@ -524,7 +527,6 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	}
 	if (cfg->tls && start_tls(l, cfg))
 		goto fail;
-	btf__free(vmlinux);
 	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection "
 		 "%s, TLS uprobes %s)",
 		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, cfg->tls ? "on" : "off");

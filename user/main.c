@@ -26,6 +26,7 @@
 
 #include <bpf/libbpf.h>
 #include <errno.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +85,13 @@ int main(int argc, char **argv)
 	sigaction(SIGTERM, &sa, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	/* Memory is given back: buffers above 4 MiB (the kernel's BTF, parsed at
+	 * start-up, large export batches) are mapped and unmapped instead of
+	 * lingering in the heap (a fixed threshold: glibc's adaptive one rises to
+	 * 32 MiB after the first such free), the few threads share two arenas,
+	 * and free heap pages are returned every 10 s (malloc_trim below). */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_ARENA_MAX, 2);
 	zs_clock_sync();
 	zs_procinfo_init(NULL, 0);
 	zs_procinfo_keep_cmdline(cfg.keep_cmdline);
@@ -130,6 +138,7 @@ int main(int argc, char **argv)
 	/* listeners from before the agent; newer ones come as LISTEN events */
 	zs_listeners_scan("/proc");
 	atomic_store(&zs_ready, 1);
+	malloc_trim(0); /* what loading the programs parsed (BTF, ELF) is freed */
 	log_info("tracing HTTP/1.x%s%s", cfg.tls ? " (HTTPS too)" : "",
 		 cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
 
@@ -152,6 +161,7 @@ int main(int argc, char **argv)
 		if (now - last_sync >= 10000000000ULL) {
 			last_sync = now;
 			zs_clock_sync();
+			malloc_trim(0);
 		}
 		if (cfg.stats_interval_s &&
 		    now - last_stats >= cfg.stats_interval_s * 1000000000ULL) {

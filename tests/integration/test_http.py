@@ -78,6 +78,8 @@ def test_curl_to_python_http_server():
         for s in servers:
             c = [c for c in clients if c["attrs"]["url.path"] == s["attrs"]["url.path"]][0]
             assert c["start"] <= s["start"] and c["end"] >= s["end"], (c, s)
+        # OTLP compression: none by default (the OpenTelemetry default)
+        assert all("Content-Encoding" not in s["headers"] for s in spans), spans[0]["headers"]
         agent.assert_no_loss()
     finally:
         srv.stop()
@@ -88,7 +90,7 @@ def test_curl_to_python_http_server():
 def test_wrk_to_nginx_counts_every_request():
     port = free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[port])
+    agent = Agent(rec, ports=[port], env={"OTEL_EXPORTER_OTLP_COMPRESSION": "gzip"})
     ngx = Nginx(port)
     try:
         r = run(["wrk", "-t1", "-c2", "-d1s", "http://127.0.0.1:%d/index.html" % port])
@@ -107,6 +109,7 @@ def test_wrk_to_nginx_counts_every_request():
             check_span_sanity(s)
             assert s["attrs"]["url.path"] == "/index.html" and s["attrs"]["http.response.status_code"] == 200
             assert s["resource"]["process.executable.name"] == "nginx", s["resource"]
+        assert all(s["headers"].get("Content-Encoding") == "gzip" for s in servers + clients)
         m = agent.assert_no_loss()
         assert m["zerospan_parse_errors_total"] == 0, m
     finally:

@@ -38,9 +38,14 @@ static void test_config(void)
 	CHECK_STR(c.headers[1].key, "x-tenant");
 	CHECK_STR(c.headers[1].value, "t1");
 	CHECK(c.bsp_delay_ms == 250, "delay");
+	CHECK(!c.gzip && c.ringbuf_mb == 4, "defaults: no compression, 4 MiB ring");
 	CHECK(c.n_res_attrs == 2 && strcmp(c.res_attrs[1].value, "core") == 0, "resource attrs");
 	CHECK(zs_config_from_env(&c, env2, err, sizeof(err)) == 0, "%s", err);
 	CHECK_STR(c.traces_url, "https://b/custom/path");
+	CHECK(zs_config_from_env(&c, (char *[]){ "OTEL_EXPORTER_OTLP_COMPRESSION=gzip", NULL }, err,
+				 sizeof(err)) == 0 &&
+		      c.gzip,
+	      "gzip asked for");
 	CHECK(zs_config_from_env(&c, bad, err, sizeof(err)) == -1, "batch 0 accepted");
 	CHECK(strstr(err, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != NULL, "%s", err);
 
