@@ -62,6 +62,7 @@ struct zs_conn {
 	struct zs_conn *hnext;
 	struct zs_conn *tnext; /* connections by 4-tuple (same-node links) */
 	bool in_tuples;
+	uint32_t tbucket, peer_bucket;	     /* tuple_hash() of its tuple and of the reverse */
 	struct zs_conn *lru_prev, *lru_next; /* lru_next: older */
 };
 
@@ -119,7 +120,7 @@ static void tuple_unlink(struct zs_conn *c)
 
 	if (!c->in_tuples)
 		return;
-	pp = &tuples[tuple_hash(c->laddr, c->lport, c->raddr, c->rport)];
+	pp = &tuples[c->tbucket];
 	while (*pp && *pp != c)
 		pp = &(*pp)->tnext;
 	if (*pp)
@@ -142,7 +143,7 @@ static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
 
 	if (!c->has_tuple)
 		return NULL;
-	for (p = tuples[tuple_hash(c->raddr, c->rport, c->laddr, c->lport)]; p; p = p->tnext) {
+	for (p = tuples[c->peer_bucket]; p; p = p->tnext) {
 		if (p->role != role || p->lport != c->rport || p->rport != c->lport ||
 		    strcmp(p->laddr, c->raddr) || strcmp(p->raddr, c->laddr))
 			continue;
@@ -320,11 +321,12 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	addr_str(ev->raddr, c->raddr, sizeof(c->raddr));
 	c->netns = ev->netns;
 	c->ppid = ev->ppid;
+	/* hashed once: every exchange looks its peer up (same-node links) */
+	c->tbucket = tuple_hash(c->laddr, c->lport, c->raddr, c->rport);
+	c->peer_bucket = tuple_hash(c->raddr, c->rport, c->laddr, c->lport);
 	if (c->role == ZS_ROLE_CLIENT || c->role == ZS_ROLE_SERVER) {
-		uint32_t b = tuple_hash(c->laddr, c->lport, c->raddr, c->rport);
-
-		c->tnext = tuples[b];
-		tuples[b] = c;
+		c->tnext = tuples[c->tbucket];
+		tuples[c->tbucket] = c;
 		c->in_tuples = true;
 	}
 }

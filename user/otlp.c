@@ -39,20 +39,38 @@ enum {
 	F_ANY_INT = 3,
 };
 
-/* One KeyValue in field `field` of the open message; empty strings skipped. */
-static void kv_str(struct zs_pb *pb, uint32_t field, const char *key, const char *val)
+/* One KeyValue{key, AnyValue{string_value}} in field `field` of the open
+ * message, its lengths computed up front (no nested begin/end); key has kn
+ * bytes; empty values are skipped. */
+static void kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, const char *val)
 {
-	size_t kv, any;
+	size_t vn, any, body;
+	uint8_t *p;
 
 	if (!val || !*val)
 		return;
-	kv = zs_pb_begin(pb, field);
-	zs_pb_str(pb, F_KV_KEY, key);
-	any = zs_pb_begin(pb, F_KV_VALUE);
-	zs_pb_str(pb, F_ANY_STRING, val);
-	zs_pb_end(pb, any);
-	zs_pb_end(pb, kv);
+	vn = strlen(val);
+	any = 1 + zs_pb_varint_len(vn) + vn;
+	body = 1 + zs_pb_varint_len(kn) + kn + 1 + zs_pb_varint_len(any) + any;
+	if (!zs_pb_reserve(pb, 15 + body))
+		return;
+	p = pb->buf + pb->len;
+	p += zs_pb_put_varint(p, (uint64_t)field << 3 | ZS_PB_LEN);
+	p += zs_pb_put_varint(p, body);
+	*p++ = F_KV_KEY << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, kn);
+	memcpy(p, key, kn);
+	p += kn;
+	*p++ = F_KV_VALUE << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, any);
+	*p++ = F_ANY_STRING << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, vn);
+	memcpy(p, val, vn);
+	pb->len = (size_t)(p + vn - pb->buf);
 }
+
+/* A literal key: its length known when compiling. */
+#define KV_STR(pb, field, key, val) kv_strn(pb, field, key, sizeof(key) - 1, val)
 
 static void kv_int(struct zs_pb *pb, uint32_t field, const char *key, int64_t val)
 {
@@ -68,7 +86,7 @@ static void kv_int(struct zs_pb *pb, uint32_t field, const char *key, int64_t va
 
 static void res_sink_str(void *ctx, const char *key, const char *val)
 {
-	kv_str(ctx, F_RES_ATTRIBUTES, key, val);
+	kv_strn(ctx, F_RES_ATTRIBUTES, key, strlen(key), val);
 }
 
 static void res_sink_int(void *ctx, const char *key, int64_t val)
@@ -120,33 +138,33 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 	zs_pb_fixed64(pb, F_SPAN_START, s->start_ns);
 	zs_pb_fixed64(pb, F_SPAN_END, s->end_ns >= s->start_ns ? s->end_ns : s->start_ns);
 
-	kv_str(pb, F_SPAN_ATTRIBUTES, "http.request.method", s->method);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "http.request.method_original", s->method_original);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "http.request.method", s->method);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "http.request.method_original", s->method_original);
 	if (s->status)
 		kv_int(pb, F_SPAN_ATTRIBUTES, "http.response.status_code", s->status);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "url.path", s->path);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "url.query", s->query);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "url.scheme", s->scheme);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.path", s->path);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.query", s->query);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.scheme", s->scheme);
 	if (s->kind == ZS_KIND_SERVER)
-		kv_str(pb, F_SPAN_ATTRIBUTES, "http.route", s->route);
+		KV_STR(pb, F_SPAN_ATTRIBUTES, "http.route", s->route);
 	/* HTTP semantic conventions: network.protocol.name only when not "http",
 	 * network.transport is opt-in; both would be the same on every span. */
-	kv_str(pb, F_SPAN_ATTRIBUTES, "network.protocol.version", s->version);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "server.address", s->server_address);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "network.protocol.version", s->version);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "server.address", s->server_address);
 	if (s->server_port)
 		kv_int(pb, F_SPAN_ATTRIBUTES, "server.port", s->server_port);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "client.address", s->client_address);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "network.peer.address", s->peer_address);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "client.address", s->client_address);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "network.peer.address", s->peer_address);
 	if (s->peer_port)
 		kv_int(pb, F_SPAN_ATTRIBUTES, "network.peer.port", s->peer_port);
-	kv_str(pb, F_SPAN_ATTRIBUTES, "user_agent.original", s->user_agent);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "user_agent.original", s->user_agent);
 	if (s->kind == ZS_KIND_CLIENT && s->server_address[0]) {
 		char full[ZS_HTTP_VALUE_MAX + ZS_HTTP_TARGET_MAX + 32];
 
 		url_full(full, sizeof(full), s);
-		kv_str(pb, F_SPAN_ATTRIBUTES, "url.full", full);
+		KV_STR(pb, F_SPAN_ATTRIBUTES, "url.full", full);
 	}
-	kv_str(pb, F_SPAN_ATTRIBUTES, "error.type", s->error_type);
+	KV_STR(pb, F_SPAN_ATTRIBUTES, "error.type", s->error_type);
 	st = zs_pb_begin(pb, F_SPAN_STATUS);
 	if (s->error)
 		zs_pb_uint(pb, F_STATUS_CODE, ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);

@@ -108,8 +108,16 @@ void zs_span_set_target(struct zs_span *s, const char *target, bool keep_query)
 	s->path[plen] = 0;
 	zs_route_of(s->path, s->route, sizeof(s->route));
 	/* SERVER spans are named after their route (semantic conventions) */
-	if (s->kind == ZS_KIND_SERVER && strcmp(s->method, "_OTHER") != 0)
-		snprintf(s->name, sizeof(s->name), "%s %s", s->method, s->route);
+	if (s->kind == ZS_KIND_SERVER && strcmp(s->method, "_OTHER") != 0) {
+		size_t m = strlen(s->method);
+
+		/* "METHOD route", truncated to fit; no snprintf per span */
+		zs_strncpy_trunc(s->name, sizeof(s->name), s->method, m);
+		if (m + 1 < sizeof(s->name)) {
+			s->name[m] = ' ';
+			zs_strlcpy(s->name + m + 1, s->route, sizeof(s->name) - m - 1);
+		}
+	}
 	s->query[0] = 0;
 	if (q && keep_query)
 		zs_strlcpy(s->query, q + 1, sizeof(s->query));

@@ -406,6 +406,15 @@ static void test_method_and_target(void)
 	CHECK_STR(s.query, "c=d");
 	zs_span_set_target(&s, "*", false);
 	CHECK_STR(s.path, "*");
+	memset(&s, 0, sizeof(s));
+	s.kind = ZS_KIND_SERVER;
+	zs_span_set_method(&s, "DELETE");
+	zs_span_set_target(&s, "/a/b", false);
+	CHECK_STR(s.name, "DELETE /a/b");
+	zs_span_set_target(
+		&s, "/abcdefghijklmnopqrstuvwxyz/abcdefghijklmnopqrstuvwxyz/abcdefghijklm", false);
+	CHECK(strlen(s.name) == sizeof(s.name) - 1 && strncmp(s.name, "DELETE /abcd", 12) == 0,
+	      "long name truncated: %s", s.name);
 }
 
 static void test_retry_after(void)
