@@ -193,7 +193,7 @@ int zs_inject(struct sk_msg_md *msg)
 		return zs_inj_count(ZS_INJ_PIPELINED);
 	sc.buf = s->head;
 	sc.n = n;
-	bpf_loop(n, zs_tp_scan_cb, &sc, 0);
+	zs_tp_scan_run(&sc);
 	if (sc.count || sc.b3)
 		return zs_inj_count(ZS_INJ_HAS_CONTEXT);
 	if (!sc.end)

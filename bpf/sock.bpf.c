@@ -622,7 +622,7 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	sc.buf = s->payload;
 	sc.n = got;
 	if (!lead_nl || !zs_tp_line(&sc, 0))
-		bpf_loop(got, zs_tp_scan_cb, &sc, 0);
+		zs_tp_scan_run(&sc);
 	if (sc.count == 1 && zs_tp_parse(s->payload, sc.value, got, c) == 0) {
 		c->state = ZS_CTX_INCOMING;
 		if (sample_ignore_parent)
@@ -671,7 +671,7 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 p
 		return 0;
 	sc.buf = s->payload;
 	sc.n = got;
-	bpf_loop(got, zs_tp_scan_cb, &sc, 0);
+	zs_tp_scan_run(&sc);
 	if (sc.count || sc.b3)
 		return 0;
 	if (zs_call_ctx(id, sample_threshold, &c, &key))

@@ -31,7 +31,7 @@ int test_tp(struct zs_t_tp *ctx)
 	__builtin_memcpy(tbuf, ctx->buf, ZS_T_TP_MAX);
 	sc.buf = tbuf;
 	sc.n = n;
-	bpf_loop(n, zs_tp_scan_cb, &sc, 0);
+	zs_tp_scan_run(&sc);
 	ctx->count = sc.count;
 	ctx->b3 = sc.b3;
 	ctx->end = sc.end;

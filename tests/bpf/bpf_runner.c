@@ -241,6 +241,42 @@ static void test_trace_ctx(void)
 	      "tracestate found: count %u len %u", t.ts_count, t.ts_len);
 	t = tp(RL "tracestate: a=1\r\ntracestate: b=2\r\n\r\n");
 	CHECK(t.ts_count == 2, "two tracestate headers: not passed on as one");
+
+	/* The scan goes 8 bytes at a time: the header at every offset in a word,
+	 * lines shorter than a word (several "\n" in one), nothing past n. */
+	{
+		char block[512], pad[16];
+		int k, ok = 0;
+
+		/* after a short line: its "\n" and the one before it share a word */
+		for (k = 0; k < 16; k++) {
+			memset(pad, 'p', (size_t)k);
+			pad[k] = 0;
+			snprintf(block, sizeof(block),
+				 RL "X-Pad: %s\r\na:\r\ntraceparent: " TP "\r\n\r\n", pad);
+			t = tp(block);
+			ok += t.count == 1 && t.parsed == 0 && t.end == t.n;
+			snprintf(block, sizeof(block),
+				 "GET / HTTP/1.1\nX-Pad: %s\na:\nb:\ntraceparent: " TP "\n\n", pad);
+			t = tp(block);
+			ok += t.count == 1 && t.parsed == 0 && t.end == t.n;
+		}
+		CHECK(ok == 32, "traceparent at each of 16 offsets: %d of 32 found", ok);
+	}
+	t = tp("GET / HTTP/1.1\na:\nb:\nc:\nd:1\ntraceparent: " TP "\ntracestate: x=1\n\n");
+	CHECK(t.count == 1 && t.parsed == 0 && t.ts_count == 1 && t.ts_len == 3 && t.end == t.n,
+	      "short LF-only lines: count %u parsed %d end %u of %u", t.count, t.parsed, t.end,
+	      t.n);
+	{
+		static const char full[] = RL "A: b\r\ntraceparent: " TP "\r\n\r\n";
+		struct zs_t_tp u = { 0 };
+
+		memcpy(u.buf, full, sizeof(full) - 1);
+		u.n = (__u32)strlen(RL "A: b\r\n"); /* the rest is stale bytes past n */
+		run("test_tp", &u, sizeof(u));
+		CHECK(u.count == 0 && u.end == 0, "bytes past n scanned: count %u end %u", u.count,
+		      u.end);
+	}
 }
 
 static uint64_t tls_ret(uint32_t kind, uint64_t rc, uint64_t nbytes)
