@@ -194,6 +194,7 @@ static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, 
 	p.iovcnt = iovcnt;
 	p.op = op;
 	p.dir = dir;
+	p.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&pending, &id, &p, BPF_ANY))
 		zs_drop(ZS_DROP_PENDING_MAP_FULL);
 	return 0;
@@ -801,6 +802,11 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 						 (prev_rolling & 0xff) == '\n');
 
 	zs_hdr_fill(&s->ev.hdr, ZS_EV_DATA, sizeof(s->ev) + got, id, p.cookie);
+	/* Sent data carries the time the call began: the peer may have read it
+	 * (and ended its span) before this call returns, and a span must not end
+	 * after its parent. Received data carries the time it was there. */
+	if (dir == ZS_DIR_EGRESS && p.ts)
+		s->ev.hdr.ts_ns = p.ts;
 	s->ev.pos = st->pos[dir];
 	s->ev.len = len;
 	s->ev.cap_len = got;
@@ -984,6 +990,7 @@ static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const 
 	c.nbytes = (__u64)nbytes;
 	c.dir = dir;
 	c.ret = ret;
+	c.ts = bpf_ktime_get_ns();
 	if (bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY))
 		zs_drop(ZS_DROP_TLS_CALLS_FULL);
 	return 0;
@@ -1092,6 +1099,7 @@ int BPF_KRETPROBE(zs_tls_exit)
 	p.cookie = ref.cookie;
 	p.dir = c.dir & 1;
 	p.op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
+	p.ts = c.ts;
 	return zs_capture(id, &p, len, st);
 }
 

@@ -242,11 +242,12 @@ struct zs_pending {
 	__u64 cookie;
 	__u32 fd;
 	__u32 iovcnt;
+	__u64 ts; /* at syscall entry: what the call sends is stamped with it */
 	__u8 op;  /* enum zs_op */
 	__u8 dir; /* enum zs_dir */
 	__u8 _pad[6];
 };
-_Static_assert(sizeof(struct zs_pending) == 40, "zs_pending size");
+_Static_assert(sizeof(struct zs_pending) == 48, "zs_pending size");
 
 /* How a TLS library call returns the byte count. */
 enum zs_tls_ret {
@@ -262,11 +263,12 @@ struct zs_tls_call {
 	__u64 nbytes; /* ZS_TLS_RET_EX: where the library stores the byte count */
 	__u64 cookie; /* socket the call read or wrote inside itself, 0 if none */
 	__u64 sk;
+	__u64 ts; /* at the call's entry, as zs_pending.ts */
 	__u8 dir; /* enum zs_dir */
 	__u8 ret; /* enum zs_tls_ret */
 	__u8 _pad[6];
 };
-_Static_assert(sizeof(struct zs_tls_call) == 48, "zs_tls_call size");
+_Static_assert(sizeof(struct zs_tls_call) == 56, "zs_tls_call size");
 
 /* A socket as the TLS code remembers it (ssl_conns, thread_rx values). */
 struct zs_sock_ref {
