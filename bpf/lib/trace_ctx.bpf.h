@@ -123,22 +123,6 @@ static __always_inline long zs_tp_line(struct zs_tp_scan *s, __u64 l)
 	return zs_tp_line_in(s, s->buf, l);
 }
 
-/* bpf_loop callback over a buffer's bytes: a header line begins after each
- * "\n" (and at offset 0 when the previous chunk ended with one: the caller
- * looks there first). Stops at the end of the header block. */
-static long zs_tp_scan_cb(__u64 i, void *ctx)
-{
-	struct zs_tp_scan *s = ctx;
-
-	if (i >= s->n)
-		return 1;
-	if (s->buf[i & ZS_TC_MASK] != '\n')
-		return 0;
-	if (s->ts_value && !s->ts_len && i > s->ts_value) /* the tracestate line ends */
-		s->ts_len = (__u32)i - s->ts_value - (s->buf[(i - 1) & ZS_TC_MASK] == '\r');
-	return zs_tp_line(s, i + 1);
-}
-
 /* A scan buffer, as a type: a global function's pointer argument is checked
  * against the size of what it points to. */
 struct zs_tc_buf {
@@ -146,11 +130,13 @@ struct zs_tc_buf {
 };
 
 /*
- * What the byte scan does at offset i: a "\n" there starts a line at i + 1;
- * 1: stop. A global function, so the verifier checks it once and not at each
- * of its 8 calls in zs_tp_scan8_cb (inlined, they made the program "too
- * large"). It gets the buffer as an argument: s->buf read here would be a
- * plain number to the verifier.
+ * A header line begins after each "\n" (and at offset 0 when the previous
+ * chunk ended with one: the caller looks there first). At offset i: returns
+ * 1 to stop (end of the header block, or of the buffer). A global function,
+ * so the verifier checks it once and not at each of its 8 calls in
+ * zs_tp_scan8_cb (inlined, they made the program "too large"). It gets the
+ * buffer as an argument: s->buf read here would be a plain number to the
+ * verifier.
  */
 __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64 i)
 {
@@ -179,15 +165,6 @@ __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64
 		m &= m - 1;                                     \
 	} while (0)
 
-/*
- * bpf_loop callback over a buffer 8 bytes at a time: a word without "\n"
- * (most of a header block) is passed over with one test (SWAR: a byte of
- * v ^ 0x0a0a.. is zero); each flagged byte of the others goes to zs_tp_nl,
- * lowest first (the lowest is a "\n"; higher ones may be borrows, and
- * zs_tp_nl checks the byte). Words are read at multiples of 8 below
- * ZS_TC_BUF; a "\n" at n or past it ends the scan. The byte loop cost about
- * 2 us per request on this machine (BENCHMARKS.md).
- */
 /* zs_tp_scan8_cb's context. The buffer is kept apart from s: a global
  * function given s may write anything there, so the verifier no longer takes
  * s->buf for a pointer after the first zs_tp_nl call. */
@@ -196,6 +173,15 @@ struct zs_tp_run {
 	struct zs_tp_scan *s;
 };
 
+/*
+ * bpf_loop callback over a buffer 8 bytes at a time: a word without "\n"
+ * (most of a header block) is passed over with one test (SWAR: a byte of
+ * v ^ 0x0a0a.. is zero); each flagged byte of the others goes to zs_tp_nl,
+ * lowest first (the lowest is a "\n"; higher ones may be borrows, and
+ * zs_tp_nl checks the byte). Words are read at multiples of 8 below
+ * ZS_TC_BUF; a "\n" at n or past it ends the scan. A byte-by-byte loop cost
+ * about 2 us per served request here (docs/BENCHMARKS.md).
+ */
 static long zs_tp_scan8_cb(__u64 i, void *ctx)
 {
 	struct zs_tp_run *r = ctx;
