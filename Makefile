@@ -38,7 +38,7 @@ UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Keep generated intermediates (the protobuf-c sources): the fuzz build uses them.
 .SECONDARY:
 
-.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench fuzz
+.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode fuzz
 all: $(BUILD)/zerospan
 
 deps:
@@ -124,3 +124,8 @@ fuzz:
 
 clean:
 	rm -rf $(BUILD)
+
+# Export-path micro-benchmark (ns per span to encode and gzip a batch).
+bench-encode: $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O)
+	$(CC) $(USER_CFLAGS) -o $(BUILD)/bench-encode scripts/bench-encode.c $^ $(USER_LDLIBS)
+	./$(BUILD)/bench-encode
