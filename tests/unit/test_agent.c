@@ -7,12 +7,15 @@
 #include "otlp.h"
 #include "otlp.pb-c.h"
 #include "print.h"
+#include "procinfo.h"
 #include "span.h"
 #include "zerospan_abi.h"
 #include "zs_test.h"
 
 #include <stdlib.h>
 #include <zlib.h>
+#include <unistd.h>
+#include <sys/stat.h>
 
 static void test_config(void)
 {
@@ -425,6 +428,54 @@ static void test_retry_after(void)
 	CHECK(zs_parse_retry_after("soon", 0) == -1, "garbage");
 }
 
+static void write_stat(const char *dir, unsigned long long start)
+{
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/4242/stat", dir);
+	f = fopen(path, "w");
+	if (!f)
+		return;
+	fprintf(f, "4242 (srv) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", start);
+	fclose(f);
+}
+
+/* Resources by pid: cached, the start time (pid reuse) read again at most
+ * once a second, not on every lookup (one per new connection). */
+static void test_procinfo_recheck(void)
+{
+	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	struct zs_resource *a, *b, *c;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/4242", dir);
+	mkdir(sub, 0755);
+	write_stat(dir, 1000);
+	zs_procinfo_init(dir, 16);
+	a = zs_procinfo_get(4242, "srv");
+	write_stat(dir, 2000); /* pid 4242 is another process now */
+	b = zs_procinfo_get(4242, "srv");
+	CHECK(a && a == b, "looked up again within a second: the cached resource");
+	usleep(1100 * 1000);
+	c = zs_procinfo_get(4242, "srv");
+	CHECK(c && c != a, "after a second the start time is read: pid reuse seen");
+	CHECK(c && strcmp(c->service_name, "srv") == 0, "service name %s",
+	      c ? c->service_name : "");
+	zs_resource_unref(a);
+	zs_resource_unref(b);
+	zs_resource_unref(c);
+	zs_procinfo_fini();
+	snprintf(sub, sizeof(sub), "%s/4242/stat", dir);
+	unlink(sub);
+	snprintf(sub, sizeof(sub), "%s/4242", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
 int main(void)
 {
 	test_config();
@@ -433,5 +484,6 @@ int main(void)
 	test_otlp_wire();
 	test_method_and_target();
 	test_retry_after();
+	test_procinfo_recheck();
 	return zs_test_done("test_agent");
 }
