@@ -103,7 +103,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 
 	memset(c, 0, sizeof(*c));
 	/* OTEL_EXPORTER_OTLP_COMPRESSION's default is none (OpenTelemetry
-	 * exporter spec); gzip costs the agent about a quarter of its CPU
+	 * exporter spec); gzip costs the agent about 18 % more CPU
 	 * (docs/BENCHMARKS.md) for about 10x fewer bytes. */
 	c->gzip = false;
 	c->inject = true;
@@ -270,7 +270,7 @@ void zs_config_usage(const char *argv0)
 	       "(repeatable)\n"
 	       "  --capture-size=BYTES     header bytes copied per message, 256..%d (default %d)\n"
 	       "  --ringbuf-mb=MB          kernel to agent buffer, power of two 1..1024 (default "
-	       "8)\n"
+	       "4)\n"
 	       "  --max-conns=N            connections tracked at most (default 65536)\n"
 	       "  --idle-timeout=SECONDS   forget idle connections (default 300)\n"
 	       "  --stats-interval=SECONDS periodic loss summary on stderr, 0 = off (default 60)\n"
