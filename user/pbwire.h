@@ -69,26 +69,26 @@ static inline void zs_pb_uint(struct zs_pb *pb, uint32_t field, uint64_t v)
 		zs_pb_tag_varint(pb, field, ZS_PB_VARINT, v);
 }
 
-static inline void zs_pb_fixed64(struct zs_pb *pb, uint32_t field, uint64_t v)
+/* A fixed-width field of `bytes` bytes, little-endian; proto3 omits zero. */
+static inline void zs_pb_fixed(struct zs_pb *pb, uint32_t field, uint32_t wt, uint64_t v, int bytes)
 {
 	int i;
 
 	if (!v || !zs_pb_reserve(pb, 15))
 		return;
-	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_I64);
-	for (i = 0; i < 8; i++)
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | wt);
+	for (i = 0; i < bytes; i++)
 		pb->buf[pb->len++] = (uint8_t)(v >> (8 * i));
+}
+
+static inline void zs_pb_fixed64(struct zs_pb *pb, uint32_t field, uint64_t v)
+{
+	zs_pb_fixed(pb, field, ZS_PB_I64, v, 8);
 }
 
 static inline void zs_pb_fixed32(struct zs_pb *pb, uint32_t field, uint32_t v)
 {
-	int i;
-
-	if (!v || !zs_pb_reserve(pb, 10))
-		return;
-	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_I32);
-	for (i = 0; i < 4; i++)
-		pb->buf[pb->len++] = (uint8_t)(v >> (8 * i));
+	zs_pb_fixed(pb, field, ZS_PB_I32, v, 4);
 }
 
 /* A bytes or string field of n bytes (written even when n is 0). */
