@@ -38,16 +38,6 @@ void zs_arena_free(struct zs_arena *a)
 	}
 }
 
-char *zs_arena_str(struct zs_arena *a, const char *s)
-{
-	size_t n = strlen(s) + 1;
-	char *p = zs_arena_alloc(a, n);
-
-	if (p)
-		memcpy(p, s, n);
-	return p;
-}
-
 static Zs__Otlp__KeyValue *kv_new(struct zs_arena *a, struct zs_kvs *l, const char *key)
 {
 	Zs__Otlp__KeyValue *kv;

@@ -33,7 +33,6 @@ struct zs_kvs {
 
 void *zs_arena_alloc(struct zs_arena *a, size_t n);
 void zs_arena_free(struct zs_arena *a);
-char *zs_arena_str(struct zs_arena *a, const char *s);
 int zs_kvs_init(struct zs_arena *a, struct zs_kvs *l, size_t cap);
 /* Adds a string attribute (skipped when empty); val is not copied. */
 void zs_kv_str(struct zs_arena *a, struct zs_kvs *l, const char *key, const char *val);
