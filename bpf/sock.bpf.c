@@ -70,13 +70,17 @@ struct {
 } drops SEC(".maps");
 
 /*
- * Data syscalls in flight, key: pid_tgid. Written at sys_enter, completed by
- * sock_*_length, deleted at sys_exit on every path. One per blocked thread.
+ * The data syscall a thread is in, per task: written at sys_enter, completed
+ * by sock_*_length, closed (active = 0) at sys_exit. Task storage, not a
+ * hash by pid_tgid: after a thread's first call it is a cached pointer, with
+ * no element to allocate and free on every syscall (those hash updates and
+ * deletes were a tenth of the kernel-side cost per request), and it goes
+ * away with the thread.
  */
 struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct zs_pending);
 } pending SEC(".maps");
 
@@ -185,18 +189,25 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, __u8 dir)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending p = {};
+	struct zs_pending *p;
 
 	if (!zs_in_scope(id))
 		return 0;
-	p.fd = fd;
-	p.buf = buf;
-	p.iovcnt = iovcnt;
-	p.op = op;
-	p.dir = dir;
-	p.ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&pending, &id, &p, BPF_ANY))
+	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!p) {
 		zs_drop(ZS_DROP_PENDING_MAP_FULL);
+		return 0;
+	}
+	p->buf = buf;
+	p->sk = 0;
+	p->cookie = 0;
+	p->fd = fd;
+	p->iovcnt = iovcnt;
+	p->ts = bpf_ktime_get_ns();
+	p->op = op;
+	p->dir = dir;
+	p->active = 1;
 	return 0;
 }
 
@@ -268,10 +279,9 @@ int zs_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 
 static __always_inline int zs_on_sock_io(struct sock *sk, int flags, __u8 dir)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending *p = bpf_map_lookup_elem(&pending, &id);
+	struct zs_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 
-	if (!p || p->dir != dir || p->sk)
+	if (!p || !p->active || p->dir != dir || p->sk)
 		return 0;
 	if ((flags & ZS_MSG_PEEK) || !zs_sock_is_tcp(sk))
 		return 0;
@@ -823,15 +833,15 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 static __always_inline int zs_exit(long ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending *pp = bpf_map_lookup_elem(&pending, &id);
+	struct zs_pending *pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 	struct zs_tls_call *tc;
 	struct zs_conn_state *st;
 	struct zs_pending p;
 
-	if (!pp)
+	if (!pp || !pp->active)
 		return 0;
 	p = *pp;
-	bpf_map_delete_elem(&pending, &id);
+	pp->active = 0;
 	if (!p.sk || ret <= 0)
 		return 0;
 	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);

@@ -242,10 +242,11 @@ struct zs_pending {
 	__u64 cookie;
 	__u32 fd;
 	__u32 iovcnt;
-	__u64 ts; /* at syscall entry: what the call sends is stamped with it */
-	__u8 op;  /* enum zs_op */
-	__u8 dir; /* enum zs_dir */
-	__u8 _pad[6];
+	__u64 ts;    /* at syscall entry: what the call sends is stamped with it */
+	__u8 op;     /* enum zs_op */
+	__u8 dir;    /* enum zs_dir */
+	__u8 active; /* 1 from sys_enter to sys_exit */
+	__u8 _pad[5];
 };
 _Static_assert(sizeof(struct zs_pending) == 48, "zs_pending size");
 
