@@ -15,6 +15,7 @@
 #include <bpf/bpf_endian.h>
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "lib/hdr_scan.bpf.h"
 #include "lib/maps.bpf.h"
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
@@ -303,121 +304,6 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 }
 
 /* ---- syscall exit: copy and report ---- */
-
-struct zs_scan_ctx {
-	__u8 *buf;
-	__u32 n;
-	__u32 from;  /* terminators must start at or after this offset */
-	__u32 cut;   /* copy up to here; 0 = keep all n bytes */
-	__u8 found;  /* a header block ended in this chunk */
-	__u8 blocks; /* header blocks ended in this chunk */
-	__u8 _pad[2];
-};
-
-/* Bytes checked one at a time against the previous chunk's last bytes. */
-#define ZS_HDR_CARRY 3
-
-/* The last 4 bytes seen in a direction, after this chunk's got bytes. */
-static __always_inline __u32 zs_rolling_tail(const __u8 *buf, __u32 got, __u32 prev)
-{
-	__u32 r = prev, q;
-
-#pragma unroll
-	for (q = 0; q < 4; q++)
-		if (got >= 4 - q)
-			zs_hdr_end_step(&r, buf[(got - 4 + q) & (2 * ZS_CAPTURE_MAX - 1)]);
-	return r;
-}
-
-/*
- * A header block whose CRLFCRLF began in the previous chunk ends in this
- * chunk's first ZS_HDR_CARRY bytes. Returns 1 when the scan is settled
- * (no more bytes, or body bytes to cut off); otherwise leaves sc->from set
- * for the search of further (pipelined) header blocks.
- */
-static __always_inline int zs_carry_end(const __u8 *buf, __u32 got, __u32 rolling,
-					struct zs_scan_ctx *sc)
-{
-	__u8 next[ZS_CLASSIFY_LEN];
-	__u32 q, end = 0, j;
-
-#pragma unroll
-	for (q = 0; q < ZS_HDR_CARRY; q++)
-		if (!end && q < got && zs_hdr_end_step(&rolling, buf[q]))
-			end = q + 1;
-	if (!end)
-		return 0;
-	sc->found = 1;
-	sc->blocks++;
-	sc->from = end;
-	if (end >= got)
-		return 1;
-#pragma unroll
-	for (j = 0; j < ZS_CLASSIFY_LEN; j++)
-		next[j] = buf[(end + j) & (2 * ZS_CAPTURE_MAX - 1)];
-	if (zs_classify_start(next, got - end) != ZS_START_NONE)
-		return 0;
-	sc->cut = end;
-	return 1;
-}
-
-/* Header-end state machine over 4 bytes at buf[i..i+3] (pattern start i). */
-static __always_inline int zs_crlfcrlf_at(const __u8 *buf, __u64 i)
-{
-	return buf[i & (2 * ZS_CAPTURE_MAX - 1)] == '\r' &&
-	       buf[(i + 1) & (2 * ZS_CAPTURE_MAX - 1)] == '\n' &&
-	       buf[(i + 2) & (2 * ZS_CAPTURE_MAX - 1)] == '\r' &&
-	       buf[(i + 3) & (2 * ZS_CAPTURE_MAX - 1)] == '\n';
-}
-
-/*
- * bpf_loop callback over every 4th byte: CRLFCRLF covers 4 consecutive bytes,
- * so one of them is visited, and it is a CR or LF. Only then are the windows
- * around it checked. Bytes after the headers that start another message
- * (pipelining) are kept; body bytes are cut off. Window starts are stored
- * +1 so that 0 means "none". The first ZS_HDR_CARRY bytes are checked
- * separately (the terminator may begin in the previous chunk).
- */
-static long zs_scan_cb(__u64 k, void *data)
-{
-	struct zs_scan_ctx *c = data;
-	__u64 i = k * 4 + 3, p;
-	__u8 next[ZS_CLASSIFY_LEN];
-	__u32 j, rest, end = 0;
-	__u8 ch;
-
-	if (i >= c->n + 3)
-		return 1;
-	ch = i < c->n ? c->buf[i & (2 * ZS_CAPTURE_MAX - 1)] : 0;
-	if (ch != '\r' && ch != '\n' && i < c->n)
-		return 0;
-		/* windows starting at i-3 .. i, earliest first, fully inside [0, n) */
-#pragma unroll
-	for (j = 0; j < 4; j++) {
-		p = i - 3 + j;
-		if (p + 4 > c->n || p < c->from)
-			continue;
-		if (zs_crlfcrlf_at(c->buf, p)) {
-			end = (__u32)p + 4;
-			break;
-		}
-	}
-	if (!end)
-		return 0;
-	c->found = 1;
-	c->blocks++;
-	c->from = end; /* a later terminator must start after this one */
-	rest = c->n - end;
-	if (rest == 0)
-		return 1;
-#pragma unroll
-	for (j = 0; j < ZS_CLASSIFY_LEN; j++)
-		next[j] = c->buf[(end + j) & (2 * ZS_CAPTURE_MAX - 1)];
-	if (zs_classify_start(next, rest) != ZS_START_NONE)
-		return 0;
-	c->cut = end;
-	return 1;
-}
 
 /* iovecs walked back from the last one to assemble a chunk's tail. */
 #define ZS_TAIL_SEGS 4
@@ -759,19 +645,8 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		got = zs_copy_payload(s, &p, len, want, s->ev.tail, &s->ev.tail_len);
 	if (got) {
 		zs_clamp_umax(got, ZS_CAPTURE_MAX);
-		sc.buf = s->payload;
 		sc.n = got;
-		if (zs_carry_end(s->payload, got, st->rolling[dir], &sc)) {
-			/* A terminator begun in the previous chunk ended here. */
-		} else if (start == ZS_START_RESPONSE && got >= 4 &&
-			   zs_crlfcrlf_at(s->payload, got - 4)) {
-			/* Fast path: a response chunk that ends its own header block (the
-			 * common write of a response's headers) needs no search. Request
-			 * chunks are searched: several blocks in one means pipelining. */
-			sc.found = 1;
-		} else {
-			bpf_loop((got + 3) / 4 + 1, zs_scan_cb, &sc, 0);
-		}
+		zs_hdr_scan(s->payload, st->rolling[dir], start == ZS_START_RESPONSE, &sc);
 		prev_rolling = st->rolling[dir];
 		st->rolling[dir] = zs_rolling_tail(s->payload, got, st->rolling[dir]);
 		if (start == ZS_START_REQUEST && sc.blocks > 1)

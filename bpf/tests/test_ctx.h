@@ -57,6 +57,21 @@ struct zs_t_tp {
 	__u8 _pad2[2];
 };
 
+/* bpf/lib/hdr_scan.bpf.h */
+#define ZS_T_HSCAN_MAX 512
+
+struct zs_t_hscan {
+	__u8 buf[ZS_T_HSCAN_MAX];
+	__u32 n;
+	__u32 rolling;	   /* the direction's last 4 bytes before the chunk */
+	__u32 is_response; /* the chunk starts a response */
+	__u32 found;
+	__u32 blocks;
+	__u32 from;
+	__u32 cut;
+	__u32 rolling_out;
+};
+
 /* bpf/lib/tls.bpf.h */
 struct zs_t_tls_ret {
 	__u64 rc;

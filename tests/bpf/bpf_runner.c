@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "../unit/zs_test.h"
 #include "../../bpf/tests/test_ctx.h"
@@ -111,6 +112,219 @@ static void test_hdr_end(void)
 	c.n = 16;
 	run("test_hdr_end", &c, sizeof(c));
 	CHECK(c.end_at == -1, "bare LF is not a CRLFCRLF: %d", c.end_at);
+}
+
+/* ---- header-block scan (bpf/lib/hdr_scan.bpf.h) ---- */
+
+/* The classification the scan uses on bytes after a block, written out
+ * again here: a request method or "HTTP/1." (a prefix, when the rest is
+ * shorter than the token). */
+static int ref_starts_message(const unsigned char *b, unsigned n)
+{
+	static const char *const tok[] = { "GET ",     "POST ",	   "PUT ",   "PATCH ", "DELETE ",
+					   "OPTIONS ", "CONNECT ", "TRACE ", "HEAD ",  "HTTP/1." };
+
+	if (n == 0)
+		return 0;
+	for (size_t t = 0; t < sizeof(tok) / sizeof(tok[0]); t++) {
+		size_t tl = strlen(tok[t]), k;
+
+		for (k = 0; k < tl && k < n && k < 8; k++)
+			if (b[k] != (unsigned char)tok[t][k])
+				break;
+		if (k == tl || k == n || k == 8)
+			return 1;
+	}
+	return 0;
+}
+
+struct ref_scan {
+	unsigned found, blocks, from, cut;
+};
+
+/* A block ended at end: 1 when the scan is settled (as zs_block_ended). */
+static int ref_block_ended(struct ref_scan *r, const unsigned char *b, unsigned n, unsigned end)
+{
+	r->found = 1;
+	r->blocks++;
+	r->from = end;
+	if (end >= n)
+		return 1;
+	if (ref_starts_message(b + end, n - end))
+		return 0;
+	r->cut = end;
+	return 1;
+}
+
+/* Byte at a time: a terminator begun in the previous chunk (per rolling),
+ * then a response chunk that ends with its own terminator, else every
+ * CRLFCRLF, leftmost first, none overlapping the one before. */
+static struct ref_scan ref_hdr_scan(const unsigned char *b, unsigned n, unsigned rolling,
+				    int is_response)
+{
+	struct ref_scan r = { 0 };
+	unsigned p;
+
+	for (p = 0; p < 3 && p < n; p++) {
+		rolling = rolling << 8 | b[p];
+		if (rolling == 0x0d0a0d0a) {
+			if (ref_block_ended(&r, b, n, p + 1))
+				return r;
+			break;
+		}
+	}
+	if (is_response && n >= 4 && !memcmp(b + n - 4, "\r\n\r\n", 4)) {
+		r.found = 1;
+		r.blocks++;
+		return r;
+	}
+	for (p = r.from; p + 4 <= n; p++) {
+		if (memcmp(b + p, "\r\n\r\n", 4))
+			continue;
+		if (ref_block_ended(&r, b, n, p + 4))
+			return r;
+		p += 3;
+	}
+	return r;
+}
+
+static int hdr_scan_case(const unsigned char *b, unsigned n, unsigned rolling, int is_response,
+			 char *why, size_t why_len)
+{
+	struct zs_t_hscan h = { 0 };
+	struct ref_scan r = ref_hdr_scan(b, n, rolling, is_response);
+	unsigned want_roll = rolling;
+
+	memcpy(h.buf, b, n);
+	h.n = n;
+	h.rolling = rolling;
+	h.is_response = (unsigned)is_response;
+	if (run("test_hdr_scan", &h, sizeof(h)))
+		return 0;
+	for (unsigned k = n >= 4 ? n - 4 : 0; k < n; k++)
+		want_roll = want_roll << 8 | b[k];
+	if (h.found == r.found && h.blocks == r.blocks && h.from == r.from && h.cut == r.cut &&
+	    h.rolling_out == want_roll)
+		return 1;
+	snprintf(why, why_len,
+		 "n=%u rolling=%08x resp=%d: found %u/%u blocks %u/%u from %u/%u cut %u/%u "
+		 "rolling %08x/%08x",
+		 n, rolling, is_response, h.found, r.found, h.blocks, r.blocks, h.from, r.from,
+		 h.cut, r.cut, h.rolling_out, want_roll);
+	return 0;
+}
+
+static void test_hdr_scan(void)
+{
+	static const char *const cases[] = {
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+		"GET / HTTP/1.1\r\nHost: x\r\n\r\nBODYBODY",
+		"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\nGET /c HTTP/1.1\r\n\r\n",
+		"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\nHost",
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nabcdHTTP/1.1 200 OK\r\n\r\n",
+		"HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\n",
+		"\r\n\r\n\r\n\r\n",
+		"\r\n\r\r\n\r\n\n\r\n",
+		"GET / HTTP/1.1\n\n",
+		"",
+	};
+	char why[256];
+	unsigned bad = 0, total = 0;
+	unsigned char b[ZS_T_HSCAN_MAX];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int resp = 0; resp < 2; resp++) {
+			total++;
+			if (!hdr_scan_case((const unsigned char *)cases[i],
+					   (unsigned)strlen(cases[i]), 0, resp, why, sizeof(why))) {
+				CHECK(0, "case %zu: %s", i, why);
+				bad++;
+			}
+		}
+	/* A terminator begun in the previous chunk: 1, 2 or 3 of its bytes here. */
+	CHECK(hdr_scan_case((const unsigned char *)"\nBODY", 5, 0x0a0d0a0d, 0, why, sizeof(why)),
+	      "carry 1: %s", why);
+	CHECK(hdr_scan_case((const unsigned char *)"\r\nGET / HTTP/1.1\r\n\r\n", 20, 0x0d0a0d0a, 0,
+			    why, sizeof(why)),
+	      "carry 2 then pipelined: %s", why);
+	CHECK(hdr_scan_case((const unsigned char *)"\n\r\nX", 4, 0x0a0d0a0d, 0, why, sizeof(why)),
+	      "carry 3: %s", why);
+	{
+		/* the terminator at each of 16 offsets (every position in a word) */
+		for (unsigned off = 0; off < 16; off++) {
+			unsigned n = 0;
+
+			memcpy(b, "GET / HTTP/1.1\r\n", 16);
+			n = 16;
+			memset(b + n, 'a', off);
+			n += off;
+			memcpy(b + n, "\r\n\r\nbody-bytes", 14);
+			n += 14;
+			total++;
+			if (!hdr_scan_case(b, n, 0, 0, why, sizeof(why))) {
+				CHECK(0, "offset %u: %s", off, why);
+				bad++;
+			}
+		}
+	}
+	/* random chunks over a small alphabet dense in CR, LF and method bytes */
+	{
+		static const char alpha[] = "\r\n\r\nGET HTTP/1.aX";
+		unsigned seed = 12345;
+
+		for (int t = 0; t < 3000; t++) {
+			unsigned n, rolling;
+			int resp;
+
+			seed = seed * 1103515245u + 12345u;
+			n = (seed >> 8) % ZS_T_HSCAN_MAX;
+			for (unsigned k = 0; k < n; k++) {
+				seed = seed * 1103515245u + 12345u;
+				b[k] = (unsigned char)alpha[(seed >> 16) % (sizeof(alpha) - 1)];
+			}
+			seed = seed * 1103515245u + 12345u;
+			rolling = (seed >> 4) & 3 ? 0 : (seed & 1 ? 0x0a0d0a0d : 0x0d0a0d0a);
+			resp = (seed >> 9) & 1;
+			total++;
+			if (!hdr_scan_case(b, n, rolling, resp, why, sizeof(why))) {
+				if (bad++ < 3)
+					CHECK(0, "random chunk %d: %s", t, why);
+			}
+		}
+	}
+	CHECK(bad == 0, "%u of %u header-scan cases differ from the reference", bad, total);
+	/* what a served request costs to scan (printed, not asserted): runs of
+	 * the request against runs of an empty chunk (syscall programs take no
+	 * repeat count, so each is a syscall; the difference is the scan) */
+	{
+		struct zs_t_hscan h = { 0 };
+		const char *req =
+			"GET /index.html HTTP/1.1\r\nHost: 127.0.0.1:28080\r\n"
+			"traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+			"\r\n\r\n";
+		struct bpf_program *p = bpf_object__find_program_by_name(obj, "test_hdr_scan");
+		LIBBPF_OPTS(bpf_test_run_opts, o, .ctx_in = &h, .ctx_size_in = sizeof(h));
+		double ns[2];
+
+		memcpy(h.buf, req, strlen(req));
+		for (int pass = 0; p && pass < 2; pass++) {
+			struct timespec t0, t1;
+
+			clock_gettime(CLOCK_MONOTONIC, &t0);
+			for (int k = 0; k < 20000; k++) {
+				h.n = pass ? (unsigned)strlen(req) : 0;
+				bpf_prog_test_run_opts(bpf_program__fd(p), &o);
+			}
+			clock_gettime(CLOCK_MONOTONIC, &t1);
+			ns[pass] =
+				((t1.tv_sec - t0.tv_sec) * 1e9 + (t1.tv_nsec - t0.tv_nsec)) / 20000;
+		}
+		if (p)
+			printf("header scan of a %zu-byte request: about %.0f ns (%.0f ns a run, "
+			       "%.0f "
+			       "empty)\n",
+			       strlen(req), ns[1] - ns[0], ns[1], ns[0]);
+	}
 }
 
 static void test_verdict(void)
@@ -373,6 +587,8 @@ int main(int argc, char **argv)
 			test_verdict();
 			test_copy_len();
 		}
+		if (!err && bpf_object__find_program_by_name(obj, "test_hdr_scan"))
+			test_hdr_scan();
 		if (!err && bpf_object__find_program_by_name(obj, "test_tp"))
 			test_trace_ctx();
 		if (!err && bpf_object__find_program_by_name(obj, "test_tls_ret_len"))
