@@ -70,9 +70,12 @@ struct {
 	__type(value, __u64);
 } inject_stats SEC(".maps");
 
+/* The headers inserted: traceparent, then tracestate when passed on. */
+#define ZS_INJ_HDR_MAX (ZS_TP_HDR_LEN + ZS_TS_HDR_MAX)
+
 struct zs_inj_scratch {
-	__u8 head[ZS_TC_BUF]; /* copy of the message head (ZS_INJ_HEAD used) */
-	__u8 hdr[ZS_TP_HDR_LEN + ZS_TS_HDR_MAX];
+	__u8 head[ZS_TC_BUF];	      /* copy of the message head (ZS_INJ_HEAD used) */
+	__u8 hdr[ZS_INJ_HDR_MAX + 8]; /* + 8: copied out a word at a time */
 };
 
 /* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
@@ -162,8 +165,7 @@ int zs_inject(struct sk_msg_md *msg)
 	__u64 key = 0;
 	__u32 add = ZS_TP_HDR_LEN;
 	struct zs_tp_scan sc = {};
-	struct zs_line_scan ls = {};
-	__u8 *p, *end;
+	__u8 *p, *end, *q;
 
 	struct bpf_sock *sk = msg->sk;
 
@@ -198,13 +200,12 @@ int zs_inject(struct sk_msg_md *msg)
 		return zs_inj_count(ZS_INJ_HAS_CONTEXT);
 	if (!sc.end)
 		return zs_inj_count(ZS_INJ_INCOMPLETE);
-	ls.buf = s->head;
-	ls.n = n;
-	bpf_loop(512, zs_line_end_cb, &ls, 0);
-	line_end = ls.end;
-	/* a well-formed request line ends with " HTTP/1.0" or " HTTP/1.1" */
+	/* a well-formed request line ends with " HTTP/1.0" or " HTTP/1.1" CRLF */
+	line_end = sc.nl1;
 	if (line_end < 16 || line_end > 511)
 		return zs_inj_count(ZS_INJ_INCOMPLETE);
+	if (s->head[(line_end - 2) & ZS_TC_MASK] != '\r')
+		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	{
 		const __u64 http1 = 0x2e312f5054544820ULL; /* " HTTP/1." little-endian */
 		__u64 tail = 0;
@@ -222,7 +223,7 @@ int zs_inject(struct sk_msg_md *msg)
 	if (c.state == ZS_CTX_INCOMING)
 		add += zs_tracestate_hdr(key, s->hdr);
 
-	if (add > ZS_TP_HDR_LEN + ZS_TS_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))
+	if (add > ZS_INJ_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	/* Keep the header block in one piece: push_data alone leaves three
 	 * scatterlist entries, and TCP then sends three segments. */
@@ -237,10 +238,18 @@ int zs_inject(struct sk_msg_md *msg)
 	end = msg->data_end;
 	if (p + line_end + add > end) /* checked above; this form is the verifier's */
 		return zs_inj_count(ZS_INJ_FAILED);
-	for (k = 0; k < ZS_TP_HDR_LEN + ZS_TS_HDR_MAX; k++) {
-		if (k >= add || p + line_end + k + 1 > end)
+	/* a word at a time, then the last bytes one by one */
+	for (k = 0; k + 8 <= ZS_INJ_HDR_MAX; k += 8) {
+		q = p + line_end + k;
+		if (k + 8 > add || q + 8 > end)
 			break;
-		p[line_end + k] = s->hdr[k];
+		*(__u64 *)q = *(const __u64 *)&s->hdr[k];
+	}
+	for (; k < ZS_INJ_HDR_MAX; k++) {
+		q = p + line_end + k;
+		if (k >= add || q + 1 > end)
+			break;
+		*q = s->hdr[k];
 	}
 
 	/* on the wire: if the ringbuf is full, the CLIENT span lacks its id */

@@ -26,7 +26,7 @@ struct zs_tp_scan {
 	__u32 ts_value; /* offset of the tracestate value, 0: none */
 	__u32 ts_len;	/* its length (up to CR), 0 until its line ended */
 	__u32 ts_count; /* tracestate headers seen: 0, 1, 2 = more (not passed on) */
-	__u32 _pad;
+	__u32 nl1;	/* offset just past the first "\n", 0: none (the request line's end) */
 };
 
 /* tracestate values the kernel passes on at most (longer: not injected) */
@@ -147,6 +147,8 @@ __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64
 	b = buf->b;
 	if (b[i & ZS_TC_MASK] != '\n')
 		return 0;
+	if (!s->nl1)
+		s->nl1 = (__u32)i + 1;
 	if (s->ts_value && !s->ts_len && i > s->ts_value) /* the tracestate line ends */
 		s->ts_len = (__u32)i - s->ts_value - (b[(i - 1) & ZS_TC_MASK] == '\r');
 	return zs_tp_line_in(s, b, i + 1);
@@ -280,26 +282,6 @@ static __always_inline int zs_ratio_sampled(const __u8 *trace_id, __u64 threshol
 	for (k = 8; k < 16; k++)
 		x = x << 8 | trace_id[k];
 	return (x >> 11) < threshold;
-}
-
-struct zs_line_scan {
-	const __u8 *buf;
-	__u32 n;
-	__u32 end; /* offset past the first CRLF, 0: none */
-};
-
-/* bpf_loop callback: the end of the first line. */
-static long zs_line_end_cb(__u64 i, void *ctx)
-{
-	struct zs_line_scan *s = ctx;
-
-	if (i + 1 >= s->n)
-		return 1;
-	if (s->buf[i & ZS_TC_MASK] == '\r' && s->buf[(i + 1) & ZS_TC_MASK] == '\n') {
-		s->end = (__u32)i + 2;
-		return 1;
-	}
-	return 0;
 }
 
 /* tracestate to pass on, as the kernel keeps it per thread. */

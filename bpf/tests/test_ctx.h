@@ -52,6 +52,8 @@ struct zs_t_tp {
 	__u32 ts_value;
 	__u32 ts_len;
 	__u32 ts_count;
+	__u32 nl1; /* offset past the first "\n" (the injector's request line end) */
+	__u32 _pad3;
 	struct zs_kernel_ctx c;
 	__u8 hdr[ZS_T_TP_HDR_LEN]; /* zs_tp_format(c) */
 	__u8 _pad2[2];

@@ -38,6 +38,7 @@ int test_tp(struct zs_t_tp *ctx)
 	ctx->ts_value = sc.ts_value;
 	ctx->ts_len = sc.ts_len;
 	ctx->ts_count = sc.ts_count;
+	ctx->nl1 = sc.nl1;
 	ctx->parsed = sc.count == 1 ? zs_tp_parse(tbuf, sc.value, n, &c) : -2;
 	ctx->c = c;
 	zs_tp_format(&c, hdr);

@@ -420,6 +420,11 @@ static void test_trace_ctx(void)
 	      "fields");
 	CHECK(memcmp(t.hdr, "traceparent: " TP "\r\n", 70) == 0, "format: %.70s", t.hdr);
 	CHECK(t.end == t.n, "header end %u of %u", t.end, t.n);
+	CHECK(t.nl1 == 16, "request line ends at %u, want 16", t.nl1);
+	t = tp("GET /a/very/long/path?with=a&query=string HTTP/1.1\r\nHost: a\r\n\r\n");
+	CHECK(t.nl1 == 52, "long request line ends at %u, want 52", t.nl1);
+	t = tp("GET / HTTP/1.1");
+	CHECK(t.nl1 == 0, "no line end: %u", t.nl1);
 	t = tp(RL "TraceParent:" TP "\r\n\r\n");
 	CHECK(t.parsed == 0, "name case-insensitive, no space");
 	t = tp(RL "traceparent:  \t" TP "\r\n\r\n");
