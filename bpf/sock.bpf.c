@@ -483,8 +483,12 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 
 	if (c->state != ZS_CTX_INCOMING || sc->ts_count != 1 || len == 0 || len > ZS_TS_MAX ||
 	    !(ts = bpf_map_lookup_elem(&ts_scratch, &zero))) {
-		bpf_map_delete_elem(&thread_ts, &id);
-		bpf_map_delete_elem(&thread_ts, &proc_key);
+		/* a lookup first: most requests have none to delete, and a
+		 * delete takes the bucket lock even then */
+		if (bpf_map_lookup_elem(&thread_ts, &id))
+			bpf_map_delete_elem(&thread_ts, &id);
+		if (bpf_map_lookup_elem(&thread_ts, &proc_key))
+			bpf_map_delete_elem(&thread_ts, &proc_key);
 		return;
 	}
 	zs_clamp_umax(len, ZS_TS_MAX);
@@ -510,7 +514,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more, __u32 lead_nl)
 {
 	struct zs_tp_scan sc = {};
-	struct zs_kernel_ctx *c;
+	struct zs_kernel_ctx *c, *cur;
 	__u64 proc_key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
 
 	if (!s || got > ZS_CAPTURE_MAX)
@@ -543,7 +547,15 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		c->state = ZS_CTX_ROOT;
 		c->flags = zs_ratio_sampled(c->trace_id, sample_threshold);
 	}
-	bpf_map_update_elem(&thread_ctx, &id, c, BPF_ANY);
+	/* The thread's own entry is read only by this thread (its injector and
+	 * TLS handoff run in its context): overwritten in place, sparing an
+	 * LRU update's new element. The process entry, read by its other
+	 * threads and children, is replaced whole. */
+	cur = bpf_map_lookup_elem(&thread_ctx, &id);
+	if (cur)
+		*cur = *c;
+	else
+		bpf_map_update_elem(&thread_ctx, &id, c, BPF_ANY);
 	bpf_map_update_elem(&thread_ctx, &proc_key, c, BPF_ANY);
 	zs_keep_tracestate(s, &sc, c, id, proc_key);
 	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
