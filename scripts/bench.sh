@@ -11,7 +11,9 @@
 # (5 ms between its requests, RATE/200 connections) and the table gives p50
 # and p99 latency with and without the agent, and the agent's CPU per 1,000
 # requests/s. NEWCONN=1: a new connection per request (Connection: close).
-# Prints a table of throughput, the with/without ratio, agent CPU and RSS.
+# Prints a table of throughput, the with/without ratio, the CPU nginx and wrk
+# spend per request with and without the agent (its kernel programs run in
+# their context), agent CPU and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}; rate=${RATE:-}
@@ -58,12 +60,15 @@ if [ -n "$rate" ]; then
   wrk_args+=(-s "$dir/pace.lua")
 fi
 [ "${NEWCONN:-0}" = 1 ] && wrk_args+=(-H "Connection: close")
-# One wrk run: prints "req/s p50_ms p99_ms".
+# One wrk run: prints "req/s p50_ms p99_ms wrk_cpu_s" (wrk's user + system time, from
+# the shell's `times` for its children).
 rps() {
-  wrk "${wrk_args[@]}" -c"$conns" -d"${secs}s" "$scheme://127.0.0.1:$port/index.html" | awk '
+  { wrk "${wrk_args[@]}" -c"$conns" -d"${secs}s" "$scheme://127.0.0.1:$port/index.html"; times; } | awk '
     function ms(v) { if (v ~ /us$/) return v / 1000; if (v ~ /ms$/) return v + 0; if (v ~ /s$/) return v * 1000; return v }
+    function sec(v) { split(v, a, "m"); return a[1] * 60 + a[2] }
     /Requests\/sec/ {r = $2} $1 == "50%" {p50 = ms($2)} $1 == "99%" {p99 = ms($2)}
-    END {print r, p50, p99}'
+    /^[0-9]+m[0-9.]+s [0-9]+m[0-9.]+s$/ {cpu = sec($1) + sec($2)}
+    END {print r, p50, p99, cpu}'
 }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
@@ -78,17 +83,27 @@ start_agent() {
 }
 
 rps "$port" >/dev/null  # warm-up
+worker=$(pgrep -P "$ngx" | head -1)
 start_agent
 hz=$(getconf CLK_TCK)
-declare -a base with b50 b99 w50 w99
+declare -a base with b50 b99 w50 w99 bsrv wsrv bcli wcli
 cpu_total=0; req_total=0
+# CPU the traced apps spend per request (the kernel programs run in their
+# context): nginx's worker from its ticks, wrk from `times`, in microseconds.
+per_req_us() { awk -v c="$1" -v r="$2" -v s="$secs" 'BEGIN {print (r > 0) ? 1e6 * c / (r * s) : 0}'; }
 for r in $(seq "$rounds"); do
   kill "$agent_pid"; wait "$agent_pid" 2>/dev/null || true; agent_pid=
-  read -r b p50 p99 <<<"$(rps)"; base+=("$b"); b50+=("$p50"); b99+=("$p99")
+  n0=$(cpu_ticks "$worker")
+  read -r b p50 p99 wcpu <<<"$(rps)"; base+=("$b"); b50+=("$p50"); b99+=("$p99")
+  n1=$(cpu_ticks "$worker")
+  bsrv+=("$(per_req_us "$(awk -v t=$((n1 - n0)) -v hz="$hz" 'BEGIN {print t / hz}')" "$b")")
+  bcli+=("$(per_req_us "$wcpu" "$b")")
   start_agent
-  t0=$(cpu_ticks "$agent_pid")
-  read -r w p50 p99 <<<"$(rps)"; with+=("$w"); w50+=("$p50"); w99+=("$p99")
-  t1=$(cpu_ticks "$agent_pid")
+  t0=$(cpu_ticks "$agent_pid"); n0=$(cpu_ticks "$worker")
+  read -r w p50 p99 wcpu <<<"$(rps)"; with+=("$w"); w50+=("$p50"); w99+=("$p99")
+  t1=$(cpu_ticks "$agent_pid"); n1=$(cpu_ticks "$worker")
+  wsrv+=("$(per_req_us "$(awk -v t=$((n1 - n0)) -v hz="$hz" 'BEGIN {print t / hz}')" "$w")")
+  wcli+=("$(per_req_us "$wcpu" "$w")")
   cpu_total=$((cpu_total + t1 - t0))
   req_total=$(awk -v a="$req_total" -v w="$w" -v s="$secs" 'BEGIN {print a + w * s}')
   printf 'round %d: without %s req/s (p99 %s ms), with %s req/s (p99 %s ms), ratio %.3f\n' "$r" "$b" \
@@ -113,6 +128,10 @@ printf '| ratio with/without | %.3f |\n' "$(awk -v a="$mw" -v b="$mb" 'BEGIN {pr
 printf '| latency p50 without / with (median) | %.3f / %.3f ms |\n' "$(median "${b50[@]}")" "$(median "${w50[@]}")"
 printf '| latency p99 without / with (median) | %.3f / %.3f ms (%+.1f %%) |\n' "$(median "${b99[@]}")" \
   "$(median "${w99[@]}")" "$(awk -v a="$(median "${w99[@]}")" -v b="$(median "${b99[@]}")" 'BEGIN {print 100 * (a / b - 1)}')"
+printf '| nginx worker CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' \
+  "$(median "${bsrv[@]}")" "$(median "${wsrv[@]}")" "$(awk -v a="$(median "${wsrv[@]}")" -v b="$(median "${bsrv[@]}")" 'BEGIN {print a - b}')"
+printf '| wrk CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' \
+  "$(median "${bcli[@]}")" "$(median "${wcli[@]}")" "$(awk -v a="$(median "${wcli[@]}")" -v b="$(median "${bcli[@]}")" 'BEGIN {print a - b}')"
 printf '| agent CPU (share of one core) under load | %.1f %% |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v r="$rounds" -v s="$secs" 'BEGIN {print 100 * t / hz / (r * s)}')"
 printf '| agent CPU per 1,000 req/s | %.2f %% of a core |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')"
 printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')"
