@@ -101,6 +101,20 @@ static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 				c->p++;
 			value = c->p;
 			vend = c->p;
+			/* 8 bytes at a time while none is a control byte, a space or
+			 * DEL (most of a value: ids, hosts, tokens); the byte loop
+			 * below takes over at the first word that has one. */
+			while (c->end - c->p >= 8) {
+				uint64_t v;
+
+				memcpy(&v, c->p, 8);
+				if (((v - 0x2121212121212121ULL) & ~v & 0x8080808080808080ULL) ||
+				    (((v ^ 0x7f7f7f7f7f7f7f7fULL) - 0x0101010101010101ULL) &
+				     ~(v ^ 0x7f7f7f7f7f7f7f7fULL) & 0x8080808080808080ULL))
+					break;
+				c->p += 8;
+				vend = c->p;
+			}
 			for (;;) {
 				uint8_t ch;
 
