@@ -3,7 +3,8 @@
 # interleaved rounds in one run, every request turned into an exported span
 # (OTLP/HTTP to a local nginx sink that discards the body).
 #   sudo scripts/bench.sh [rounds] [seconds] [connections]
-# AGENT_ARGS adds agent flags (e.g. AGENT_ARGS=--inject=off); AGENT_PREFIX runs the agent
+# AGENT=path runs another build (A/B runs). AGENT_ARGS adds agent flags (e.g.
+# AGENT_ARGS=--inject=off); AGENT_PREFIX runs the agent
 # under a command (e.g. AGENT_PREFIX="chrt --idle 0").
 # SCHEME=https: nginx serves TLS (self-signed, made here), wrk speaks HTTPS
 # (OpenSSL: the agent's uprobes see the plaintext).
@@ -17,7 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}; rate=${RATE:-}
-agent=build/zerospan
+agent=${AGENT:-build/zerospan}
 [ -x "$agent" ] || make -s all
 command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
 
