@@ -31,6 +31,8 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ZS_TCP_CLOSE 7
 #define ZS_TCP_LISTEN 10
 #define ZS_MSG_PEEK 2
+#define ZS_MSG_TRUNC 0x20
+#define ZS_MSG_ERRQUEUE 0x2000
 
 /* Knobs, set by the loader between open and load. */
 const volatile __u32 capture_size = ZS_CAPTURE_MAX;
@@ -43,6 +45,21 @@ const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;
 /* TLS uprobes are attached: look for their calls around socket I/O. */
 const volatile __u8 tls_hooks = 0;
+/* Syscall numbers of the reads captured in sock_recv_length (set by the
+ * loader from its own <sys/syscall.h>; these are x86_64's). */
+const volatile __u32 nr_read = 0;
+const volatile __u32 nr_readv = 19;
+const volatile __u32 nr_recvfrom = 45;
+const volatile __u32 nr_recvmsg = 47;
+
+/* The syscall number a task entered the kernel with. */
+#if defined(__TARGET_ARCH_x86)
+#define ZS_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#elif defined(__TARGET_ARCH_arm64)
+#define ZS_SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#else
+#error "ZS_SYSCALL_NR: the syscall number register of this architecture"
+#endif
 
 /* Scratch for one tracestate per CPU (the value is too large for the stack). */
 struct {
@@ -212,7 +229,7 @@ static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, 
 	return 0;
 }
 
-/* sendmsg/recvmsg: the iovec array lives in the user's msghdr. */
+/* sendmsg: the iovec array lives in the user's msghdr. */
 static __always_inline int zs_enter_msg(__u32 fd, __u64 umsg, __u8 op, __u8 dir)
 {
 	struct user_msghdr m = {};
@@ -222,22 +239,10 @@ static __always_inline int zs_enter_msg(__u32 fd, __u64 umsg, __u8 op, __u8 dir)
 	return zs_enter(fd, (__u64)m.msg_iov, (__u32)m.msg_iovlen, op, dir);
 }
 
-SEC("tracepoint/syscalls/sys_enter_read")
-int zs_enter_read(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_READ, ZS_DIR_INGRESS);
-}
-
 SEC("tracepoint/syscalls/sys_enter_write")
 int zs_enter_write(struct trace_event_raw_sys_enter *ctx)
 {
 	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_WRITE, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_readv")
-int zs_enter_readv(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], ctx->args[2], ZS_OP_READV, ZS_DIR_INGRESS);
 }
 
 SEC("tracepoint/syscalls/sys_enter_writev")
@@ -246,22 +251,10 @@ int zs_enter_writev(struct trace_event_raw_sys_enter *ctx)
 	return zs_enter(ctx->args[0], ctx->args[1], ctx->args[2], ZS_OP_WRITEV, ZS_DIR_EGRESS);
 }
 
-SEC("tracepoint/syscalls/sys_enter_recvfrom")
-int zs_enter_recvfrom(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_RECVFROM, ZS_DIR_INGRESS);
-}
-
 SEC("tracepoint/syscalls/sys_enter_sendto")
 int zs_enter_sendto(struct trace_event_raw_sys_enter *ctx)
 {
 	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_SENDTO, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_recvmsg")
-int zs_enter_recvmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter_msg(ctx->args[0], ctx->args[1], ZS_OP_RECVMSG, ZS_DIR_INGRESS);
 }
 
 SEC("tracepoint/syscalls/sys_enter_sendmsg")
@@ -278,29 +271,17 @@ int zs_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 
 /* ---- the socket layer: is this fd a TCP socket, and which one ---- */
 
-static __always_inline int zs_on_sock_io(struct sock *sk, int flags, __u8 dir)
+/* A write's socket: named in the thread's pending syscall for its exit. */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 {
 	struct zs_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
 
-	if (!p || !p->active || p->dir != dir || p->sk)
-		return 0;
-	if ((flags & ZS_MSG_PEEK) || !zs_sock_is_tcp(sk))
+	if (!p || !p->active || p->dir != ZS_DIR_EGRESS || p->sk || !zs_sock_is_tcp(sk))
 		return 0;
 	p->sk = (__u64)sk;
 	p->cookie = bpf_get_socket_cookie(sk);
 	return 0;
-}
-
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
-{
-	return zs_on_sock_io(sk, flags, ZS_DIR_EGRESS);
-}
-
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
-{
-	return zs_on_sock_io(sk, flags, ZS_DIR_INGRESS);
 }
 
 /* ---- syscall exit: copy and report ---- */
@@ -717,20 +698,13 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	return 0;
 }
 
-static __always_inline int zs_exit(long ret)
+/* ret bytes moved by the socket call p describes, on a TCP socket. */
+static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending *pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	struct zs_pending p = *pp;
 	struct zs_tls_call *tc;
 	struct zs_conn_state *st;
-	struct zs_pending p;
 
-	if (!pp || !pp->active)
-		return 0;
-	p = *pp;
-	pp->active = 0;
-	if (!p.sk || ret <= 0)
-		return 0;
 	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
 	if (!st)
 		return 0;
@@ -752,18 +726,69 @@ static __always_inline int zs_exit(long ret)
 	return zs_capture(id, &p, (__u64)ret, st);
 }
 
-SEC("tracepoint/syscalls/sys_exit_read")
-int zs_exit_read(struct trace_event_raw_sys_exit *ctx)
+/* A write returns: what sock_send_length saw it move. */
+static __always_inline int zs_exit(long ret)
 {
-	return zs_exit(ctx->ret);
+	struct zs_pending *pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+
+	if (!pp || !pp->active)
+		return 0;
+	pp->active = 0;
+	if (!pp->sk || ret <= 0)
+		return 0;
+	return zs_io_done(bpf_get_current_pid_tgid(), pp, ret);
 }
+
+/*
+ * A read on a TCP socket has copied ret bytes into the caller's buffer: the
+ * data is there now, and which buffer the registers the thread entered the
+ * kernel with say. So reads need no syscall enter or exit program (nor run
+ * any for reads of files and pipes). Peeks are read again; truncating and
+ * error-queue reads do not move stream bytes. io_uring and recvmmsg reads
+ * have no syscall to read the buffer from and are not traced.
+ */
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid(), nr;
+	struct zs_pending p = {};
+	struct pt_regs *regs;
+
+	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)) ||
+	    !zs_in_scope(id) || !zs_sock_is_tcp(sk))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (!regs)
+		return 0;
+	nr = ZS_SYSCALL_NR(regs);
+	p.fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
+	p.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	if (nr == nr_read) {
+		p.op = ZS_OP_READ;
+	} else if (nr == nr_recvfrom) {
+		p.op = ZS_OP_RECVFROM;
+	} else if (nr == nr_readv) {
+		p.op = ZS_OP_READV;
+		p.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+	} else if (nr == nr_recvmsg) {
+		struct user_msghdr m = {};
+
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)p.buf))
+			return 0;
+		p.op = ZS_OP_RECVMSG;
+		p.buf = (__u64)m.msg_iov;
+		p.iovcnt = (__u32)m.msg_iovlen;
+	} else {
+		return 0;
+	}
+	p.dir = ZS_DIR_INGRESS;
+	p.sk = (__u64)sk;
+	p.cookie = bpf_get_socket_cookie(sk);
+	return zs_io_done(id, &p, ret);
+}
+
 SEC("tracepoint/syscalls/sys_exit_write")
 int zs_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_readv")
-int zs_exit_readv(struct trace_event_raw_sys_exit *ctx)
 {
 	return zs_exit(ctx->ret);
 }
@@ -772,18 +797,8 @@ int zs_exit_writev(struct trace_event_raw_sys_exit *ctx)
 {
 	return zs_exit(ctx->ret);
 }
-SEC("tracepoint/syscalls/sys_exit_recvfrom")
-int zs_exit_recvfrom(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
 SEC("tracepoint/syscalls/sys_exit_sendto")
 int zs_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_recvmsg")
-int zs_exit_recvmsg(struct trace_event_raw_sys_exit *ctx)
 {
 	return zs_exit(ctx->ret);
 }

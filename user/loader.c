@@ -21,6 +21,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/syscall.h>
 #include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
@@ -441,6 +442,11 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	l->skel->rodata->tls_hooks = cfg->tls;
+	/* reads are told apart by syscall number, this architecture's */
+	l->skel->rodata->nr_read = SYS_read;
+	l->skel->rodata->nr_readv = SYS_readv;
+	l->skel->rodata->nr_recvfrom = SYS_recvfrom;
+	l->skel->rodata->nr_recvmsg = SYS_recvmsg;
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
 	if (ncpu > 0)
 		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
@@ -466,10 +472,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			}
 		}
 	}
-	/* Without read and write nothing is traced: say so instead of looking ready. */
-	if (!bpf_program__autoload(l->skel->progs.zs_exit_read) ||
-	    !bpf_program__autoload(l->skel->progs.zs_exit_write)) {
-		log_error("the read/write syscall tracepoints are not visible in tracefs "
+	/* Without write nothing is sent: say so instead of looking ready. */
+	if (!bpf_program__autoload(l->skel->progs.zs_exit_write)) {
+		log_error("the write syscall tracepoints are not visible in tracefs "
 			  "(/sys/kernel/tracing/events/syscalls): is it mounted and readable "
 			  "(CAP_DAC_READ_SEARCH)?");
 		goto fail;

@@ -263,6 +263,35 @@ def test_headers_larger_than_8k():
         rec.close()
 
 
+def test_every_read_and_write_syscall():
+    """Requests and responses moved by read, readv, recvfrom, recvmsg and by
+    write, writev, sendto, sendmsg (python's os and socket calls), both ends
+    traced: each exchange is one SERVER and one CLIENT span, path and status
+    right."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc([PY, os.path.join(SERVERS, "syscalls.py"), "server", str(port)], wait_port=port)
+    try:
+        r = run([PY, os.path.join(SERVERS, "syscalls.py"), "client", str(port)])
+        assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: s["attrs"].get("url.path", "").startswith("/v"), 8)
+        assert len(spans) == 8, dump(spans)
+        for k in range(4):
+            mine = [s for s in spans if s["attrs"]["url.path"] == "/v%d" % k]
+            assert sorted(s["kind"] for s in mine) == ["CLIENT", "SERVER"], dump(mine)
+            for s in mine:
+                check_span_sanity(s)
+                assert s["attrs"]["http.request.method"] == "GET", s
+                assert s["attrs"]["http.response.status_code"] == 200, s
+                assert s["attrs"]["user_agent.original"] == "syscalls/1", s
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_ipv6():
     port = free_port(socket.AF_INET6)
     rec = Receiver()
@@ -520,6 +549,7 @@ TESTS = [
     test_keepalive_1000_requests_one_connection,
     test_pipelined_requests,
     test_headers_larger_than_8k,
+    test_every_read_and_write_syscall,
     test_ipv6,
     test_request_one_byte_per_send,
     test_reset_mid_response_is_an_error,
