@@ -52,13 +52,21 @@ const volatile __u32 nr_readv = 19;
 const volatile __u32 nr_recvfrom = 45;
 const volatile __u32 nr_recvmsg = 47;
 
-/* The syscall number a task entered the kernel with. */
+/* The syscall number and first arguments a task entered the kernel with,
+ * read straight from the BTF-typed registers bpf_task_pt_regs gives (no
+ * probe-read helper calls). */
 #if defined(__TARGET_ARCH_x86)
-#define ZS_SYSCALL_NR(regs) BPF_CORE_READ(regs, orig_ax)
+#define ZS_SYSCALL_NR(r) ((r)->orig_ax)
+#define ZS_SYSCALL_ARG1(r) ((r)->di)
+#define ZS_SYSCALL_ARG2(r) ((r)->si)
+#define ZS_SYSCALL_ARG3(r) ((r)->dx)
 #elif defined(__TARGET_ARCH_arm64)
-#define ZS_SYSCALL_NR(regs) BPF_CORE_READ(regs, syscallno)
+#define ZS_SYSCALL_NR(r) ((r)->syscallno)
+#define ZS_SYSCALL_ARG1(r) ((r)->orig_x0)
+#define ZS_SYSCALL_ARG2(r) ((r)->regs[1])
+#define ZS_SYSCALL_ARG3(r) ((r)->regs[2])
 #else
-#error "ZS_SYSCALL_NR: the syscall number register of this architecture"
+#error "ZS_SYSCALL_*: the syscall registers of this architecture"
 #endif
 
 /* Scratch for one tracestate per CPU (the value is too large for the stack). */
@@ -761,15 +769,15 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 	if (!regs)
 		return 0;
 	nr = ZS_SYSCALL_NR(regs);
-	p.fd = (__u32)PT_REGS_PARM1_CORE_SYSCALL(regs);
-	p.buf = PT_REGS_PARM2_CORE_SYSCALL(regs);
+	p.fd = (__u32)ZS_SYSCALL_ARG1(regs);
+	p.buf = ZS_SYSCALL_ARG2(regs);
 	if (nr == nr_read) {
 		p.op = ZS_OP_READ;
 	} else if (nr == nr_recvfrom) {
 		p.op = ZS_OP_RECVFROM;
 	} else if (nr == nr_readv) {
 		p.op = ZS_OP_READV;
-		p.iovcnt = (__u32)PT_REGS_PARM3_CORE_SYSCALL(regs);
+		p.iovcnt = (__u32)ZS_SYSCALL_ARG3(regs);
 	} else if (nr == nr_recvmsg) {
 		struct user_msghdr m = {};
 

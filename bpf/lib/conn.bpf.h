@@ -58,14 +58,15 @@ static __always_inline void zs_tuple_key_fill(struct zs_tuple_key *k, const stru
 	}
 }
 
-/* 1 when the socket is TCP over IPv4 or IPv6. */
+/* Is sk (a BTF-typed tp_btf argument) an IPv4/IPv6 TCP socket? Plain loads:
+ * BPF_CORE_READ would make a helper call per field, on every socket call. */
 static __always_inline int zs_sock_is_tcp(const struct sock *sk)
 {
-	__u16 family = BPF_CORE_READ(sk, __sk_common.skc_family);
+	__u16 family = sk->__sk_common.skc_family;
 
 	if (family != ZS_AF_INET && family != ZS_AF_INET6)
 		return 0;
-	return BPF_CORE_READ(sk, sk_protocol) == ZS_IPPROTO_TCP;
+	return sk->sk_protocol == ZS_IPPROTO_TCP;
 }
 
 #endif /* ZS_CONN_BPF_H */
