@@ -61,6 +61,7 @@ struct zs_conn {
 	uint64_t last_ns;
 	struct zs_conn *hnext;
 	struct zs_conn *tnext; /* connections by 4-tuple (same-node links) */
+	struct zs_conn *peer;  /* its other end on this host, once found (same netns; mutual) */
 	bool in_tuples;
 	uint32_t tbucket, peer_bucket;	     /* tuple_hash() of its tuple and of the reverse */
 	struct zs_conn *lru_prev, *lru_next; /* lru_next: older */
@@ -114,10 +115,14 @@ static uint32_t tuple_hash(const char *laddr, uint16_t lport, const char *raddr,
 	return (uint32_t)(h ^ h >> 32) & table_mask;
 }
 
+/* Takes c out of the tuple index and unpairs it from its peer. */
 static void tuple_unlink(struct zs_conn *c)
 {
 	struct zs_conn **pp;
 
+	if (c->peer)
+		c->peer->peer = NULL;
+	c->peer = NULL;
 	if (!c->in_tuples)
 		return;
 	pp = &tuples[c->tbucket];
@@ -126,6 +131,18 @@ static void tuple_unlink(struct zs_conn *c)
 	if (*pp)
 		*pp = c->tnext;
 	c->in_tuples = false;
+}
+
+/* Pairs a and b as each other's peer; peers are always mutual, so removing
+ * either clears both (a pointer to a removed connection cannot remain). */
+static void peer_pair(struct zs_conn *a, struct zs_conn *b)
+{
+	if (a->peer)
+		a->peer->peer = NULL;
+	if (b->peer)
+		b->peer->peer = NULL;
+	a->peer = b;
+	b->peer = a;
 }
 
 static bool is_loopback(const char *addr)
@@ -137,18 +154,25 @@ static bool is_loopback(const char *addr)
 /* The connection on this host, in the given role, at the far end of c,
  * preferring one in the same network namespace. */
 
-static struct zs_conn *tuple_peer(const struct zs_conn *c, uint8_t role)
+static struct zs_conn *tuple_peer(struct zs_conn *c, uint8_t role)
 {
 	struct zs_conn *p, *other_ns = NULL;
 
 	if (!c->has_tuple)
 		return NULL;
+	/* Found once, kept on both ends until either is removed: every
+	 * exchange asks (2-3 times a span), and the walk was a few cache
+	 * misses each time. A same-netns match cannot change while both live. */
+	if (c->peer)
+		return c->peer->role == role ? c->peer : NULL;
 	for (p = tuples[c->peer_bucket]; p; p = p->tnext) {
 		if (p->role != role || p->lport != c->rport || p->rport != c->lport ||
 		    strcmp(p->laddr, c->raddr) || strcmp(p->raddr, c->laddr))
 			continue;
-		if (p->netns == c->netns)
+		if (p->netns == c->netns) {
+			peer_pair(c, p);
 			return p;
+		}
 		other_ns = p;
 	}
 	/* A loopback tuple names a connection only inside its own network
@@ -410,7 +434,7 @@ static struct zs_span *pending_at(const struct zs_conn *c, uint32_t n)
  * the server may read the request before the client's write returns, so the
  * CLIENT span may not exist yet: s then waits for claim_waiting_server().
  */
-static bool link_same_node(const struct zs_conn *c, struct zs_span *s)
+static bool link_same_node(struct zs_conn *c, struct zs_span *s)
 {
 	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_CLIENT);
 	uint32_t i;
@@ -431,7 +455,7 @@ static bool link_same_node(const struct zs_conn *c, struct zs_span *s)
 
 /* Same-node links, from the CLIENT side: a SERVER span on this host that
  * read cs's request before cs existed becomes its child. */
-static void claim_waiting_server(const struct zs_conn *c, struct zs_span *cs)
+static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs)
 {
 	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_SERVER);
 	uint32_t i;
@@ -657,7 +681,7 @@ static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
 
 /* A span is complete: name its peer, let metrics see it (sampled or not),
  * hand it on if its trace is sampled. */
-static void finish(const struct zs_conn *c, struct zs_span *s)
+static void finish(struct zs_conn *c, struct zs_span *s)
 {
 	const struct zs_conn *peer =
 		tuple_peer(c, s->kind == ZS_KIND_SERVER ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER);

@@ -2,6 +2,7 @@
 /* Unit tests of the agent's pure parts: config, events validation, spans,
  * OTLP encoding, gzip, Retry-After, console format. */
 #include "config.h"
+#include "conn.h"
 #include "events.h"
 #include "export.h"
 #include "otlp.h"
@@ -15,6 +16,7 @@
 #include <stdlib.h>
 #include <zlib.h>
 #include <unistd.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 
 static void test_config(void)
@@ -476,6 +478,140 @@ static void test_procinfo_recheck(void)
 	rmdir(dir);
 }
 
+/* ---- same-node links through conn.c: events in, spans out ---- */
+
+static struct zs_span *linked[16];
+static int n_linked;
+
+static void keep_span(struct zs_span *s)
+{
+	if (n_linked < 16)
+		linked[n_linked++] = s;
+	else
+		zs_span_free(s);
+}
+
+static void ev_open(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rport)
+{
+	struct zs_conn_event e = { 0 };
+
+	e.hdr.type = ZS_EV_CONN;
+	e.hdr.size = sizeof(e);
+	e.hdr.pid = (uint32_t)getpid();
+	e.hdr.tid = e.hdr.pid;
+	e.hdr.cookie = cookie;
+	e.hdr.ts_ns = 1000;
+	e.laddr[10] = e.laddr[11] = e.raddr[10] = e.raddr[11] = 0xff;
+	e.laddr[12] = e.raddr[12] = 127;
+	e.laddr[15] = e.raddr[15] = 1;
+	e.lport = lport;
+	e.rport = rport;
+	e.family = AF_INET;
+	e.role = role;
+	e.netns = 4026531840u;
+	memcpy(e.comm, "unit", 4);
+	zs_conn_on_open(&e);
+}
+
+static uint64_t ev_pos[8][2];
+
+static void ev_data(uint64_t cookie, uint8_t dir, const char *text, uint64_t ts)
+{
+	struct zs_data_event e = { 0 };
+	size_t n = strlen(text);
+
+	e.hdr.type = ZS_EV_DATA;
+	e.hdr.size = (uint16_t)(sizeof(e) + n);
+	e.hdr.pid = (uint32_t)getpid();
+	e.hdr.tid = e.hdr.pid;
+	e.hdr.cookie = cookie;
+	e.hdr.ts_ns = ts;
+	e.pos = ev_pos[cookie][dir];
+	e.len = n;
+	e.cap_len = (uint32_t)n;
+	e.dir = dir;
+	e.op = dir == ZS_DIR_EGRESS ? ZS_OP_WRITE : ZS_OP_READ;
+	e.start = strncmp(text, "HTTP/", 5) == 0 ? ZS_START_RESPONSE : ZS_START_REQUEST;
+	ev_pos[cookie][dir] += n;
+	zs_conn_on_data(&e, (const uint8_t *)text);
+}
+
+static void ev_close(uint64_t cookie)
+{
+	struct zs_close_event e = { 0 };
+
+	e.hdr.type = ZS_EV_CLOSE;
+	e.hdr.size = sizeof(e);
+	e.hdr.cookie = cookie;
+	e.old_state = 8; /* CLOSE_WAIT: an orderly close */
+	zs_conn_on_close(&e);
+}
+
+/* One exchange between client connection cc and server connection sc. */
+static void exchange(uint64_t cc, uint64_t sc, const char *path, uint64_t t)
+{
+	char req[128];
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: x\r\n\r\n", path);
+	ev_data(cc, ZS_DIR_EGRESS, req, t);
+	ev_data(sc, ZS_DIR_INGRESS, req, t + 10);
+	ev_data(sc, ZS_DIR_EGRESS, resp, t + 20);
+	ev_data(cc, ZS_DIR_INGRESS, resp, t + 30);
+}
+
+/* The SERVER span of path is the child of the CLIENT span of path. */
+static int linked_pair(const char *path)
+{
+	struct zs_span *c = NULL, *sv = NULL;
+
+	for (int i = 0; i < n_linked; i++) {
+		if (strcmp(linked[i]->path, path) != 0)
+			continue;
+		if (linked[i]->kind == ZS_KIND_CLIENT)
+			c = linked[i];
+		else
+			sv = linked[i];
+	}
+	return c && sv && sv->has_parent && memcmp(sv->trace_id, c->trace_id, 16) == 0 &&
+	       memcmp(sv->parent_span_id, c->span_id, 8) == 0;
+}
+
+/* A connection's peer on this host is found once and kept on both ends;
+ * removing either end must leave no pointer to it (run under ASan in CI):
+ * a server connection closed and its tuple reused, a stale client entry
+ * (close missed) sharing the tuple with a new one, then removed. */
+static void test_same_node_links(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
+
+	zs_span_sink = keep_span;
+	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+	ev_open(1, ZS_ROLE_CLIENT, 40000, 8080);
+	ev_open(2, ZS_ROLE_SERVER, 8080, 40000);
+	exchange(1, 2, "/a", 10000);
+	exchange(1, 2, "/b", 20000);
+	CHECK(n_linked == 4 && linked_pair("/a") && linked_pair("/b"), "linked: %d spans",
+	      n_linked);
+	ev_close(2); /* the server end goes: the client must keep no pointer to it */
+	ev_open(3, ZS_ROLE_SERVER, 8080, 40000);
+	exchange(1, 3, "/c", 30000);
+	CHECK(n_linked == 6 && linked_pair("/c"), "new server on the same tuple linked");
+	ev_open(4, ZS_ROLE_CLIENT, 40000, 8080); /* client 1's close was missed */
+	exchange(4, 3, "/d", 40000);
+	CHECK(n_linked == 8 && linked_pair("/d"), "second client on the tuple linked");
+	ev_close(1);
+	exchange(4, 3, "/e", 50000);
+	CHECK(n_linked == 10 && linked_pair("/e"), "after the stale client went");
+	ev_close(3);
+	ev_close(4);
+	CHECK(zs_conn_count() == 0, "connections left: %u", zs_conn_count());
+	zs_conn_table_fini();
+	for (int i = 0; i < n_linked; i++)
+		zs_span_free(linked[i]);
+	zs_span_sink = NULL;
+}
+
 int main(void)
 {
 	test_config();
@@ -485,5 +621,6 @@ int main(void)
 	test_method_and_target();
 	test_retry_after();
 	test_procinfo_recheck();
+	test_same_node_links();
 	return zs_test_done("test_agent");
 }
