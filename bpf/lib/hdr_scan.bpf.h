@@ -10,6 +10,7 @@
 
 #include "zerospan_abi.h"
 #include "http_class.bpf.h"
+#include "swar.bpf.h"
 
 /* Buffers scanned: 2 * ZS_CAPTURE_MAX bytes, at most ZS_CAPTURE_MAX valid. */
 #define ZS_HS_BUF (2 * ZS_CAPTURE_MAX)
@@ -118,18 +119,6 @@ struct zs_hs_run {
 	struct zs_scan_ctx *sc;
 };
 
-/* Offset in a word of its lowest flagged byte (0x80 at byte k). */
-#define ZS_HS_BYTE_IDX(m) (((((m) & -(m)) >> 7) * 0x0001020304050607ULL) >> 56)
-
-#define ZS_HS_NEXT_NL()                                           \
-	do {                                                      \
-		if (!m)                                           \
-			return 0;                                 \
-		if (zs_hdr_nl(sc, buf, base + ZS_HS_BYTE_IDX(m))) \
-			return 1;                                 \
-		m &= m - 1;                                       \
-	} while (0)
-
 /*
  * bpf_loop callback over a chunk 8 bytes at a time. Every CRLFCRLF ends
  * with a "\n": a word without one (most of a header block) is passed over
@@ -145,21 +134,13 @@ static long zs_hdr_scan8_cb(__u64 i, void *ctx)
 	struct zs_hs_run *r = ctx;
 	struct zs_scan_ctx *sc = r->sc;
 	const struct zs_hs_buf *buf = r->buf;
-	__u64 base = i * 8, v, x, m;
+	__u64 base = i * 8, v, m, off;
 
 	if (base >= sc->n)
 		return 1;
 	v = *(const __u64 *)&buf->b[base & (ZS_HS_MASK & ~7ULL)];
-	x = v ^ 0x0a0a0a0a0a0a0a0aULL;
-	m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
-	ZS_HS_NEXT_NL();
+	m = zs_swar_nl(v);
+	ZS_SWAR_EACH(m, off, zs_hdr_nl(sc, buf, base + off));
 	return 0;
 }
 

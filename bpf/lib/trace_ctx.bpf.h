@@ -9,6 +9,7 @@
 #define ZS_TRACE_CTX_BPF_H
 
 #include "zerospan_abi.h"
+#include "swar.bpf.h"
 
 /* Buffers scanned are at most this long (power of two, for masking). */
 #define ZS_TC_BUF 32768
@@ -154,19 +155,6 @@ __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64
 	return zs_tp_line_in(s, b, i + 1);
 }
 
-/* Offset in a word of its lowest flagged byte (0x80 at byte k): multiplying
- * 1 << 8k by this puts k in the top byte. */
-#define ZS_TP_BYTE_IDX(m) (((((m) & -(m)) >> 7) * 0x0001020304050607ULL) >> 56)
-
-#define ZS_TP_NEXT_NL()                                         \
-	do {                                                    \
-		if (!m)                                         \
-			return 0;                               \
-		if (zs_tp_nl(s, buf, base + ZS_TP_BYTE_IDX(m))) \
-			return 1;                               \
-		m &= m - 1;                                     \
-	} while (0)
-
 /* zs_tp_scan8_cb's context. The buffer is kept apart from s: a global
  * function given s may write anything there, so the verifier no longer takes
  * s->buf for a pointer after the first zs_tp_nl call. */
@@ -189,21 +177,13 @@ static long zs_tp_scan8_cb(__u64 i, void *ctx)
 	struct zs_tp_run *r = ctx;
 	struct zs_tp_scan *s = r->s;
 	const struct zs_tc_buf *buf = r->buf;
-	__u64 base = i * 8, v, x, m;
+	__u64 base = i * 8, v, m, off;
 
 	if (base >= s->n)
 		return 1;
 	v = *(const __u64 *)&buf->b[base & (ZS_TC_MASK & ~7ULL)];
-	x = v ^ 0x0a0a0a0a0a0a0a0aULL;
-	m = (x - 0x0101010101010101ULL) & ~x & 0x8080808080808080ULL;
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
-	ZS_TP_NEXT_NL();
+	m = zs_swar_nl(v);
+	ZS_SWAR_EACH(m, off, zs_tp_nl(s, buf, base + off));
 	return 0;
 }
 
