@@ -96,8 +96,9 @@ struct {
 } drops SEC(".maps");
 
 /*
- * The data syscall a thread is in, per task: written at sys_enter, completed
- * by sock_*_length, closed (active = 0) at sys_exit. Task storage, not a
+ * The write syscall a thread is in, per task: written at sys_enter, completed
+ * by sock_send_length, closed (active = 0) at sys_exit. (Reads need no
+ * entry: zs_sock_recv builds theirs on the stack.) Task storage, not a
  * hash by pid_tgid: after a thread's first call it is a cached pointer, with
  * no element to allocate and free on every syscall (those hash updates and
  * deletes were a tenth of the kernel-side cost per request), and it goes

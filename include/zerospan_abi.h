@@ -235,7 +235,8 @@ enum zs_http_verdict {
 	ZS_HTTP_NO = 2,
 };
 
-/* Value of the pending map (key: pid_tgid): a data syscall in flight. */
+/* A socket call's arguments: the pending map's value (task storage: the
+ * write syscall a thread is in), built on the stack for reads and TLS calls. */
 struct zs_pending {
 	__u64 buf; /* user buffer, or iovec array, or msghdr */
 	__u64 sk;  /* struct sock * seen by sock_{send,recv}_length, 0 if not TCP */
