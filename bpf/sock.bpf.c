@@ -33,6 +33,10 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ZS_MSG_PEEK 2
 #define ZS_MSG_TRUNC 0x20
 #define ZS_MSG_ERRQUEUE 0x2000
+/* task flags (include/linux/sched.h): threads with no syscall of their own */
+#define ZS_PF_USER_WORKER 0x00000008 /* vhost, io_uring workers (6.4+) */
+#define ZS_PF_IO_WORKER 0x00000010
+#define ZS_PF_KTHREAD 0x00200000
 
 /* Knobs, set by the loader between open and load. */
 const volatile __u32 capture_size = ZS_CAPTURE_MAX;
@@ -761,12 +765,18 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid(), nr;
 	struct zs_pending p = {};
+	struct task_struct *task;
 	struct pt_regs *regs;
 
 	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)) ||
 	    !zs_in_scope(id) || !zs_sock_is_tcp(sk))
 		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	/* kernel threads and vhost / io_uring workers read sockets outside any
+	 * syscall of theirs: their saved registers say nothing about this read */
+	task = bpf_get_current_task_btf();
+	if (task->flags & (ZS_PF_KTHREAD | ZS_PF_USER_WORKER | ZS_PF_IO_WORKER))
+		return 0;
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
 	if (!regs)
 		return 0;
 	nr = ZS_SYSCALL_NR(regs);
