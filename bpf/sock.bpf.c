@@ -714,29 +714,28 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 /* ret bytes moved by the socket call p describes, on a TCP socket. */
 static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret)
 {
-	struct zs_pending p = *pp;
 	struct zs_tls_call *tc;
 	struct zs_conn_state *st;
 
-	st = zs_conn_get(p.cookie, (const struct sock *)p.sk, ZS_ROLE_UNKNOWN, id >> 32);
+	st = zs_conn_get(pp->cookie, (const struct sock *)pp->sk, ZS_ROLE_UNKNOWN, id >> 32);
 	if (!st)
 		return 0;
 	/* Ciphertext a TLS call moves: it names the call's socket (also one out
 	 * of scope, so that the call is not tied to another by guess). */
 	tc = tls_hooks ? bpf_map_lookup_elem(&tls_calls, &id) : NULL;
 	if (tc) {
-		tc->cookie = p.cookie;
-		tc->sk = p.sk;
+		tc->cookie = pp->cookie;
+		tc->sk = pp->sk;
 		return 0;
 	}
 	if (st->ignored)
 		return 0;
 	/* A connection is plaintext-at-socket or plaintext-at-library. */
 	if (st->tls) {
-		zs_note_rx(id, &p);
+		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, &p, (__u64)ret, st);
+	return zs_capture(id, pp, (__u64)ret, st); /* which takes its own copy */
 }
 
 /* A write returns: what sock_send_length saw it move. */

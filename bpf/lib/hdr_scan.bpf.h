@@ -125,9 +125,9 @@ struct zs_hs_run {
  * with one test (SWAR: a byte of v ^ 0x0a0a.. is zero); each flagged byte of
  * the others goes to zs_hdr_nl, lowest first (the lowest is a "\n"; higher
  * ones may be borrows, and the bytes are checked there). Terminators are
- * found leftmost first, none overlapping the one before. Looking at every
- * 4th byte, one callback each, cost about as much as the rest of a served
- * request's capture (perf, docs/BENCHMARKS.md).
+ * found leftmost first, none overlapping the one before. (It replaced a
+ * callback per 4th byte; bpf_stats could not tell either from no scan at
+ * all for a 121-byte request: docs/BENCHMARKS.md.)
  */
 static long zs_hdr_scan8_cb(__u64 i, void *ctx)
 {
