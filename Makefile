@@ -38,7 +38,7 @@ UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Keep generated intermediates (the protobuf-c sources): the fuzz build uses them.
 .SECONDARY:
 
-.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode fuzz
+.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode bench-agent fuzz
 all: $(BUILD)/zerospan
 
 deps:
@@ -129,3 +129,11 @@ clean:
 bench-encode: $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O)
 	$(CC) $(USER_CFLAGS) -o $(BUILD)/bench-encode scripts/bench-encode.c $^ $(USER_LDLIBS)
 	./$(BUILD)/bench-encode
+
+# The agent's own CPU per record and span, replaying records captured from a
+# real run (RECORD=file to reuse one; scripts/bench-agent.sh).
+$(BUILD)/bench-agent: scripts/bench-agent.c $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O)
+	$(CC) $(USER_CFLAGS) -o $@ $^ $(USER_LDLIBS)
+
+bench-agent: all $(BUILD)/bench-agent
+	./scripts/bench-agent.sh $(RECORD)

@@ -10,10 +10,10 @@
  * the trace is the one the sending thread (else its process, else its
  * parent process) serves, per thread_ctx written by sock.bpf.c, else a new
  * one; the span is a fresh id for the CLIENT span, reported to the agent in
- * an INJECT event. Anything else passes untouched and is counted.
+ * the send's DATA record. Anything else passes untouched and is counted.
  *
- * Maps events, conns, thread_ctx and the scope maps are sock.bpf.c's,
- * shared by the loader.
+ * Maps events, conns, thread_ctx, sock_info and the scope maps are
+ * sock.bpf.c's, shared by the loader.
  */
 #include "vmlinux.h"
 
@@ -26,15 +26,6 @@
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
 #include "lib/verifier.bpf.h"
-
-/* Per socket: its cookie (sk_msg cannot ask for it) and whether the
- * process that connected it is in scope. Set by sockops, freed with the
- * socket. */
-struct zs_sock_info {
-	__u64 cookie;
-	__u32 in_scope;
-	__u32 _pad;
-};
 
 /* "tracestate: " value CRLF */
 #define ZS_TS_HDR_MAX (12 + ZS_TS_MAX + 2)
@@ -53,14 +44,6 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } inject_socks SEC(".maps");
-
-/* struct zs_sock_info per socket, written by sockops, read by sk_msg. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct zs_sock_info);
-} sock_info SEC(".maps");
 
 /* What the injector did, per CPU, indexed by enum zs_inject_result. */
 struct {
@@ -252,9 +235,13 @@ int zs_inject(struct sk_msg_md *msg)
 		*q = s->hdr[k];
 	}
 
-	/* on the wire: if the ringbuf is full, the CLIENT span lacks its id */
-	if (zs_emit_inject(id, info->cookie, st ? st->pos[ZS_DIR_EGRESS] : 0, &c, 0))
+	/* On the wire. The send's DATA record reports it (sock.bpf.c's
+	 * zs_sock_send takes it from here): one record fewer per request than
+	 * an INJECT record of its own. One still waiting was never reported. */
+	if (info->inj.state != ZS_CTX_NONE)
 		zs_inj_count(ZS_INJ_UNREPORTED);
+	c.via = ZS_VIA_HEADER;
+	info->inj = c;
 	return zs_inj_count(ZS_INJ_INJECTED);
 }
 

@@ -238,6 +238,7 @@ static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, 
 	p->ts = bpf_ktime_get_ns();
 	p->op = op;
 	p->dir = dir;
+	p->inj.state = ZS_CTX_NONE;
 	p->active = 1;
 	return 0;
 }
@@ -284,16 +285,25 @@ int zs_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
 
 /* ---- the socket layer: is this fd a TCP socket, and which one ---- */
 
-/* A write's socket: named in the thread's pending syscall for its exit. */
+/* A write's socket: named in the thread's pending syscall for its exit,
+ * with the traceparent the injector (which ran inside this send) inserted. */
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 {
 	struct zs_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	struct zs_sock_info *si;
 
 	if (!p || !p->active || p->dir != ZS_DIR_EGRESS || p->sk || !zs_sock_is_tcp(sk))
 		return 0;
 	p->sk = (__u64)sk;
 	p->cookie = bpf_get_socket_cookie(sk);
+	if (make_contexts) {
+		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+		if (si && si->inj.state != ZS_CTX_NONE) {
+			p->inj = si->inj;
+			si->inj.state = ZS_CTX_NONE;
+		}
+	}
 	return 0;
 }
 
@@ -672,7 +682,10 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		}
 	}
 
-	__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
+	if (dir == ZS_DIR_EGRESS && p.inj.state != ZS_CTX_NONE)
+		s->ev.ctx = p.inj; /* the traceparent inserted into this send */
+	else
+		__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
 	s->handoff.state = ZS_CTX_NONE;
 	if (make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);

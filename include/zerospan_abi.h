@@ -44,7 +44,8 @@ enum zs_event_type {
 	X(PIPELINED, "request sent before the previous response: left alone")     \
 	X(INCOMPLETE, "header block not within the first bytes of the message")   \
 	X(FAILED, "pushing or writing the header failed, message left as it was") \
-	X(UNREPORTED, "injected, but the ringbuf was full: the CLIENT span lacks its id")
+	X(UNREPORTED,                                                             \
+	  "injected, but no DATA record of the send took it: the CLIENT span lacks its id")
 
 /* clang-format off */
 enum zs_inject_result {
@@ -161,9 +162,11 @@ struct zs_data_event {
 	__u8 start;		/* enum zs_start */
 	__u8 tail_len;		/* valid bytes in tail[] (0 when cap_len == len) */
 	__u8 tail[ZS_TAIL_LEN]; /* last bytes of the chunk when not copied whole */
-	/* Set on a request read by a server when injection is on: the context
-	 * the kernel gave the thread, which it injects into the thread's calls.
-	 * Userspace uses it for the SERVER span so both agree. */
+	/* Injection on, dir INGRESS: the context the kernel gave the request a
+	 * server reads, which it injects into the thread's calls (the SERVER
+	 * span takes it, so both agree). dir EGRESS: the traceparent the
+	 * injector inserted into this send (the CLIENT span's ids), as an
+	 * INJECT record at pos would say. State NONE: neither. */
 	struct zs_kernel_ctx ctx;
 };
 _Static_assert(sizeof(struct zs_data_event) == 104, "zs_data_event size");
@@ -194,7 +197,9 @@ struct zs_close_event {
 };
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
-/* INJECT: what the injector put into the request starting at pos. */
+/* INJECT: the context a TLS client's request starting at pos was given
+ * (via HANDOFF). A traceparent inserted into a plaintext request is reported
+ * in that send's DATA record instead (ctx, dir EGRESS). */
 struct zs_inject_event {
 	struct zs_event_hdr hdr;
 	__u64 pos;		  /* egress byte position of the request (app bytes) */
@@ -248,8 +253,11 @@ struct zs_pending {
 	__u8 dir;    /* enum zs_dir */
 	__u8 active; /* 1 from sys_enter to sys_exit */
 	__u8 _pad[5];
+	/* A send: the context the injector put into it (state NONE: none),
+	 * reported in the send's DATA record. */
+	struct zs_kernel_ctx inj;
 };
-_Static_assert(sizeof(struct zs_pending) == 48, "zs_pending size");
+_Static_assert(sizeof(struct zs_pending) == 80, "zs_pending size");
 
 /* How a TLS library call returns the byte count. */
 enum zs_tls_ret {

@@ -474,6 +474,19 @@ static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs)
 	}
 }
 
+/* The kernel gave the request at egress position pos context k (an
+ * inserted traceparent, or a TLS handoff): its CLIENT span takes it. */
+static void queue_injected(struct zs_conn *c, uint64_t pos, const struct zs_kernel_ctx *k)
+{
+	if (c->n_inj == ZS_INJECT_QUEUE) {
+		memmove(c->inj, c->inj + 1, sizeof(c->inj[0]) * (ZS_INJECT_QUEUE - 1));
+		c->n_inj--;
+		zs_count(inject_unmatched);
+	}
+	c->inj[c->n_inj].pos = pos;
+	c->inj[c->n_inj++].ctx = *k;
+}
+
 /* The context injected into the request that starts at pos, taken off c. */
 static bool take_injected(struct zs_conn *c, uint64_t pos, struct zs_kernel_ctx *out)
 {
@@ -756,6 +769,11 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 			return;
 	}
 	lru_touch(c, ev->hdr.ts_ns);
+	if (d == ZS_DIR_EGRESS && ev->ctx.state != ZS_CTX_NONE) {
+		/* a traceparent the kernel inserted into this send */
+		zs_count(injected);
+		queue_injected(c, ev->pos, &ev->ctx);
+	}
 	if (zs_log_level <= ZS_LOG_DEBUG)
 		log_debug("data conn=%llx pid=%u dir=%s op=%u pos=%llu len=%llu cap=%u tail=%u "
 			  "start=%u",
@@ -792,9 +810,9 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 		c->msg_begin_ts[is_req ? 0 : 1] = ev->hdr.ts_ns;
 		if (is_req) {
 			c->req_begin_pos = ev->pos;
-			c->req_kctx = ev->ctx;
+			c->req_kctx = d == ZS_DIR_INGRESS ? ev->ctx : (struct zs_kernel_ctx){ 0 };
 		}
-	} else if (is_req && ev->ctx.state != ZS_CTX_NONE) {
+	} else if (is_req && d == ZS_DIR_INGRESS && ev->ctx.state != ZS_CTX_NONE) {
 		/* the kernel found the context in a later chunk of the headers */
 		c->req_kctx = ev->ctx;
 	}
@@ -821,13 +839,7 @@ void zs_conn_on_inject(const struct zs_inject_event *ev)
 		if (!c)
 			return;
 	}
-	if (c->n_inj == ZS_INJECT_QUEUE) {
-		memmove(c->inj, c->inj + 1, sizeof(c->inj[0]) * (ZS_INJECT_QUEUE - 1));
-		c->n_inj--;
-		zs_count(inject_unmatched);
-	}
-	c->inj[c->n_inj].pos = ev->pos;
-	c->inj[c->n_inj++].ctx = ev->ctx;
+	queue_injected(c, ev->pos, &ev->ctx);
 }
 
 void zs_conn_on_close(const struct zs_close_event *ev)

@@ -8,6 +8,12 @@
 #include "tls.h"
 #include "zerospan_abi.h"
 
+#include "log.h"
+
+#include <errno.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int zs_events_validate(const void *data, size_t size)
@@ -112,4 +118,37 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 		zs_count(events_malformed);
 	}
 	return 0;
+}
+
+enum { RECORD_MAX = 256 << 20 };
+static size_t recorded;
+
+static int record_and_handle(void *ctx, void *data, size_t size)
+{
+	uint32_t n = (uint32_t)size;
+
+	if (recorded + sizeof(n) + size <= RECORD_MAX) {
+		recorded += sizeof(n) + size;
+		fwrite(&n, sizeof(n), 1, ctx);
+		fwrite(data, 1, size, ctx);
+	}
+	return zs_events_handle(NULL, data, size);
+}
+
+int (*zs_events_callback(void **ctx))(void *, void *, size_t)
+{
+	const char *path = getenv("ZEROSPAN_RECORD");
+	FILE *f;
+
+	*ctx = NULL;
+	if (!path || !*path)
+		return zs_events_handle;
+	f = fopen(path, "we");
+	if (!f) {
+		log_error("ZEROSPAN_RECORD=%s: %s", path, strerror(errno));
+		return zs_events_handle;
+	}
+	log_info("recording ringbuf records to %s (at most %d MiB)", path, RECORD_MAX >> 20);
+	*ctx = f;
+	return record_and_handle;
 }

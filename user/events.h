@@ -8,6 +8,12 @@
 /* libbpf ring_buffer callback. Never fails the poll: bad records are counted. */
 int zs_events_handle(void *ctx, void *data, size_t size);
 
+/* A developer aid for scripts/bench-agent.c: when ZEROSPAN_RECORD names a
+ * file, every ringbuf record is also appended to it (4-byte length, then the
+ * record), up to 256 MiB. Returns the callback for ring_buffer__new and sets
+ * *ctx. Logs and records nothing when the file cannot be created. */
+int (*zs_events_callback(void **ctx))(void *, void *, size_t);
+
 /* Checks one record; returns its type, or -1 if malformed. Pure (fuzzed). */
 int zs_events_validate(const void *data, size_t size);
 

@@ -259,6 +259,7 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 			{ inj->maps.conns, l->skel->maps.conns },
 			{ inj->maps.thread_ctx, l->skel->maps.thread_ctx },
 			{ inj->maps.thread_ts, l->skel->maps.thread_ts },
+			{ inj->maps.sock_info, l->skel->maps.sock_info },
 			{ inj->maps.scope_pids, l->skel->maps.scope_pids },
 			{ inj->maps.scope_comms, l->skel->maps.scope_comms },
 			{ inj->maps.scope_ports, l->skel->maps.scope_ports },
@@ -494,7 +495,12 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		log_error("fill scope maps: %s", strerror(-err));
 		goto fail;
 	}
-	l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), zs_events_handle, NULL, NULL);
+	{
+		void *rec;
+		ring_buffer_sample_fn fn = zs_events_callback(&rec);
+
+		l->rb = ring_buffer__new(bpf_map__fd(l->skel->maps.events), fn, rec, NULL);
+	}
 	if (!l->rb) {
 		log_error("ring buffer: %s", strerror(errno));
 		goto fail;

@@ -55,6 +55,25 @@ struct {
 	__type(value, struct zs_tstate);
 } thread_ts SEC(".maps");
 
+/* Per client socket: its cookie (sk_msg cannot ask for it), whether the
+ * process that connected it is in scope (inject.bpf.c's sockops sets both),
+ * and the context the injector just inserted into a send, which the send's
+ * sock_send_length program (sock.bpf.c) moves into its DATA record. Freed
+ * with the socket. */
+struct zs_sock_info {
+	__u64 cookie;
+	__u32 in_scope;
+	__u32 _pad;
+	struct zs_kernel_ctx inj; /* state NONE: nothing waiting */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct zs_sock_info);
+} sock_info SEC(".maps");
+
 /* The context a call sent by this thread continues; *key_out: where it was
  * found (thread, process or parent process key). */
 static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __u64 *key_out)

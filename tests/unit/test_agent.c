@@ -612,6 +612,63 @@ static void test_same_node_links(void)
 	zs_span_sink = NULL;
 }
 
+/* A send whose DATA record says the kernel inserted a traceparent: the
+ * CLIENT span takes those ids; the context is not the request's own (a
+ * SERVER context), and a later send without one gets fresh ids. */
+static void test_injected_in_data(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
+	const char *req = "GET /i HTTP/1.1\r\nHost: x\r\n\r\n";
+	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+	struct zs_data_event e = { 0 };
+	size_t n = strlen(req);
+
+	n_linked = 0;
+	memset(ev_pos, 0, sizeof(ev_pos));
+	zs_span_sink = keep_span;
+	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+	ev_open(5, ZS_ROLE_CLIENT, 40001, 8081);
+	e.hdr.type = ZS_EV_DATA;
+	e.hdr.size = (uint16_t)(sizeof(e) + n);
+	e.hdr.pid = e.hdr.tid = (uint32_t)getpid();
+	e.hdr.cookie = 5;
+	e.hdr.ts_ns = 1000;
+	e.len = n;
+	e.cap_len = (uint32_t)n;
+	e.dir = ZS_DIR_EGRESS;
+	e.op = ZS_OP_WRITE;
+	e.start = ZS_START_REQUEST;
+	memset(e.ctx.trace_id, 0xab, 16);
+	memset(e.ctx.span_id, 0xcd, 8);
+	e.ctx.flags = 1;
+	e.ctx.state = ZS_CTX_ROOT;
+	zs_conn_on_data(&e, (const uint8_t *)req);
+	ev_pos[5][ZS_DIR_EGRESS] = n;
+	ev_data(5, ZS_DIR_INGRESS, resp, 2000);
+	ev_data(5, ZS_DIR_EGRESS, req, 3000);
+	ev_data(5, ZS_DIR_INGRESS, resp, 4000);
+	CHECK(n_linked == 2, "two CLIENT spans: %d", n_linked);
+	if (n_linked == 2) {
+		uint8_t tid[16], sid[8];
+
+		memset(tid, 0xab, 16);
+		memset(sid, 0xcd, 8);
+		CHECK(memcmp(linked[0]->trace_id, tid, 16) == 0 &&
+			      memcmp(linked[0]->span_id, sid, 8) == 0 &&
+			      linked[0]->trace_flags == 1,
+		      "first CLIENT span has the injected ids");
+		CHECK(memcmp(linked[1]->span_id, sid, 8) != 0 &&
+			      memcmp(linked[1]->trace_id, tid, 16) != 0,
+		      "second CLIENT span has ids of its own");
+	}
+	ev_close(5);
+	zs_conn_table_fini();
+	for (int i = 0; i < n_linked; i++)
+		zs_span_free(linked[i]);
+	n_linked = 0;
+	zs_span_sink = NULL;
+}
+
 int main(void)
 {
 	test_config();
@@ -622,5 +679,6 @@ int main(void)
 	test_retry_after();
 	test_procinfo_recheck();
 	test_same_node_links();
+	test_injected_in_data();
 	return zs_test_done("test_agent");
 }
