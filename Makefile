@@ -14,7 +14,7 @@ BPF_CFLAGS    := -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) -Wall -Werror -Wno-u
                  -I$(VMLINUX_DIR) -Iinclude -Ibpf
 
 ifeq ($(SANITIZE),1)
-USER_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1
+USER_CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer -O1 -DZS_SPAN_POISON
 USER_LDFLAGS += -fsanitize=address,undefined
 endif
 

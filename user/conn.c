@@ -607,7 +607,7 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 
 	if (m->truncated)
 		zs_count(capture_truncated);
-	s = calloc(1, sizeof(*s));
+	s = zs_span_new();
 	if (!s)
 		return zs_http_request_body(m);
 	s->kind = c->role == ZS_ROLE_CLIENT ? ZS_KIND_CLIENT : ZS_KIND_SERVER;

@@ -23,7 +23,7 @@ static const struct zs_config *cfg;
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct zs_span *q_head, *q_tail;
+static struct zs_otlp_span *q_head, *q_tail;
 static uint32_t q_len;
 static int stopping, started;
 static CURL *curl;
@@ -31,20 +31,33 @@ static struct curl_slist *headers;
 
 void zs_export_enqueue(struct zs_span *s)
 {
-	pthread_mutex_lock(&lock);
-	if (q_len >= cfg->bsp_queue) {
-		pthread_mutex_unlock(&lock);
+	struct zs_otlp_span *e;
+
+	/* unlocked look first: a full queue costs no encoding */
+	if (__atomic_load_n(&q_len, __ATOMIC_RELAXED) >= cfg->bsp_queue) {
 		zs_count(spans_dropped_queue_full);
 		zs_span_free(s);
 		return;
 	}
-	s->next = NULL;
+	e = zs_otlp_span_new(s);
+	zs_span_free(s);
+	if (!e) {
+		zs_count(spans_dropped_export_failed);
+		return;
+	}
+	pthread_mutex_lock(&lock);
+	if (q_len >= cfg->bsp_queue) {
+		pthread_mutex_unlock(&lock);
+		zs_count(spans_dropped_queue_full);
+		zs_otlp_span_free(e);
+		return;
+	}
 	if (q_tail)
-		q_tail->next = s;
+		q_tail->next = e;
 	else
-		q_head = s;
-	q_tail = s;
-	q_len++;
+		q_head = e;
+	q_tail = e;
+	__atomic_store_n(&q_len, q_len + 1, __ATOMIC_RELAXED);
 	zs_gauge_set(queue_depth, q_len);
 	if (q_len >= cfg->bsp_batch)
 		pthread_cond_signal(&cond);
@@ -173,14 +186,14 @@ static void wait_ms_or_stop(long ms)
 	pthread_mutex_unlock(&lock);
 }
 
-static void export_batch(struct zs_span **batch, size_t n)
+static void export_batch(struct zs_otlp_span **batch, size_t n)
 {
 	uint8_t *pb = NULL, *gz = NULL, *body;
 	size_t pb_len = 0, gz_len = 0, body_len;
 	long backoff = 1000;
 	int attempt, rc = 0;
 
-	if (zs_otlp_encode_traces(batch, n, cfg->res_attrs, cfg->n_res_attrs, &pb, &pb_len)) {
+	if (zs_otlp_assemble(batch, n, cfg->res_attrs, cfg->n_res_attrs, &pb, &pb_len)) {
 		log_error("export: out of memory encoding %zu spans", n);
 		zs_count_n(spans_dropped_export_failed, n);
 		return;
@@ -218,7 +231,7 @@ static void export_batch(struct zs_span **batch, size_t n)
 
 static void *export_main(void *arg)
 {
-	struct zs_span **batch = calloc(cfg->bsp_batch, sizeof(*batch));
+	struct zs_otlp_span **batch = calloc(cfg->bsp_batch, sizeof(*batch));
 
 	if (!batch) {
 		log_error("export: out of memory");
@@ -241,14 +254,14 @@ static void *export_main(void *arg)
 		}
 		if (!q_head)
 			q_tail = NULL;
-		q_len -= (uint32_t)n;
+		__atomic_store_n(&q_len, q_len - (uint32_t)n, __ATOMIC_RELAXED);
 		zs_gauge_set(queue_depth, q_len);
 		stop = stopping && !q_head;
 		pthread_mutex_unlock(&lock);
 		if (n) {
 			export_batch(batch, n);
 			for (i = 0; i < n; i++)
-				zs_span_free(batch[i]);
+				zs_otlp_span_free(batch[i]);
 		}
 		if (stop)
 			break;

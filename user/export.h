@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * OTLP/HTTP span export: a bounded queue filled by the event loop and a
- * thread that batches, encodes, compresses and POSTs, retrying 429/502/503/504
+ * OTLP/HTTP span export: a bounded queue filled by the event loop (each span
+ * encoded as it is queued, where its fields are in cache) and a thread that
+ * batches, assembles, compresses and POSTs, retrying 429/502/503/504
  * (honouring Retry-After) and network errors with backoff. Never blocks the
  * caller: a full queue drops the span and counts it.
  */
@@ -15,7 +16,7 @@
 
 int zs_export_start(const struct zs_config *cfg);
 
-/* Takes ownership of s. */
+/* Takes ownership of s (encodes and frees it). */
 void zs_export_enqueue(struct zs_span *s);
 
 /* Sends what is queued (bounded by the export timeout) and stops the thread. */

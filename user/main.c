@@ -89,8 +89,12 @@ int main(int argc, char **argv)
 	 * start-up, large export batches) are mapped and unmapped instead of
 	 * lingering in the heap (a fixed threshold: glibc's adaptive one rises to
 	 * 32 MiB after the first such free), the few threads share two arenas,
-	 * and free heap pages are returned every 10 s (malloc_trim below). */
+	 * and free heap pages are returned every 10 s (malloc_trim below), not
+	 * on every free that leaves 128 KiB at the heap's top: with that default
+	 * each exported batch's spans went back to the kernel and the next ones
+	 * were faulted in again (a page fault per ~2 spans). */
 	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	mallopt(M_ARENA_MAX, 2);
 	zs_clock_sync();
 	zs_procinfo_init(NULL, 0);

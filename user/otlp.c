@@ -7,6 +7,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zlib.h>
@@ -173,34 +174,70 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 	zs_pb_end(pb, m);
 }
 
-int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
-			  int n_extra, uint8_t **out, size_t *out_len)
+struct zs_otlp_span *zs_otlp_span_new(const struct zs_span *s)
+{
+	const size_t at = offsetof(struct zs_otlp_span, bytes);
+	struct zs_pb pb = { .buf = malloc(1024), .cap = 1024, .len = at };
+	struct zs_otlp_span *e;
+
+	if (!pb.buf)
+		return NULL;
+	put_span(&pb, s);
+	if (pb.failed) {
+		zs_pb_free(&pb);
+		return NULL;
+	}
+	/* shrinking in place: a queued span holds only its bytes */
+	e = realloc(pb.buf, pb.len);
+	if (!e)
+		e = (struct zs_otlp_span *)pb.buf;
+	e->next = NULL;
+	e->res = s->res;
+	if (e->res)
+		zs_resource_ref(e->res);
+	e->len = (uint32_t)(pb.len - at);
+	return e;
+}
+
+void zs_otlp_span_free(struct zs_otlp_span *e)
+{
+	if (!e)
+		return;
+	zs_resource_unref(e->res);
+	free(e);
+}
+
+int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct zs_kv *extra,
+		     int n_extra, uint8_t **out, size_t *out_len)
 {
 	const struct zs_attr_sink res_sink = { res_sink_str, res_sink_int, NULL };
-	struct zs_pb pb = { 0 };
+	struct zs_pb pb = { 0 }, head = { 0 };
 	/* spans grouped by resource, in order of first appearance (counting sort) */
 	size_t *group = malloc((n ? n : 1) * sizeof(*group));
 	size_t *start = malloc((n + 1) * sizeof(*start));
 	size_t *order = malloc((n ? n : 1) * sizeof(*order));
+	size_t *gbytes = calloc(n ? n : 1, sizeof(*gbytes));
 	const struct zs_resource **keys = malloc((n ? n : 1) * sizeof(*keys));
-	size_t n_rs = 0, i, j, g;
+	size_t n_rs = 0, i, j, g, bytes = 0;
 	int rc = -ENOMEM;
 
-	if (!group || !start || !order || !keys)
+	if (!group || !start || !order || !gbytes || !keys)
 		goto out;
 	for (i = 0; i < n; i++) {
 		const struct zs_resource *key = spans[i]->res;
 
+		bytes += spans[i]->len;
 		/* batches hold few processes, and runs of one: try the last one first */
 		if (n_rs && keys[n_rs - 1] == key) {
-			group[i] = n_rs - 1;
-			continue;
+			j = n_rs - 1;
+		} else {
+			for (j = 0; j < n_rs && keys[j] != key; j++)
+				;
+			if (j == n_rs)
+				keys[n_rs++] = key;
 		}
-		for (j = 0; j < n_rs && keys[j] != key; j++)
-			;
-		if (j == n_rs)
-			keys[n_rs++] = key;
 		group[i] = j;
+		gbytes[j] += spans[i]->len;
 	}
 	memset(start, 0, (n + 1) * sizeof(*start));
 	for (i = 0; i < n; i++)
@@ -211,26 +248,37 @@ int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct z
 		order[start[group[i]]++] = i;
 	/* start[g] is now the end of group g; group g begins where g - 1 ends */
 
-	/* a batch of spans encodes to about 400 bytes each: one allocation */
-	if (!zs_pb_reserve(&pb, 4096 + n * 512))
+	/* the spans' bytes and, per process, its resource: one allocation */
+	if (!zs_pb_reserve(&pb, bytes + n_rs * 2048 + 64))
 		goto out;
 	for (g = 0, i = 0; g < n_rs; g++) {
-		size_t rs = zs_pb_begin(&pb, F_REQ_RESOURCE_SPANS), res, ss, sc;
 		struct zs_attr_sink sink = res_sink;
+		size_t res, sc, res_len, ss_len;
 
-		sink.ctx = &pb;
-		res = zs_pb_begin(&pb, F_RS_RESOURCE);
+		/* Resource and scope first, apart: with the spans' sizes known, the
+		 * lengths are written before the bodies and nothing is moved. */
+		head.len = 0;
+		sink.ctx = &head;
+		res = zs_pb_begin(&head, F_RS_RESOURCE);
 		zs_resource_attrs(keys[g], extra, n_extra, true, &sink);
-		zs_pb_end(&pb, res);
-		ss = zs_pb_begin(&pb, F_RS_SCOPE_SPANS);
-		sc = zs_pb_begin(&pb, F_SS_SCOPE);
-		zs_pb_str(&pb, F_SCOPE_NAME, "zerospan");
-		zs_pb_str(&pb, F_SCOPE_VERSION, ZS_VERSION);
-		zs_pb_end(&pb, sc);
+		zs_pb_end(&head, res);
+		res_len = head.len;
+		sc = zs_pb_begin(&head, F_SS_SCOPE);
+		zs_pb_str(&head, F_SCOPE_NAME, "zerospan");
+		zs_pb_str(&head, F_SCOPE_VERSION, ZS_VERSION);
+		zs_pb_end(&head, sc);
+		if (head.failed)
+			goto out;
+		ss_len = head.len - res_len + gbytes[g];
+		zs_pb_begin_len(
+			&pb, F_REQ_RESOURCE_SPANS,
+			res_len + zs_pb_varint_len((uint64_t)F_RS_SCOPE_SPANS << 3 | ZS_PB_LEN) +
+				zs_pb_varint_len(ss_len) + ss_len);
+		zs_pb_raw(&pb, head.buf, res_len);
+		zs_pb_begin_len(&pb, F_RS_SCOPE_SPANS, ss_len);
+		zs_pb_raw(&pb, head.buf + res_len, head.len - res_len);
 		for (; i < start[g]; i++)
-			put_span(&pb, spans[order[i]]);
-		zs_pb_end(&pb, ss);
-		zs_pb_end(&pb, rs);
+			zs_pb_raw(&pb, spans[order[i]]->bytes, spans[order[i]]->len);
 	}
 	if (pb.failed)
 		goto out;
@@ -240,10 +288,32 @@ int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct z
 	rc = 0;
 out:
 	zs_pb_free(&pb);
+	zs_pb_free(&head);
 	free(group);
 	free(start);
 	free(order);
+	free(gbytes);
 	free(keys);
+	return rc;
+}
+
+int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
+			  int n_extra, uint8_t **out, size_t *out_len)
+{
+	struct zs_otlp_span **e = calloc(n ? n : 1, sizeof(*e));
+	size_t i;
+	int rc = -ENOMEM;
+
+	if (!e)
+		return rc;
+	for (i = 0; i < n; i++)
+		if (!(e[i] = zs_otlp_span_new(spans[i])))
+			goto out;
+	rc = zs_otlp_assemble(e, n, extra, n_extra, out, out_len);
+out:
+	for (i = 0; i < n; i++)
+		zs_otlp_span_free(e[i]);
+	free(e);
 	return rc;
 }
 

@@ -13,6 +13,31 @@
 #define ZS_VERSION "0.1.0"
 
 /*
+ * One span's OTLP bytes (a ScopeSpans.spans field), encoded when the span
+ * ends, on the thread that built it (its fields still in that CPU's cache),
+ * so the export thread only groups and copies bytes. Queue link and one
+ * reference to the span's resource (may be NULL).
+ */
+struct zs_otlp_span {
+	struct zs_otlp_span *next;
+	struct zs_resource *res;
+	uint32_t len;
+	uint8_t bytes[];
+};
+
+/* Encodes s; NULL when out of memory. */
+struct zs_otlp_span *zs_otlp_span_new(const struct zs_span *s);
+void zs_otlp_span_free(struct zs_otlp_span *e);
+
+/*
+ * n encoded spans as one ExportTraceServiceRequest, one ResourceSpans per
+ * process. extra: attributes added to every resource. Returns 0 and a
+ * malloc'd buffer, or -ENOMEM.
+ */
+int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct zs_kv *extra,
+		     int n_extra, uint8_t **out, size_t *out_len);
+
+/*
  * Encodes n spans as one ExportTraceServiceRequest, one ResourceSpans per
  * process. extra: attributes added to every resource (OTEL_RESOURCE_ATTRIBUTES
  * of the agent). Returns 0 and a malloc'd buffer, or -ENOMEM.

@@ -119,6 +119,22 @@ static inline size_t zs_pb_begin(struct zs_pb *pb, uint32_t field)
 	return pb->len++;
 }
 
+/* Opens nested message field whose body will be len bytes (no zs_pb_end:
+ * nothing is moved afterwards). */
+static inline void zs_pb_begin_len(struct zs_pb *pb, uint32_t field, size_t len)
+{
+	zs_pb_tag_varint(pb, field, ZS_PB_LEN, len);
+}
+
+/* Appends n raw bytes (an encoded field or message body). */
+static inline void zs_pb_raw(struct zs_pb *pb, const void *p, size_t n)
+{
+	if (!zs_pb_reserve(pb, n))
+		return;
+	memcpy(pb->buf + pb->len, p, n);
+	pb->len += n;
+}
+
 /* Closes the message opened at mark: writes its length before its body. */
 void zs_pb_end(struct zs_pb *pb, size_t mark);
 

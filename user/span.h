@@ -28,8 +28,17 @@ struct zs_span {
 	uint32_t pid, tid; /* process and thread that read or sent the request */
 	uint8_t kind;
 	bool error;
+	uint16_t server_port;
+	uint16_t peer_port;
+	int status;	   /* 0: no response */
 	uint64_t start_ns; /* unix epoch */
 	uint64_t end_ns;
+	struct zs_resource *res; /* one reference, dropped by zs_span_free */
+	struct zs_span *next;	 /* queue link */
+	/* Strings only from here on: zs_span_new() zeroes everything above and
+	 * empties each string below without clearing its room (most of the
+	 * span's ~2.6 KB, which a span seldom fills). A new string field must be
+	 * emptied there. */
 	char name[64];
 	char method[ZS_HTTP_METHOD_MAX];
 	char method_original[ZS_HTTP_METHOD_MAX]; /* set when method is _OTHER */
@@ -38,19 +47,17 @@ struct zs_span {
 	char query[ZS_HTTP_TARGET_MAX];
 	char scheme[8];
 	char version[4];
-	int status; /* 0: no response */
 	char server_address[ZS_HTTP_VALUE_MAX];
-	uint16_t server_port;
 	char client_address[48];
 	char peer_address[48];
-	uint16_t peer_port;
 	char peer_service[128]; /* the traced process at the other end, if on this host */
 	char user_agent[ZS_HTTP_VALUE_MAX];
 	char error_type[32];
 	char tracestate[ZS_HTTP_TRACESTATE_MAX];
-	struct zs_resource *res; /* one reference, dropped by zs_span_free */
-	struct zs_span *next;	 /* queue link */
 };
+
+/* A new span: all fields zero, all strings empty. NULL when out of memory. */
+struct zs_span *zs_span_new(void);
 
 /* Copies n bytes of src as a string, truncating to fit cap (which must be
  * > 0). Cheaper than snprintf("%.*s") on the per-span path. */
