@@ -84,18 +84,37 @@ void zs_graph_unlock(void)
 	pthread_mutex_unlock(&lock);
 }
 
+/* host, then ":port" when port is set, truncated to fit cap (> 0); no
+ * snprintf on the per-span path. */
+static void host_port(char *out, size_t cap, const char *host, unsigned int port)
+{
+	char p[8];
+	size_t n = strlen(host), k = sizeof(p);
+
+	zs_strncpy_trunc(out, cap, host, n);
+	if (!port)
+		return;
+	do {
+		p[--k] = (char)('0' + port % 10);
+		port /= 10;
+	} while (port);
+	p[--k] = ':';
+	if (n + sizeof(p) - k < cap) {
+		memcpy(out + n, p + k, sizeof(p) - k);
+		out[n + sizeof(p) - k] = 0;
+	}
+}
+
 void zs_graph_peer_name(const struct zs_span *s, char *out, size_t cap)
 {
 	if (s->peer_service[0])
-		snprintf(out, cap, "%s", s->peer_service);
+		zs_strlcpy(out, s->peer_service, cap);
 	else if (s->kind == ZS_KIND_SERVER)
-		snprintf(out, cap, "user");
-	else if (s->server_address[0] && s->server_port)
-		snprintf(out, cap, "%s:%u", s->server_address, s->server_port);
+		zs_strlcpy(out, "user", cap);
 	else if (s->server_address[0])
-		snprintf(out, cap, "%s", s->server_address);
+		host_port(out, cap, s->server_address, s->server_port);
 	else
-		snprintf(out, cap, "%s:%u", s->peer_address, s->peer_port);
+		host_port(out, cap, s->peer_address, s->peer_port);
 }
 
 /* The entry of a service, made on first sight; NULL when the table is full. */
@@ -259,7 +278,9 @@ void zs_graph_observe(struct zs_span *s)
 	zs_graph_peer_name(s, peer, sizeof(peer));
 	pthread_mutex_lock(&lock);
 	svc = service_get(service);
-	if (svc && s->res) {
+	if (svc && s->res && (svc->res_seen != s->res || svc->pid != s->res->pid)) {
+		/* once per process behind the service, not per span */
+		svc->res_seen = s->res;
 		svc->pid = s->res->pid;
 		zs_strlcpy(svc->exe, s->res->exe_name, sizeof(svc->exe));
 		zs_strlcpy(svc->container_id, s->res->container.id, sizeof(svc->container_id));

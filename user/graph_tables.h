@@ -62,6 +62,7 @@ struct zs_service {
 	char exe[64];
 	char container_id[65]; /* of the latest process seen, "" if none */
 	uint32_t pid;	       /* the latest process seen */
+	const void *res_seen;  /* its resource, when exe and container were copied */
 	uint32_t n;	       /* routes */
 	uint64_t *hashes;      /* max_routes */
 	uint64_t errors;       /* SERVER spans in error */

@@ -176,26 +176,21 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 
 struct zs_otlp_span *zs_otlp_span_new(const struct zs_span *s)
 {
-	const size_t at = offsetof(struct zs_otlp_span, bytes);
-	struct zs_pb pb = { .buf = malloc(1024), .cap = 1024, .len = at };
+	/* encoded in a buffer the thread keeps, then copied at its exact size */
+	static __thread struct zs_pb pb;
 	struct zs_otlp_span *e;
 
-	if (!pb.buf)
-		return NULL;
+	pb.len = 0;
+	pb.failed = false;
 	put_span(&pb, s);
-	if (pb.failed) {
-		zs_pb_free(&pb);
+	if (pb.failed || !(e = malloc(offsetof(struct zs_otlp_span, bytes) + pb.len)))
 		return NULL;
-	}
-	/* shrinking in place: a queued span holds only its bytes */
-	e = realloc(pb.buf, pb.len);
-	if (!e)
-		e = (struct zs_otlp_span *)pb.buf;
+	memcpy(e->bytes, pb.buf, pb.len);
 	e->next = NULL;
 	e->res = s->res;
 	if (e->res)
 		zs_resource_ref(e->res);
-	e->len = (uint32_t)(pb.len - at);
+	e->len = (uint32_t)pb.len;
 	return e;
 }
 
