@@ -16,6 +16,7 @@
 #include "traces.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "%s: no records\n", argv[1]);
 		return 1;
 	}
+	/* the agent's malloc settings (main.c) */
+	mallopt(M_MMAP_THRESHOLD, 4 * 1024 * 1024);
+	mallopt(M_TRIM_THRESHOLD, 8 * 1024 * 1024);
 	zs_span_sink = sink;
 	zs_graph_init(&(struct zs_graph_opts){ 64, 4096, 1024 });
 	zs_span_observer = zs_graph_observe;

@@ -100,20 +100,19 @@ static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 			while (c->p < c->end && (*c->p == ' ' || *c->p == '\t'))
 				c->p++;
 			value = c->p;
-			vend = c->p;
-			/* 8 bytes at a time while none is a control byte, a space or
-			 * DEL (most of a value: ids, hosts, tokens); the byte loop
-			 * below takes over at the first word that has one. */
+			/* 8 bytes at a time while none is a control byte (tab
+			 * included) or DEL: most of a value, dates and product
+			 * lists with their spaces too; the byte loop below takes
+			 * over at the first word that has one. */
 			while (c->end - c->p >= 8) {
 				uint64_t v;
 
 				memcpy(&v, c->p, 8);
-				if (((v - 0x2121212121212121ULL) & ~v & 0x8080808080808080ULL) ||
+				if (((v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL) ||
 				    (((v ^ 0x7f7f7f7f7f7f7f7fULL) - 0x0101010101010101ULL) &
 				     ~(v ^ 0x7f7f7f7f7f7f7f7fULL) & 0x8080808080808080ULL))
 					break;
 				c->p += 8;
-				vend = c->p;
 			}
 			for (;;) {
 				uint8_t ch;
@@ -125,9 +124,11 @@ static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 				if ((ch < 0x20 && ch != '\t') || ch == 0x7f)
 					return -1;
 				c->p++;
-				if (ch != ' ' && ch != '\t')
-					vend = c->p;
 			}
+			/* trailing whitespace is not part of the value */
+			vend = c->p;
+			while (vend > value && (vend[-1] == ' ' || vend[-1] == '\t'))
+				vend--;
 			r = eat_eol(c);
 			if (r)
 				return r;

@@ -302,6 +302,19 @@ static void test_value_words(void)
 		CHECK(r == (int)strlen(req) && nh == 2 && h[0].value_len == 8 &&
 			      h[1].value_len == 16,
 		      "word-sized values: r %d nh %zu", r, nh);
+		/* trailing whitespace over whole words, spaces inside kept */
+		{
+			const char *sp = "GET / HTTP/1.1\r\nDate: Mon, 30 Nov 2026 17:27:01 GMT"
+					 "                 \t \r\nA: b\r\n\r\n";
+			size_t nh2 = 4;
+
+			r = zs_http_parse_request(sp, strlen(sp), &method, &ml, &target, &tl,
+						  &minor, h, &nh2);
+			CHECK(r == (int)strlen(sp) && nh2 == 2 && h[0].value_len == 29 &&
+				      memcmp(h[0].value, "Mon, 30 Nov 2026 17:27:01 GMT", 29) == 0,
+			      "value with spaces and trailing whitespace: r %d len %zu", r,
+			      h[0].value_len);
+		}
 		/* a value cut off mid-word: incomplete, not an error */
 		r = zs_http_parse_request(req, 30, &method, &ml, &target, &tl, &minor, h, &nh);
 		CHECK(r == -2, "value cut mid-word: %d", r);
