@@ -11,10 +11,12 @@
 #include "log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 int zs_events_validate(const void *data, size_t size)
 {
@@ -139,12 +141,18 @@ int (*zs_events_callback(void **ctx))(void *, void *, size_t)
 {
 	const char *path = getenv("ZEROSPAN_RECORD");
 	FILE *f;
+	int fd;
 
 	*ctx = NULL;
 	if (!path || !*path)
 		return zs_events_handle;
-	f = fopen(path, "we");
+	/* the records hold what the kernel copied (headers, Authorization
+	 * included): readable by the owner only */
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	f = fd >= 0 ? fdopen(fd, "w") : NULL;
 	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		log_error("ZEROSPAN_RECORD=%s: %s", path, strerror(errno));
 		return zs_events_handle;
 	}

@@ -10,7 +10,8 @@ int zs_events_handle(void *ctx, void *data, size_t size);
 
 /* A developer aid for scripts/bench-agent.c: when ZEROSPAN_RECORD names a
  * file, every ringbuf record is also appended to it (4-byte length, then the
- * record), up to 256 MiB. Returns the callback for ring_buffer__new and sets
+ * record), up to 256 MiB; the file (mode 0600) holds the payloads as the
+ * kernel copied them, headers included. Returns the callback for ring_buffer__new and sets
  * *ctx. Logs and records nothing when the file cannot be created. */
 int (*zs_events_callback(void **ctx))(void *, void *, size_t);
 

@@ -15,7 +15,7 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AGENT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
+from harness import (AGENT, ROOT, Agent, Nginx, Proc, Receiver, by_kind, main,  # noqa: E402
                      check_span_sanity, dump, free_port, run, wait_programs_gone, zs_prog_ids)
 
 PY = sys.executable
@@ -541,6 +541,34 @@ def test_print_json_without_endpoint():
         agent.stop()
 
 
+def test_recorded_records_replay():
+    """ZEROSPAN_RECORD (a developer aid for scripts/bench-agent): the records
+    land in a file only its owner reads, and the replay makes the same spans."""
+    port = free_port()
+    rec = "/tmp/zs-test-records-%d" % os.getpid()
+    agent = Agent(None, ports=[port], env={"ZEROSPAN_RECORD": rec})
+    srv = keepalive_server(port)
+    try:
+        for i in range(10):
+            run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/rec%d" % (port, i)])
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            if open(agent.out_path).read().count("/rec") >= 20:
+                break
+            time.sleep(0.1)
+        agent.stop()
+        assert os.stat(rec).st_mode & 0o777 == 0o600, oct(os.stat(rec).st_mode)
+        run(["make", "-s", "build/bench-agent"], cwd=ROOT)
+        out = run([os.path.join(ROOT, "build", "bench-agent"), rec, "1"]).stdout
+        m = re.search(r"(\d+) records, (\d+) spans a round", out)
+        assert m and int(m.group(2)) == 20, out
+    finally:
+        srv.stop()
+        agent.stop()
+        if os.path.exists(rec):
+            os.unlink(rec)
+
+
 TESTS = [
     test_curl_to_python_http_server,
     test_wrk_to_nginx_counts_every_request,
@@ -559,6 +587,7 @@ TESTS = [
     test_bad_flags_and_env_give_clear_errors,
     test_endpoint_down_then_back,
     test_print_json_without_endpoint,
+    test_recorded_records_replay,
 ]
 
 if __name__ == "__main__":
