@@ -11,7 +11,9 @@
 # RATE=N: a fixed-rate run instead of saturation: wrk paces each connection
 # (5 ms between its requests, RATE/200 connections) and the table gives p50
 # and p99 latency with and without the agent, and the agent's CPU per 1,000
-# requests/s. NEWCONN=1: a new connection per request (Connection: close).
+# requests/s. PACE=random: each connection waits 0-10 ms (5 on average) instead
+# of exactly 5, so the connections do not fire in step. NEWCONN=1: a new
+# connection per request (Connection: close).
 # Prints a table of throughput, the with/without ratio, the CPU nginx and wrk
 # spend per request with and without the agent (its kernel programs run in
 # their context), agent CPU (over each run but its first and last second)
@@ -59,7 +61,11 @@ sleep 0.5
 wrk_args=(-t2 --latency)
 if [ -n "$rate" ]; then
   conns=$(( (rate + 199) / 200 ))
-  echo 'function delay() return 5 end' > "$dir/pace.lua"
+  if [ "${PACE:-fixed}" = random ]; then
+    echo 'function delay() return math.random(0, 10) end' > "$dir/pace.lua"
+  else
+    echo 'function delay() return 5 end' > "$dir/pace.lua"
+  fi
   wrk_args+=(-s "$dir/pace.lua")
 fi
 [ "${NEWCONN:-0}" = 1 ] && wrk_args+=(-H "Connection: close")
