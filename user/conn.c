@@ -304,11 +304,28 @@ static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *co
 static void addr_str(const uint8_t a[16], char *out, size_t cap)
 {
 	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
+	char *p = out;
 
-	if (memcmp(a, v4mapped, 12) == 0)
-		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
-	else
+	if (memcmp(a, v4mapped, 12) != 0) {
 		inet_ntop(AF_INET6, a, out, (socklen_t)cap);
+		return;
+	}
+	if (cap < 16) {
+		inet_ntop(AF_INET, a + 12, out, (socklen_t)cap);
+		return;
+	}
+	/* dotted quad by hand: glibc's inet_ntop formats it with sprintf, a
+	 * cost per connection when every request opens one */
+	for (int i = 12; i < 16; i++) {
+		unsigned int v = a[i];
+
+		if (v >= 100)
+			*p++ = (char)('0' + v / 100);
+		if (v >= 10)
+			*p++ = (char)('0' + v / 10 % 10);
+		*p++ = (char)('0' + v % 10);
+		*p++ = i < 15 ? '.' : 0;
+	}
 }
 
 void zs_conn_on_open(const struct zs_conn_event *ev)

@@ -669,6 +669,61 @@ static void test_injected_in_data(void)
 	zs_span_sink = NULL;
 }
 
+/* Addresses as spans show them: IPv4 dotted quads of every digit count,
+ * IPv6 in its usual form. */
+static void test_address_strings(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
+	static const uint8_t quads[][4] = { { 10, 0, 100, 255 },
+					    { 192, 168, 9, 1 },
+					    { 0, 0, 0, 0 } };
+	static const char *want[] = { "10.0.100.255", "192.168.9.1", "0.0.0.0", "2001:db8::7" };
+
+	zs_span_sink = keep_span;
+	for (int k = 0; k < 4; k++) {
+		struct zs_conn_event e = { 0 };
+
+		n_linked = 0;
+		memset(ev_pos, 0, sizeof(ev_pos));
+		CHECK(zs_conn_table_init(&o) == 0, "conn table");
+		e.hdr.type = ZS_EV_CONN;
+		e.hdr.size = sizeof(e);
+		e.hdr.pid = e.hdr.tid = (uint32_t)getpid();
+		e.hdr.cookie = 6;
+		e.hdr.ts_ns = 1000;
+		if (k < 3) {
+			e.laddr[10] = e.laddr[11] = e.raddr[10] = e.raddr[11] = 0xff;
+			memcpy(e.raddr + 12, quads[k], 4);
+			e.laddr[12] = 127;
+			e.laddr[15] = 1;
+			e.family = AF_INET;
+		} else {
+			e.raddr[0] = 0x20;
+			e.raddr[1] = 0x01;
+			e.raddr[2] = 0x0d;
+			e.raddr[3] = 0xb8;
+			e.raddr[15] = 7;
+			e.laddr[15] = 1;
+			e.family = AF_INET6;
+		}
+		e.lport = 8080;
+		e.rport = 40000;
+		e.role = ZS_ROLE_SERVER;
+		memcpy(e.comm, "unit", 4);
+		zs_conn_on_open(&e);
+		ev_data(6, ZS_DIR_INGRESS, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
+		ev_data(6, ZS_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3000);
+		CHECK(n_linked == 1 && strcmp(linked[0]->client_address, want[k]) == 0,
+		      "address %s: got %s", want[k], n_linked ? linked[0]->client_address : "-");
+		ev_close(6);
+		zs_conn_table_fini();
+		for (int i = 0; i < n_linked; i++)
+			zs_span_free(linked[i]);
+	}
+	n_linked = 0;
+	zs_span_sink = NULL;
+}
+
 int main(void)
 {
 	test_config();
@@ -680,5 +735,6 @@ int main(void)
 	test_procinfo_recheck();
 	test_same_node_links();
 	test_injected_in_data();
+	test_address_strings();
 	return zs_test_done("test_agent");
 }
