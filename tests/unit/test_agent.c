@@ -491,9 +491,12 @@ static void keep_span(struct zs_span *s)
 		zs_span_free(s);
 }
 
-static void ev_open(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rport)
+/* A CONN record; raddr: 16 bytes (IPv4 as ::ffff:a.b.c.d), NULL for 127.0.0.1. */
+static void ev_open_from(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rport,
+			 const uint8_t *raddr)
 {
 	struct zs_conn_event e = { 0 };
+	static const uint8_t v4mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff };
 
 	e.hdr.type = ZS_EV_CONN;
 	e.hdr.size = sizeof(e);
@@ -504,18 +507,34 @@ static void ev_open(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rpor
 	e.laddr[10] = e.laddr[11] = e.raddr[10] = e.raddr[11] = 0xff;
 	e.laddr[12] = e.raddr[12] = 127;
 	e.laddr[15] = e.raddr[15] = 1;
+	e.family = AF_INET;
+	if (raddr) {
+		memcpy(e.raddr, raddr, 16);
+		if (memcmp(raddr, v4mapped, 12) != 0) {
+			memset(e.laddr, 0, 16);
+			e.laddr[15] = 1;
+			e.family = AF_INET6;
+		}
+	}
 	e.lport = lport;
 	e.rport = rport;
-	e.family = AF_INET;
 	e.role = role;
 	e.netns = 4026531840u;
 	memcpy(e.comm, "unit", 4);
 	zs_conn_on_open(&e);
 }
 
+static void ev_open(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rport)
+{
+	ev_open_from(cookie, role, lport, rport, NULL);
+}
+
 static uint64_t ev_pos[8][2];
 
-static void ev_data(uint64_t cookie, uint8_t dir, const char *text, uint64_t ts)
+/* A DATA record of text at the connection's next position; ctx: the
+ * context the kernel attached to it, or NULL. */
+static void ev_data_ctx(uint64_t cookie, uint8_t dir, const char *text, uint64_t ts,
+			const struct zs_kernel_ctx *ctx)
 {
 	struct zs_data_event e = { 0 };
 	size_t n = strlen(text);
@@ -532,8 +551,15 @@ static void ev_data(uint64_t cookie, uint8_t dir, const char *text, uint64_t ts)
 	e.dir = dir;
 	e.op = dir == ZS_DIR_EGRESS ? ZS_OP_WRITE : ZS_OP_READ;
 	e.start = strncmp(text, "HTTP/", 5) == 0 ? ZS_START_RESPONSE : ZS_START_REQUEST;
+	if (ctx)
+		e.ctx = *ctx;
 	ev_pos[cookie][dir] += n;
 	zs_conn_on_data(&e, (const uint8_t *)text);
+}
+
+static void ev_data(uint64_t cookie, uint8_t dir, const char *text, uint64_t ts)
+{
+	ev_data_ctx(cookie, dir, text, ts, NULL);
 }
 
 static void ev_close(uint64_t cookie)
@@ -620,45 +646,27 @@ static void test_injected_in_data(void)
 	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
 	const char *req = "GET /i HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
-	struct zs_data_event e = { 0 };
-	size_t n = strlen(req);
+	struct zs_kernel_ctx k = { .flags = 1, .state = ZS_CTX_ROOT };
 
 	n_linked = 0;
 	memset(ev_pos, 0, sizeof(ev_pos));
 	zs_span_sink = keep_span;
 	CHECK(zs_conn_table_init(&o) == 0, "conn table");
 	ev_open(5, ZS_ROLE_CLIENT, 40001, 8081);
-	e.hdr.type = ZS_EV_DATA;
-	e.hdr.size = (uint16_t)(sizeof(e) + n);
-	e.hdr.pid = e.hdr.tid = (uint32_t)getpid();
-	e.hdr.cookie = 5;
-	e.hdr.ts_ns = 1000;
-	e.len = n;
-	e.cap_len = (uint32_t)n;
-	e.dir = ZS_DIR_EGRESS;
-	e.op = ZS_OP_WRITE;
-	e.start = ZS_START_REQUEST;
-	memset(e.ctx.trace_id, 0xab, 16);
-	memset(e.ctx.span_id, 0xcd, 8);
-	e.ctx.flags = 1;
-	e.ctx.state = ZS_CTX_ROOT;
-	zs_conn_on_data(&e, (const uint8_t *)req);
-	ev_pos[5][ZS_DIR_EGRESS] = n;
+	memset(k.trace_id, 0xab, 16);
+	memset(k.span_id, 0xcd, 8);
+	ev_data_ctx(5, ZS_DIR_EGRESS, req, 1000, &k);
 	ev_data(5, ZS_DIR_INGRESS, resp, 2000);
 	ev_data(5, ZS_DIR_EGRESS, req, 3000);
 	ev_data(5, ZS_DIR_INGRESS, resp, 4000);
 	CHECK(n_linked == 2, "two CLIENT spans: %d", n_linked);
 	if (n_linked == 2) {
-		uint8_t tid[16], sid[8];
-
-		memset(tid, 0xab, 16);
-		memset(sid, 0xcd, 8);
-		CHECK(memcmp(linked[0]->trace_id, tid, 16) == 0 &&
-			      memcmp(linked[0]->span_id, sid, 8) == 0 &&
+		CHECK(memcmp(linked[0]->trace_id, k.trace_id, 16) == 0 &&
+			      memcmp(linked[0]->span_id, k.span_id, 8) == 0 &&
 			      linked[0]->trace_flags == 1,
 		      "first CLIENT span has the injected ids");
-		CHECK(memcmp(linked[1]->span_id, sid, 8) != 0 &&
-			      memcmp(linked[1]->trace_id, tid, 16) != 0,
+		CHECK(memcmp(linked[1]->span_id, k.span_id, 8) != 0 &&
+			      memcmp(linked[1]->trace_id, k.trace_id, 16) != 0,
 		      "second CLIENT span has ids of its own");
 	}
 	ev_close(5);
@@ -674,43 +682,20 @@ static void test_injected_in_data(void)
 static void test_address_strings(void)
 {
 	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
-	static const uint8_t quads[][4] = { { 10, 0, 100, 255 },
-					    { 192, 168, 9, 1 },
-					    { 0, 0, 0, 0 } };
+	static const uint8_t addrs[][16] = {
+		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 100, 255 },
+		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 9, 1 },
+		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 0, 0, 0, 0 },
+		{ 0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 7 },
+	};
 	static const char *want[] = { "10.0.100.255", "192.168.9.1", "0.0.0.0", "2001:db8::7" };
 
 	zs_span_sink = keep_span;
 	for (int k = 0; k < 4; k++) {
-		struct zs_conn_event e = { 0 };
-
 		n_linked = 0;
 		memset(ev_pos, 0, sizeof(ev_pos));
 		CHECK(zs_conn_table_init(&o) == 0, "conn table");
-		e.hdr.type = ZS_EV_CONN;
-		e.hdr.size = sizeof(e);
-		e.hdr.pid = e.hdr.tid = (uint32_t)getpid();
-		e.hdr.cookie = 6;
-		e.hdr.ts_ns = 1000;
-		if (k < 3) {
-			e.laddr[10] = e.laddr[11] = e.raddr[10] = e.raddr[11] = 0xff;
-			memcpy(e.raddr + 12, quads[k], 4);
-			e.laddr[12] = 127;
-			e.laddr[15] = 1;
-			e.family = AF_INET;
-		} else {
-			e.raddr[0] = 0x20;
-			e.raddr[1] = 0x01;
-			e.raddr[2] = 0x0d;
-			e.raddr[3] = 0xb8;
-			e.raddr[15] = 7;
-			e.laddr[15] = 1;
-			e.family = AF_INET6;
-		}
-		e.lport = 8080;
-		e.rport = 40000;
-		e.role = ZS_ROLE_SERVER;
-		memcpy(e.comm, "unit", 4);
-		zs_conn_on_open(&e);
+		ev_open_from(6, ZS_ROLE_SERVER, 8080, 40000, addrs[k]);
 		ev_data(6, ZS_DIR_INGRESS, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
 		ev_data(6, ZS_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3000);
 		CHECK(n_linked == 1 && strcmp(linked[0]->client_address, want[k]) == 0,
