@@ -5,7 +5,9 @@
 #   sudo scripts/bench.sh [rounds] [seconds] [connections]
 # AGENT=path runs another build (A/B runs). AGENT_ARGS adds agent flags (e.g.
 # AGENT_ARGS=--inject=off); AGENT_PREFIX runs the agent
-# under a command (e.g. AGENT_PREFIX="chrt --idle 0").
+# under a command (e.g. AGENT_PREFIX="chrt --idle 0"). RECORD=file: the
+# agent writes its ringbuf records there (ZEROSPAN_RECORD; each start of the
+# agent begins the file anew, so it holds the last with-agent run).
 # SCHEME=https: nginx serves TLS (self-signed, made here), wrk speaks HTTPS
 # (OpenSSL: the agent's uprobes see the plaintext).
 # RATE=N: a fixed-rate run instead of saturation: wrk paces each connection
@@ -85,7 +87,7 @@ metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {p
 start_agent() {
   # the agent's defaults (queue 2048, batches of 512), as users run it; OTEL_BSP_* from
   # the caller's environment change them
-  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" ${AGENT_PREFIX:-} "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 ${AGENT_ARGS:-} 2>"$dir/agent.err" &
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" ZEROSPAN_RECORD="${RECORD:-}" ${AGENT_PREFIX:-} "$agent" --admin-addr="127.0.0.1:$admin" --print=none --stats-interval=0 ${AGENT_ARGS:-} 2>"$dir/agent.err" &
   agent_pid=$!
   for _ in $(seq 100); do curl -sf "http://127.0.0.1:$admin/readyz" >/dev/null && return; sleep 0.1; done
   echo "agent did not start"; cat "$dir/agent.err"; exit 1
