@@ -491,6 +491,28 @@ static void keep_span(struct zs_span *s)
 		zs_span_free(s);
 }
 
+static uint64_t ev_pos[8][2];
+
+/* A fresh connection table whose spans land in linked[]. */
+static void conns_begin(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
+
+	n_linked = 0;
+	memset(ev_pos, 0, sizeof(ev_pos));
+	zs_span_sink = keep_span;
+	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+}
+
+static void conns_end(void)
+{
+	zs_conn_table_fini();
+	for (int i = 0; i < n_linked; i++)
+		zs_span_free(linked[i]);
+	n_linked = 0;
+	zs_span_sink = NULL;
+}
+
 /* A CONN record; raddr: 16 bytes (IPv4 as ::ffff:a.b.c.d), NULL for 127.0.0.1. */
 static void ev_open_from(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rport,
 			 const uint8_t *raddr)
@@ -528,8 +550,6 @@ static void ev_open(uint64_t cookie, uint8_t role, uint16_t lport, uint16_t rpor
 {
 	ev_open_from(cookie, role, lport, rport, NULL);
 }
-
-static uint64_t ev_pos[8][2];
 
 /* A DATA record of text at the connection's next position; ctx: the
  * context the kernel attached to it, or NULL. */
@@ -609,10 +629,7 @@ static int linked_pair(const char *path)
  * (close missed) sharing the tuple with a new one, then removed. */
 static void test_same_node_links(void)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
-
-	zs_span_sink = keep_span;
-	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+	conns_begin();
 	ev_open(1, ZS_ROLE_CLIENT, 40000, 8080);
 	ev_open(2, ZS_ROLE_SERVER, 8080, 40000);
 	exchange(1, 2, "/a", 10000);
@@ -632,10 +649,7 @@ static void test_same_node_links(void)
 	ev_close(3);
 	ev_close(4);
 	CHECK(zs_conn_count() == 0, "connections left: %u", zs_conn_count());
-	zs_conn_table_fini();
-	for (int i = 0; i < n_linked; i++)
-		zs_span_free(linked[i]);
-	zs_span_sink = NULL;
+	conns_end();
 }
 
 /* A send whose DATA record says the kernel inserted a traceparent: the
@@ -643,15 +657,11 @@ static void test_same_node_links(void)
  * SERVER context), and a later send without one gets fresh ids. */
 static void test_injected_in_data(void)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
 	const char *req = "GET /i HTTP/1.1\r\nHost: x\r\n\r\n";
 	const char *resp = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 	struct zs_kernel_ctx k = { .flags = 1, .state = ZS_CTX_ROOT };
 
-	n_linked = 0;
-	memset(ev_pos, 0, sizeof(ev_pos));
-	zs_span_sink = keep_span;
-	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+	conns_begin();
 	ev_open(5, ZS_ROLE_CLIENT, 40001, 8081);
 	memset(k.trace_id, 0xab, 16);
 	memset(k.span_id, 0xcd, 8);
@@ -670,18 +680,13 @@ static void test_injected_in_data(void)
 		      "second CLIENT span has ids of its own");
 	}
 	ev_close(5);
-	zs_conn_table_fini();
-	for (int i = 0; i < n_linked; i++)
-		zs_span_free(linked[i]);
-	n_linked = 0;
-	zs_span_sink = NULL;
+	conns_end();
 }
 
 /* Addresses as spans show them: IPv4 dotted quads of every digit count,
  * IPv6 in its usual form. */
 static void test_address_strings(void)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
 	static const uint8_t addrs[][16] = {
 		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 10, 0, 100, 255 },
 		{ 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, 192, 168, 9, 1 },
@@ -690,23 +695,16 @@ static void test_address_strings(void)
 	};
 	static const char *want[] = { "10.0.100.255", "192.168.9.1", "0.0.0.0", "2001:db8::7" };
 
-	zs_span_sink = keep_span;
 	for (int k = 0; k < 4; k++) {
-		n_linked = 0;
-		memset(ev_pos, 0, sizeof(ev_pos));
-		CHECK(zs_conn_table_init(&o) == 0, "conn table");
+		conns_begin();
 		ev_open_from(6, ZS_ROLE_SERVER, 8080, 40000, addrs[k]);
 		ev_data(6, ZS_DIR_INGRESS, "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", 2000);
 		ev_data(6, ZS_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3000);
 		CHECK(n_linked == 1 && strcmp(linked[0]->client_address, want[k]) == 0,
 		      "address %s: got %s", want[k], n_linked ? linked[0]->client_address : "-");
 		ev_close(6);
-		zs_conn_table_fini();
-		for (int i = 0; i < n_linked; i++)
-			zs_span_free(linked[i]);
+		conns_end();
 	}
-	n_linked = 0;
-	zs_span_sink = NULL;
 }
 
 int main(void)
