@@ -1,9 +1,11 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /*
- * Socket data capture: syscall tracepoints remember a data syscall's
- * arguments, sock:sock_{send,recv}_length tells us the fd is a TCP socket
- * (and hands us the struct sock), the syscall exit copies what is worth
- * copying (message starts and header bytes) to the ringbuf. TCP state
+ * Socket data capture: sock:sock_{send,recv}_length fire inside a socket
+ * send or receive with its struct sock and byte count; the registers the
+ * thread entered the kernel with name the syscall and its buffer, and what
+ * is worth copying (message starts and header bytes) goes to the ringbuf.
+ * tcp:tcp_sendmsg_locked gives a send's start time. No syscall tracepoint:
+ * they would put every syscall of every process on the slow path. TCP state
  * changes give each connection its role and its end. Uprobes on TLS
  * libraries (SSL_read/SSL_write, gnutls_record_recv/send) report the
  * plaintext of TLS connections through the same capture path.
@@ -49,12 +51,12 @@ const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;
 /* TLS uprobes are attached: look for their calls around socket I/O. */
 const volatile __u8 tls_hooks = 0;
-/* Syscall numbers of the reads captured in sock_recv_length (set by the
- * loader from its own <sys/syscall.h>; these are x86_64's). */
-const volatile __u32 nr_read = 0;
-const volatile __u32 nr_readv = 19;
-const volatile __u32 nr_recvfrom = 45;
-const volatile __u32 nr_recvmsg = 47;
+/* The reads and writes captured in sock_{recv,send}_length, by syscall
+ * number: enum zs_op, 0 for the others (the loader fills it from its own
+ * <sys/syscall.h>). Read at a variable index, so the verifier takes the op
+ * for any value and checks the capture once, not once per syscall. */
+#define ZS_SYSCALL_OPS 512
+const volatile __u8 syscall_ops[ZS_SYSCALL_OPS] = {};
 
 /* The syscall number and first arguments a task entered the kernel with,
  * read straight from the BTF-typed registers bpf_task_pt_regs gives (no
@@ -99,21 +101,23 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
-/*
- * The write syscall a thread is in, per task: written at sys_enter, completed
- * by sock_send_length, closed (active = 0) at sys_exit. (Reads need no
- * entry: zs_sock_recv builds theirs on the stack.) Task storage, not a
- * hash by pid_tgid: after a thread's first call it is a cached pointer, with
- * no element to allocate and free on every syscall (those hash updates and
- * deletes were a tenth of the kernel-side cost per request), and it goes
- * away with the thread.
- */
+/* When a thread's TCP send on socket sk began: set by tcp_sendmsg_locked
+ * (before the data can reach the peer), taken by that send's
+ * sock_send_length. */
+struct zs_send_start {
+	__u64 sk;
+	__u64 ts;
+};
+
+/* Task storage, not a hash by pid_tgid: after a thread's first send it is a
+ * cached pointer, with no element to allocate and free per call, and it
+ * goes away with the thread. */
 struct {
 	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
 	__uint(map_flags, BPF_F_NO_PREALLOC);
 	__type(key, int);
-	__type(value, struct zs_pending);
-} pending SEC(".maps");
+	__type(value, struct zs_send_start);
+} send_start SEC(".maps");
 
 /* TLS library calls in flight, key: pid_tgid. Written at the call's entry,
  * completed by a socket read/write the call makes, deleted at its return.
@@ -215,99 +219,7 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 	return bpf_map_lookup_elem(&conns, &cookie);
 }
 
-/* ---- syscall entry: remember the arguments ---- */
-
-static __always_inline int zs_enter(__u32 fd, __u64 buf, __u32 iovcnt, __u8 op, __u8 dir)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_pending *p;
-
-	if (!zs_in_scope(id))
-		return 0;
-	p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0,
-				 BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!p) {
-		zs_drop(ZS_DROP_PENDING_MAP_FULL);
-		return 0;
-	}
-	p->buf = buf;
-	p->sk = 0;
-	p->cookie = 0;
-	p->fd = fd;
-	p->iovcnt = iovcnt;
-	p->ts = bpf_ktime_get_ns();
-	p->op = op;
-	p->dir = dir;
-	p->inj.state = ZS_CTX_NONE;
-	p->active = 1;
-	return 0;
-}
-
-/* sendmsg: the iovec array lives in the user's msghdr. */
-static __always_inline int zs_enter_msg(__u32 fd, __u64 umsg, __u8 op, __u8 dir)
-{
-	struct user_msghdr m = {};
-
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)umsg))
-		return 0;
-	return zs_enter(fd, (__u64)m.msg_iov, (__u32)m.msg_iovlen, op, dir);
-}
-
-SEC("tracepoint/syscalls/sys_enter_write")
-int zs_enter_write(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_WRITE, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_writev")
-int zs_enter_writev(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], ctx->args[2], ZS_OP_WRITEV, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int zs_enter_sendto(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], ctx->args[1], 0, ZS_OP_SENDTO, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int zs_enter_sendmsg(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter_msg(ctx->args[0], ctx->args[1], ZS_OP_SENDMSG, ZS_DIR_EGRESS);
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int zs_enter_sendfile(struct trace_event_raw_sys_enter *ctx)
-{
-	return zs_enter(ctx->args[0], 0, 0, ZS_OP_SENDFILE, ZS_DIR_EGRESS);
-}
-
-/* ---- the socket layer: is this fd a TCP socket, and which one ---- */
-
-/* A write's socket: named in the thread's pending syscall for its exit,
- * with the traceparent the injector (which ran inside this send) inserted. */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
-{
-	struct zs_pending *p = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
-	struct zs_sock_info *si;
-
-	if (!p || !p->active || p->dir != ZS_DIR_EGRESS || p->sk || !zs_sock_is_tcp(sk))
-		return 0;
-	p->sk = (__u64)sk;
-	p->cookie = bpf_get_socket_cookie(sk);
-	if (make_contexts) {
-		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
-		if (si && si->inj.state != ZS_CTX_NONE) {
-			p->inj = si->inj;
-			si->inj.state = ZS_CTX_NONE;
-		}
-	}
-	return 0;
-}
-
-/* ---- syscall exit: copy and report ---- */
+/* ---- copy and report ---- */
 
 /* iovecs walked back from the last one to assemble a chunk's tail. */
 #define ZS_TAIL_SEGS 4
@@ -470,7 +382,7 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 	ev->role = role;
 	ev->tls = tls;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	/* Announced from a syscall exit: current is the connection's process. */
+	/* Announced from inside a send or receive: current is the connection's process. */
 	ev->ppid = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), real_parent, tgid);
 	zs_conn_fill_tuple(ev, sk);
 	bpf_ringbuf_submit(ev, flags);
@@ -513,7 +425,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
  * of a header block whose start had no traceparent; a traceparent or B3
  * found there replaces the provisional new trace (lead_nl: the previous
  * chunk ended a line). A global function: the verifier checks it once, not
- * once per path of zs_exit (which then exceeded the 1M instruction budget).
+ * once per path of zs_capture (which then exceeded the 1M instruction budget).
  */
 __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more, __u32 lead_nl)
 {
@@ -751,17 +663,112 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 	return zs_capture(id, pp, (__u64)ret, st); /* which takes its own copy */
 }
 
-/* A write returns: what sock_send_length saw it move. */
-static __always_inline int zs_exit(long ret)
+/*
+ * The data syscall the current thread is in, from the registers it entered
+ * the kernel with: p's op, buffer (or iovec array) and count. 0: none of the
+ * reads (dir INGRESS) or writes (EGRESS) traced. io_uring, recvmmsg,
+ * sendmmsg and splice move data without one of these and are not traced.
+ */
+static __always_inline int zs_syscall_io(struct zs_pending *p, __u8 dir)
 {
-	struct zs_pending *pp = bpf_task_storage_get(&pending, bpf_get_current_task_btf(), 0, 0);
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct user_msghdr m = {};
+	struct pt_regs *regs;
+	__u64 nr, arg3;
 
-	if (!pp || !pp->active)
+	/* kernel threads and vhost / io_uring workers move socket data outside
+	 * any syscall of theirs: their saved registers say nothing about it */
+	if (task->flags & (ZS_PF_KTHREAD | ZS_PF_USER_WORKER | ZS_PF_IO_WORKER))
 		return 0;
-	pp->active = 0;
-	if (!pp->sk || ret <= 0)
+	regs = (struct pt_regs *)bpf_task_pt_regs(task);
+	if (!regs)
 		return 0;
-	return zs_io_done(bpf_get_current_pid_tgid(), pp, ret);
+	/* all loads up front: one load reached with different pointer types is
+	 * refused ("same insn cannot be used with different pointers") */
+	nr = ZS_SYSCALL_NR(regs);
+	p->fd = (__u32)ZS_SYSCALL_ARG1(regs);
+	p->buf = ZS_SYSCALL_ARG2(regs);
+	arg3 = ZS_SYSCALL_ARG3(regs);
+	if (nr >= ZS_SYSCALL_OPS)
+		return 0;
+	p->op = syscall_ops[nr];
+	/* the syscalls' ops are 1..9, the sends odd */
+	if (p->op == 0 || p->op > ZS_OP_SENDFILE || ((p->op & 1) != (dir == ZS_DIR_EGRESS)))
+		return 0;
+	p->dir = dir;
+	p->iovcnt = (__u32)arg3; /* readv, writev; the others ignore it */
+	/* sendmsg and recvmsg (7, 8): the iovecs are in their msghdr. One range
+	 * test: naming each op would make the verifier check the rest once for
+	 * each (sendfile ignores its buffer: bytes from a file are counted) */
+	if ((__u32)(p->op - ZS_OP_SENDMSG) <= ZS_OP_RECVMSG - ZS_OP_SENDMSG) {
+		if (bpf_probe_read_user(&m, sizeof(m), (void *)p->buf))
+			return 0;
+		p->buf = (__u64)m.msg_iov;
+		p->iovcnt = (__u32)m.msg_iovlen;
+	}
+	return 1;
+}
+
+/*
+ * A TCP send begins: before its first segment can reach the peer, so the
+ * peer cannot have read (and ended its span) earlier than this. Fires once
+ * per socket buffer the send fills; the first one of the send counts.
+ */
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
+	     const struct sk_buff *skb, int size_goal)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct zs_send_start *ss;
+
+	if ((task->flags & ZS_PF_KTHREAD) || !zs_in_scope(bpf_get_current_pid_tgid()))
+		return 0;
+	ss = bpf_task_storage_get(&send_start, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ss) {
+		zs_drop(ZS_DROP_PENDING_MAP_FULL);
+		return 0;
+	}
+	if (ss->sk != (__u64)sk) {
+		ss->sk = (__u64)sk;
+		ss->ts = bpf_ktime_get_ns();
+	}
+	return 0;
+}
+
+/*
+ * A send on a TCP socket moved ret bytes, which are still in the caller's
+ * buffer: found and reported as reads are (zs_sock_recv), stamped with the
+ * time the send began, with the traceparent the injector (sk_msg, which ran
+ * inside this send) inserted. Writes to files and pipes run nothing.
+ */
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct zs_send_start *ss =
+		bpf_task_storage_get(&send_start, bpf_get_current_task_btf(), 0, 0);
+	struct zs_pending p = {};
+	struct zs_sock_info *si;
+
+	if (ss) {
+		if (ss->sk == (__u64)sk)
+			p.ts = ss->ts;
+		ss->sk = 0; /* the next send starts anew */
+	}
+	if (!zs_in_scope(id) || !zs_sock_is_tcp(sk))
+		return 0;
+	if (make_contexts) {
+		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+		if (si && si->inj.state != ZS_CTX_NONE) {
+			p.inj = si->inj; /* reported with this send, or not at all */
+			si->inj.state = ZS_CTX_NONE;
+		}
+	}
+	if (ret <= 0 || !zs_syscall_io(&p, ZS_DIR_EGRESS))
+		return 0;
+	p.sk = (__u64)sk;
+	p.cookie = bpf_get_socket_cookie(sk);
+	return zs_io_done(id, &p, ret);
 }
 
 /*
@@ -769,79 +776,20 @@ static __always_inline int zs_exit(long ret)
  * data is there now, and which buffer the registers the thread entered the
  * kernel with say. So reads need no syscall enter or exit program (nor run
  * any for reads of files and pipes). Peeks are read again; truncating and
- * error-queue reads do not move stream bytes. io_uring and recvmmsg reads
- * have no syscall to read the buffer from and are not traced.
+ * error-queue reads do not move stream bytes.
  */
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid(), nr;
+	__u64 id = bpf_get_current_pid_tgid();
 	struct zs_pending p = {};
-	struct task_struct *task;
-	struct pt_regs *regs;
 
 	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)) ||
-	    !zs_in_scope(id) || !zs_sock_is_tcp(sk))
+	    !zs_in_scope(id) || !zs_sock_is_tcp(sk) || !zs_syscall_io(&p, ZS_DIR_INGRESS))
 		return 0;
-	/* kernel threads and vhost / io_uring workers read sockets outside any
-	 * syscall of theirs: their saved registers say nothing about this read */
-	task = bpf_get_current_task_btf();
-	if (task->flags & (ZS_PF_KTHREAD | ZS_PF_USER_WORKER | ZS_PF_IO_WORKER))
-		return 0;
-	regs = (struct pt_regs *)bpf_task_pt_regs(task);
-	if (!regs)
-		return 0;
-	nr = ZS_SYSCALL_NR(regs);
-	p.fd = (__u32)ZS_SYSCALL_ARG1(regs);
-	p.buf = ZS_SYSCALL_ARG2(regs);
-	if (nr == nr_read) {
-		p.op = ZS_OP_READ;
-	} else if (nr == nr_recvfrom) {
-		p.op = ZS_OP_RECVFROM;
-	} else if (nr == nr_readv) {
-		p.op = ZS_OP_READV;
-		p.iovcnt = (__u32)ZS_SYSCALL_ARG3(regs);
-	} else if (nr == nr_recvmsg) {
-		struct user_msghdr m = {};
-
-		if (bpf_probe_read_user(&m, sizeof(m), (void *)p.buf))
-			return 0;
-		p.op = ZS_OP_RECVMSG;
-		p.buf = (__u64)m.msg_iov;
-		p.iovcnt = (__u32)m.msg_iovlen;
-	} else {
-		return 0;
-	}
-	p.dir = ZS_DIR_INGRESS;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
 	return zs_io_done(id, &p, ret);
-}
-
-SEC("tracepoint/syscalls/sys_exit_write")
-int zs_exit_write(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_writev")
-int zs_exit_writev(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_sendto")
-int zs_exit_sendto(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_sendmsg")
-int zs_exit_sendmsg(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
-}
-SEC("tracepoint/syscalls/sys_exit_sendfile64")
-int zs_exit_sendfile(struct trace_event_raw_sys_exit *ctx)
-{
-	return zs_exit(ctx->ret);
 }
 
 /* ---- TCP state: role at birth, end at close ---- */

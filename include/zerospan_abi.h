@@ -60,7 +60,7 @@ enum zs_inject_result {
 	X(RINGBUF_FULL, "ringbuf reservation failed, event lost")                                  \
 	X(READ_FAILED, "copying the payload from user memory failed")                              \
 	X(CONN_MAP_FULL, "connection state could not be stored")                                   \
-	X(PENDING_MAP_FULL, "syscall arguments could not be stored")                               \
+	X(PENDING_MAP_FULL, "a send's start time could not be stored")                             \
 	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")    \
 	X(TLS_UNMATCHED, "plaintext of a TLS library call with no known connection, not reported") \
 	X(TLS_CALLS_FULL, "TLS library call arguments could not be stored")
@@ -240,19 +240,18 @@ enum zs_http_verdict {
 	ZS_HTTP_NO = 2,
 };
 
-/* A socket call's arguments: the pending map's value (task storage: the
- * write syscall a thread is in), built on the stack for reads and TLS calls. */
+/* A socket call's arguments, built on the stack by the program that
+ * captures it (sock_{send,recv}_length, a TLS call's return). */
 struct zs_pending {
-	__u64 buf; /* user buffer, or iovec array, or msghdr */
-	__u64 sk;  /* struct sock * seen by sock_{send,recv}_length, 0 if not TCP */
+	__u64 buf; /* user buffer, or iovec array (0: sendfile) */
+	__u64 sk;  /* struct sock * seen by sock_{send,recv}_length */
 	__u64 cookie;
 	__u32 fd;
 	__u32 iovcnt;
-	__u64 ts;    /* at syscall entry: what the call sends is stamped with it */
-	__u8 op;     /* enum zs_op */
-	__u8 dir;    /* enum zs_dir */
-	__u8 active; /* 1 from sys_enter to sys_exit */
-	__u8 _pad[5];
+	__u64 ts; /* sent data: when the send began, it is stamped with that (0: now) */
+	__u8 op;  /* enum zs_op */
+	__u8 dir; /* enum zs_dir */
+	__u8 _pad[6];
 	/* A send: the context the injector put into it (state NONE: none),
 	 * reported in the send's DATA record. */
 	struct zs_kernel_ctx inj;

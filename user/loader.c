@@ -26,10 +26,8 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <unistd.h>
 
-#define TRACEFS_MAGIC_ 0x74726163
 #define MAX_LINKS 64
 
 struct zs_loader {
@@ -59,43 +57,6 @@ static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap
 		log_debug("libbpf: %s", line);
 	free(buf);
 	return 0;
-}
-
-/* Does path exist? Checked with the effective credentials and capabilities
- * (access() would use the real uid and ignore capabilities: an agent running
- * as a non-root user with CAP_DAC_READ_SEARCH would see no tracefs). */
-static int path_exists(const char *path)
-{
-	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
-}
-
-/* Syscall tracepoints are looked up in tracefs: mount it if nobody did. */
-static int ensure_tracefs(void)
-{
-	struct statfs st;
-
-	if (path_exists("/sys/kernel/tracing/events/syscalls") ||
-	    path_exists("/sys/kernel/debug/tracing/events/syscalls"))
-		return 0;
-	if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == TRACEFS_MAGIC_)
-		return 0;
-	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
-		log_error("mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
-		return -errno;
-	}
-	log_info("mounted tracefs on /sys/kernel/tracing");
-	return 0;
-}
-
-static int tracepoint_exists(const char *cat, const char *name)
-{
-	char path[256];
-
-	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/%s", cat, name);
-	if (path_exists(path))
-		return 1;
-	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s", cat, name);
-	return path_exists(path);
 }
 
 /* tp_btf programs need the tracepoint's btf_trace_<name> typedef. */
@@ -393,7 +354,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	struct btf *vmlinux = NULL;
 	const char *inject = "off";
 	struct bpf_program *prog;
-	int err, ncpu;
+	int err, ncpu, send_begin;
 	uint64_t rb_bytes = (uint64_t)cfg->ringbuf_mb << 20;
 
 	if (!l)
@@ -408,8 +369,6 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			  "(CONFIG_DEBUG_INFO_BTF=y is needed)");
 		goto fail;
 	}
-	if (ensure_tracefs())
-		goto fail;
 	vmlinux = btf__load_vmlinux_btf();
 	if (!btf_has_tracepoint(vmlinux, "sock_send_length") ||
 	    !btf_has_tracepoint(vmlinux, "sock_recv_length")) {
@@ -422,6 +381,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		log_error("this kernel lacks the sock:inet_sock_set_state tracepoint");
 		goto fail;
 	}
+	send_begin = btf_has_tracepoint(vmlinux, "tcp_sendmsg_locked");
 	/* 5 MiB and more: not held while libbpf parses its own copies */
 	btf__free(vmlinux);
 	vmlinux = NULL;
@@ -443,42 +403,30 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	l->skel->rodata->tls_hooks = cfg->tls;
-	/* reads are told apart by syscall number, this architecture's */
-	l->skel->rodata->nr_read = SYS_read;
-	l->skel->rodata->nr_readv = SYS_readv;
-	l->skel->rodata->nr_recvfrom = SYS_recvfrom;
-	l->skel->rodata->nr_recvmsg = SYS_recvmsg;
+	/* reads and writes are told apart by syscall number, this architecture's */
+	l->skel->rodata->syscall_ops[SYS_read] = ZS_OP_READ;
+	l->skel->rodata->syscall_ops[SYS_readv] = ZS_OP_READV;
+	l->skel->rodata->syscall_ops[SYS_recvfrom] = ZS_OP_RECVFROM;
+	l->skel->rodata->syscall_ops[SYS_recvmsg] = ZS_OP_RECVMSG;
+	l->skel->rodata->syscall_ops[SYS_write] = ZS_OP_WRITE;
+	l->skel->rodata->syscall_ops[SYS_writev] = ZS_OP_WRITEV;
+	l->skel->rodata->syscall_ops[SYS_sendto] = ZS_OP_SENDTO;
+	l->skel->rodata->syscall_ops[SYS_sendmsg] = ZS_OP_SENDMSG;
+	l->skel->rodata->syscall_ops[SYS_sendfile] = ZS_OP_SENDFILE;
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
 	if (ncpu > 0)
 		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
 
-	/* Load only what this kernel has: a missing syscall tracepoint (some
-	 * architectures lack sendfile64, say) costs that syscall, not the agent. */
 	bpf_object__for_each_program(prog, l->skel->obj)
 	{
-		const char *sec = bpf_program__section_name(prog);
-
-		if (!cfg->tls && is_tls_prog(l->skel, prog)) {
+		if (!cfg->tls && is_tls_prog(l->skel, prog))
 			bpf_program__set_autoload(prog, false);
-			continue;
-		}
-		if (strncmp(sec, "tracepoint/", 11) == 0) {
-			char cat[64], name[128];
-
-			if (sscanf(sec + 11, "%63[^/]/%127s", cat, name) == 2 &&
-			    !tracepoint_exists(cat, name)) {
-				log_warn("tracepoint %s/%s not found: %s not traced", cat, name,
-					 bpf_program__name(prog));
-				bpf_program__set_autoload(prog, false);
-			}
-		}
 	}
-	/* Without write nothing is sent: say so instead of looking ready. */
-	if (!bpf_program__autoload(l->skel->progs.zs_exit_write)) {
-		log_error("the write syscall tracepoints are not visible in tracefs "
-			  "(/sys/kernel/tracing/events/syscalls): is it mounted and readable "
-			  "(CAP_DAC_READ_SEARCH)?");
-		goto fail;
+	/* tcp:tcp_sendmsg_locked (Linux 6.8): when a send began. Without it sent
+	 * data is stamped when its send returns, after the peer may have read it. */
+	if (!send_begin) {
+		log_warn("no tcp:tcp_sendmsg_locked tracepoint: sends are timed at their end");
+		bpf_program__set_autoload(l->skel->progs.zs_send_begin, false);
 	}
 
 	err = sock_bpf__load(l->skel);

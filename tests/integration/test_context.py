@@ -254,6 +254,54 @@ def test_incoming_context_without_injection():
     test_incoming_context_is_honoured_and_invalid_is_not(inject="off")
 
 
+UPLOAD_CLIENT = r"""
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+body = b"x" * (8 << 20)
+# one blocking send of 8 MiB: far more than the socket buffers hold, so the
+# server reads the request's start long before this send returns
+s.sendall(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+got = b""
+while b"\r\n\r\n" not in got:
+    got += s.recv(65536)
+head, _, rest = got.partition(b"\r\n\r\n")
+n = int([l for l in head.split(b"\r\n") if l.lower().startswith(b"content-length:")][0].split(b":")[1])
+while len(rest) < n:
+    chunk = s.recv(1 << 20)
+    assert chunk, "connection closed early"
+    rest += chunk
+print("ok")
+"""
+
+
+def test_large_upload_nests_in_its_client_span():
+    """A request sent in one send() larger than the socket buffers: the server
+    reads its start long before the send returns. Sent data is stamped with
+    the time its send began (tcp:tcp_sendmsg_locked), so the SERVER span starts
+    after its CLIENT parent and ends before it. Stamped when the send returned,
+    the SERVER span would start first."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = keepalive_server(port)
+    try:
+        for _ in range(3):
+            r = run([PY, "-c", UPLOAD_CLIENT, str(port)], timeout=60)
+            assert r.returncode == 0 and "ok" in r.stdout, r
+        spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/echo", 6)
+        clients = {s["span_id"]: s for s in spans if s["kind"] == "CLIENT"}
+        servers = [s for s in spans if s["kind"] == "SERVER"]
+        assert len(servers) == 3 and len(clients) == 3, dump(spans)
+        for sv in servers:
+            c = clients.get(sv["parent_span_id"])
+            assert c and c["trace_id"] == sv["trace_id"], dump(spans)
+            assert c["start"] <= sv["start"] and sv["end"] <= c["end"], (c, sv)
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+
+
 def test_injection_never_breaks_keepalive():
     """10,000 requests on one keep-alive connection to each of python, node
     and nginx with injection on: no error, send() returns what the app
@@ -415,6 +463,7 @@ TESTS = [
     test_incoming_context_is_honoured_and_invalid_is_not,
     test_incoming_context_without_injection,
     test_sampling,
+    test_large_upload_nests_in_its_client_span,
     test_injection_never_breaks_keepalive,
     test_across_nodes_through_the_header_alone,
     test_sdk_instrumented_service_joins_the_same_trace,
