@@ -77,6 +77,25 @@ static __always_inline int zs_inj_count(__u32 result)
 	return SK_PASS;
 }
 
+/*
+ * Has a sender found this socket's send buffer full (SOCK_NOSPACE)? Then the
+ * ACKs that free it wake the socket's wait queue, and a blocking read waiting
+ * in the sockmap receive path (tcp_bpf_recvmsg waits once, not in a loop)
+ * returns EAGAIN to an app that never asked for non-blocking reads.
+ */
+static __always_inline int zs_send_buffer_was_full(struct bpf_sock *sk)
+{
+	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
+	struct socket *so;
+
+	if (!tp)
+		return 0;
+	so = tp->inet_conn.icsk_inet.sk.sk_socket;
+	if (!so)
+		return 0;
+	return (so->flags >> bpf_core_enum_value(enum socket_flags, SOCK_NOSPACE)) & 1;
+}
+
 SEC("sockops")
 int zs_sockops(struct bpf_sock_ops *skops)
 {
@@ -97,6 +116,21 @@ int zs_sockops(struct bpf_sock_ops *skops)
 			si->in_scope = zs_in_scope(bpf_get_current_pid_tgid());
 		return 1;
 	}
+	if (skops->op == BPF_SOCK_OPS_RTT_CB) {
+		/* an ACK on an enrolled socket: leave the sockhash before a
+		 * full send buffer's wakeup can fail a blocking read (the
+		 * kernel restores the plain TCP calls once the send in flight,
+		 * which holds the psock, returns). Later requests on this
+		 * connection go without a traceparent. */
+		if (!zs_send_buffer_was_full(sk))
+			return 1;
+		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+		if (si && si->cookie && bpf_map_delete_elem(&inject_socks, &si->cookie) == 0)
+			zs_inj_count(ZS_INJ_WITHDRAWN);
+		bpf_sock_ops_cb_flags_set(skops,
+					  skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+		return 1;
+	}
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)
 		return 1;
 	/* local_port is host order; remote_port is network order, in the low or
@@ -108,7 +142,9 @@ int zs_sockops(struct bpf_sock_ops *skops)
 	if (!si || !si->in_scope || !zs_port_pair_in_scope((__u16)skops->local_port, (__u16)rport))
 		return 1;
 	si->cookie = bpf_get_socket_cookie(skops);
-	bpf_sock_hash_update(skops, &inject_socks, &si->cookie, BPF_NOEXIST);
+	if (bpf_sock_hash_update(skops, &inject_socks, &si->cookie, BPF_NOEXIST) == 0)
+		bpf_sock_ops_cb_flags_set(skops,
+					  skops->bpf_sock_ops_cb_flags | BPF_SOCK_OPS_RTT_CB_FLAG);
 	return 1;
 }
 

@@ -4,8 +4,9 @@
  * send or receive with its struct sock and byte count; the registers the
  * thread entered the kernel with name the syscall and its buffer, and what
  * is worth copying (message starts and header bytes) goes to the ringbuf.
- * tcp:tcp_sendmsg_locked gives a send's start time. No syscall tracepoint:
- * they would put every syscall of every process on the slow path. TCP state
+ * tcp:tcp_sendmsg_locked gives a send's start time (before Linux 6.16, the
+ * write syscalls' entry tracepoints do: the only syscall tracepoints, as
+ * they put every syscall of every process on a slower path). TCP state
  * changes give each connection its role and its end. Uprobes on TLS
  * libraries (SSL_read/SSL_write, gnutls_record_recv/send) report the
  * plaintext of TLS connections through the same capture path.
@@ -102,8 +103,8 @@ struct {
 } drops SEC(".maps");
 
 /* When a thread's TCP send on socket sk began: set by tcp_sendmsg_locked
- * (before the data can reach the peer), taken by that send's
- * sock_send_length. */
+ * (before the data can reach the peer) or a write syscall's entry, taken
+ * by that send's sock_send_length. */
 struct zs_send_start {
 	__u64 sk;
 	__u64 ts;
@@ -709,6 +710,29 @@ static __always_inline int zs_syscall_io(struct zs_pending *p, __u8 dir)
 	return 1;
 }
 
+/* send_start.sk when a write syscall's entry set the time (fallback below) */
+#define ZS_SEND_ANY 1
+
+/* The thread's send starts now, on socket sk (or ZS_SEND_ANY); with
+ * keep, a start already set for sk stays. */
+static __always_inline void zs_send_mark(__u64 sk, int keep)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct zs_send_start *ss;
+
+	if ((task->flags & ZS_PF_KTHREAD) || !zs_in_scope(bpf_get_current_pid_tgid()))
+		return;
+	ss = bpf_task_storage_get(&send_start, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!ss) {
+		zs_drop(ZS_DROP_PENDING_MAP_FULL);
+		return;
+	}
+	if (keep && ss->sk == sk)
+		return;
+	ss->sk = sk;
+	ss->ts = bpf_ktime_get_ns();
+}
+
 /*
  * A TCP send begins: before its first segment can reach the peer, so the
  * peer cannot have read (and ended its span) earlier than this. Fires once
@@ -718,20 +742,46 @@ SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 	     const struct sk_buff *skb, int size_goal)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct zs_send_start *ss;
+	zs_send_mark((__u64)sk, 1);
+	return 0;
+}
 
-	if ((task->flags & ZS_PF_KTHREAD) || !zs_in_scope(bpf_get_current_pid_tgid()))
-		return 0;
-	ss = bpf_task_storage_get(&send_start, task, 0, BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!ss) {
-		zs_drop(ZS_DROP_PENDING_MAP_FULL);
-		return 0;
-	}
-	if (ss->sk != (__u64)sk) {
-		ss->sk = (__u64)sk;
-		ss->ts = bpf_ktime_get_ns();
-	}
+/* Before Linux 6.16 (no tcp_sendmsg_locked) the write syscalls' entries give
+ * the start time instead (for whichever socket the send then names). The
+ * loader attaches these only then: a syscall tracepoint puts every syscall
+ * of every process on the kernel's slower traced path. */
+SEC("tracepoint/syscalls/sys_enter_write")
+int zs_enter_write(void *ctx)
+{
+	zs_send_mark(ZS_SEND_ANY, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_writev")
+int zs_enter_writev(void *ctx)
+{
+	zs_send_mark(ZS_SEND_ANY, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendto")
+int zs_enter_sendto(void *ctx)
+{
+	zs_send_mark(ZS_SEND_ANY, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendmsg")
+int zs_enter_sendmsg(void *ctx)
+{
+	zs_send_mark(ZS_SEND_ANY, 0);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_sendfile64")
+int zs_enter_sendfile(void *ctx)
+{
+	zs_send_mark(ZS_SEND_ANY, 0);
 	return 0;
 }
 
@@ -751,7 +801,7 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 	struct zs_sock_info *si;
 
 	if (ss) {
-		if (ss->sk == (__u64)sk)
+		if (ss->sk == (__u64)sk || ss->sk == ZS_SEND_ANY)
 			p.ts = ss->ts;
 		ss->sk = 0; /* the next send starts anew */
 	}

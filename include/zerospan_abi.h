@@ -36,16 +36,18 @@ enum zs_event_type {
 
 /* Where the kernel side loses data: X(name, help). Index into the drops map. */
 /* What the injector did with an outgoing message, counted per CPU. */
-#define ZS_INJECT_RESULTS(X)                                                      \
-	X(INJECTED, "traceparent inserted")                                       \
-	X(NOT_REQUEST, "message does not start with a request line")              \
-	X(HAS_CONTEXT, "request already carries a traceparent or B3 headers")     \
-	X(FOREIGN_CONTEXT, "the request being served came with B3 only")          \
-	X(PIPELINED, "request sent before the previous response: left alone")     \
-	X(INCOMPLETE, "header block not within the first bytes of the message")   \
-	X(FAILED, "pushing or writing the header failed, message left as it was") \
-	X(UNREPORTED,                                                             \
-	  "injected, but no DATA record of the send took it: the CLIENT span lacks its id")
+#define ZS_INJECT_RESULTS(X)                                                                 \
+	X(INJECTED, "traceparent inserted")                                                  \
+	X(NOT_REQUEST, "message does not start with a request line")                         \
+	X(HAS_CONTEXT, "request already carries a traceparent or B3 headers")                \
+	X(FOREIGN_CONTEXT, "the request being served came with B3 only")                     \
+	X(PIPELINED, "request sent before the previous response: left alone")                \
+	X(INCOMPLETE, "header block not within the first bytes of the message")              \
+	X(FAILED, "pushing or writing the header failed, message left as it was")            \
+	X(UNREPORTED,                                                                        \
+	  "injected, but no DATA record of the send took it: the CLIENT span lacks its id")  \
+	X(WITHDRAWN, "connections taken out of injection because their app filled the send " \
+		     "buffer")
 
 /* clang-format off */
 enum zs_inject_result {

@@ -195,6 +195,15 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 			return -1;
 		}
 	}
+	if ((v = env_get(env, "ZEROSPAN_SEND_TIME"))) {
+		if (strcmp(v, "syscalls") == 0)
+			c->send_time_syscalls = true;
+		else if (strcmp(v, "auto") != 0) {
+			snprintf(err, errlen, "ZEROSPAN_SEND_TIME '%s': expected auto or syscalls",
+				 v);
+			return -1;
+		}
+	}
 	if ((v = env_get(env, "OTEL_EXPORTER_OTLP_TRACES_TIMEOUT")) ||
 	    (v = env_get(env, "OTEL_EXPORTER_OTLP_TIMEOUT"))) {
 		if (parse_u32(v, 1, 600000, &u)) {

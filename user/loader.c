@@ -26,8 +26,10 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <unistd.h>
 
+#define TRACEFS_MAGIC_ 0x74726163
 #define MAX_LINKS 64
 
 struct zs_loader {
@@ -98,6 +100,88 @@ void zs_loader_read_drops(uint64_t *out)
 void zs_loader_read_inject(uint64_t *out)
 {
 	sum_percpu(inject_stats_fd, ZS_INJ__COUNT, out);
+}
+
+/* Does path exist? Checked with the effective credentials and capabilities
+ * (access() would use the real uid and ignore capabilities: an agent running
+ * as a non-root user with CAP_DAC_READ_SEARCH would see no tracefs). */
+static int path_exists(const char *path)
+{
+	return faccessat(AT_FDCWD, path, F_OK, AT_EACCESS) == 0;
+}
+
+/* Syscall tracepoints are looked up in tracefs: mount it if nobody did. */
+static int ensure_tracefs(void)
+{
+	struct statfs st;
+
+	if (path_exists("/sys/kernel/tracing/events/syscalls") ||
+	    path_exists("/sys/kernel/debug/tracing/events/syscalls"))
+		return 0;
+	if (statfs("/sys/kernel/tracing", &st) == 0 && st.f_type == TRACEFS_MAGIC_)
+		return 0;
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL)) {
+		log_error("mount tracefs on /sys/kernel/tracing: %s", strerror(errno));
+		return -errno;
+	}
+	log_info("mounted tracefs on /sys/kernel/tracing");
+	return 0;
+}
+
+static int tracepoint_exists(const char *cat, const char *name)
+{
+	char path[256];
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/events/%s/%s", cat, name);
+	if (path_exists(path))
+		return 1;
+	snprintf(path, sizeof(path), "/sys/kernel/debug/tracing/events/%s/%s", cat, name);
+	return path_exists(path);
+}
+
+/*
+ * When a send began: tcp:tcp_sendmsg_locked (Linux 6.16) says so from inside
+ * the TCP stack. Without it (or with ZEROSPAN_SEND_TIME=syscalls, which tests
+ * the fallback), the write syscalls' entry tracepoints do, at a cost to every
+ * syscall on the host; without those either, sent data is stamped when its
+ * send returns (on one host the peer may have read it by then).
+ */
+static void choose_send_time(struct sock_bpf *skel, int have_tcp_tp, bool force_syscalls)
+{
+	int syscalls = !have_tcp_tp || force_syscalls, missing = 0;
+	struct bpf_program *prog;
+
+	if (syscalls && ensure_tracefs())
+		syscalls = 0;
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		const char *sec = bpf_program__section_name(prog);
+		char cat[64], name[128];
+
+		if (strncmp(sec, "tracepoint/", 11) != 0)
+			continue;
+		if (!syscalls)
+			bpf_program__set_autoload(prog, false);
+		else if (sscanf(sec + 11, "%63[^/]/%127s", cat, name) == 2 &&
+			 !tracepoint_exists(cat, name)) {
+			bpf_program__set_autoload(prog, false);
+			missing++;
+		}
+	}
+	if (syscalls || !have_tcp_tp)
+		bpf_program__set_autoload(skel->progs.zs_send_begin, false);
+	if (syscalls) {
+		log_info("sends timed by the write syscalls' entry tracepoints%s",
+			 have_tcp_tp ? " (ZEROSPAN_SEND_TIME=syscalls)"
+				     : ": this kernel has no tcp:tcp_sendmsg_locked (Linux 6.16)");
+	} else if (!have_tcp_tp) {
+		log_warn("no tcp:tcp_sendmsg_locked nor syscall tracepoints: sends are timed at "
+			 "their end");
+	}
+	if (missing)
+		log_warn("%d write syscall tracepoints not found: those sends are timed at their "
+			 "end",
+			 missing);
 }
 
 /* The cgroup v2 root, where sockops sees every socket of the host. */
@@ -422,12 +506,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		if (!cfg->tls && is_tls_prog(l->skel, prog))
 			bpf_program__set_autoload(prog, false);
 	}
-	/* tcp:tcp_sendmsg_locked (Linux 6.8): when a send began. Without it sent
-	 * data is stamped when its send returns, after the peer may have read it. */
-	if (!send_begin) {
-		log_warn("no tcp:tcp_sendmsg_locked tracepoint: sends are timed at their end");
-		bpf_program__set_autoload(l->skel->progs.zs_send_begin, false);
-	}
+	choose_send_time(l->skel, send_begin, cfg->send_time_syscalls);
 
 	err = sock_bpf__load(l->skel);
 	if (err) {

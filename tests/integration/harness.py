@@ -25,7 +25,7 @@ sys.path.insert(0, os.path.join(ROOT, "build", "otlp-py"))
 from opentelemetry.proto.collector.trace.v1 import trace_service_pb2  # noqa: E402
 from opentelemetry.proto.collector.metrics.v1 import metrics_service_pb2  # noqa: E402
 
-AGENT = os.path.join(ROOT, "build", "zerospan")
+AGENT = os.environ.get("ZS_TEST_AGENT") or os.path.join(ROOT, "build", "zerospan")  # another build: A/B
 KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
 
 

@@ -274,17 +274,22 @@ print("ok")
 """
 
 
-def test_large_upload_nests_in_its_client_span():
+def test_large_upload_nests_in_its_client_span(send_time=None):
     """A request sent in one send() larger than the socket buffers: the server
     reads its start long before the send returns. Sent data is stamped with
     the time its send began (tcp:tcp_sendmsg_locked), so the SERVER span starts
     after its CLIENT parent and ends before it. Stamped when the send returned,
-    the SERVER span would start first."""
+    the SERVER span would start first.
+    The upload fills the client's send buffer: in the sockhash (injection), the
+    ACKs that free it would wake the client's blocking recv() into EAGAIN
+    (tcp_bpf_recvmsg waits once); the injector takes such a socket out first."""
     port = free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[port])
+    agent = Agent(rec, ports=[port], env={"ZEROSPAN_SEND_TIME": send_time} if send_time else None)
     srv = keepalive_server(port)
     try:
+        if send_time:
+            assert "write syscalls' entry tracepoints" in agent.stderr(), agent.stderr()
         for _ in range(3):
             r = run([PY, "-c", UPLOAD_CLIENT, str(port)], timeout=60)
             assert r.returncode == 0 and "ok" in r.stdout, r
@@ -296,10 +301,18 @@ def test_large_upload_nests_in_its_client_span():
             c = clients.get(sv["parent_span_id"])
             assert c and c["trace_id"] == sv["trace_id"], dump(spans)
             assert c["start"] <= sv["start"] and sv["end"] <= c["end"], (c, sv)
-        agent.assert_no_loss()
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="injected"}'] == 3, m
+        assert m['zerospan_inject_total{result="withdrawn"}'] == 3, m
     finally:
         srv.stop()
         agent.stop()
+
+
+def test_large_upload_nests_with_syscall_send_times():
+    """The same where the kernel has no tcp_sendmsg_locked (before Linux
+    6.16): the write syscalls' entries time the sends."""
+    test_large_upload_nests_in_its_client_span("syscalls")
 
 
 def test_injection_never_breaks_keepalive():
@@ -464,6 +477,7 @@ TESTS = [
     test_incoming_context_without_injection,
     test_sampling,
     test_large_upload_nests_in_its_client_span,
+    test_large_upload_nests_with_syscall_send_times,
     test_injection_never_breaks_keepalive,
     test_across_nodes_through_the_header_alone,
     test_sdk_instrumented_service_joins_the_same_trace,

@@ -67,7 +67,7 @@ def test_daemonset_manifest():
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"]["value"].startswith("http"), env
     assert env["NODE_NAME"]["valueFrom"]["fieldRef"]["fieldPath"] == "spec.nodeName"
     mounts = {m["mountPath"]: m["name"] for m in c["volumeMounts"]}
-    assert {"/sys/kernel/btf", "/sys/fs/bpf", "/sys/fs/cgroup"} <= set(mounts), mounts
+    assert {"/sys/kernel/btf", "/sys/kernel/tracing", "/sys/fs/bpf", "/sys/fs/cgroup"} <= set(mounts), mounts
     vols = {v["name"]: v["hostPath"]["path"] for v in spec["volumes"]}
     for path, name in mounts.items():
         assert vols[name] == path, (path, vols)

@@ -115,7 +115,7 @@ def agent_in_a_container(privileged):
         caps = ",".join(sorted(available(documented())))
         privs = ["--privileged"] if privileged else ["--cap-drop=all", "--cap-add=" + caps]
         container(tag + "-agent", *privs, "--pid=host", "--network=host",
-                  "--cgroupns=host",
+                  "--cgroupns=host", "-v", "/sys/kernel/tracing:/sys/kernel/tracing",
                   "-v", sa + ":/var/run/secrets/kubernetes.io/serviceaccount:ro",
                   "-e", "KUBERNETES_SERVICE_HOST=127.0.0.1", "-e", "KUBERNETES_SERVICE_PORT=%d" % api.port,
                   "-e", "NODE_NAME=node-a",

@@ -51,6 +51,15 @@ static void test_config(void)
 				 sizeof(err)) == 0 &&
 		      c.gzip,
 	      "gzip asked for");
+	CHECK(!c.send_time_syscalls, "sends timed by tcp_sendmsg_locked where it exists");
+	CHECK(zs_config_from_env(&c, (char *[]){ "ZEROSPAN_SEND_TIME=syscalls", NULL }, err,
+				 sizeof(err)) == 0 &&
+		      c.send_time_syscalls,
+	      "syscall send times asked for");
+	CHECK(zs_config_from_env(&c, (char *[]){ "ZEROSPAN_SEND_TIME=soon", NULL }, err,
+				 sizeof(err)) == -1 &&
+		      strstr(err, "ZEROSPAN_SEND_TIME 'soon'") != NULL,
+	      "%s", err);
 	CHECK(zs_config_from_env(&c, bad, err, sizeof(err)) == -1, "batch 0 accepted");
 	CHECK(strstr(err, "OTEL_BSP_MAX_EXPORT_BATCH_SIZE") != NULL, "%s", err);
 
