@@ -38,7 +38,7 @@ UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Keep generated intermediates (the protobuf-c sources): the fuzz build uses them.
 .SECONDARY:
 
-.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode bench-agent fuzz
+.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode bench-agent bench-syscalls fuzz
 all: $(BUILD)/zerospan
 
 deps:
@@ -137,3 +137,8 @@ $(BUILD)/bench-agent: scripts/bench-agent.c $(USER_LIB_OBJS) $(PROTO_O) $(VIEW_O
 
 bench-agent: all $(BUILD)/bench-agent
 	./scripts/bench-agent.sh $(RECORD)
+
+# What every process pays per syscall and per watched TLS call while the
+# agent is loaded (scripts/bench-syscalls.sh; OLD_AGENT=path for an A/B).
+bench-syscalls: all
+	./scripts/bench-syscalls.sh
