@@ -750,40 +750,19 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
  * the start time instead (for whichever socket the send then names). The
  * loader attaches these only then: a syscall tracepoint puts every syscall
  * of every process on the kernel's slower traced path. */
-SEC("tracepoint/syscalls/sys_enter_write")
-int zs_enter_write(void *ctx)
-{
-	zs_send_mark(ZS_SEND_ANY, 0);
-	return 0;
-}
+#define ZS_SEND_ENTRY(prog, syscall)                   \
+	SEC("tracepoint/syscalls/sys_enter_" #syscall) \
+	int prog(void *ctx)                            \
+	{                                              \
+		zs_send_mark(ZS_SEND_ANY, 0);          \
+		return 0;                              \
+	}
 
-SEC("tracepoint/syscalls/sys_enter_writev")
-int zs_enter_writev(void *ctx)
-{
-	zs_send_mark(ZS_SEND_ANY, 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int zs_enter_sendto(void *ctx)
-{
-	zs_send_mark(ZS_SEND_ANY, 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendmsg")
-int zs_enter_sendmsg(void *ctx)
-{
-	zs_send_mark(ZS_SEND_ANY, 0);
-	return 0;
-}
-
-SEC("tracepoint/syscalls/sys_enter_sendfile64")
-int zs_enter_sendfile(void *ctx)
-{
-	zs_send_mark(ZS_SEND_ANY, 0);
-	return 0;
-}
+ZS_SEND_ENTRY(zs_enter_write, write)
+ZS_SEND_ENTRY(zs_enter_writev, writev)
+ZS_SEND_ENTRY(zs_enter_sendto, sendto)
+ZS_SEND_ENTRY(zs_enter_sendmsg, sendmsg)
+ZS_SEND_ENTRY(zs_enter_sendfile, sendfile64)
 
 /*
  * A send on a TCP socket moved ret bytes, which are still in the caller's

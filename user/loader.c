@@ -488,15 +488,22 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	l->skel->rodata->tls_hooks = cfg->tls;
 	/* reads and writes are told apart by syscall number, this architecture's */
-	l->skel->rodata->syscall_ops[SYS_read] = ZS_OP_READ;
-	l->skel->rodata->syscall_ops[SYS_readv] = ZS_OP_READV;
-	l->skel->rodata->syscall_ops[SYS_recvfrom] = ZS_OP_RECVFROM;
-	l->skel->rodata->syscall_ops[SYS_recvmsg] = ZS_OP_RECVMSG;
-	l->skel->rodata->syscall_ops[SYS_write] = ZS_OP_WRITE;
-	l->skel->rodata->syscall_ops[SYS_writev] = ZS_OP_WRITEV;
-	l->skel->rodata->syscall_ops[SYS_sendto] = ZS_OP_SENDTO;
-	l->skel->rodata->syscall_ops[SYS_sendmsg] = ZS_OP_SENDMSG;
-	l->skel->rodata->syscall_ops[SYS_sendfile] = ZS_OP_SENDFILE;
+#define SET_OP(nr, op)                                                                     \
+	do {                                                                               \
+		_Static_assert((nr) < sizeof(((struct sock_bpf__rodata *)0)->syscall_ops), \
+			       "syscall number beyond syscall_ops");                       \
+		l->skel->rodata->syscall_ops[nr] = (op);                                   \
+	} while (0)
+	SET_OP(SYS_read, ZS_OP_READ);
+	SET_OP(SYS_readv, ZS_OP_READV);
+	SET_OP(SYS_recvfrom, ZS_OP_RECVFROM);
+	SET_OP(SYS_recvmsg, ZS_OP_RECVMSG);
+	SET_OP(SYS_write, ZS_OP_WRITE);
+	SET_OP(SYS_writev, ZS_OP_WRITEV);
+	SET_OP(SYS_sendto, ZS_OP_SENDTO);
+	SET_OP(SYS_sendmsg, ZS_OP_SENDMSG);
+	SET_OP(SYS_sendfile, ZS_OP_SENDFILE);
+#undef SET_OP
 	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
 	if (ncpu > 0)
 		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
