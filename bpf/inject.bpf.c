@@ -78,17 +78,20 @@ static __always_inline int zs_inj_count(__u32 result)
 }
 
 /*
- * Has a sender found this socket's send buffer full (SOCK_NOSPACE)? Then the
- * ACKs that free it wake the socket's wait queue, and a blocking read waiting
- * in the sockmap receive path (tcp_bpf_recvmsg waits once, not in a loop)
- * returns EAGAIN to an app that never asked for non-blocking reads.
+ * Should this socket leave the sockhash now? When a sender found its send
+ * buffer full (SOCK_NOSPACE), the ACKs that free it wake the socket's wait
+ * queue, and a blocking read waiting in the sockmap receive path
+ * (tcp_bpf_recvmsg waits once, not in a loop) returns EAGAIN to an app that
+ * never asked for non-blocking reads. Not while received bytes are unread
+ * (rcv_nxt != copied_seq): they may sit in the psock's queue, which leaving
+ * the sockhash frees.
  */
-static __always_inline int zs_send_buffer_was_full(struct bpf_sock *sk)
+static __always_inline int zs_should_withdraw(struct bpf_sock *sk)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct socket *so;
 
-	if (!tp)
+	if (!tp || tp->rcv_nxt != tp->copied_seq)
 		return 0;
 	so = tp->inet_conn.icsk_inet.sk.sk_socket;
 	if (!so)
@@ -122,7 +125,7 @@ int zs_sockops(struct bpf_sock_ops *skops)
 		 * kernel restores the plain TCP calls once the send in flight,
 		 * which holds the psock, returns). Later requests on this
 		 * connection go without a traceparent. */
-		if (!zs_send_buffer_was_full(sk))
+		if (!zs_should_withdraw(sk))
 			return 1;
 		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
 		if (si && si->cookie && bpf_map_delete_elem(&inject_socks, &si->cookie) == 0)

@@ -315,6 +315,75 @@ def test_large_upload_nests_with_syscall_send_times():
     test_large_upload_nests_in_its_client_span("syscalls")
 
 
+EARLY_SERVER = r"""
+import socket, sys
+# Answers a POST as soon as its header block is in, then reads the body:
+# the response reaches the client while it is still sending.
+l = socket.socket()
+l.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+l.bind(("127.0.0.1", int(sys.argv[1])))
+l.listen(8)
+print("ready", flush=True)
+while True:
+    c, _ = l.accept()
+    got = b""
+    while b"\r\n\r\n" not in got:
+        more = c.recv(65536)
+        if not more:
+            break  # the harness's port probe
+        got += more
+    if b"\r\n\r\n" not in got:
+        c.close()
+        continue
+    head, _, rest = got.partition(b"\r\n\r\n")
+    n = int([x for x in head.split(b"\r\n") if x.lower().startswith(b"content-length:")][0].split(b":")[1])
+    c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello")
+    left = n - len(rest)
+    while left > 0:
+        more = c.recv(1 << 20)
+        if not more:
+            break
+        left -= len(more)
+    c.close()
+"""
+
+
+EARLY_CLIENT = r"""
+import socket, sys, time
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])))
+body = b"x" * (8 << 20)
+s.sendall(b"POST /early HTTP/1.1\r\nHost: t\r\nContent-Length: %d\r\n\r\n" % len(body))
+time.sleep(0.3)  # the response arrives and waits, unread
+s.sendall(body)  # fills the send buffer
+got = b""
+while not got.endswith(b"hello"):
+    chunk = s.recv(65536)
+    assert chunk, "connection closed early: %r" % got
+    got += chunk
+print("ok")
+"""
+
+
+def test_early_response_to_a_large_upload_arrives_whole():
+    """The server answers a request before its 8 MiB body is sent: the response
+    waits unread on the client socket while the client's send buffer fills.
+    Taking the socket out of the sockhash then would free the bytes held in
+    its psock queue; the injector waits until nothing is unread."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc([PY, "-c", EARLY_SERVER, str(port)], wait_port=port)
+    try:
+        for _ in range(3):
+            r = run([PY, "-c", EARLY_CLIENT, str(port)], timeout=30)
+            assert r.returncode == 0 and "ok" in r.stdout, r
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="injected"}'] == 3, m
+    finally:
+        srv.stop()
+        agent.stop()
+
+
 def test_injection_never_breaks_keepalive():
     """10,000 requests on one keep-alive connection to each of python, node
     and nginx with injection on: no error, send() returns what the app
@@ -478,6 +547,7 @@ TESTS = [
     test_sampling,
     test_large_upload_nests_in_its_client_span,
     test_large_upload_nests_with_syscall_send_times,
+    test_early_response_to_a_large_upload_arrives_whole,
     test_injection_never_breaks_keepalive,
     test_across_nodes_through_the_header_alone,
     test_sdk_instrumented_service_joins_the_same_trace,
