@@ -245,7 +245,7 @@ enum zs_http_verdict {
 /* A socket call's arguments, built on the stack by the program that
  * captures it (sock_{send,recv}_length, a TLS call's return). */
 struct zs_pending {
-	__u64 buf; /* user buffer, or iovec array (0: sendfile) */
+	__u64 buf; /* user buffer, or iovec array (sendfile: not read) */
 	__u64 sk;  /* struct sock * seen by sock_{send,recv}_length */
 	__u64 cookie;
 	__u32 fd;
