@@ -242,7 +242,7 @@ int zs_inject(struct sk_msg_md *msg)
 	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);
 	zs_tp_format(&c, s->hdr);
-	if (c.state == ZS_CTX_INCOMING)
+	if (c.state == ZS_CTX_INCOMING && c.has_ts)
 		add += zs_tracestate_hdr(key, s->hdr);
 
 	if (add > ZS_INJ_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))

@@ -150,7 +150,8 @@ struct zs_kernel_ctx {
 	__u8 flags;	 /* W3C trace-flags, sampling applied */
 	__u8 state;	 /* enum zs_ctx_state */
 	__u8 via;	 /* INJECT: enum zs_ctx_via */
-	__u8 _pad[5];
+	__u8 has_ts;	 /* kernel only: thread_ts holds this context's tracestate */
+	__u8 _pad[4];
 };
 _Static_assert(sizeof(struct zs_kernel_ctx) == 32, "zs_kernel_ctx size");
 

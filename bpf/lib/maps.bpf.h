@@ -46,8 +46,9 @@ struct {
 } thread_ctx SEC(".maps");
 
 /* The tracestate of the request in thread_ctx, same keys, when it came with
- * a valid traceparent and one tracestate header of at most ZS_TS_MAX bytes;
- * deleted otherwise. Written with thread_ctx, read by the injector. */
+ * a valid traceparent and one tracestate header of at most ZS_TS_MAX bytes
+ * (the context's has_ts says so; an entry it does not vouch for is stale and
+ * never read, and ages out). Written with thread_ctx, read by the injector. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
 	__uint(max_entries, 16384);

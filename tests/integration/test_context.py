@@ -54,11 +54,19 @@ def test_chain_of_three_services_is_one_trace(inject="on"):
         r = run(["curl", "-sS", "-H", "traceparent: " + TP, "-H", "tracestate: " + ts,
                  "http://127.0.0.1:%d/chain" % front_p])
         assert r.returncode == 0 and r.stdout.startswith("leaf"), r
-        spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 6 * (n + 1))
+        # then one with a context and no tracestate: the last one's is not
+        # passed on (the threads and processes that served it serve this one)
+        tp2 = "00-%s-%s-01" % ("4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7")
+        r = run(["curl", "-sS", "-H", "traceparent: " + tp2, "http://127.0.0.1:%d/chain" % front_p])
+        assert r.returncode == 0 and r.stdout.startswith("leaf"), r
+        spans = rec.wait(lambda s: s["attrs"].get("url.path") == "/chain", 6 * (n + 2))
         joined = [s for s in spans if s["trace_id"] == TP[3:35]]
         assert len(joined) == 6, dump(joined)
         assert all(s["trace_state"] == ts for s in joined), [(s["resource"]["service.name"], s["kind"], s["trace_state"]) for s in joined]
-        spans = [s for s in spans if s["trace_id"] != TP[3:35]]
+        bare = [s for s in spans if s["trace_id"] == tp2[3:35]]
+        assert len(bare) == 6, dump(bare)
+        assert all(s["trace_state"] == "" for s in bare), [(s["resource"]["service.name"], s["kind"], s["trace_state"]) for s in bare]
+        spans = [s for s in spans if s["trace_id"] not in (TP[3:35], tp2[3:35])]
         assert len(spans) == 6 * n, dump(spans)
         traces = {}
         for s in spans:
@@ -72,14 +80,14 @@ def test_chain_of_three_services_is_one_trace(inject="on"):
                 assert outer["start"] <= inner["start"] and inner["end"] <= outer["end"], (outer, inner)
         m = agent.assert_no_loss()
         if inject == "off":
-            assert m["zerospan_links_thread_total"] >= n + 1, m      # front: its handler thread calls
-            assert m["zerospan_links_process_total"] >= n + 1, m     # middle: a pool worker calls
-            assert m["zerospan_links_same_node_total"] >= 3 * n + 2, m
+            assert m["zerospan_links_thread_total"] >= n + 2, m      # front: its handler thread calls
+            assert m["zerospan_links_process_total"] >= n + 2, m     # middle: a pool worker calls
+            assert m["zerospan_links_same_node_total"] >= 3 * n + 4, m
         else:
             # every hop joined through the header the kernel inserted
-            assert m['zerospan_inject_total{result="injected"}'] == 3 * n + 2, m
-            assert m["zerospan_links_injected_total"] == 2 * (n + 1), m
-            assert m["zerospan_context_extracted_total"] == 3 * (n + 1), m
+            assert m['zerospan_inject_total{result="injected"}'] == 3 * n + 4, m
+            assert m["zerospan_links_injected_total"] == 2 * (n + 2), m
+            assert m["zerospan_context_extracted_total"] == 3 * (n + 2), m
     finally:
         for p in procs:
             p.stop()
