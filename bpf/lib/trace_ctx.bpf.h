@@ -134,10 +134,9 @@ struct zs_tc_buf {
  * A header line begins after each "\n" (and at offset 0 when the previous
  * chunk ended with one: the caller looks there first). At offset i: returns
  * 1 to stop (end of the header block, or of the buffer). A global function,
- * so the verifier checks it once and not at each of its 8 calls in
- * zs_tp_scan8_cb (inlined, they made the program "too large"). It gets the
- * buffer as an argument: s->buf read here would be a plain number to the
- * verifier.
+ * so the verifier checks it once (inlined into the scan, it made programs
+ * "too large"). It gets the buffer as an argument: s->buf read here would be
+ * a plain number to the verifier.
  */
 __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64 i)
 {
@@ -155,7 +154,40 @@ __noinline int zs_tp_nl(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64
 	return zs_tp_line_in(s, b, i + 1);
 }
 
-/* zs_tp_scan8_cb's context. The buffer is kept apart from s: a global
+/* 0x80 at each byte of b1 that can start a line zs_tp_line_in looks at:
+ * t (traceparent, tracestate), b (b3), x (x-b3-...), either case, or the
+ * CR or LF of the empty line ending the block. */
+static __always_inline __u64 zs_swar_tp_line_start(__u64 b1)
+{
+	__u64 l = b1 | 0x2020202020202020ULL; /* lowercase letters */
+
+	return zs_swar_eq(l, 't') | zs_swar_eq(l, 'b') | zs_swar_eq(l, 'x') | zs_swar_eq(b1, '\r') |
+	       zs_swar_eq(b1, '\n');
+}
+
+/*
+ * The "\n"s of the word at offset at that m flags go to zs_tp_nl, lowest
+ * first. Returns 1 to stop. A global function: the verifier checks it once,
+ * not at each of its calls in zs_tp_scan64_cb.
+ */
+__noinline int zs_tp_word(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64 at, __u64 m)
+{
+	__u32 j;
+
+	if (!s || !buf)
+		return 1;
+#pragma clang loop unroll(disable)
+	for (j = 0; j < 8; j++) {
+		if (!m)
+			return 0;
+		if (zs_tp_nl(s, buf, at + ZS_SWAR_BYTE_IDX(m)))
+			return 1;
+		m &= m - 1;
+	}
+	return 0;
+}
+
+/* zs_tp_scan64_cb's context. The buffer is kept apart from s: a global
  * function given s may write anything there, so the verifier no longer takes
  * s->buf for a pointer after the first zs_tp_nl call. */
 struct zs_tp_run {
@@ -163,27 +195,47 @@ struct zs_tp_run {
 	struct zs_tp_scan *s;
 };
 
+/* Words per zs_tp_scan64_cb call. */
+#define ZS_TP_WORDS 8
+
 /*
- * bpf_loop callback over a buffer 8 bytes at a time: a word without "\n"
- * (most of a header block) is passed over with one test (SWAR: a byte of
- * v ^ 0x0a0a.. is zero); each flagged byte of the others goes to zs_tp_nl,
- * lowest first (the lowest is a "\n"; higher ones may be borrows, and
- * zs_tp_nl checks the byte). Words are read at multiples of 8 below
- * ZS_TC_BUF; a "\n" at n or past it ends the scan. A byte-by-byte loop cost
- * about 2 us per served request here (docs/BENCHMARKS.md).
+ * bpf_loop callback over a buffer 64 bytes at a time. In each word, SWAR
+ * finds the "\n"s (exactly) and which of them start a line that may
+ * matter (zs_swar_tp_line_start on the next bytes); only a word with such
+ * a line calls zs_tp_word. Calls are what a scan costs here (each returns
+ * through the kernel's return thunk): a callback per 8 bytes and a call per
+ * "\n" took ~275 ns for a 121-byte request and ~610 ns for a 238-byte
+ * header block, this ~165 and ~200 ns (BPF_PROG_RUN, docs/BENCHMARKS.md).
+ * Words are read at multiples of 8 below ZS_TC_BUF; a "\n" at n or past it
+ * ends the scan.
  */
-static long zs_tp_scan8_cb(__u64 i, void *ctx)
+static long zs_tp_scan64_cb(__u64 i, void *ctx)
 {
 	struct zs_tp_run *r = ctx;
 	struct zs_tp_scan *s = r->s;
 	const struct zs_tc_buf *buf = r->buf;
-	__u64 base = i * 8, v, m, off;
+	__u64 at = i * 8 * ZS_TP_WORDS, x, y, nl, m;
+	__u32 w;
 
-	if (base >= s->n)
-		return 1;
-	v = *(const __u64 *)&buf->b[base & (ZS_TC_MASK & ~7ULL)];
-	m = zs_swar_nl(v);
-	ZS_SWAR_EACH(m, off, zs_tp_nl(s, buf, base + off));
+	x = *(const __u64 *)&buf->b[at & (ZS_TC_MASK & ~7ULL)];
+#pragma unroll
+	for (w = 0; w < ZS_TP_WORDS; w++, at += 8) {
+		if (at >= s->n)
+			return 1;
+		y = *(const __u64 *)&buf->b[(at + 8) & (ZS_TC_MASK & ~7ULL)];
+		nl = zs_swar_eq(x, '\n');
+		/* every "\n" while the request line or a tracestate line is open
+		 * (a tracestate line is longer than a word: its end is never in
+		 * the word of the "\n" before it) */
+		if (nl) {
+			m = !s->nl1 || (s->ts_value && !s->ts_len)
+				    ? nl
+				    : nl & zs_swar_tp_line_start(zs_swar_next_byte(x, y));
+			if (m && zs_tp_word(s, buf, at, m))
+				return 1;
+		}
+		x = y;
+	}
 	return 0;
 }
 
@@ -192,7 +244,7 @@ static __always_inline void zs_tp_scan_run(struct zs_tp_scan *s)
 {
 	struct zs_tp_run r = { (const struct zs_tc_buf *)s->buf, s };
 
-	bpf_loop((s->n + 7) / 8, zs_tp_scan8_cb, &r, 0);
+	bpf_loop((s->n + 8 * ZS_TP_WORDS - 1) / (8 * ZS_TP_WORDS), zs_tp_scan64_cb, &r, 0);
 }
 
 static __always_inline int zs_hexval(__u8 c)

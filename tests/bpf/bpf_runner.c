@@ -7,6 +7,7 @@
  */
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -196,6 +197,10 @@ static int hdr_scan_case(const unsigned char *b, unsigned n, unsigned rolling, i
 	unsigned want_roll = rolling;
 
 	memcpy(h.buf, b, n);
+	/* past the chunk, what an earlier one left: terminators, which must
+	 * not count */
+	for (unsigned k = n; k < ZS_T_HSCAN_MAX; k++)
+		h.buf[k] = (unsigned char)"\r\n\r\nGET "[k % 8];
 	h.n = n;
 	h.rolling = rolling;
 	h.is_response = (unsigned)is_response;
@@ -410,6 +415,123 @@ static struct zs_t_tp tp(const char *block)
 #define TP "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
 #define RL "GET / HTTP/1.1\r\nHost: a\r\n"
 
+/* The scan written out byte at a time (what zs_tp_nl and zs_tp_line_in
+ * decide at each "\n", in order), for the random blocks below. */
+static struct zs_t_tp ref_tp_scan(const unsigned char *b, unsigned n)
+{
+	struct zs_t_tp r = { 0 };
+
+	for (unsigned i = 0; i < n; i++) {
+		unsigned l = i + 1, k;
+		char low[12];
+
+		if (b[i] != '\n')
+			continue;
+		if (!r.nl1)
+			r.nl1 = i + 1;
+		if (r.ts_value && !r.ts_len && i > r.ts_value)
+			r.ts_len = i - r.ts_value - (b[i - 1] == '\r');
+		if (l >= n)
+			continue;
+		if (b[l] == '\r' || b[l] == '\n') {
+			r.end = l + (b[l] == '\r' ? 2 : 1);
+			break;
+		}
+		if (l + 5 < n && ((tolower(b[l]) == 'b' && b[l + 1] == '3' && b[l + 2] == ':') ||
+				  (tolower(b[l]) == 'x' && b[l + 1] == '-' &&
+				   tolower(b[l + 2]) == 'b' && b[l + 3] == '3' && b[l + 4] == '-')))
+			r.b3 = 1;
+		if (l + 12 > n)
+			continue;
+		for (k = 0; k < 12; k++)
+			low[k] = (char)tolower(b[l + k]);
+		if (!memcmp(low, "tracestate:", 11)) {
+			unsigned v = l + 11, w;
+
+			if (r.ts_count) {
+				r.ts_count = 2;
+				continue;
+			}
+			r.ts_count = 1;
+			for (w = 0; w < 4 && (b[v] == ' ' || b[v] == '\t'); w++)
+				v++;
+			r.ts_value = v;
+		} else if (!memcmp(low, "traceparent:", 12)) {
+			r.count = r.count ? 2 : 1;
+		}
+	}
+	return r;
+}
+
+/* Random header blocks (lines of every kind the scan tells apart, short and
+ * long, CRLF or LF, stale bytes past n) against ref_tp_scan. */
+static void test_tp_scan_random(void)
+{
+	static const char *const lines[] = {
+		"Host: a",
+		"A:",
+		"Accept: */*",
+		"traceparent: " TP,
+		"TRACEPARENT:" TP,
+		"tracestate: x=1",
+		"TraceState:  congo=t61rcWkgMzE",
+		"tracestate:",
+		"b3: 1-2-1",
+		"X-B3-TraceId: 463ac35c9f6413ad",
+		"x-b3",
+		"t",
+		"traceparen",
+		"User-Agent: wrk",
+	};
+	unsigned seed = 777, bad = 0, total = 0;
+
+	for (int t = 0; t < 3000; t++) {
+		struct zs_t_tp u = { 0 }, r;
+		unsigned n = 0;
+		int nlines;
+
+		seed = seed * 1103515245u + 12345u;
+		nlines = (int)((seed >> 16) % 9);
+		n = (unsigned)snprintf((char *)u.buf, sizeof(u.buf), "GET /%.*s HTTP/1.1%s",
+				       (int)((seed >> 8) % 9), "abcdefgh",
+				       (seed & 1) ? "\n" : "\r\n");
+		for (int k = 0; k < nlines; k++) {
+			const char *ln;
+
+			seed = seed * 1103515245u + 12345u;
+			ln = lines[(seed >> 16) % (sizeof(lines) / sizeof(lines[0]))];
+			if (n + strlen(ln) + 4 >= sizeof(u.buf))
+				break;
+			n += (unsigned)snprintf((char *)u.buf + n, sizeof(u.buf) - n, "%s%s", ln,
+						(seed >> 3) & 1 ? "\n" : "\r\n");
+		}
+		if (seed & 4 && n + 2 < sizeof(u.buf))
+			n += (unsigned)snprintf((char *)u.buf + n, sizeof(u.buf) - n, "\r\n");
+		/* cut anywhere, past n what an earlier message left */
+		seed = seed * 1103515245u + 12345u;
+		if (seed & 8)
+			n = (seed >> 16) % (n + 1);
+		for (unsigned k = n; k < sizeof(u.buf); k++)
+			u.buf[k] = (unsigned char)"\ntraceparent: \r\n"[k % 17];
+		u.n = n;
+		r = ref_tp_scan(u.buf, n);
+		run("test_tp", &u, sizeof(u));
+		total++;
+		if (u.count != r.count || u.b3 != r.b3 || u.end != r.end || u.nl1 != r.nl1 ||
+		    u.ts_count != r.ts_count || u.ts_value != r.ts_value || u.ts_len != r.ts_len) {
+			if (bad++ < 3)
+				CHECK(0,
+				      "random block %d (n %u): count %u/%u b3 %u/%u end %u/%u nl1 "
+				      "%u/%u "
+				      "ts %u/%u at %u/%u len %u/%u",
+				      t, n, u.count, r.count, u.b3, r.b3, u.end, r.end, u.nl1,
+				      r.nl1, u.ts_count, r.ts_count, u.ts_value, r.ts_value,
+				      u.ts_len, r.ts_len);
+		}
+	}
+	CHECK(bad == 0, "%u of %u random header blocks scanned unlike the reference", bad, total);
+}
+
 static void test_trace_ctx(void)
 {
 	struct zs_t_tp t = tp(RL "traceparent: " TP "\r\nAccept: */*\r\n\r\n");
@@ -594,8 +716,10 @@ int main(int argc, char **argv)
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "test_hdr_scan"))
 			test_hdr_scan();
-		if (!err && bpf_object__find_program_by_name(obj, "test_tp"))
+		if (!err && bpf_object__find_program_by_name(obj, "test_tp")) {
 			test_trace_ctx();
+			test_tp_scan_random();
+		}
 		if (!err && bpf_object__find_program_by_name(obj, "test_tls_ret_len"))
 			test_tls();
 		bpf_object__close(obj);
