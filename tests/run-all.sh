@@ -52,7 +52,7 @@ for s in "${suites[@]}"; do
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
       run_suite "bpf: BPF_PROG_RUN" build/tests/bpf_runner build/bpf/tests/http_class_test.bpf.o \
         build/bpf/tests/trace_ctx_test.bpf.o build/bpf/tests/tls_test.bpf.o \
-        build/bpf/tests/hdr_scan_test.bpf.o
+        build/bpf/tests/hdr_scan_test.bpf.o build/bpf/tests/scan_time.bpf.o
       ;;
     integration)
       make -s all >/dev/null || { echo "integration: build failed"; fail=$((fail + 1)); continue; }

@@ -204,8 +204,9 @@ struct zs_tp_run {
  * matter (zs_swar_tp_line_start on the next bytes); only a word with such
  * a line calls zs_tp_word. Calls are what a scan costs here (each returns
  * through the kernel's return thunk): a callback per 8 bytes and a call per
- * "\n" took ~275 ns for a 121-byte request and ~610 ns for a 238-byte
- * header block, this ~165 and ~200 ns (BPF_PROG_RUN, docs/BENCHMARKS.md).
+ * "\n" took ~220 ns for a 121-byte request and ~530 ns for a 238-byte
+ * header block, this ~140 and ~175 ns (bpf/tests/scan_time.bpf.c,
+ * docs/BENCHMARKS.md).
  * Words are read at multiples of 8 below ZS_TC_BUF; a "\n" at n or past it
  * ends the scan.
  */

@@ -99,4 +99,16 @@ struct zs_t_mark_tls {
 	__u32 _pad;
 };
 
+/* bpf/tests/scan_time.bpf.c: a chunk, which scan to time (0: none, the
+ * program's own cost), what it found (so it is not optimised away). */
+enum { ZS_T_TIME_NONE, ZS_T_TIME_HDR_SCAN, ZS_T_TIME_TP_SCAN };
+
+struct zs_t_scan_time {
+	__u8 buf[32768]; /* ZS_HS_BUF and ZS_TC_BUF, checked there */
+	__u32 n;
+	__u32 which;
+	__u32 is_response;
+	__u32 out;
+};
+
 #endif
