@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# What every process on the host pays per call while an agent is loaded (no
-# traffic; the caller is in scope): getppid, a one-byte write to /dev/null,
-# and a TLS call the uprobes watch. Rounds alternate no agent, AGENT (default
-# build/zerospan) and, if set, OLD_AGENT (another build, for A/B).
+# What every process on the host pays per call while an agent is loaded (the
+# caller is in scope): getppid, a one-byte write to /dev/null, a TLS call the
+# uprobes watch, and an HTTP exchange with both ends in one thread (what the
+# kernel side costs a traced app per request, without scheduling noise).
+# Rounds alternate no agent, AGENT (default build/zerospan) and, if set,
+# OLD_AGENT (another build, for A/B).
 #   sudo scripts/bench-syscalls.sh [rounds]
 set -euo pipefail
 cd "$(dirname "$0")/.."
