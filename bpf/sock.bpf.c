@@ -427,7 +427,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more, __u32 lead_nl)
 {
 	struct zs_tp_scan sc = {};
-	struct zs_kernel_ctx *c, *cur;
+	struct zs_kernel_ctx *c;
 	__u64 proc_key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
 
 	if (!s || got > ZS_CAPTURE_MAX)
@@ -460,17 +460,11 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		c->state = ZS_CTX_ROOT;
 		c->flags = zs_ratio_sampled(c->trace_id, sample_threshold);
 	}
-	/* The thread's own entry is read only by this thread (its injector and
-	 * TLS handoff run in its context): overwritten in place, sparing an
-	 * LRU update's new element. The process entry, read by its other
-	 * threads and children, is replaced whole. */
+	/* for the thread (its injector and TLS handoff), then its process
+	 * (its other threads and children), in place (zs_ctx_put) */
 	zs_keep_tracestate(s, &sc, c, id, proc_key);
-	cur = bpf_map_lookup_elem(&thread_ctx, &id);
-	if (cur)
-		*cur = *c;
-	else
-		bpf_map_update_elem(&thread_ctx, &id, c, BPF_ANY);
-	bpf_map_update_elem(&thread_ctx, &proc_key, c, BPF_ANY);
+	zs_ctx_put(id, c);
+	zs_ctx_put(proc_key, c);
 	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 

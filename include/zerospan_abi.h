@@ -151,7 +151,7 @@ struct zs_kernel_ctx {
 	__u8 state;	 /* enum zs_ctx_state */
 	__u8 via;	 /* INJECT: enum zs_ctx_via */
 	__u8 has_ts;	 /* kernel only: thread_ts holds this context's tracestate */
-	__u8 _pad[4];
+	__u32 check;	 /* kernel only, in thread_ctx: zs_ctx_check() of the rest */
 };
 _Static_assert(sizeof(struct zs_kernel_ctx) == 32, "zs_kernel_ctx size");
 

@@ -75,26 +75,63 @@ struct {
 	__type(value, struct zs_sock_info);
 } sock_info SEC(".maps");
 
+/*
+ * thread_ctx entries are written in place (an LRU update takes a new element
+ * each time: ~290 ns a served request for the process entry alone). A
+ * process entry is written by any of its threads and read by the others, so
+ * check, written last, is a hash of the rest: a reader that copied a mix of
+ * two writes, or one half done, sees it differ and takes the entry for
+ * absent (zs_ctx_check, zs_ctx_store: trace_ctx.bpf.h). No atomics (the BPF
+ * target here has none with results), and no store or load order assumed.
+ * zs_ctx_put writes c at key (in place when there, else a new entry).
+ */
+static __always_inline void zs_ctx_put(__u64 key, struct zs_kernel_ctx *c)
+{
+	struct zs_kernel_ctx *e = bpf_map_lookup_elem(&thread_ctx, &key);
+
+	if (e) {
+		zs_ctx_store(e, c);
+		return;
+	}
+	c->check = zs_ctx_check(c);
+	bpf_map_update_elem(&thread_ctx, &key, c, BPF_ANY);
+}
+
+/* A consistent copy of the thread_ctx entry at key into out, or -1 (out
+ * untouched). */
+static __always_inline int zs_ctx_get(__u64 key, struct zs_kernel_ctx *out)
+{
+	struct zs_kernel_ctx *e = bpf_map_lookup_elem(&thread_ctx, &key), t;
+
+	if (!e)
+		return -1;
+	t = *e;
+	if (t.check != zs_ctx_check(&t))
+		return -1;
+	*out = t;
+	return 0;
+}
+
 /* The context a call sent by this thread continues; *key_out: where it was
- * found (thread, process or parent process key). */
+ * found (thread, process or parent process key). An entry caught while
+ * another thread writes it counts as absent. */
 static __always_inline int zs_caller_ctx(__u64 id, struct zs_kernel_ctx *out, __u64 *key_out)
 {
-	struct zs_kernel_ctx *c = bpf_map_lookup_elem(&thread_ctx, &id);
 	__u64 key = id;
+	int err = zs_ctx_get(key, out);
 
-	if (!c) {
+	if (err) {
 		key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
-		c = bpf_map_lookup_elem(&thread_ctx, &key);
+		err = zs_ctx_get(key, out);
 	}
-	if (!c) {
+	if (err) {
 		struct task_struct *t = (struct task_struct *)bpf_get_current_task();
 
 		key = (__u64)BPF_CORE_READ(t, real_parent, tgid) << 32 | 0xffffffffULL;
-		c = bpf_map_lookup_elem(&thread_ctx, &key);
+		err = zs_ctx_get(key, out);
 	}
-	if (!c)
+	if (err)
 		return -1;
-	*out = *c;
 	*key_out = key;
 	return 0;
 }

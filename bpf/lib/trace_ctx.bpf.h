@@ -368,4 +368,34 @@ static __always_inline void zs_random_id(__u8 *dst, __u32 n)
 	}
 }
 
+/* A hash of a context but its check field: a copy whose check differs was
+ * taken while the context was being written (maps.bpf.h's zs_ctx_get). */
+static __always_inline __u32 zs_ctx_check(const struct zs_kernel_ctx *c)
+{
+	__u64 t0, t1, sp, h;
+	__u32 w;
+
+	__builtin_memcpy(&t0, c->trace_id, 8);
+	__builtin_memcpy(&t1, c->trace_id + 8, 8);
+	__builtin_memcpy(&sp, c->span_id, 8);
+	w = (__u32)c->flags | (__u32)c->state << 8 | (__u32)c->via << 16 | (__u32)c->has_ts << 24;
+	h = (t0 ^ (t1 << 17 | t1 >> 47) ^ (sp << 31 | sp >> 33) ^ w) * 0x9e3779b97f4a7c15ULL;
+	return (__u32)(h >> 32);
+}
+
+/* Writes c into the thread_ctx entry e in place, check last. */
+static __always_inline void zs_ctx_store(struct zs_kernel_ctx *e, const struct zs_kernel_ctx *c)
+{
+	__u32 check = zs_ctx_check(c);
+
+	__builtin_memcpy(e->trace_id, c->trace_id, sizeof(e->trace_id));
+	__builtin_memcpy(e->span_id, c->span_id, sizeof(e->span_id));
+	e->flags = c->flags;
+	e->state = c->state;
+	e->via = c->via;
+	e->has_ts = c->has_ts;
+	asm volatile("" ::: "memory"); /* the compiler keeps check last */
+	e->check = check;
+}
+
 #endif

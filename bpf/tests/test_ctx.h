@@ -99,6 +99,18 @@ struct zs_t_mark_tls {
 	__u32 _pad;
 };
 
+/* zs_ctx_store / zs_ctx_check: a written, then parts of b written over it
+ * (tear bits 0-3: trace id low and high words, span id, flags..has_ts;
+ * bit 4: b's check), then b written whole; does each copy check? */
+struct zs_t_ctx_check {
+	struct zs_kernel_ctx a;
+	struct zs_kernel_ctx b;
+	__u32 tear;
+	__u32 ok_a;
+	__u32 ok_torn;
+	__u32 ok_b;
+};
+
 /* bpf/tests/scan_time.bpf.c: a chunk, which scan to time (0: none, the
  * program's own cost), what it found (so it is not optimised away). */
 enum { ZS_T_TIME_NONE, ZS_T_TIME_HDR_SCAN, ZS_T_TIME_TP_SCAN };

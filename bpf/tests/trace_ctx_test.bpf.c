@@ -45,3 +45,34 @@ int test_tp(struct zs_t_tp *ctx)
 	__builtin_memcpy(ctx->hdr, hdr, ZS_TP_HDR_LEN);
 	return 0;
 }
+
+/* A thread_ctx entry, as zs_ctx_store leaves it. */
+struct zs_kernel_ctx entry;
+
+SEC("syscall")
+int test_ctx_check(struct zs_t_ctx_check *ctx)
+{
+	struct zs_kernel_ctx a = ctx->a, b = ctx->b;
+
+	zs_ctx_store(&entry, &a);
+	ctx->ok_a = entry.check == zs_ctx_check(&entry);
+	/* a second writer, part way through */
+	if (ctx->tear & 1)
+		__builtin_memcpy(entry.trace_id, b.trace_id, 8);
+	if (ctx->tear & 2)
+		__builtin_memcpy(entry.trace_id + 8, b.trace_id + 8, 8);
+	if (ctx->tear & 4)
+		__builtin_memcpy(entry.span_id, b.span_id, 8);
+	if (ctx->tear & 8) {
+		entry.flags = b.flags;
+		entry.state = b.state;
+		entry.via = b.via;
+		entry.has_ts = b.has_ts;
+	}
+	if (ctx->tear & 16)
+		entry.check = zs_ctx_check(&b);
+	ctx->ok_torn = entry.check == zs_ctx_check(&entry);
+	zs_ctx_store(&entry, &b);
+	ctx->ok_b = entry.check == zs_ctx_check(&entry);
+	return 0;
+}

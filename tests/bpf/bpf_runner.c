@@ -500,6 +500,39 @@ static void test_tp_scan_random(void)
 	CHECK(bad == 0, "%u of %u random header blocks scanned unlike the reference", bad, total);
 }
 
+/* In-place thread_ctx writes: a copy taken part way through a write (any
+ * mix of two contexts' words and checks) must fail its check; whole ones
+ * pass. Random context pairs, every mix. */
+static void test_ctx_check(void)
+{
+	unsigned seed = 4242, bad = 0, total = 0;
+
+	for (int t = 0; t < 200; t++) {
+		struct zs_t_ctx_check c = { 0 };
+		unsigned char *pa = (unsigned char *)&c.a, *pb = (unsigned char *)&c.b;
+
+		for (size_t k = 0; k < 28; k++) { /* all but check */
+			seed = seed * 1103515245u + 12345u;
+			pa[k] = (unsigned char)(seed >> 16);
+			seed = seed * 1103515245u + 12345u;
+			pb[k] = (unsigned char)(seed >> 16);
+		}
+		for (unsigned tear = 0; tear < 32; tear++) {
+			int whole = tear == 0 || tear == 31;
+
+			c.tear = tear;
+			run("test_ctx_check", &c, sizeof(c));
+			total++;
+			if (!c.ok_a || !c.ok_b || c.ok_torn != (unsigned)whole) {
+				if (bad++ < 3)
+					CHECK(0, "pair %d, tear %u: ok a %u torn %u b %u", t, tear,
+					      c.ok_a, c.ok_torn, c.ok_b);
+			}
+		}
+	}
+	CHECK(bad == 0, "%u of %u in-place context writes checked wrong", bad, total);
+}
+
 static void test_trace_ctx(void)
 {
 	struct zs_t_tp t = tp(RL "traceparent: " TP "\r\nAccept: */*\r\n\r\n");
@@ -742,6 +775,7 @@ int main(int argc, char **argv)
 		if (!err && bpf_object__find_program_by_name(obj, "test_tp")) {
 			test_trace_ctx();
 			test_tp_scan_random();
+			test_ctx_check();
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "time_scans"))
 			time_scans();
