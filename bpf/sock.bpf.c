@@ -261,18 +261,27 @@ static long zs_tail_cb(__u64 k, void *data)
 /*
  * Copies up to want bytes of the data the syscall moved into s->payload and,
  * when the chunk is not copied whole, its last bytes (up to ZS_TAIL_LEN, from
- * the last ZS_TAIL_SEGS iovecs) into tail.
+ * the last ZS_TAIL_SEGS iovecs) into s->ev.tail. have: bytes zs_peek already
+ * put there from the first iovec (or buffer); enough of them spare a copy.
+ * Returns the bytes copied. A global function: the verifier checks it once
+ * for any have and want, not once per path of zs_capture (which then
+ * exceeded the 1M instruction budget).
  */
-static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p,
-					     __u64 len, __u32 want, __u8 *tail, __u8 *tail_len)
+__noinline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *p, __u64 len,
+				 __u32 want, __u32 have)
 {
 	__u32 off = 0, i, last_idx = 0, tl;
 	__u64 left = len, last_take = 0;
+	__u8 *tail, *tail_len;
 
+	if (!s || !p)
+		return 0;
+	tail = s->ev.tail;
+	tail_len = &s->ev.tail_len;
 	*tail_len = 0;
 	if (ZS_OP_IS_FLAT(p->op)) {
 		zs_clamp_umax(want, ZS_CAPTURE_MAX);
-		if (want && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
+		if (want > have && bpf_probe_read_user(s->payload, want, (void *)p->buf)) {
 			zs_drop(ZS_DROP_READ_FAILED);
 			return 0;
 		}
@@ -284,6 +293,8 @@ static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct 
 		}
 		return want;
 	}
+	if (want == len && want <= have)
+		return want; /* all in the first iovec, peeked */
 #pragma unroll
 	for (i = 0; i < ZS_IOV_MAX; i++) {
 		struct iovec iov;
@@ -336,9 +347,15 @@ static __always_inline __u32 zs_copy_payload(struct zs_scratch *s, const struct 
 	return off;
 }
 
-/* Reads the first bytes of the data (first iovec for vectored calls). */
-static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len,
-					  __u8 head[ZS_CLASSIFY_LEN])
+/* Bytes zs_peek reads: a header block of a common size, so that most
+ * message starts need no second copy (each helper call costs; a few hundred
+ * bytes more to copy cost little). */
+#define ZS_PEEK_LEN 512
+
+/* Reads the data's first bytes (of the first iovec for vectored calls, at
+ * most ZS_PEEK_LEN) into s->payload: the classifier's head, and often all
+ * zs_copy_payload wants. Returns how many. */
+static __always_inline __u32 zs_peek(struct zs_scratch *s, const struct zs_pending *p, __u64 len)
 {
 	__u64 base = p->buf, n = len;
 
@@ -350,9 +367,9 @@ static __always_inline __u32 zs_peek_head(const struct zs_pending *p, __u64 len,
 		base = (__u64)iov.iov_base;
 		n = iov.iov_len < len ? iov.iov_len : len;
 	}
-	if (n > ZS_CLASSIFY_LEN)
-		n = ZS_CLASSIFY_LEN;
-	if (bpf_probe_read_user(head, n & (2 * ZS_CLASSIFY_LEN - 1), (void *)base))
+	if (n > ZS_PEEK_LEN)
+		n = ZS_PEEK_LEN;
+	if (bpf_probe_read_user(s->payload, n & (2 * ZS_PEEK_LEN - 1), (void *)base))
 		return 0;
 	return n;
 }
@@ -519,8 +536,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	struct zs_pending p = *pp;
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
-	__u8 head[ZS_CLASSIFY_LEN] = {};
-	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0;
+	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 
 	s = bpf_map_lookup_elem(&scratch, &cpu);
@@ -528,9 +544,8 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		return 0;
 
 	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO) {
-		__u32 hn = zs_peek_head(&p, len, head);
-
-		start = zs_classify_start(head, hn);
+		have = zs_peek(s, &p, len);
+		start = zs_classify_start(s->payload, have);
 	}
 	if (!zs_http_verdict_step(st, start)) {
 		st->pos[dir] += len;
@@ -561,7 +576,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	got = 0;
 	s->ev.tail_len = 0;
 	if (p.op != ZS_OP_SENDFILE)
-		got = zs_copy_payload(s, &p, len, want, s->ev.tail, &s->ev.tail_len);
+		got = zs_copy_payload(s, &p, len, want, have);
 	if (got) {
 		zs_clamp_umax(got, ZS_CAPTURE_MAX);
 		sc.n = got;
