@@ -408,9 +408,10 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 }
 
 /* The request's tracestate goes with its context (thread_ts), if any;
- * c->has_ts says whether it did. Without that flag a stale entry is never
- * read, so none is deleted: most requests have none, and the two lookups
- * and deletes this took before cost ~200 ns per served request. */
+ * c->has_ts says whether it did. Since a stale entry is never read without
+ * that flag, none is deleted: most requests carry no tracestate, and each
+ * of them took two lookups (and deletes) to clear the thread's and the
+ * process's entries. */
 static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struct zs_tp_scan *sc,
 					       struct zs_kernel_ctx *c, __u64 id, __u64 proc_key)
 {
