@@ -107,9 +107,6 @@ static __always_inline __u64 zs_swar_crlfcrlf(__u64 x, __u64 y)
 	return crlf_x & ((crlf_x >> 16) | (crlf_y << 48));
 }
 
-/* Words per zs_hdr_scan64_cb call. */
-#define ZS_HS_WORDS 8
-
 /*
  * Terminators start in the word at offset at where m flags them: each one
  * inside the chunk and not overlapping the one before ends a header block.
@@ -162,12 +159,12 @@ static long zs_hdr_scan64_cb(__u64 i, void *ctx)
 	struct zs_hs_run *r = ctx;
 	struct zs_scan_ctx *sc = r->sc;
 	const struct zs_hs_buf *buf = r->buf;
-	__u64 at = i * 8 * ZS_HS_WORDS, x, y, m;
+	__u64 at = i * 8 * ZS_SCAN_WORDS, x, y, m;
 	__u32 w;
 
 	x = *(const __u64 *)&buf->b[at & (ZS_HS_MASK & ~7ULL)];
 #pragma unroll
-	for (w = 0; w < ZS_HS_WORDS; w++, at += 8) {
+	for (w = 0; w < ZS_SCAN_WORDS; w++, at += 8) {
 		if (at >= sc->n)
 			return 1;
 		y = *(const __u64 *)&buf->b[(at + 8) & (ZS_HS_MASK & ~7ULL)];
@@ -198,7 +195,7 @@ static __always_inline void zs_hdr_scan(const __u8 *buf, __u32 rolling, int is_r
 		sc->blocks++;
 		return;
 	}
-	bpf_loop((sc->n + 8 * ZS_HS_WORDS - 1) / (8 * ZS_HS_WORDS), zs_hdr_scan64_cb, &r, 0);
+	bpf_loop((sc->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_hdr_scan64_cb, &r, 0);
 }
 
 #endif

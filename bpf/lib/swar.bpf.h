@@ -24,6 +24,10 @@ static __always_inline __u64 zs_swar_next_byte(__u64 x, __u64 y)
 	return (x >> 8) | (y << 56);
 }
 
+/* Words the header scans test per bpf_loop step: a step is a call, and
+ * calls are what the scans cost. */
+#define ZS_SCAN_WORDS 8
+
 /* Offset in a word of its lowest flagged byte (0x80 at byte k): multiplying
  * 1 << 8k by this puts k in the top byte. */
 #define ZS_SWAR_BYTE_IDX(m) (((((m) & -(m)) >> 7) * 0x0001020304050607ULL) >> 56)

@@ -195,9 +195,6 @@ struct zs_tp_run {
 	struct zs_tp_scan *s;
 };
 
-/* Words per zs_tp_scan64_cb call. */
-#define ZS_TP_WORDS 8
-
 /*
  * bpf_loop callback over a buffer 64 bytes at a time. In each word, SWAR
  * finds the "\n"s (exactly) and which of them start a line that may
@@ -215,12 +212,12 @@ static long zs_tp_scan64_cb(__u64 i, void *ctx)
 	struct zs_tp_run *r = ctx;
 	struct zs_tp_scan *s = r->s;
 	const struct zs_tc_buf *buf = r->buf;
-	__u64 at = i * 8 * ZS_TP_WORDS, x, y, nl, m;
+	__u64 at = i * 8 * ZS_SCAN_WORDS, x, y, nl, m;
 	__u32 w;
 
 	x = *(const __u64 *)&buf->b[at & (ZS_TC_MASK & ~7ULL)];
 #pragma unroll
-	for (w = 0; w < ZS_TP_WORDS; w++, at += 8) {
+	for (w = 0; w < ZS_SCAN_WORDS; w++, at += 8) {
 		if (at >= s->n)
 			return 1;
 		y = *(const __u64 *)&buf->b[(at + 8) & (ZS_TC_MASK & ~7ULL)];
@@ -245,7 +242,7 @@ static __always_inline void zs_tp_scan_run(struct zs_tp_scan *s)
 {
 	struct zs_tp_run r = { (const struct zs_tc_buf *)s->buf, s };
 
-	bpf_loop((s->n + 8 * ZS_TP_WORDS - 1) / (8 * ZS_TP_WORDS), zs_tp_scan64_cb, &r, 0);
+	bpf_loop((s->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan64_cb, &r, 0);
 }
 
 static __always_inline int zs_hexval(__u8 c)
