@@ -139,6 +139,7 @@ bench-agent: all $(BUILD)/bench-agent
 	./scripts/bench-agent.sh $(RECORD)
 
 # What every process pays per syscall and per watched TLS call while the
-# agent is loaded (scripts/bench-syscalls.sh; OLD_AGENT=path for an A/B).
+# agent is loaded, and a traced HTTP exchange with both ends in one thread
+# (scripts/bench-syscalls.sh; OLD_AGENT=path for an A/B).
 bench-syscalls: all
 	./scripts/bench-syscalls.sh
