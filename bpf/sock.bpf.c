@@ -473,7 +473,7 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 		c->state = ZS_CTX_INCOMING;
 		c->via = 0;
 	} else {
-		zs_random_id(c->trace_id, 16);
+		zs_random_id(c->trace_id, 16, id);
 		__builtin_memset(c->span_id, 0, sizeof(c->span_id));
 		c->state = ZS_CTX_ROOT;
 		c->flags = zs_ratio_sampled(c->trace_id, sample_threshold);

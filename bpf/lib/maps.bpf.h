@@ -75,6 +75,33 @@ struct {
 	__type(value, struct zs_sock_info);
 } sock_info SEC(".maps");
 
+/* State of the id generator (zs_id_next), per CPU; seeded from the kernel's
+ * prandom at first use. Each object that includes this has its own. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} id_rng SEC(".maps");
+
+/* Fills n bytes (a multiple of 8) with random bytes for thread id: trace and
+ * span ids. */
+static __always_inline void zs_random_id(__u8 *dst, __u32 n, __u64 id)
+{
+	__u32 zero = 0, k;
+	__u64 *st = bpf_map_lookup_elem(&id_rng, &zero), r;
+
+	for (k = 0; k < n; k += 8) {
+		if (st && !*st)
+			*st = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+		if (st)
+			r = zs_id_next(st, id);
+		else
+			r = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+		__builtin_memcpy(dst + k, &r, 8);
+	}
+}
+
 /*
  * thread_ctx entries are written in place (an LRU update takes a new element
  * each time: ~290 ns a served request for the process entry alone). A
@@ -149,13 +176,13 @@ static __always_inline int zs_call_ctx(__u64 id, __u64 threshold, struct zs_kern
 	if (zs_caller_ctx(id, c, key_out) == 0 && c->state == ZS_CTX_FOREIGN)
 		return -1;
 	if (c->state == ZS_CTX_NONE) {
-		zs_random_id(c->trace_id, 16);
+		zs_random_id(c->trace_id, 16, id);
 		c->flags = zs_ratio_sampled(c->trace_id, threshold);
 		c->state = ZS_CTX_ROOT;
 	} else {
 		c->state = ZS_CTX_INCOMING;
 	}
-	zs_random_id(c->span_id, 8);
+	zs_random_id(c->span_id, 8, id);
 	return 0;
 }
 

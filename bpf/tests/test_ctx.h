@@ -111,6 +111,14 @@ struct zs_t_ctx_check {
 	__u32 ok_b;
 };
 
+/* zs_id_next: 64 ids from state (updated) with salt. */
+#define ZS_T_IDS 64
+struct zs_t_ids {
+	__u64 state;
+	__u64 salt;
+	__u64 out[ZS_T_IDS];
+};
+
 /* bpf/tests/scan_time.bpf.c: a chunk, which scan to time (0: none, the
  * program's own cost), what it found (so it is not optimised away). */
 enum { ZS_T_TIME_NONE, ZS_T_TIME_HDR_SCAN, ZS_T_TIME_TP_SCAN };

@@ -76,3 +76,20 @@ int test_ctx_check(struct zs_t_ctx_check *ctx)
 	ctx->ok_b = entry.check == zs_ctx_check(&entry);
 	return 0;
 }
+
+/* zs_id_next's outputs, copied to the ctx at constant offsets (a ctx
+ * pointer may not be offset by a variable). */
+__u64 ids[ZS_T_IDS];
+
+SEC("syscall")
+int test_ids(struct zs_t_ids *ctx)
+{
+	__u64 state = ctx->state;
+	__u32 k;
+
+	for (k = 0; k < ZS_T_IDS; k++)
+		ids[k] = zs_id_next(&state, ctx->salt);
+	__builtin_memcpy(ctx->out, ids, sizeof(ids));
+	ctx->state = state;
+	return 0;
+}

@@ -9,6 +9,7 @@
 #include <bpf/libbpf.h>
 #include <ctype.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -533,6 +534,41 @@ static void test_ctx_check(void)
 	CHECK(bad == 0, "%u of %u in-place context writes checked wrong", bad, total);
 }
 
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Trace and span ids: 4,096 from one state for each of two threads (the
+ * same state read by both, as when one preempted the other): all distinct,
+ * each bit set about half the time. */
+static void test_ids(void)
+{
+	enum { N = 4096 };
+	static uint64_t ids[2 * N];
+	unsigned ones[64] = { 0 }, dup = 0, skewed = 0;
+
+	for (int t = 0; t < 2; t++) {
+		struct zs_t_ids c = { .state = 0x0123456789abcdefULL, .salt = 1000 + (unsigned)t };
+
+		for (int k = 0; k < N; k += ZS_T_IDS) {
+			run("test_ids", &c, sizeof(c));
+			memcpy(&ids[t * N + k], c.out, sizeof(c.out));
+		}
+	}
+	for (int k = 0; k < 2 * N; k++)
+		for (int b = 0; b < 64; b++)
+			ones[b] += (unsigned)(ids[k] >> b & 1);
+	qsort(ids, 2 * N, sizeof(ids[0]), cmp_u64);
+	for (int k = 1; k < 2 * N; k++)
+		dup += ids[k] == ids[k - 1];
+	for (int b = 0; b < 64; b++)
+		skewed += ones[b] < 2 * N * 45 / 100 || ones[b] > 2 * N * 55 / 100;
+	CHECK(dup == 0 && skewed == 0, "ids: %u repeated, %u of 64 bits skewed", dup, skewed);
+}
+
 static void test_trace_ctx(void)
 {
 	struct zs_t_tp t = tp(RL "traceparent: " TP "\r\nAccept: */*\r\n\r\n");
@@ -776,6 +812,7 @@ int main(int argc, char **argv)
 			test_trace_ctx();
 			test_tp_scan_random();
 			test_ctx_check();
+			test_ids();
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "time_scans"))
 			time_scans();

@@ -60,7 +60,12 @@ for i in range(n):
         time.sleep(0.05)  # the whole response is in the receive queue by now
         avail = struct.unpack("i", fcntl.ioctl(s, termios.FIONREAD, b"\0\0\0\0"))[0]
         if avail <= 0:
-            fail("FIONREAD says %d bytes after a response arrived" % avail)
+            # which: FIONREAD wrong, or no response yet (a slow server)
+            try:
+                waiting = len(s.recv(65536, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+            except BlockingIOError:
+                waiting = 0
+            fail("request %d: FIONREAD says %d bytes after 50 ms, %d bytes waiting" % (i, avail, waiting))
         got = b""
         while len(got) < avail:
             got += s.recv(avail - len(got))
