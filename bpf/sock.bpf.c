@@ -351,6 +351,9 @@ __noinline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *
  * message starts need no second copy (each helper call costs; a few hundred
  * bytes more to copy cost little). */
 #define ZS_PEEK_LEN 512
+/* Chunks longer than this whose header block ends in the peeked bytes are
+ * not copied further (below it, copying costs less than the tail's read). */
+#define ZS_PREFIX_CUT_MIN (2 * ZS_PEEK_LEN)
 
 /* Reads the data's first bytes (of the first iovec for vectored calls, at
  * most ZS_PEEK_LEN) into s->payload: the classifier's head, and often all
@@ -576,14 +579,32 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		st->rolling[dir] = 0;
 	got = 0;
 	s->ev.tail_len = 0;
+	/* A long message start whose header block ends, body following, in the
+	 * bytes zs_peek read: the rest is not copied only to be cut off (up to
+	 * 16 KiB per response read); its tail is read alone. */
+	if (start != ZS_START_NONE && !st->pipelined && len > ZS_PREFIX_CUT_MIN && have < want) {
+		sc.n = have & (2 * ZS_PEEK_LEN - 1);
+		/* not as a response: a block ending right at the peek's end
+		 * leaves nothing to cut anyway */
+		zs_hdr_scan(s->payload, 0, 0, &sc);
+		if (sc.found && sc.cut && sc.blocks == 1)
+			want = have;
+		else
+			__builtin_memset(&sc, 0, sizeof(sc));
+	}
 	if (p.op != ZS_OP_SENDFILE)
 		got = zs_copy_payload(s, &p, len, want, have);
 	if (got) {
 		zs_clamp_umax(got, ZS_CAPTURE_MAX);
-		sc.n = got;
-		zs_hdr_scan(s->payload, st->rolling[dir], start == ZS_START_RESPONSE, &sc);
 		prev_rolling = st->rolling[dir];
-		st->rolling[dir] = zs_rolling_tail(s->payload, got, st->rolling[dir]);
+		if (sc.n) {
+			/* cut in the peeked bytes: the direction's last bytes are the tail's */
+			st->rolling[dir] = zs_rolling_tail(s->ev.tail, s->ev.tail_len, 0);
+		} else {
+			sc.n = got;
+			zs_hdr_scan(s->payload, st->rolling[dir], start == ZS_START_RESPONSE, &sc);
+			st->rolling[dir] = zs_rolling_tail(s->payload, got, st->rolling[dir]);
+		}
 		if (start == ZS_START_REQUEST && sc.blocks > 1)
 			st->pipelined = 1; /* several requests in one chunk */
 		if (st->pipelined) {

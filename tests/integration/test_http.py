@@ -146,6 +146,40 @@ def test_nginx_sendfile_1mb_and_errors():
         rec.close()
 
 
+def test_long_reads_cut_in_the_peeked_bytes():
+    """Responses far longer than the kernel's first read of a chunk (512
+    bytes), headers and body in one write and one read: the kernel copies the
+    headers only and reads the chunk's tail apart, which must still show a
+    chunked body's last chunk. All on one keep-alive connection: a missed end
+    would leave the next exchange unpaired."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = keepalive_server(port)
+    paths = ["/big/6000", "/chunked/6000", "/big/20000", "/chunked/20000", "/chunked/1500", "/ok/last"]
+    try:
+        cmd = ["curl", "-sS", "-w", "%{size_download} %{num_connects}\n"]
+        for p in paths:
+            cmd += ["-o", "/dev/null", "http://127.0.0.1:%d%s" % (port, p)]
+        r = run(cmd)
+        assert r.returncode == 0, r
+        rows = [line.split() for line in r.stdout.splitlines()]
+        assert [int(a) for a, _ in rows] == [6000, 6000, 20000, 20000, 1500, 3], r.stdout
+        assert sum(int(c) for _, c in rows) == 1, "one connection: %s" % r.stdout
+        spans = rec.wait(lambda s: s["attrs"].get("url.path") in paths, 2 * len(paths))
+        for p in paths:
+            got = [s for s in spans if s["attrs"]["url.path"] == p]
+            assert sorted(s["kind"] for s in got) == ["CLIENT", "SERVER"], (p, dump(got))
+            for s in got:
+                check_span_sanity(s)
+                assert s["attrs"]["http.response.status_code"] == 200, s
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_node_server_and_client_chunked_keepalive():
     port = free_port()
     rec = Receiver()
@@ -574,6 +608,7 @@ TESTS = [
     test_curl_to_python_http_server,
     test_wrk_to_nginx_counts_every_request,
     test_nginx_sendfile_1mb_and_errors,
+    test_long_reads_cut_in_the_peeked_bytes,
     test_node_server_and_client_chunked_keepalive,
     test_keepalive_1000_requests_one_connection,
     test_pipelined_requests,

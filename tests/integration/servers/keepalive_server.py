@@ -4,6 +4,8 @@ usage: keepalive_server.py PORT [HOST]
   GET /status/N     status N
   GET /slow         200 after 100 ms
   GET /hang         200 after 60 s (to be killed mid-request)
+  GET /big/N        200, N body bytes (Content-Length), headers and body in one write
+  GET /chunked/N    200, one chunk of N bytes and the last chunk, all in one write
   POST /echo        echoes the body back
 """
 import http.server
@@ -37,6 +39,14 @@ class H(http.server.BaseHTTPRequestHandler):
         elif self.path.startswith("/slow"):
             time.sleep(0.1)
             self._reply(200)
+        elif self.path.startswith("/big/"):
+            self._reply(200, b"b" * int(self.path.split("/")[2]))
+        elif self.path.startswith("/chunked/"):
+            n = int(self.path.split("/")[2])
+            self.send_response(200)
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            self.wfile.write(b"%x\r\n%s\r\n0\r\n\r\n" % (n, b"c" * n))
         else:
             self._reply(200)
 
