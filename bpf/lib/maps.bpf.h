@@ -84,6 +84,11 @@ struct {
 	__type(value, __u64);
 } id_rng SEC(".maps");
 
+static __always_inline __u64 zs_prandom64(void)
+{
+	return (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+}
+
 /* Fills n bytes (a multiple of 8) with random bytes for thread id: trace and
  * span ids. */
 static __always_inline void zs_random_id(__u8 *dst, __u32 n, __u64 id)
@@ -91,13 +96,10 @@ static __always_inline void zs_random_id(__u8 *dst, __u32 n, __u64 id)
 	__u32 zero = 0, k;
 	__u64 *st = bpf_map_lookup_elem(&id_rng, &zero), r;
 
+	if (st && !*st)
+		*st = zs_prandom64();
 	for (k = 0; k < n; k += 8) {
-		if (st && !*st)
-			*st = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
-		if (st)
-			r = zs_id_next(st, id);
-		else
-			r = (__u64)bpf_get_prandom_u32() << 32 | bpf_get_prandom_u32();
+		r = st ? zs_id_next(st, id) : zs_prandom64();
 		__builtin_memcpy(dst + k, &r, 8);
 	}
 }
