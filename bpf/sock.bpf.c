@@ -1009,7 +1009,7 @@ int BPF_KRETPROBE(zs_tls_exit)
 		return 0;
 	c = *tcp;
 	bpf_map_delete_elem(&tls_calls, &id);
-	if (c.ret == ZS_TLS_RET_EX && (int)rc == 1 &&
+	if (c.ret == ZS_TLS_RET_EX && (int)rc > 0 &&
 	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes)) {
 		zs_drop(ZS_DROP_READ_FAILED);
 		return 0;

@@ -264,7 +264,8 @@ _Static_assert(sizeof(struct zs_pending) == 80, "zs_pending size");
 /* How a TLS library call returns the byte count. */
 enum zs_tls_ret {
 	ZS_TLS_RET_INT = 0,  /* int: bytes, or <= 0 (SSL_read, SSL_write) */
-	ZS_TLS_RET_EX = 1,   /* int 1 on success, bytes in *arg4 (SSL_read_ex, SSL_write_ex) */
+	ZS_TLS_RET_EX = 1,   /* int > 0 on success, bytes in *arg4 (SSL_read_ex, SSL_write_ex,
+			      * OpenSSL's ssl_read_internal and ssl_write_internal) */
 	ZS_TLS_RET_LONG = 2, /* ssize_t: bytes, or < 0 (gnutls_record_recv/send) */
 };
 

@@ -35,12 +35,13 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container build/asan/tests/test_k8s >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_probe_site build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container build/asan/tests/test_k8s >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
       run_suite "unit: trace context (ASan+UBSan)" build/asan/tests/test_context
       run_suite "unit: ELF symbols for TLS uprobes (ASan+UBSan)" build/asan/tests/test_elfsym
+      run_suite "unit: where the TLS uprobes go (ASan+UBSan)" build/asan/tests/test_probe_site
       run_suite "unit: routes (ASan+UBSan)" build/asan/tests/test_route
       run_suite "unit: RED metrics and service graph (ASan+UBSan)" build/asan/tests/test_graph
       run_suite "unit: listening sockets (ASan+UBSan)" build/asan/tests/test_listeners

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "elfsym.h"
 
+#include "probe_site.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -62,6 +64,83 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 	}
 }
 
+/* 1 when off is inside an executable segment's file bytes. */
+static int offset_is_code(Elf *elf, uint64_t off)
+{
+	size_t n, i;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+		    off >= ph.p_offset && off < ph.p_offset + ph.p_filesz)
+			return 1;
+	return 0;
+}
+
+static size_t read_code(int fd, uint64_t off, uint8_t *buf)
+{
+	ssize_t n = pread(fd, buf, ZS_SITE_SCAN, (off_t)off);
+
+	return n > 0 ? (size_t)n : 0;
+}
+
+/*
+ * SSL_read (k_int) and SSL_read_ex (k_ex) are both wrappers of the
+ * library's internal read (OpenSSL 1.1.1 and 3.x: ssl_read_internal, which
+ * takes and returns what SSL_read_ex does); the same for the writes. When
+ * either public entry is single-stepped and the internal one starts with an
+ * emulated push, one probe there covers both calls. Recognised only in the
+ * shape that proves it: SSL_read_ex passes its arguments straight on (a thin
+ * wrapper) to a function SSL_read calls as well.
+ */
+static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int, int k_ex)
+{
+	uint8_t a[ZS_SITE_SCAN], b[ZS_SITE_SCAN], c[ZS_SITE_SCAN];
+	uint64_t target, site;
+	size_t na, nb, nc;
+	int ea, eb, ec;
+
+	if (!out->off[k_int] || !out->off[k_ex])
+		return;
+	na = read_code(fd, out->off[k_int], a);
+	nb = read_code(fd, out->off[k_ex], b);
+	zs_site_entry(out->off[k_int], a, na, &ea);
+	zs_site_entry(out->off[k_ex], b, nb, &eb);
+	if (ea && eb)
+		return;
+	target = zs_site_forward(out->off[k_ex], b, nb);
+	if (!target || !offset_is_code(elf, target) ||
+	    !zs_site_calls(out->off[k_int], a, na, target))
+		return;
+	nc = read_code(fd, target, c);
+	site = zs_site_entry(target, c, nc, &ec);
+	if (!ec)
+		return;
+	out->probe[k_ex] = site;
+	out->probe[k_int] = 0;
+	out->n_moved++;
+}
+
+/* Fills out->probe from out->off. */
+static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
+{
+	uint8_t code[ZS_SITE_SCAN];
+	GElf_Ehdr eh;
+	int k, emulated;
+
+	memcpy(out->probe, out->off, sizeof(out->probe));
+	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
+		return;
+	for (k = 0; k < ZS_TLS_SYM__COUNT; k++)
+		if (out->off[k])
+			out->probe[k] = zs_site_entry(out->off[k], code,
+						      read_code(fd, out->off[k], code), &emulated);
+	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_READ, ZS_TLS_SYM_SSL_READ_EX);
+	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_WRITE_EX);
+}
+
 /* 1 when the section's bytes contain needle. */
 static int section_has(Elf_Scn *scn, const char *needle)
 {
@@ -116,6 +195,8 @@ int zs_elf_tls_inspect(const char *path, int look_blind, struct zs_elf_tls *out,
 		else if (strcmp(name, ".gopclntab") == 0)
 			pcln = scn;
 	}
+	if (out->n_found)
+		place_probes(elf, fd, out);
 	/* Go names its functions in .gopclntab (package paths also in .rodata);
 	 * BoringSSL's version string says its name, and its error strings read
 	 * "...:OPENSSL_internal:..." (the name alone is in this agent's rodata). */

@@ -40,7 +40,13 @@ enum zs_tls_blind {
 
 struct zs_elf_tls {
 	uint64_t off[ZS_TLS_SYM__COUNT]; /* file offset of each function, 0: absent */
+	/* Where each function's uprobe (entry and return) goes: its offset, past
+	 * an endbr64, or for SSL_read_ex / SSL_write_ex the internal function
+	 * they share with SSL_read / SSL_write, whose own probe is then 0
+	 * (see probe_site.h). 0: not probed. */
+	uint64_t probe[ZS_TLS_SYM__COUNT];
 	int n_found;
+	int n_moved; /* pairs probed at their internal function */
 	enum zs_tls_blind blind;
 };
 

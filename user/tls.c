@@ -92,7 +92,7 @@ static int attach(struct tls_file *f)
 
 	for (k = 0; k < ZS_TLS_SYM__COUNT; k++) {
 		struct bpf_link *a, *b;
-		uint64_t off = f->syms.off[k];
+		uint64_t off = f->syms.probe[k];
 
 		if (!off || !progs.entry[k])
 			continue;
@@ -107,7 +107,12 @@ static int attach(struct tls_file *f)
 	}
 	f->state = FILE_ATTACHED;
 	zs_count(tls_attaches);
-	log_info("tls: attached to %s (%d functions)", f->path, f->syms.n_found);
+	if (f->syms.n_moved)
+		log_info("tls: attached to %s (%d functions, %d read/write pairs probed at the "
+			 "internal function they share)",
+			 f->path, f->syms.n_found, f->syms.n_moved);
+	else
+		log_info("tls: attached to %s (%d functions)", f->path, f->syms.n_found);
 	gauge_update();
 	return 0;
 fail:

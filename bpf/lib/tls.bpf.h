@@ -17,7 +17,7 @@ static __always_inline __u64 zs_tls_ret_len(__u8 kind, __u64 rc, __u64 nbytes)
 	case ZS_TLS_RET_INT:
 		return (int)rc > 0 ? (__u64)(int)rc : 0;
 	case ZS_TLS_RET_EX:
-		return (int)rc == 1 ? nbytes : 0;
+		return (int)rc > 0 ? nbytes : 0;
 	case ZS_TLS_RET_LONG:
 		return (long)rc > 0 ? rc : 0;
 	}

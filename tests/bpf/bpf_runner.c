@@ -743,6 +743,10 @@ static void test_tls(void)
 	/* _ex: 1 and the count in *arg4; 0 means failure whatever *arg4 says */
 	CHECK(tls_ret(ZS_TLS_RET_EX, 1, 70000) == 70000, "ex 1");
 	CHECK(tls_ret(ZS_TLS_RET_EX, 0, 70000) == 0, "ex 0");
+	/* ssl_read_internal (probed for both SSL_read and SSL_read_ex): any
+	 * positive int is success, as SSL_read reads it; -1 is failure */
+	CHECK(tls_ret(ZS_TLS_RET_EX, 2, 300) == 300, "ex internal > 1");
+	CHECK(tls_ret(ZS_TLS_RET_EX, 0xffffffffULL, 300) == 0, "ex -1");
 	/* gnutls: ssize_t */
 	CHECK(tls_ret(ZS_TLS_RET_LONG, 1ULL << 33, 0) == 1ULL << 33, "long large");
 	CHECK(tls_ret(ZS_TLS_RET_LONG, (uint64_t)-28, 0) == 0, "long GNUTLS_E_AGAIN");

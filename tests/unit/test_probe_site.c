@@ -1,0 +1,181 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+/*
+ * Where the TLS uprobes go, on machine code written out byte by byte (the
+ * encodings from the Intel SDM; objdump shows the same for Debian 12's
+ * libssl.so.3), and on a small library assembled here whose SSL_* functions
+ * take the shapes that must be moved and the shapes that must not.
+ */
+#include "elfsym.h"
+#include "probe_site.h"
+#include "zs_test.h"
+
+#include <dlfcn.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+static const uint8_t ssl_read_ex[] = {
+	0x48, 0x83, 0xec, 0x08,	      /* sub $0x8,%rsp */
+	0xe8, 0xc7, 0xfd, 0xff, 0xff, /* call -0x239 */
+	0x31, 0xd2,		      /* xor %edx,%edx */
+};
+static const uint8_t ssl_read[] = {
+	0x48, 0x83, 0xec, 0x18,				/* sub $0x18,%rsp */
+	0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0, 0, 0,	/* mov %fs:0x28,%rax */
+	0x48, 0x89, 0x44, 0x24, 0x08,			/* mov %rax,0x8(%rsp) */
+	0x31, 0xc0,					/* xor %eax,%eax */
+	0x85, 0xd2,					/* test %edx,%edx */
+	0x78, 0x2f,					/* js +0x2f */
+	0x48, 0x89, 0xe1,				/* mov %rsp,%rcx */
+	0x48, 0x63, 0xd2,				/* movslq %edx,%rdx */
+	0xe8, 0x3d, 0xfe, 0xff, 0xff,			/* call -0x1c3 */
+};
+
+static void check_bytes(void)
+{
+	static const uint8_t endbr_push[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x41, 0x55 };
+	static const uint8_t endbr_sub[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x48, 0x83, 0xec, 0x18 };
+	static const uint8_t push_r13[] = { 0x41, 0x55 }, push_rbp[] = { 0x55 };
+	static const uint8_t tail[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t mov_first[] = { 0x48, 0x89, 0xf8, 0xe8, 0x10, 0, 0, 0 };
+	static const uint8_t short_call[] = { 0xe8, 0x10, 0 };
+	int e = -1;
+
+	/* Debian 12's SSL_read_ex at 0x354c0 calls ssl_read_internal at 0x35290;
+	 * SSL_read at 0x35430 calls it too */
+	CHECK(zs_site_forward(0x354c0, ssl_read_ex, sizeof(ssl_read_ex)) == 0x35290, "forward");
+	CHECK(zs_site_calls(0x35430, ssl_read, sizeof(ssl_read), 0x35290), "SSL_read calls it");
+	CHECK(!zs_site_calls(0x35430, ssl_read, sizeof(ssl_read), 0x35291), "not another");
+	CHECK(!zs_site_calls(0x35430, ssl_read, sizeof(ssl_read) - 1, 0x35290),
+	      "a call cut by the end of the bytes read is not one");
+	/* SSL_read is not a thin wrapper: a mov comes first */
+	CHECK(zs_site_forward(0x35430, ssl_read, sizeof(ssl_read)) == 0, "not thin");
+	CHECK(zs_site_forward(0x1000, mov_first, sizeof(mov_first)) == 0, "mov first");
+	CHECK(zs_site_forward(0x1000, tail, sizeof(tail)) == 0x1000 + 9 + 0x10, "endbr64 jmp");
+	CHECK(zs_site_forward(0x1000, short_call, sizeof(short_call)) == 0, "truncated");
+	CHECK(zs_site_forward(0x1000, ssl_read_ex, 4) == 0, "only the sub");
+
+	CHECK(zs_site_entry(0x35430, ssl_read, sizeof(ssl_read), &e) == 0x35430 && e == 0,
+	      "sub first: single-stepped");
+	CHECK(zs_site_entry(0x35290, push_r13, sizeof(push_r13), &e) == 0x35290 && e == 1,
+	      "push %%r13");
+	CHECK(zs_site_entry(0x2000, push_rbp, sizeof(push_rbp), &e) == 0x2000 && e == 1,
+	      "push %%rbp");
+	CHECK(zs_site_entry(0x2000, endbr_push, sizeof(endbr_push), &e) == 0x2004 && e == 1,
+	      "past endbr64");
+	CHECK(zs_site_entry(0x2000, endbr_sub, sizeof(endbr_sub), &e) == 0x2004 && e == 0,
+	      "past endbr64, still single-stepped");
+	CHECK(zs_site_entry(0x2000, endbr_push, 1, &e) == 0x2000 && e == 0, "one byte");
+	CHECK(zs_site_entry(0x2000, endbr_push, 0, &e) == 0x2000 && e == 0, "no bytes");
+	CHECK(zs_site_entry(0x2000, push_r13, 1, &e) == 0x2000 && e == 0, "0x41 alone");
+}
+
+/*
+ * Reads: SSL_read_ex a thin wrapper of zs_read_internal (push first), which
+ * SSL_read calls: moved. Writes: SSL_write_ex tail-calls zs_write_internal
+ * but SSL_write calls something else: not moved (each past its endbr64).
+ */
+static const char asm_lib[] =
+	"__asm__(\".text\\n"
+	".globl SSL_read_ex, SSL_read, SSL_write_ex, SSL_write, zs_read_internal, "
+	"zs_write_internal\\n"
+	".type SSL_read_ex,@function\\n.type SSL_read,@function\\n"
+	".type SSL_write_ex,@function\\n.type SSL_write,@function\\n"
+	".type zs_read_internal,@function\\n.type zs_write_internal,@function\\n"
+	"SSL_read_ex: sub $8,%rsp\\n call zs_read_local\\n add $8,%rsp\\n ret\\n"
+	"SSL_read: sub $0x18,%rsp\\n mov %rsp,%rcx\\n movslq %edx,%rdx\\n call zs_read_local\\n"
+	" add $0x18,%rsp\\n ret\\n"
+	"zs_read_internal: zs_read_local: push %r13\\n xor %eax,%eax\\n pop %r13\\n ret\\n"
+	"SSL_write_ex: endbr64\\n jmp zs_write_local\\n"
+	"SSL_write: endbr64\\n sub $0x18,%rsp\\n call zs_other\\n add $0x18,%rsp\\n ret\\n"
+	"zs_write_internal: zs_write_local: endbr64\\n push %rbx\\n pop %rbx\\n ret\\n"
+	"zs_other: ret\\n\");";
+
+static void check_library(void)
+{
+	char dir[] = "/tmp/zs-site-XXXXXX", so[256], src[256], cmd[1024], err[256] = "";
+	struct zs_elf_tls t;
+	FILE *f;
+	void *h;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(src, sizeof(src), "%s/lib.c", dir);
+	snprintf(so, sizeof(so), "%s/libssl.so.3", dir);
+	f = fopen(src, "w");
+	CHECK(f && fputs(asm_lib, f) >= 0, "write %s", src);
+	if (f)
+		fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s 2>&1", so, src);
+	CHECK(system(cmd) == 0, "%s", cmd);
+	h = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+	CHECK(h != NULL, "dlopen: %s", dlerror());
+	CHECK(zs_elf_tls_inspect(so, 0, &t, err, sizeof(err)) == 0, "%s", err);
+	if (h) {
+		uint8_t *rex = dlsym(h, "SSL_read_ex"), *rin = dlsym(h, "zs_read_internal");
+		uint8_t *wex = dlsym(h, "SSL_write_ex");
+
+		CHECK(t.n_found == 4 && t.n_moved == 1, "%d found, %d moved", t.n_found, t.n_moved);
+		/* the read pair: one probe, on the internal function */
+		CHECK(t.probe[ZS_TLS_SYM_SSL_READ] == 0, "SSL_read %llu",
+		      (unsigned long long)t.probe[ZS_TLS_SYM_SSL_READ]);
+		CHECK(rex && rin && t.probe[ZS_TLS_SYM_SSL_READ_EX] == t.off[ZS_TLS_SYM_SSL_READ_EX] +
+									  (uint64_t)(rin - rex),
+		      "SSL_read_ex probed at %llu", (unsigned long long)t.probe[ZS_TLS_SYM_SSL_READ_EX]);
+		/* the write pair: each where it is, past its endbr64 */
+		CHECK(t.probe[ZS_TLS_SYM_SSL_WRITE] == t.off[ZS_TLS_SYM_SSL_WRITE] + 4, "SSL_write");
+		CHECK(wex && t.probe[ZS_TLS_SYM_SSL_WRITE_EX] == t.off[ZS_TLS_SYM_SSL_WRITE_EX] + 4,
+		      "SSL_write_ex");
+		dlclose(h);
+	}
+	unlink(so);
+	unlink(src);
+	rmdir(dir);
+}
+
+/* The machine's libssl.so.3: wherever a probe goes, the code mapped there
+ * starts with an instruction the kernel emulates, or is a function's own
+ * entry (past an endbr64); no function lost (the pair's probe covers both). */
+static void check_system_libssl(void)
+{
+	void *h = dlopen("libssl.so.3", RTLD_NOW | RTLD_LOCAL);
+	struct zs_elf_tls t;
+	char err[256] = "";
+	Dl_info info;
+	int k;
+
+	CHECK(h != NULL, "dlopen libssl.so.3: %s", dlerror());
+	if (!h)
+		return;
+	CHECK(dladdr(dlsym(h, "SSL_read"), &info) && info.dli_fname, "dladdr");
+	CHECK(zs_elf_tls_inspect(info.dli_fname, 0, &t, err, sizeof(err)) == 0, "%s", err);
+	for (k = ZS_TLS_SYM_SSL_WRITE; k <= ZS_TLS_SYM_SSL_READ_EX; k++) {
+		uint8_t *fn = dlsym(h, zs_tls_sym_names[k]), *at;
+		int e;
+
+		if (!t.probe[k])
+			continue;
+		at = fn + (t.probe[k] - t.off[k]);
+		zs_site_entry(0, at, ZS_SITE_SCAN, &e);
+		/* (0xcc: an agent on this machine has its own probe there) */
+		CHECK(t.probe[k] - t.off[k] <= 4 || e || at[0] == 0xcc,
+		      "%s moved to a single-stepped instruction", zs_tls_sym_names[k]);
+		printf("probe_site: %s probed at %+lld from its symbol, %s\n", zs_tls_sym_names[k],
+		       (long long)(t.probe[k] - t.off[k]), e ? "emulated" : "single-stepped");
+	}
+	/* both directions stay covered */
+	CHECK(t.probe[ZS_TLS_SYM_SSL_READ] || t.probe[ZS_TLS_SYM_SSL_READ_EX], "reads");
+	CHECK(t.probe[ZS_TLS_SYM_SSL_WRITE] || t.probe[ZS_TLS_SYM_SSL_WRITE_EX], "writes");
+	dlclose(h);
+}
+
+int main(void)
+{
+	check_bytes();
+	check_library();
+	check_system_libssl();
+	return zs_test_done("probe_site");
+}

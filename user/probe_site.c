@@ -1,0 +1,59 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "probe_site.h"
+
+#include <string.h>
+
+static const uint8_t endbr64[4] = { 0xf3, 0x0f, 0x1e, 0xfa };
+
+static size_t skip_endbr64(const uint8_t *code, size_t len)
+{
+	return len >= sizeof(endbr64) && memcmp(code, endbr64, sizeof(endbr64)) == 0
+		       ? sizeof(endbr64)
+		       : 0;
+}
+
+static int32_t rel32_at(const uint8_t *p)
+{
+	return (int32_t)((uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 |
+			 (uint32_t)p[3] << 24);
+}
+
+/* push %reg (50+r) or push %r8..%r15 (41 50+r): emulated since Linux 4.18
+ * (arch/x86/kernel/uprobes.c push_emulate_op, "uprobes/x86: Emulate push
+ * insns for uprobe on x86"). */
+static int is_push(const uint8_t *p, size_t len)
+{
+	if (len >= 1 && p[0] >= 0x50 && p[0] <= 0x57)
+		return 1;
+	return len >= 2 && p[0] == 0x41 && p[1] >= 0x50 && p[1] <= 0x57;
+}
+
+uint64_t zs_site_entry(uint64_t off, const uint8_t *code, size_t len, int *emulated)
+{
+	size_t at = skip_endbr64(code, len);
+
+	*emulated = is_push(code + at, len - at);
+	return off + at;
+}
+
+uint64_t zs_site_forward(uint64_t off, const uint8_t *code, size_t len)
+{
+	size_t at = skip_endbr64(code, len);
+
+	/* sub $imm8,%rsp: 48 83 ec ib (stack alignment for the call) */
+	if (len - at >= 4 && code[at] == 0x48 && code[at + 1] == 0x83 && code[at + 2] == 0xec)
+		at += 4;
+	if (len - at < 5 || (code[at] != 0xe8 && code[at] != 0xe9))
+		return 0;
+	return off + at + 5 + (int64_t)rel32_at(code + at + 1);
+}
+
+int zs_site_calls(uint64_t off, const uint8_t *code, size_t len, uint64_t target)
+{
+	size_t i;
+
+	for (i = 0; i + 5 <= len; i++)
+		if (code[i] == 0xe8 && off + i + 5 + (int64_t)rel32_at(code + i + 1) == target)
+			return 1;
+	return 0;
+}

@@ -1,0 +1,44 @@
+/* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
+/*
+ * Where a TLS function's uprobe goes (x86-64). A uprobe replaces the probed
+ * instruction with int3; on a hit the kernel either emulates that
+ * instruction (push of a register, nop, call/jmp) or copies it out of line
+ * and single-steps it, a second trap. On the VMs measured the single-step is
+ * the cost (9.5 us a hit against 0.95 for an emulated push, see
+ * docs/BENCHMARKS.md), and libssl's SSL_read and SSL_write start with
+ * `sub $imm,%rsp`, which is single-stepped. Their shared internal function
+ * (ssl_read_internal / ssl_write_internal: SSL_read_ex's arguments and
+ * result) starts with a push. These functions read machine code bytes only;
+ * they take file offsets (a call's rel32 is the same in file offsets within
+ * one segment).
+ */
+#ifndef ZS_PROBE_SITE_H
+#define ZS_PROBE_SITE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Bytes of a function's start the functions below look at. */
+#define ZS_SITE_SCAN 128
+
+/*
+ * The entry probe's offset for a function at off whose first bytes are code
+ * (len of them): past an `endbr64` (it changes no register nor the stack, so
+ * arguments and the return address are where they are at the entry).
+ * *emulated: 1 when the instruction there is one the kernel emulates
+ * (push of a register).
+ */
+uint64_t zs_site_entry(uint64_t off, const uint8_t *code, size_t len, int *emulated);
+
+/*
+ * A thin wrapper: code (the function at off) is [endbr64] [sub $imm8,%rsp]
+ * then `call rel32` or `jmp rel32`, so its callee gets the wrapper's
+ * arguments untouched. Returns the callee's offset, or 0.
+ */
+uint64_t zs_site_forward(uint64_t off, const uint8_t *code, size_t len);
+
+/* 1 when code (the function at off, len bytes of it) holds a `call rel32`
+ * to target. */
+int zs_site_calls(uint64_t off, const uint8_t *code, size_t len, uint64_t target);
+
+#endif
