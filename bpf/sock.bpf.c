@@ -120,13 +120,14 @@ struct {
 	__type(value, struct zs_send_start);
 } send_start SEC(".maps");
 
-/* TLS library calls in flight, key: pid_tgid. Written at the call's entry,
- * completed by a socket read/write the call makes, deleted at its return.
- * LRU: a thread killed inside a call cannot leave a lasting entry. */
+/* The TLS library call the thread is in (active), written at the call's
+ * entry, completed by a socket read/write the call makes, ended at its
+ * return. Task storage: a cached pointer after the thread's first call, and
+ * a thread killed inside a call takes its entry with it. */
 struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
 	__type(value, struct zs_tls_call);
 } tls_calls SEC(".maps");
 
@@ -675,8 +676,8 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 		return 0;
 	/* Ciphertext a TLS call moves: it names the call's socket (also one out
 	 * of scope, so that the call is not tied to another by guess). */
-	tc = tls_hooks ? bpf_map_lookup_elem(&tls_calls, &id) : NULL;
-	if (tc) {
+	tc = tls_hooks ? bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0) : NULL;
+	if (tc && tc->active) {
 		tc->cookie = pp->cookie;
 		tc->sk = pp->sk;
 		return 0;
@@ -927,19 +928,25 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const void *nbytes,
 					__u8 dir, __u8 ret)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_tls_call c = {};
+	struct zs_tls_call *c;
 
-	if (!zs_in_scope(id))
+	if (!zs_in_scope(bpf_get_current_pid_tgid()))
 		return 0;
-	c.ssl = (__u64)ssl;
-	c.buf = (__u64)buf;
-	c.nbytes = (__u64)nbytes;
-	c.dir = dir;
-	c.ret = ret;
-	c.ts = bpf_ktime_get_ns();
-	if (bpf_map_update_elem(&tls_calls, &id, &c, BPF_ANY))
+	c = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0,
+				 BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!c) {
 		zs_drop(ZS_DROP_TLS_CALLS_FULL);
+		return 0;
+	}
+	c->ssl = (__u64)ssl;
+	c->buf = (__u64)buf;
+	c->nbytes = (__u64)nbytes;
+	c->cookie = 0;
+	c->sk = 0;
+	c->ts = bpf_ktime_get_ns();
+	c->dir = dir;
+	c->ret = ret;
+	c->active = 1;
 	return 0;
 }
 
@@ -998,17 +1005,19 @@ SEC("uretprobe")
 int BPF_KRETPROBE(zs_tls_exit)
 {
 	__u64 id = bpf_get_current_pid_tgid(), rc = PT_REGS_RC(ctx), nbytes = 0, len;
-	struct zs_tls_call *tcp = bpf_map_lookup_elem(&tls_calls, &id), c;
+	struct zs_tls_call *tcp = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0,
+						       0),
+			   c;
 	struct zs_sock_ref ref = {}, *cached, *thread;
 	struct zs_pending p = {};
 	struct zs_ssl_key key = {};
 	struct zs_conn_state *st;
 	__u8 m;
 
-	if (!tcp)
+	if (!tcp || !tcp->active)
 		return 0;
 	c = *tcp;
-	bpf_map_delete_elem(&tls_calls, &id);
+	tcp->active = 0;
 	if (c.ret == ZS_TLS_RET_EX && (int)rc > 0 &&
 	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes)) {
 		zs_drop(ZS_DROP_READ_FAILED);
@@ -1058,7 +1067,6 @@ int BPF_PROG(zs_thread_exit, struct task_struct *task)
 
 	if (!tls_hooks)
 		return 0;
-	bpf_map_delete_elem(&tls_calls, &id);
 	bpf_map_delete_elem(&thread_rx, &id);
 	return 0;
 }

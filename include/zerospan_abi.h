@@ -269,17 +269,18 @@ enum zs_tls_ret {
 	ZS_TLS_RET_LONG = 2, /* ssize_t: bytes, or < 0 (gnutls_record_recv/send) */
 };
 
-/* Value of the tls_calls map (key: pid_tgid): a TLS library call in flight. */
+/* Value of the tls_calls map (task storage): a TLS library call in flight. */
 struct zs_tls_call {
 	__u64 ssl;    /* SSL * or gnutls_session_t */
 	__u64 buf;    /* plaintext buffer */
 	__u64 nbytes; /* ZS_TLS_RET_EX: where the library stores the byte count */
 	__u64 cookie; /* socket the call read or wrote inside itself, 0 if none */
 	__u64 sk;
-	__u64 ts; /* at the call's entry, as zs_pending.ts */
-	__u8 dir; /* enum zs_dir */
-	__u8 ret; /* enum zs_tls_ret */
-	__u8 _pad[6];
+	__u64 ts;    /* at the call's entry, as zs_pending.ts */
+	__u8 dir;    /* enum zs_dir */
+	__u8 ret;    /* enum zs_tls_ret */
+	__u8 active; /* entered, not yet returned */
+	__u8 _pad[5];
 };
 _Static_assert(sizeof(struct zs_tls_call) == 56, "zs_tls_call size");
 

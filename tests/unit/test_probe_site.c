@@ -21,15 +21,15 @@ static const uint8_t ssl_read_ex[] = {
 	0x31, 0xd2,		      /* xor %edx,%edx */
 };
 static const uint8_t ssl_read[] = {
-	0x48, 0x83, 0xec, 0x18,				/* sub $0x18,%rsp */
-	0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0, 0, 0,	/* mov %fs:0x28,%rax */
-	0x48, 0x89, 0x44, 0x24, 0x08,			/* mov %rax,0x8(%rsp) */
-	0x31, 0xc0,					/* xor %eax,%eax */
-	0x85, 0xd2,					/* test %edx,%edx */
-	0x78, 0x2f,					/* js +0x2f */
-	0x48, 0x89, 0xe1,				/* mov %rsp,%rcx */
-	0x48, 0x63, 0xd2,				/* movslq %edx,%rdx */
-	0xe8, 0x3d, 0xfe, 0xff, 0xff,			/* call -0x1c3 */
+	0x48, 0x83, 0xec, 0x18,			     /* sub $0x18,%rsp */
+	0x64, 0x48, 0x8b, 0x04, 0x25, 0x28, 0, 0, 0, /* mov %fs:0x28,%rax */
+	0x48, 0x89, 0x44, 0x24, 0x08,		     /* mov %rax,0x8(%rsp) */
+	0x31, 0xc0,				     /* xor %eax,%eax */
+	0x85, 0xd2,				     /* test %edx,%edx */
+	0x78, 0x2f,				     /* js +0x2f */
+	0x48, 0x89, 0xe1,			     /* mov %rsp,%rcx */
+	0x48, 0x63, 0xd2,			     /* movslq %edx,%rdx */
+	0xe8, 0x3d, 0xfe, 0xff, 0xff,		     /* call -0x1c3 */
 };
 
 static void check_bytes(void)
@@ -122,11 +122,14 @@ static void check_library(void)
 		/* the read pair: one probe, on the internal function */
 		CHECK(t.probe[ZS_TLS_SYM_SSL_READ] == 0, "SSL_read %llu",
 		      (unsigned long long)t.probe[ZS_TLS_SYM_SSL_READ]);
-		CHECK(rex && rin && t.probe[ZS_TLS_SYM_SSL_READ_EX] == t.off[ZS_TLS_SYM_SSL_READ_EX] +
-									  (uint64_t)(rin - rex),
-		      "SSL_read_ex probed at %llu", (unsigned long long)t.probe[ZS_TLS_SYM_SSL_READ_EX]);
+		CHECK(rex && rin &&
+			      t.probe[ZS_TLS_SYM_SSL_READ_EX] ==
+				      t.off[ZS_TLS_SYM_SSL_READ_EX] + (uint64_t)(rin - rex),
+		      "SSL_read_ex probed at %llu",
+		      (unsigned long long)t.probe[ZS_TLS_SYM_SSL_READ_EX]);
 		/* the write pair: each where it is, past its endbr64 */
-		CHECK(t.probe[ZS_TLS_SYM_SSL_WRITE] == t.off[ZS_TLS_SYM_SSL_WRITE] + 4, "SSL_write");
+		CHECK(t.probe[ZS_TLS_SYM_SSL_WRITE] == t.off[ZS_TLS_SYM_SSL_WRITE] + 4,
+		      "SSL_write");
 		CHECK(wex && t.probe[ZS_TLS_SYM_SSL_WRITE_EX] == t.off[ZS_TLS_SYM_SSL_WRITE_EX] + 4,
 		      "SSL_write_ex");
 		dlclose(h);
