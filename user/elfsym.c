@@ -58,6 +58,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 			if (out->off[k] || strcmp(name, zs_tls_sym_names[k]) != 0)
 				continue;
 			out->off[k] = vaddr_to_offset(elf, sym.st_value);
+			out->size[k] = sym.st_size;
 			if (out->off[k])
 				out->n_found++;
 		}
@@ -79,9 +80,12 @@ static int offset_is_code(Elf *elf, uint64_t off)
 	return 0;
 }
 
-static size_t read_code(int fd, uint64_t off, uint8_t *buf)
+/* Up to ZS_SITE_SCAN bytes of code at off, no further than size (a
+ * function's end: a call found past it would be another function's). */
+static size_t read_code(int fd, uint64_t off, uint64_t size, uint8_t *buf)
 {
-	ssize_t n = pread(fd, buf, ZS_SITE_SCAN, (off_t)off);
+	size_t want = size && size < ZS_SITE_SCAN ? (size_t)size : ZS_SITE_SCAN;
+	ssize_t n = pread(fd, buf, want, (off_t)off);
 
 	return n > 0 ? (size_t)n : 0;
 }
@@ -104,8 +108,8 @@ static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int
 
 	if (!out->off[k_int] || !out->off[k_ex])
 		return;
-	na = read_code(fd, out->off[k_int], a);
-	nb = read_code(fd, out->off[k_ex], b);
+	na = read_code(fd, out->off[k_int], out->size[k_int], a);
+	nb = read_code(fd, out->off[k_ex], out->size[k_ex], b);
 	zs_site_entry(out->off[k_int], a, na, &ea);
 	zs_site_entry(out->off[k_ex], b, nb, &eb);
 	if (ea && eb)
@@ -114,7 +118,7 @@ static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int
 	if (!target || !offset_is_code(elf, target) ||
 	    !zs_site_calls(out->off[k_int], a, na, target))
 		return;
-	nc = read_code(fd, target, c);
+	nc = read_code(fd, target, 0, c);
 	site = zs_site_entry(target, c, nc, &ec);
 	if (!ec)
 		return;
@@ -135,8 +139,9 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 		return;
 	for (k = 0; k < ZS_TLS_SYM__COUNT; k++)
 		if (out->off[k])
-			out->probe[k] = zs_site_entry(out->off[k], code,
-						      read_code(fd, out->off[k], code), &emulated);
+			out->probe[k] = zs_site_entry(
+				out->off[k], code, read_code(fd, out->off[k], out->size[k], code),
+				&emulated);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_READ, ZS_TLS_SYM_SSL_READ_EX);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_WRITE_EX);
 }

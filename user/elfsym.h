@@ -39,7 +39,8 @@ enum zs_tls_blind {
 };
 
 struct zs_elf_tls {
-	uint64_t off[ZS_TLS_SYM__COUNT]; /* file offset of each function, 0: absent */
+	uint64_t off[ZS_TLS_SYM__COUNT];  /* file offset of each function, 0: absent */
+	uint64_t size[ZS_TLS_SYM__COUNT]; /* its symbol's size (0: not given) */
 	/* Where each function's uprobe (entry and return) goes: its offset, past
 	 * an endbr64, or for SSL_read_ex / SSL_write_ex the internal function
 	 * they share with SSL_read / SSL_write, whose own probe is then 0

@@ -73,8 +73,10 @@ static void check_bytes(void)
 
 /*
  * Reads: SSL_read_ex a thin wrapper of zs_read_internal (push first), which
- * SSL_read calls: moved. Writes: SSL_write_ex tail-calls zs_write_internal
- * but SSL_write calls something else: not moved (each past its endbr64).
+ * SSL_read calls: moved. Writes: SSL_write_ex tail-calls zs_write_internal,
+ * but SSL_write calls something else and the function right after it calls
+ * zs_write_internal (inside the bytes read, past SSL_write's symbol size):
+ * not moved, each past its endbr64.
  */
 static const char asm_lib[] =
 	"__asm__(\".text\\n"
@@ -84,12 +86,19 @@ static const char asm_lib[] =
 	".type SSL_write_ex,@function\\n.type SSL_write,@function\\n"
 	".type zs_read_internal,@function\\n.type zs_write_internal,@function\\n"
 	"SSL_read_ex: sub $8,%rsp\\n call zs_read_local\\n add $8,%rsp\\n ret\\n"
+	".size SSL_read_ex, .-SSL_read_ex\\n"
 	"SSL_read: sub $0x18,%rsp\\n mov %rsp,%rcx\\n movslq %edx,%rdx\\n call zs_read_local\\n"
 	" add $0x18,%rsp\\n ret\\n"
+	".size SSL_read, .-SSL_read\\n"
 	"zs_read_internal: zs_read_local: push %r13\\n xor %eax,%eax\\n pop %r13\\n ret\\n"
-	"SSL_write_ex: endbr64\\n jmp zs_write_local\\n"
+	".size zs_read_internal, .-zs_read_internal\\n"
+	"SSL_write_ex: endbr64\\n jmp.d32 zs_write_local\\n"
+	".size SSL_write_ex, .-SSL_write_ex\\n"
 	"SSL_write: endbr64\\n sub $0x18,%rsp\\n call zs_other\\n add $0x18,%rsp\\n ret\\n"
+	".size SSL_write, .-SSL_write\\n"
+	"zs_after: sub $8,%rsp\\n call zs_write_local\\n add $8,%rsp\\n ret\\n"
 	"zs_write_internal: zs_write_local: endbr64\\n push %rbx\\n pop %rbx\\n ret\\n"
+	".size zs_write_internal, .-zs_write_internal\\n"
 	"zs_other: ret\\n\");";
 
 static void check_library(void)
