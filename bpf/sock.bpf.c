@@ -1027,9 +1027,16 @@ int BPF_KRETPROBE(zs_tls_exit)
 	key.ssl = c.ssl;
 	key.tgid = id >> 32;
 	cached = bpf_map_lookup_elem(&ssl_conns, &key);
-	thread = bpf_map_lookup_elem(&thread_rx, &id);
-	m = zs_tls_match(c.cookie, zs_tls_ref_ok(cached, c.ssl, 1), zs_tls_ref_ok(thread, c.ssl, 0),
-			 len);
+	/* A socket the call used wins (zs_tls_match): the others are looked at
+	 * only without one. */
+	if (c.cookie) {
+		thread = NULL;
+		m = zs_tls_match(c.cookie, 0, 0, len);
+	} else {
+		thread = bpf_map_lookup_elem(&thread_rx, &id);
+		m = zs_tls_match(0, zs_tls_ref_ok(cached, c.ssl, 1),
+				 zs_tls_ref_ok(thread, c.ssl, 0), len);
+	}
 	if (m == ZS_TLS_MATCH_SYSCALL) {
 		ref.cookie = c.cookie;
 		ref.sk = c.sk;
@@ -1046,7 +1053,10 @@ int BPF_KRETPROBE(zs_tls_exit)
 	if (!st || st->ignored)
 		return 0;
 	zs_conn_mark_tls(st, c.ssl, id >> 32);
-	if (m != ZS_TLS_MATCH_CACHE)
+	/* the session's socket, stored when it is new or changed (an LRU
+	 * update per call costs more than the rest of a call without data) */
+	if (m != ZS_TLS_MATCH_CACHE &&
+	    (!cached || cached->cookie != ref.cookie || cached->sk != ref.sk))
 		bpf_map_update_elem(&ssl_conns, &key, &ref, BPF_ANY);
 	if (!len)
 		return 0;
