@@ -78,25 +78,31 @@ static __always_inline int zs_inj_count(__u32 result)
 }
 
 /*
- * Should this socket leave the sockhash now? When a sender found its send
- * buffer full (SOCK_NOSPACE), the ACKs that free it wake the socket's wait
- * queue, and a blocking read waiting in the sockmap receive path
- * (tcp_bpf_recvmsg waits once, not in a loop) returns EAGAIN to an app that
- * never asked for non-blocking reads. Not while received bytes are unread
- * (rcv_nxt != copied_seq): they may sit in the psock's queue, which leaving
- * the sockhash frees.
+ * Should this socket leave the sockhash now? A TLS connection (si->tls):
+ * nothing can be inserted into its bytes, and the sockmap send and receive
+ * paths cost each of its messages (~3.6 us a request measured for plain
+ * HTTP). A socket whose sender found its send buffer full (SOCK_NOSPACE):
+ * the ACKs that free it wake the socket's wait queue, and a blocking read
+ * waiting in the sockmap receive path (tcp_bpf_recvmsg waits once, not in
+ * a loop) returns EAGAIN to an app that never asked for non-blocking reads.
+ * Never while received bytes are unread (rcv_nxt != copied_seq): they may
+ * sit in the psock's queue, which leaving the sockhash frees.
  */
-static __always_inline int zs_should_withdraw(struct bpf_sock *sk)
+static __always_inline __u32 zs_should_withdraw(struct bpf_sock *sk, const struct zs_sock_info *si)
 {
 	struct tcp_sock *tp = bpf_skc_to_tcp_sock(sk);
 	struct socket *so;
 
 	if (!tp || tp->rcv_nxt != tp->copied_seq)
 		return 0;
+	if (si->tls)
+		return ZS_INJ_TLS_LEFT;
 	so = tp->inet_conn.icsk_inet.sk.sk_socket;
 	if (!so)
 		return 0;
-	return (so->flags >> bpf_core_enum_value(enum socket_flags, SOCK_NOSPACE)) & 1;
+	return (so->flags >> bpf_core_enum_value(enum socket_flags, SOCK_NOSPACE)) & 1
+		       ? ZS_INJ_WITHDRAWN
+		       : 0;
 }
 
 SEC("sockops")
@@ -119,19 +125,36 @@ int zs_sockops(struct bpf_sock_ops *skops)
 			si->in_scope = zs_in_scope(bpf_get_current_pid_tgid());
 		return 1;
 	}
-	if (skops->op == BPF_SOCK_OPS_RTT_CB) {
-		/* an ACK on an enrolled socket: leave the sockhash before a
-		 * full send buffer's wakeup can fail a blocking read (the
-		 * kernel restores the plain TCP calls once the send in flight,
-		 * which holds the psock, returns). Later requests on this
-		 * connection go without a traceparent. */
-		if (!zs_should_withdraw(sk))
-			return 1;
+	if (skops->op == BPF_SOCK_OPS_RTT_CB || skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
+		/* An ACK received (RTT) or a segment about to be sent (HDR_OPT_LEN,
+		 * asked for below) on an enrolled socket, under the socket's lock:
+		 * leave the sockhash once it carries TLS, or before a full send
+		 * buffer's wakeup can fail a blocking read (the kernel restores
+		 * the plain TCP calls once the send in flight, which holds the
+		 * psock, returns). Later requests on this connection go without a
+		 * traceparent. */
+		__u32 why;
+
 		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
-		if (si && si->cookie && bpf_map_delete_elem(&inject_socks, &si->cookie) == 0)
-			zs_inj_count(ZS_INJ_WITHDRAWN);
-		bpf_sock_ops_cb_flags_set(skops,
-					  skops->bpf_sock_ops_cb_flags & ~BPF_SOCK_OPS_RTT_CB_FLAG);
+		if (!si)
+			return 1;
+		why = zs_should_withdraw(sk, si);
+		if (!why) {
+			/* A TLS socket's ACKs mostly come with the response, its
+			 * bytes not yet read: try again when it next sends (the
+			 * next request, everything read by then). */
+			if (si->tls &&
+			    !(skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG))
+				bpf_sock_ops_cb_flags_set(
+					skops, skops->bpf_sock_ops_cb_flags |
+						       BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG);
+			return 1;
+		}
+		if (si->cookie && bpf_map_delete_elem(&inject_socks, &si->cookie) == 0)
+			zs_inj_count(why);
+		bpf_sock_ops_cb_flags_set(skops, skops->bpf_sock_ops_cb_flags &
+							 ~(BPF_SOCK_OPS_RTT_CB_FLAG |
+							   BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG));
 		return 1;
 	}
 	if (skops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB)

@@ -665,7 +665,11 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	return 0;
 }
 
-/* ret bytes moved by the socket call p describes, on a TCP socket. */
+/* zs_io_done: the bytes were a TLS library call's ciphertext */
+#define ZS_IO_TLS 1
+
+/* ret bytes moved by the socket call p describes, on a TCP socket.
+ * Returns ZS_IO_TLS or 0. */
 static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret)
 {
 	struct zs_tls_call *tc;
@@ -680,7 +684,7 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 	if (tc && tc->active) {
 		tc->cookie = pp->cookie;
 		tc->sk = pp->sk;
-		return 0;
+		return ZS_IO_TLS;
 	}
 	if (st->ignored)
 		return 0;
@@ -805,7 +809,7 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 	struct zs_send_start *ss =
 		bpf_task_storage_get(&send_start, bpf_get_current_task_btf(), 0, 0);
 	struct zs_pending p = {};
-	struct zs_sock_info *si;
+	struct zs_sock_info *si = NULL;
 
 	if (ss) {
 		if (ss->sk == (__u64)sk || ss->sk == ZS_SEND_ANY)
@@ -825,7 +829,12 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
-	return zs_io_done(id, &p, ret);
+	/* An enrolled client socket that carries TLS: nothing can be inserted
+	 * into its bytes, so it leaves the sockhash (zs_sockops) and its sends
+	 * and receives stop paying for the sockmap path. */
+	if (zs_io_done(id, &p, ret) == ZS_IO_TLS && si && !si->tls)
+		si->tls = 1;
+	return 0;
 }
 
 /*
@@ -846,7 +855,8 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
-	return zs_io_done(id, &p, ret);
+	zs_io_done(id, &p, ret);
+	return 0;
 }
 
 /* ---- TCP state: role at birth, end at close ---- */

@@ -47,7 +47,9 @@ enum zs_event_type {
 	X(UNREPORTED,                                                                        \
 	  "injected, but no DATA record of the send took it: the CLIENT span lacks its id")  \
 	X(WITHDRAWN, "connections taken out of injection because their app filled the send " \
-		     "buffer")
+		     "buffer")                                                               \
+	X(TLS_LEFT, "TLS connections taken out of injection (nothing can be inserted into "  \
+		    "their bytes)")
 
 /* clang-format off */
 enum zs_inject_result {

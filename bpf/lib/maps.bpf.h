@@ -58,13 +58,14 @@ struct {
 
 /* Per client socket: its cookie (sk_msg cannot ask for it), whether the
  * process that connected it is in scope (inject.bpf.c's sockops sets both),
- * and the context the injector just inserted into a send, which the send's
- * sock_send_length program (sock.bpf.c) moves into its DATA record. Freed
- * with the socket. */
+ * the context the injector just inserted into a send, which the send's
+ * sock_send_length program (sock.bpf.c) moves into its DATA record, and
+ * whether a TLS library call wrote it (sock.bpf.c: the sockops program then
+ * takes it out of the sockhash). Freed with the socket. */
 struct zs_sock_info {
 	__u64 cookie;
 	__u32 in_scope;
-	__u32 _pad;
+	__u32 tls;
 	struct zs_kernel_ctx inj; /* state NONE: nothing waiting */
 };
 

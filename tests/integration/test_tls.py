@@ -5,6 +5,7 @@ spans as plain HTTP, with url.scheme=https. Certificates are self-signed,
 made by the tests. Every server offers only http/1.1 in ALPN: HTTP/2 is
 negotiated away until zerospan parses it. Each test checks that the
 ciphertext on the sockets makes no spans (exact span counts)."""
+import hashlib
 import os
 import re
 import subprocess
@@ -119,7 +120,10 @@ def test_python_ssl_server_and_client_keepalive():
         assert {s["resource"]["service.name"] for s in servers} == {"py-tls"}
         # one TLS connection carried them all
         assert len({s["attrs"]["network.peer.port"] for s in servers}) == 1, dump(servers[:3])
-        agent.assert_no_loss()
+        m = agent.assert_no_loss()
+        # small responses come with the ACK of their request, unread when it
+        # arrives: the client's socket leaves the sockhash when it next sends
+        assert m['zerospan_inject_total{result="tls_left"}'] == 1, m
     finally:
         t.stop()
 
@@ -332,6 +336,51 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
     assert first_bytes() == before
 
 
+BIG_CLIENT = r"""
+import hashlib, http.client, ssl, sys
+port, n, want = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
+ctx = ssl._create_unverified_context()
+ctx.set_alpn_protocols(["http/1.1"])
+c = http.client.HTTPSConnection("127.0.0.1", port, context=ctx, timeout=10)
+for i in range(n):
+    path = "/big.bin?i=%d" % i if i % 2 == 0 else "/index.html?i=%d" % i
+    c.request("GET", path)
+    r = c.getresponse()
+    body = r.read()
+    if r.status != 200 or (i % 2 == 0 and hashlib.sha256(body).hexdigest() != want):
+        sys.exit("request %d: status %d, %d bytes" % (i, r.status, len(body)))
+print("ok")
+"""
+
+
+def test_tls_client_leaves_the_injection_sockhash():
+    """Nothing can be inserted into TLS bytes, so an enrolled client socket
+    that a TLS library writes leaves the injector's sockhash (under the
+    socket's lock, with every received byte read) and its messages stop
+    going through the sockmap path. One keep-alive HTTPS connection, 1 MiB
+    bodies arriving while it leaves: every body whole, every exchange a span
+    pair, one connection left, and the injector saw only the first
+    request's messages."""
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
+    try:
+        ngx = t.start(Nginx(port, tls=t.cert))
+        with open(os.path.join(ngx.dir, "www", "big.bin"), "rb") as f:
+            want = hashlib.sha256(f.read()).hexdigest()
+        n = 30
+        r = run([PY, "-c", BIG_CLIENT, str(port), str(n), want], timeout=60)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (r.stdout, r.stderr)
+        spans = settle(rec, 2 * n)
+        check_pairs(spans, port, [("/big.bin" if i % 2 == 0 else "/index.html", 200)
+                                  for i in range(n)])
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="tls_left"}'] == 1, m
+        assert m['zerospan_inject_total{result="not_request"}'] < 10, m
+        assert m['zerospan_inject_total{result="injected"}'] == 0, m
+    finally:
+        t.stop()
+
+
 def test_go_crypto_tls_is_reported_not_covered():
     """curl calling a Go HTTPS server (crypto/tls, no OpenSSL): curl's side
     is traced, the Go side makes no span (no ciphertext parsed), and the
@@ -432,6 +481,7 @@ TESTS = [
     test_https_hops_join_one_trace,
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
+    test_tls_client_leaves_the_injection_sockhash,
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,
     test_tls_off_sees_only_ciphertext_and_makes_no_spans,
