@@ -298,8 +298,8 @@ int zs_inject(struct sk_msg_md *msg)
 	}
 
 	/* On the wire. The send's DATA record reports it (sock.bpf.c's
-	 * zs_sock_send takes it from here): one record fewer per request than
-	 * an INJECT record of its own. One still waiting was never reported. */
+	 * zs_sock_send takes it from here), no record of its own. One still
+	 * waiting was never reported. */
 	if (info->inj.state != ZS_CTX_NONE)
 		zs_inj_count(ZS_INJ_UNREPORTED);
 	c.via = ZS_VIA_HEADER;

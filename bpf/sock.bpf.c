@@ -494,12 +494,12 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
  * A TLS client sends a request (the first got bytes in s->payload) on the
  * connection s->tuple: it cannot carry an inserted traceparent, so its
  * context (zs_call_ctx, as the injector's) goes to the handoff map for a
- * server on this host, and to the agent in an INJECT event (via HANDOFF)
- * for the CLIENT span. A
+ * server on this host, and to the agent in the request's DATA record (via
+ * HANDOFF) for the CLIENT span. A
  * request with its own traceparent or B3 is left to its header. A global
  * function: verified once.
  */
-__noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 pos, __u64 cookie)
+__noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id)
 {
 	struct zs_tp_scan sc = {};
 	struct zs_kernel_ctx c = {};
@@ -516,8 +516,7 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id, __u64 p
 		return 0;
 	c.via = ZS_VIA_HANDOFF;
 	bpf_map_update_elem(&handoff, &s->tuple, &c, BPF_ANY);
-	if (zs_emit_inject(id, cookie, pos, &c, zs_rb_flags(sizeof(struct zs_inject_event))))
-		zs_drop(ZS_DROP_RINGBUF_FULL);
+	s->ev.ctx = c; /* reported with the request's DATA record */
 	return 0;
 }
 
@@ -631,7 +630,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	if (make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
 		if (st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS) {
-			zs_tls_handoff(s, got, id, st->pos[dir], p.cookie);
+			zs_tls_handoff(s, got, id);
 		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
 

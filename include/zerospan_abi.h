@@ -18,12 +18,13 @@
 /* iovecs walked per readv/writev/recvmsg/sendmsg call. */
 #define ZS_IOV_MAX 16
 
-/* Event types: X(name, value). Enum and name table are built from this list. */
+/* Event types: X(name, value). Enum and name table are built from this list.
+ * 4 (INJECT) is retired: contexts the kernel gives requests ride in their
+ * DATA records. */
 #define ZS_EVENT_TYPES(X)                                                        \
 	X(DATA, 1)     /* payload of one socket read or write */                 \
 	X(CONN, 2)     /* first sight of a connection: tuple, role, netns */     \
 	X(CLOSE, 3)    /* the socket reached TCP_CLOSE */                        \
-	X(INJECT, 4)   /* a traceparent was inserted into an outgoing request */ \
 	X(EXEC, 5)     /* a process called exec: look for TLS libraries in it */ \
 	X(LISTEN, 6)   /* a socket started listening (zs_conn_event layout) */   \
 	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */
@@ -139,7 +140,8 @@ enum zs_ctx_state {
 	ZS_CTX_FOREIGN = 3,  /* B3 only: userspace decides; calls are not injected */
 };
 
-/* How an INJECT event's context reaches the server. */
+/* How the context of a request a client sends (DATA, dir EGRESS) reaches
+ * the server. */
 enum zs_ctx_via {
 	ZS_VIA_HEADER = 0,  /* a traceparent header inserted into the request */
 	ZS_VIA_HANDOFF = 1, /* TLS: kept in the kernel for a server on this host */
@@ -148,10 +150,10 @@ enum zs_ctx_via {
 /* A trace context decided in the kernel. */
 struct zs_kernel_ctx {
 	__u8 trace_id[16];
-	__u8 span_id[8]; /* INCOMING: the caller's span; INJECT: the CLIENT span */
+	__u8 span_id[8]; /* INCOMING: the caller's span; sent: the CLIENT span */
 	__u8 flags;	 /* W3C trace-flags, sampling applied */
 	__u8 state;	 /* enum zs_ctx_state */
-	__u8 via;	 /* INJECT: enum zs_ctx_via */
+	__u8 via;	 /* sent: enum zs_ctx_via */
 	__u8 has_ts;	 /* kernel only: thread_ts holds this context's tracestate */
 	__u32 check;	 /* kernel only, in thread_ctx: zs_ctx_check() of the rest */
 };
@@ -170,8 +172,8 @@ struct zs_data_event {
 	/* Injection on, dir INGRESS: the context the kernel gave the request a
 	 * server reads, which it injects into the thread's calls (the SERVER
 	 * span takes it, so both agree). dir EGRESS: the traceparent the
-	 * injector inserted into this send (the CLIENT span's ids), as an
-	 * INJECT record at pos would say. State NONE: neither. */
+	 * injector inserted into this send, or the context handed off for a
+	 * TLS request (via), the CLIENT span's ids. State NONE: neither. */
 	struct zs_kernel_ctx ctx;
 };
 _Static_assert(sizeof(struct zs_data_event) == 104, "zs_data_event size");
@@ -201,16 +203,6 @@ struct zs_close_event {
 	__u32 _pad;
 };
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
-
-/* INJECT: the context a TLS client's request starting at pos was given
- * (via HANDOFF). A traceparent inserted into a plaintext request is reported
- * in that send's DATA record instead (ctx, dir EGRESS). */
-struct zs_inject_event {
-	struct zs_event_hdr hdr;
-	__u64 pos;		  /* egress byte position of the request (app bytes) */
-	struct zs_kernel_ctx ctx; /* span_id: the CLIENT span's; state: ROOT or INCOMING */
-};
-_Static_assert(sizeof(struct zs_inject_event) == 72, "zs_inject_event size");
 
 /* EXEC: hdr.pid called exec (TLS libraries may have come with it). */
 struct zs_exec_event {

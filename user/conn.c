@@ -285,13 +285,12 @@ static struct zs_conn *conn_create(uint64_t cookie, uint32_t pid, const char *co
 		return NULL;
 	c->cookie = cookie;
 	c->pid = pid;
-	zs_strlcpy(c->comm, comm ? comm : "", sizeof(c->comm));
+	zs_strlcpy(c->comm, comm, sizeof(c->comm));
 	c->side_req = (struct zs_side){ c, true };
 	c->side_resp = (struct zs_side){ c, false };
 	zs_http_stream_init(&c->req, true, opts.capture_size, &req_ops, &c->side_req);
 	zs_http_stream_init(&c->resp, false, opts.capture_size, &resp_ops, &c->side_resp);
-	/* NULL comm: named later by the CONN record (see zs_conn_on_inject) */
-	c->res = comm ? zs_procinfo_get(pid, c->comm) : NULL;
+	c->res = zs_procinfo_get(pid, c->comm);
 	b = hash_cookie(cookie);
 	c->hnext = table[b];
 	table[b] = c;
@@ -336,7 +335,7 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	memcpy(comm, ev->comm, 16);
 	comm[16] = 0;
 	/* The cookie is unique per boot: an entry with a tuple means we missed
-	 * the close; one without was made by an INJECT event moments ago. */
+	 * the close; one without was made by a record that came first. */
 	if (c && c->has_tuple) {
 		conn_remove(c);
 		c = NULL;
@@ -344,7 +343,7 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	if (!c) {
 		c = conn_create(ev->hdr.cookie, ev->hdr.pid, comm, ev->hdr.ts_ns);
 	} else if (!c->res) {
-		/* made by INJECT, unnamed until now */
+		/* made by a record that came first, unnamed until now */
 		zs_strlcpy(c->comm, comm, sizeof(c->comm));
 		c->res = zs_procinfo_get(ev->hdr.pid, c->comm);
 	}
@@ -787,8 +786,12 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	}
 	lru_touch(c, ev->hdr.ts_ns);
 	if (d == ZS_DIR_EGRESS && ev->ctx.state != ZS_CTX_NONE) {
-		/* a traceparent the kernel inserted into this send */
-		zs_count(injected);
+		/* a traceparent the kernel inserted into this send, or the
+		 * context it handed off for a TLS request */
+		if (ev->ctx.via == ZS_VIA_HANDOFF)
+			zs_count(tls_handoffs);
+		else
+			zs_count(injected);
 		queue_injected(c, ev->pos, &ev->ctx);
 	}
 	if (zs_log_level <= ZS_LOG_DEBUG)
@@ -839,24 +842,6 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
 			    ev->start != ZS_START_NONE);
 	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
-}
-
-void zs_conn_on_inject(const struct zs_inject_event *ev)
-{
-	struct zs_conn *c = lookup(ev->hdr.cookie);
-
-	if (ev->ctx.via == ZS_VIA_HANDOFF)
-		zs_count(tls_handoffs);
-	else
-		zs_count(injected);
-	if (!c) {
-		/* The injector runs inside the send, before the CONN record,
-		 * which names the process. */
-		c = conn_create(ev->hdr.cookie, ev->hdr.pid, NULL, ev->hdr.ts_ns);
-		if (!c)
-			return;
-	}
-	queue_injected(c, ev->pos, &ev->ctx);
 }
 
 void zs_conn_on_close(const struct zs_close_event *ev)

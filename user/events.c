@@ -48,10 +48,6 @@ int zs_events_validate(const void *data, size_t size)
 		if (size != sizeof(struct zs_close_event))
 			return -1;
 		return ZS_EV_CLOSE;
-	case ZS_EV_INJECT:
-		if (size != sizeof(struct zs_inject_event))
-			return -1;
-		return ZS_EV_INJECT;
 	case ZS_EV_EXEC:
 		if (size != sizeof(struct zs_exec_event))
 			return -1;
@@ -92,13 +88,6 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 
 		memcpy(&ev, data, sizeof(ev));
 		zs_conn_on_close(&ev);
-		break;
-	}
-	case ZS_EV_INJECT: {
-		struct zs_inject_event ev;
-
-		memcpy(&ev, data, sizeof(ev));
-		zs_conn_on_inject(&ev);
 		break;
 	}
 	case ZS_EV_LISTEN:

@@ -203,22 +203,6 @@ static __always_inline void zs_hdr_fill(struct zs_event_hdr *h, __u16 type, __u1
 	h->cookie = cookie;
 }
 
-/* Tells the agent the context given to the request at egress position pos
- * of connection cookie. Returns -1 when the ringbuf is full. */
-static __always_inline int zs_emit_inject(__u64 id, __u64 cookie, __u64 pos,
-					  const struct zs_kernel_ctx *c, __u64 rb_flags)
-{
-	struct zs_inject_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-
-	if (!ev)
-		return -1;
-	zs_hdr_fill(&ev->hdr, ZS_EV_INJECT, sizeof(*ev), id, cookie);
-	ev->pos = pos;
-	ev->ctx = *c;
-	bpf_ringbuf_submit(ev, rb_flags);
-	return 0;
-}
-
 /* Adds one to counter key of a per-CPU array of counters (drops, results). */
 static __always_inline void zs_counter_inc(void *map, __u32 key)
 {

@@ -2,8 +2,9 @@
 /*
  * libFuzzer target: ringbuf records into the agent (validation, connection
  * table, pairing, span building). The input is a small program: each step
- * opens, feeds or closes one of four connections, reports an injected
- * context, expires the table, or hands raw bytes to the record validator. Spans are built and freed.
+ * opens, feeds (with the kernel's context, inserted or handed off) or
+ * closes one of four connections, expires the table, or hands raw bytes to
+ * the record validator. Spans are built and freed.
  */
 #include "conn.h"
 #include "events.h"
@@ -94,6 +95,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 			ev->start = f >> 1 & 3;	      /* 3 is invalid on purpose */
 			ev->ctx.state = (f >> 3) & 3; /* the kernel's context, if any */
 			ev->ctx.flags = f & 1;
+			ev->ctx.via = (op & 0x40) ? ZS_VIA_HANDOFF : ZS_VIA_HEADER;
 			ev->cap_len = cap;
 			ev->len = cap + extra;
 			if (f & 0x40) /* a gap: bytes the kernel never reported */
@@ -127,19 +129,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 		default:
 			if (op & 0x80) {
 				zs_conn_expire(now + 2000000000ull);
-			} else if (op & 0x40) {
-				/* the injector's record: a context for the request at pos */
-				struct zs_inject_event ev = { 0 };
-
-				ev.hdr.type = ZS_EV_INJECT;
-				ev.hdr.size = sizeof(ev);
-				ev.hdr.pid = 1;
-				ev.hdr.ts_ns = now;
-				ev.hdr.cookie = cookie;
-				ev.pos = pos[cookie - 1][ZS_DIR_EGRESS];
-				ev.ctx.state = take(&p, &n) % 4;
-				ev.ctx.trace_id[0] = take(&p, &n);
-				zs_events_handle(NULL, &ev, sizeof(ev));
 			} else {
 				size_t len = take(&p, &n);
 
