@@ -277,8 +277,8 @@ for name in sys.argv[1].split(","):
 
 
 def first_call_target(lib, sym):
-    """objdump's reading of the first call or jmp in sym: its address, and
-    sym's address and first instruction."""
+    """sym's address in lib, its first instruction's mnemonic, and the
+    address its first call or jmp goes to, as objdump reads them."""
     addr = [ln.split()[0] for ln in run(["nm", "-D", lib]).stdout.splitlines()
             if ln.split()[-1].split("@")[0] == sym][0]
     start = int(addr, 16)
@@ -300,7 +300,7 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
     SSL_read_ex/SSL_write_ex."""
     lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libssl.so.3")
     rd_ex, _, rd_in = first_call_target(lib, "SSL_read_ex")
-    wr_ex, _, wr_in = first_call_target(lib, "SSL_write_ex")
+    _, _, wr_in = first_call_target(lib, "SSL_write_ex")
     _, rd_first, rd_in2 = first_call_target(lib, "SSL_read")
     assert rd_first == "sub" and rd_in2 == rd_in, (rd_first, hex(rd_in), hex(rd_in2))
     names = "SSL_read,SSL_write,SSL_read_ex,SSL_write_ex,+%d,+%d" % (rd_in - rd_ex, wr_in - rd_ex)
