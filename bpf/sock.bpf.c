@@ -1090,9 +1090,8 @@ int BPF_PROG(zs_thread_exit, struct task_struct *task)
 	return 0;
 }
 
-/* A new program: the agent looks for TLS libraries in it. */
-SEC("tp_btf/sched_process_exec")
-int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+/* Tells the agent to look for TLS libraries in the current process. */
+static __always_inline int zs_emit_proc(__u16 type, __u64 rb_flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct zs_exec_event *ev;
@@ -1104,7 +1103,34 @@ int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binp
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return 0;
 	}
-	zs_hdr_fill(&ev->hdr, ZS_EV_EXEC, sizeof(*ev), id, 0);
-	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
+	zs_hdr_fill(&ev->hdr, type, sizeof(*ev), id, 0);
+	bpf_ringbuf_submit(ev, rb_flags ? rb_flags : zs_rb_flags(sizeof(*ev)));
 	return 0;
+}
+
+/* A new program: the agent looks for TLS libraries in it. */
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
+{
+	return zs_emit_proc(ZS_EV_EXEC, 0);
+}
+
+/* Process age under which the agent's own looks after exec (150 ms, 2 s:
+ * user/tls.c) cover what dlopen brings in. */
+#define ZS_DLOPEN_LATE_NS 1500000000ULL
+
+/* The dynamic loader's debugger hook (glibc's and musl's _dl_debug_state),
+ * called before and after each dlopen/dlclose maps or unmaps libraries: a
+ * TLS library may come in however long after exec. Only for a process past
+ * its start-up (hundreds of dlopens there), and the agent is woken at once:
+ * the library may be used right after it is loaded. */
+SEC("uprobe")
+int BPF_KPROBE(zs_dlopen)
+{
+	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
+	__u64 started = BPF_CORE_READ(task, group_leader, start_time);
+
+	if (bpf_ktime_get_ns() - started < ZS_DLOPEN_LATE_NS)
+		return 0;
+	return zs_emit_proc(ZS_EV_DLOPEN, BPF_RB_FORCE_WAKEUP);
 }

@@ -27,7 +27,8 @@
 	X(CLOSE, 3)    /* the socket reached TCP_CLOSE */                        \
 	X(EXEC, 5)     /* a process called exec: look for TLS libraries in it */ \
 	X(LISTEN, 6)   /* a socket started listening (zs_conn_event layout) */   \
-	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */
+	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */    \
+	X(DLOPEN, 8)   /* the dynamic loader changed the process's libraries */
 
 enum zs_event_type {
 #define ZS_X(name, val) ZS_EV_##name = val,
@@ -205,6 +206,7 @@ struct zs_close_event {
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
 /* EXEC: hdr.pid called exec (TLS libraries may have come with it). */
+/* EXEC and DLOPEN: hdr.pid only. */
 struct zs_exec_event {
 	struct zs_event_hdr hdr;
 };

@@ -52,7 +52,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 		    sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
 			continue;
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || (name[0] != 'S' && name[0] != 'g'))
+		if (!name || (name[0] != 'S' && name[0] != 'g' && name[0] != '_'))
 			continue;
 		for (k = 0; k < ZS_TLS_SYM__COUNT; k++) {
 			if (out->off[k] || strcmp(name, zs_tls_sym_names[k]) != 0)

@@ -11,14 +11,17 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* X(id, symbol). The TLS functions zerospan probes. */
+/* X(id, symbol). The TLS functions zerospan probes, and the dynamic
+ * loader's debugger hook (in ld.so: called around each dlopen, it tells
+ * the agent to look at the process's libraries again; no return probe). */
 #define ZS_TLS_SYMS(X)                       \
 	X(SSL_WRITE, "SSL_write")            \
 	X(SSL_READ, "SSL_read")              \
 	X(SSL_WRITE_EX, "SSL_write_ex")      \
 	X(SSL_READ_EX, "SSL_read_ex")        \
 	X(GNUTLS_SEND, "gnutls_record_send") \
-	X(GNUTLS_RECV, "gnutls_record_recv")
+	X(GNUTLS_RECV, "gnutls_record_recv") \
+	X(DL_DEBUG_STATE, "_dl_debug_state")
 
 /* clang-format off */
 enum zs_tls_sym {

@@ -49,9 +49,10 @@ int zs_events_validate(const void *data, size_t size)
 			return -1;
 		return ZS_EV_CLOSE;
 	case ZS_EV_EXEC:
+	case ZS_EV_DLOPEN:
 		if (size != sizeof(struct zs_exec_event))
 			return -1;
-		return ZS_EV_EXEC;
+		return h.type;
 	case ZS_EV_LISTEN:
 	case ZS_EV_UNLISTEN:
 		if (size != sizeof(struct zs_conn_event))
@@ -103,6 +104,13 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 
 		memcpy(&ev, data, sizeof(ev));
 		zs_tls_on_exec(ev.hdr.pid, zs_now_ns(CLOCK_MONOTONIC));
+		break;
+	}
+	case ZS_EV_DLOPEN: {
+		struct zs_exec_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_tls_on_dlopen(ev.hdr.pid, zs_now_ns(CLOCK_MONOTONIC));
 		break;
 	}
 	default:

@@ -68,13 +68,19 @@ static int n_scans;
 static uint64_t last_reap;
 static int ready;
 
+/* A dynamic loader (its dlopen hook), not a TLS library. */
+static int is_loader(const struct tls_file *f)
+{
+	return f->syms.off[ZS_TLS_SYM_DL_DEBUG_STATE] != 0;
+}
+
 static void gauge_update(void)
 {
 	uint64_t n = 0;
 	int i;
 
 	for (i = 0; i < n_files; i++)
-		n += files[i].state == FILE_ATTACHED;
+		n += files[i].state == FILE_ATTACHED && !is_loader(&files[i]);
 	zs_gauge_set(tls_libraries, n);
 }
 
@@ -100,6 +106,8 @@ static int attach(struct tls_file *f)
 		if (!a)
 			goto fail;
 		f->links[f->n_links++] = a;
+		if (k == ZS_TLS_SYM_DL_DEBUG_STATE)
+			continue; /* a hook, not a call with a result */
 		b = bpf_program__attach_uprobe_opts(progs.exit, -1, f->path, off, &exit_opts);
 		if (!b)
 			goto fail;
@@ -107,7 +115,9 @@ static int attach(struct tls_file *f)
 	}
 	f->state = FILE_ATTACHED;
 	zs_count(tls_attaches);
-	if (f->syms.n_moved)
+	if (is_loader(f))
+		log_info("tls: attached to %s (its dlopen hook)", f->path);
+	else if (f->syms.n_moved)
 		log_info("tls: attached to %s (%d functions, %d read/write pairs probed at the "
 			 "internal function they share)",
 			 f->path, f->syms.n_found, f->syms.n_moved);
@@ -207,12 +217,15 @@ static void file_unuse(struct tls_file *f)
 	}
 }
 
+/* A TLS library, or a dynamic loader (glibc's ld-linux*, musl's ld-musl*),
+ * whose _dl_debug_state says when dlopen brings one in. */
 static int is_tls_lib_name(const char *path)
 {
 	const char *b = strrchr(path, '/');
 
 	b = b ? b + 1 : path;
-	return strncmp(b, "libssl.so", 9) == 0 || strncmp(b, "libgnutls.so", 12) == 0;
+	return strncmp(b, "libssl.so", 9) == 0 || strncmp(b, "libgnutls.so", 12) == 0 ||
+	       strncmp(b, "ld-linux", 8) == 0 || strncmp(b, "ld-musl", 7) == 0;
 }
 
 /* Start time of pid (field 22 of stat), 0 if gone. */
@@ -500,6 +513,20 @@ void zs_tls_on_exec(uint32_t pid, uint64_t now)
 	queue_scan(pid, now);
 	queue_scan(pid, now + SCAN_SOON_NS);
 	queue_scan(pid, now + SCAN_LATER_NS);
+}
+
+void zs_tls_on_dlopen(uint32_t pid, uint64_t now)
+{
+	int i;
+
+	if (!ready)
+		return;
+	/* twice per dlopen (before and after the loader maps): one scan not
+	 * yet run covers both */
+	for (i = 0; i < n_scans; i++)
+		if (scans[i].pid == pid && scans[i].due <= now)
+			return;
+	queue_scan(pid, now);
 }
 
 void zs_tls_tick(uint64_t now)

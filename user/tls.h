@@ -32,6 +32,9 @@ int zs_tls_init(const struct zs_tls_progs *progs, const struct zs_config *cfg,
 void zs_tls_scan_start(void);
 /* A process called exec. */
 void zs_tls_on_exec(uint32_t pid, uint64_t now_ns);
+/* The dynamic loader of pid ran its dlopen/dlclose hook (the kernel reports
+ * it only past start-up): scans pid at the next tick. */
+void zs_tls_on_dlopen(uint32_t pid, uint64_t now_ns);
 /* Runs due scans and drops processes that are gone (call about every 100 ms). */
 void zs_tls_tick(uint64_t now_ns);
 /* Detaches everything. */

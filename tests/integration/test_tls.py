@@ -381,6 +381,45 @@ def test_tls_client_leaves_the_injection_sockhash():
         t.stop()
 
 
+LATE_CLIENT = r"""
+import sys, time
+time.sleep(3)  # past the agent's looks at a new program (150 ms and 2 s after exec)
+import http.client, ssl  # dlopen: _ssl, then this directory's libssl copy
+time.sleep(0.5)  # the agent attaches within milliseconds: a call sooner may be missed
+ctx = ssl._create_unverified_context()
+ctx.set_alpn_protocols(["http/1.1"])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=10)
+c.request("GET", "/late.html")
+print(c.getresponse().status)
+"""
+
+
+def test_tls_library_loaded_late_with_dlopen():
+    """A program that imports ssl long after it started, with its own copy
+    of libssl (a new file, as a container's would be): the dynamic loader's
+    _dl_debug_state hook (probed in ld.so) makes the agent look at the
+    process again, so the copy is attached and the request made after it
+    is a CLIENT span."""
+    tmp = tempfile.mkdtemp(prefix="zs-late-ssl-")
+    for lib in ("libssl.so.3", "libcrypto.so.3"):
+        subprocess.run(["cp", os.path.realpath("/usr/lib/x86_64-linux-gnu/" + lib),
+                        os.path.join(tmp, lib)], check=True)
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
+    try:
+        t.start(Nginx(port, tls=t.cert))
+        r = run(["/usr/bin/python3", "-c", LATE_CLIENT, str(port)], env=dict(os.environ, LD_LIBRARY_PATH=tmp),
+                timeout=30)
+        assert r.returncode == 0 and r.stdout.split() == ["404"], (r.stdout, r.stderr)
+        spans = settle(rec, 2)
+        assert "%s/libssl.so.3 (4 functions" % tmp in agent.stderr(), agent.stderr()
+        check_pairs(spans, port, [("/late.html", 404)])
+        agent.assert_no_loss()
+    finally:
+        t.stop()
+        subprocess.run(["rm", "-rf", tmp])
+
+
 def test_go_crypto_tls_is_reported_not_covered():
     """curl calling a Go HTTPS server (crypto/tls, no OpenSSL): curl's side
     is traced, the Go side makes no span (no ciphertext parsed), and the
@@ -482,6 +521,7 @@ TESTS = [
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
     test_tls_client_leaves_the_injection_sockhash,
+    test_tls_library_loaded_late_with_dlopen,
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,
     test_tls_off_sees_only_ciphertext_and_makes_no_spans,

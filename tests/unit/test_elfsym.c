@@ -65,6 +65,25 @@ static void check_library(const char *soname, int first, int last)
 	dlclose(h);
 }
 
+/* The dynamic loader's dlopen hook: _dl_debug_state is GLIBC_PRIVATE,
+ * which dlsym does not give out (dlvsym does). */
+static void check_loader(void)
+{
+	void *fn = dlvsym(RTLD_DEFAULT, "_dl_debug_state", "GLIBC_PRIVATE");
+	struct zs_elf_tls t;
+	char err[256] = "";
+	Dl_info info;
+
+	CHECK(fn && dladdr(fn, &info) && info.dli_fname, "_dl_debug_state: %s", dlerror());
+	if (!fn || !dladdr(fn, &info))
+		return;
+	CHECK(zs_elf_tls_inspect(info.dli_fname, 0, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(t.n_found == 1 && t.off[ZS_TLS_SYM_DL_DEBUG_STATE], "%s: %d found", info.dli_fname,
+	      t.n_found);
+	CHECK(same_code(info.dli_fname, t.off[ZS_TLS_SYM_DL_DEBUG_STATE], fn),
+	      "%s: _dl_debug_state's offset does not hold the mapped code", info.dli_fname);
+}
+
 /* Builds a small program from src with cc; returns 0 on success. */
 static int build(const char *src, const char *out)
 {
@@ -137,6 +156,7 @@ int main(void)
 {
 	check_library("libssl.so.3", ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_READ_EX);
 	check_library("libgnutls.so.30", ZS_TLS_SYM_GNUTLS_SEND, ZS_TLS_SYM_GNUTLS_RECV);
+	check_loader();
 	check_blind();
 	check_errors();
 	return zs_test_done("elfsym");
