@@ -205,8 +205,8 @@ struct zs_close_event {
 };
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
 
-/* EXEC: hdr.pid called exec (TLS libraries may have come with it). */
-/* EXEC and DLOPEN: hdr.pid only. */
+/* EXEC: hdr.pid called exec (TLS libraries may have come with it).
+ * DLOPEN: hdr.pid's dynamic loader ran its dlopen/dlclose hook. */
 struct zs_exec_event {
 	struct zs_event_hdr hdr;
 };
