@@ -381,6 +381,42 @@ def test_tls_client_leaves_the_injection_sockhash():
         t.stop()
 
 
+UPLOAD_CLIENT = r"""
+import http.client, os, ssl, sys
+ctx = ssl._create_unverified_context()
+ctx.set_alpn_protocols(["http/1.1"])
+c = http.client.HTTPSConnection("127.0.0.1", int(sys.argv[1]), context=ctx, timeout=30)
+for i in range(3):
+    body = os.urandom(8 << 20)
+    c.request("POST", "/echo", body=body)
+    r = c.getresponse()
+    got = r.read()
+    if r.status != 200 or got != body:
+        sys.exit("upload %d: status %d, %d bytes back" % (i, r.status, len(got)))
+print("ok")
+"""
+
+
+def test_tls_uploads_while_leaving_the_sockhash():
+    """8 MiB bodies up and echoed back on one HTTPS keep-alive connection:
+    the client's socket leaves the sockhash at an ACK of the first upload
+    (nothing unread then) while its sends are under way, and every byte
+    arrives both ways."""
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
+    try:
+        t.start(Proc([PY, os.path.join(SERVERS, "keepalive_server.py"), str(port)], env=t.tls_env,
+                     wait_port=port))
+        r = run([PY, "-c", UPLOAD_CLIENT, str(port)], timeout=120)
+        assert r.returncode == 0 and r.stdout.strip() == "ok", (r.stdout, r.stderr)
+        spans = settle(rec, 6)
+        check_pairs(spans, port, [("/echo", 200)] * 3)
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="tls_left"}'] == 1, m
+    finally:
+        t.stop()
+
+
 LATE_CLIENT = r"""
 import sys, time
 time.sleep(3)  # past the agent's looks at a new program (150 ms and 2 s after exec)
@@ -521,6 +557,7 @@ TESTS = [
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
     test_tls_client_leaves_the_injection_sockhash,
+    test_tls_uploads_while_leaving_the_sockhash,
     test_tls_library_loaded_late_with_dlopen,
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,

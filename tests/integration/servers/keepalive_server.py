@@ -7,9 +7,12 @@ usage: keepalive_server.py PORT [HOST]
   GET /big/N        200, N body bytes (Content-Length), headers and body in one write
   GET /chunked/N    200, one chunk of N bytes and the last chunk, all in one write
   POST /echo        echoes the body back
+TLS_CERT and TLS_KEY in the environment: HTTPS.
 """
 import http.server
+import os
 import socket
+import ssl
 import sys
 import time
 
@@ -62,4 +65,9 @@ class S(http.server.ThreadingHTTPServer):
 host = sys.argv[2] if len(sys.argv) > 2 else "127.0.0.1"
 if ":" in host:
     S.address_family = socket.AF_INET6
-S((host, int(sys.argv[1])), H).serve_forever()
+srv = S((host, int(sys.argv[1])), H)
+if os.environ.get("TLS_CERT"):
+    tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    tls.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+    srv.socket = tls.wrap_socket(srv.socket, server_side=True)
+srv.serve_forever()
