@@ -2,9 +2,9 @@
 /* HTTP/1.x header-block parsers and the per-direction message framer. */
 #include "http1.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 size_t zs_http_hold_limit = 16u << 20;
 size_t zs_http_hold_used;
@@ -72,6 +72,37 @@ static int parse_version(struct cur *c, int *minor)
 	return 0;
 }
 
+/* Bit 7 of each byte of v (all below 0x80) set where lo <= byte <= hi. */
+static inline uint64_t swar_in(uint64_t v, uint8_t lo, uint8_t hi)
+{
+	const uint64_t ones = 0x0101010101010101ULL, high = 0x8080808080808080ULL;
+
+	return (v + ones * (0x80 - lo)) & ~(v + ones * (0x7f - hi)) & high;
+}
+
+/* How many bytes from p are letters, digits or '-' (what header names are
+ * made of), counted 8 at a time; the byte loop finishes the name (and checks
+ * any other tchar). */
+static inline size_t name_run(const char *p, const char *end)
+{
+	const uint64_t high = 0x8080808080808080ULL, ones = 0x0101010101010101ULL;
+	size_t n = 0;
+
+	while (end - p - (ptrdiff_t)n >= 8) {
+		uint64_t v, ok;
+
+		memcpy(&v, p + n, 8);
+		if (v & high)
+			break;
+		ok = swar_in(v | ones * 0x20, 'a', 'z') | swar_in(v, '0', '9') |
+		     swar_in(v, '-', '-');
+		if (ok != high)
+			return n + (size_t)__builtin_ctzll(~ok & high) / 8;
+		n += 8;
+	}
+	return n;
+}
+
 static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 {
 	size_t cap = *num, n = 0;
@@ -88,6 +119,7 @@ static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 			break;
 		}
 		name = c->p;
+		c->p += name_run(c->p, c->end);
 		while (c->p < c->end && tchar[(uint8_t)*c->p])
 			c->p++;
 		NEED(c);
@@ -105,13 +137,19 @@ static int parse_headers(struct cur *c, struct zs_http_header *h, size_t *num)
 			 * lists with their spaces too; the byte loop below takes
 			 * over at the first word that has one. */
 			while (c->end - c->p >= 8) {
-				uint64_t v;
+				uint64_t v, m;
 
 				memcpy(&v, c->p, 8);
-				if (((v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL) ||
+				m = ((v - 0x2020202020202020ULL) & ~v & 0x8080808080808080ULL) |
 				    (((v ^ 0x7f7f7f7f7f7f7f7fULL) - 0x0101010101010101ULL) &
-				     ~(v ^ 0x7f7f7f7f7f7f7f7fULL) & 0x8080808080808080ULL))
+				     ~(v ^ 0x7f7f7f7f7f7f7f7fULL) & 0x8080808080808080ULL);
+				if (m) {
+					/* The lowest flagged byte is the first such byte
+					 * (a borrow only flags bytes above one, little-
+					 * endian): the byte loop starts there. */
+					c->p += __builtin_ctzll(m) / 8;
 					break;
+				}
 				c->p += 8;
 			}
 			for (;;) {
@@ -244,11 +282,72 @@ int zs_http_parse_response(const char *buf, size_t len, int *minor_version, int 
 	return (int)(c.p - buf);
 }
 
-static bool name_is(const struct zs_http_header *h, const char *lit)
+/* Do the n bytes at p equal lit (lowercase) ignoring ASCII case? Inline: the
+ * C library's strncasecmp goes through the locale's tables, a call per
+ * header name compared. */
+static inline bool ascii_ieq(const char *p, const char *lit, size_t n)
 {
-	size_t n = strlen(lit);
+	size_t i;
 
-	return h->name_len == n && strncasecmp(h->name, lit, n) == 0;
+	for (i = 0; i < n; i++) {
+		uint8_t c = (uint8_t)p[i];
+
+		if ((unsigned int)(c - 'A') < 26u)
+			c += 'a' - 'A';
+		if (c != (uint8_t)lit[i])
+			return false;
+	}
+	return true;
+}
+
+/* Is the header's name lit (lowercase letters, digits and '-' only), ignoring
+ * ASCII case? A word at a time: a name holds only tchar bytes (parse_headers
+ * checked), and among those only A-Z, a-z and the literal's own byte become a
+ * literal's byte once 0x20 is set. Always inlined: lit's length and words
+ * fold at compile time. */
+static inline __attribute__((always_inline)) bool name_is(const struct zs_http_header *h,
+							  const char *lit)
+{
+	const uint64_t m8 = 0x2020202020202020ULL;
+	size_t n = strlen(lit), i;
+	uint64_t a, b;
+	uint32_t c, d;
+	uint16_t e, f;
+
+	if (h->name_len != n)
+		return false;
+	for (i = 0; i + 8 <= n; i += 8) {
+		memcpy(&a, h->name + i, 8);
+		memcpy(&b, lit + i, 8);
+		if ((a | m8) != b)
+			return false;
+	}
+	if (i == n)
+		return true;
+	if (n >= 8) { /* the last 8 bytes, overlapping the words compared */
+		memcpy(&a, h->name + n - 8, 8);
+		memcpy(&b, lit + n - 8, 8);
+		return (a | m8) == b;
+	}
+	if (n >= 4) {
+		memcpy(&c, h->name, 4);
+		memcpy(&d, lit, 4);
+		if ((c | (uint32_t)m8) != d)
+			return false;
+		memcpy(&c, h->name + n - 4, 4);
+		memcpy(&d, lit + n - 4, 4);
+		return (c | (uint32_t)m8) == d;
+	}
+	if (n >= 2) {
+		memcpy(&e, h->name, 2);
+		memcpy(&f, lit, 2);
+		if ((e | (uint16_t)m8) != f)
+			return false;
+		memcpy(&e, h->name + n - 2, 2);
+		memcpy(&f, lit + n - 2, 2);
+		return (e | (uint16_t)m8) == f;
+	}
+	return ((uint8_t)h->name[0] | 0x20) == (uint8_t)lit[0];
 }
 
 static void copy_value(char *dst, size_t cap, const char *src, size_t len)
@@ -271,12 +370,14 @@ static bool list_last_is(const char *v, size_t len, const char *token)
 		s--;
 	while (s < e && (v[s] == ' ' || v[s] == '\t'))
 		s++;
-	return e - s == tl && strncasecmp(v + s, token, tl) == 0;
+	return e - s == tl && ascii_ieq(v + s, token, tl);
 }
 
-static bool list_contains(const char *v, size_t len, const char *token)
+/* The Connection header's options (RFC 9110 7.6.1) that matter here, in one
+ * pass over its comma-separated list. */
+static void connection_options(const char *v, size_t len, struct zs_http_msg *m, bool *upgrade)
 {
-	size_t tl = strlen(token), i = 0;
+	size_t i = 0;
 
 	while (i < len) {
 		size_t s, e;
@@ -289,10 +390,13 @@ static bool list_contains(const char *v, size_t len, const char *token)
 		e = i;
 		while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
 			e--;
-		if (e - s == tl && strncasecmp(v + s, token, tl) == 0)
-			return true;
+		if (e - s == 5 && ascii_ieq(v + s, "close", 5))
+			m->conn_close = true;
+		else if (e - s == 10 && ascii_ieq(v + s, "keep-alive", 10))
+			m->conn_keep_alive = true;
+		else if (e - s == 7 && ascii_ieq(v + s, "upgrade", 7))
+			*upgrade = true;
 	}
-	return false;
 }
 
 static void b3_multi_header(struct zs_http_msg *m, const struct zs_http_header *h)
@@ -334,12 +438,7 @@ int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header 
 			/* chunked must be the final coding (RFC 9112 6.1). */
 			m->chunked = list_last_is(h[i].value, h[i].value_len, "chunked");
 		} else if (name_is(&h[i], "connection")) {
-			if (list_contains(h[i].value, h[i].value_len, "close"))
-				m->conn_close = true;
-			if (list_contains(h[i].value, h[i].value_len, "keep-alive"))
-				m->conn_keep_alive = true;
-			if (list_contains(h[i].value, h[i].value_len, "upgrade"))
-				conn_upgrade = true;
+			connection_options(h[i].value, h[i].value_len, m, &conn_upgrade);
 		} else if (name_is(&h[i], "upgrade")) {
 			upgrade_hdr = true;
 		} else if (name_is(&h[i], "host")) {
@@ -368,7 +467,7 @@ int zs_http_msg_from_headers(struct zs_http_msg *m, const struct zs_http_header 
 			}
 		} else if (name_is(&h[i], "b3")) {
 			copy_value(m->b3, sizeof(m->b3), h[i].value, h[i].value_len);
-		} else if (h[i].name_len > 5 && strncasecmp(h[i].name, "x-b3-", 5) == 0) {
+		} else if (h[i].name_len > 5 && ascii_ieq(h[i].name, "x-b3-", 5)) {
 			b3_multi_header(m, &h[i]);
 		}
 	}

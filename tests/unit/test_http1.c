@@ -7,7 +7,9 @@
 #include "http1.h"
 #include "zs_test.h"
 
+#include <ctype.h>
 #include <stdlib.h>
+#include <strings.h>
 
 #define MAXM 16
 
@@ -492,10 +494,263 @@ static void test_edge_cases(void)
 	}
 }
 
+/* ---- byte-at-a-time references for the word-wise header scanning ---- */
+
+static bool ref_tchar(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+	       (c && strchr("!#$%&'*+-.^_`|~", c));
+}
+
+/* The header block at p (after the start line): bytes consumed, -1 bad,
+ * -2 incomplete; names and values as parse_headers gives them. */
+static int ref_headers(const char *p, size_t len, struct zs_http_header *h, size_t *num)
+{
+	size_t i = 0, n = 0, cap = *num;
+
+	for (;;) {
+		size_t ns, ne, vs, ve;
+
+		if (i >= len)
+			return -2;
+		if (p[i] == '\r' || p[i] == '\n') {
+			if (p[i] == '\r') {
+				if (++i >= len)
+					return -2;
+				if (p[i] != '\n')
+					return -1;
+			}
+			i++;
+			break;
+		}
+		ns = i;
+		while (i < len && ref_tchar((unsigned char)p[i]))
+			i++;
+		if (i >= len)
+			return -2;
+		if (p[i] != ':' || i == ns)
+			return -1;
+		ne = i++;
+		while (i < len && (p[i] == ' ' || p[i] == '\t'))
+			i++;
+		vs = i;
+		for (;;) {
+			unsigned char c;
+
+			if (i >= len)
+				return -2;
+			c = (unsigned char)p[i];
+			if (c == '\r' || c == '\n')
+				break;
+			if ((c < 0x20 && c != '\t') || c == 0x7f)
+				return -1;
+			i++;
+		}
+		ve = i;
+		while (ve > vs && (p[ve - 1] == ' ' || p[ve - 1] == '\t'))
+			ve--;
+		if (p[i] == '\r') {
+			if (++i >= len)
+				return -2;
+			if (p[i] != '\n')
+				return -1;
+		}
+		i++;
+		if (i >= len)
+			return -2;
+		if (p[i] == ' ' || p[i] == '\t')
+			return -1;
+		if (n < cap) {
+			h[n].name = p + ns;
+			h[n].name_len = ne - ns;
+			h[n].value = p + vs;
+			h[n].value_len = ve - vs;
+		}
+		n++;
+	}
+	*num = n < cap ? n : cap;
+	return (int)i;
+}
+
+static uint32_t rnd_state = 12345;
+
+static uint32_t rnd(uint32_t n)
+{
+	rnd_state = rnd_state * 1103515245u + 12345u;
+	return (rnd_state >> 8) % n;
+}
+
+/* Random header blocks, mostly well formed, with every byte class the word
+ * tests tell apart placed at every offset: the parser must agree with the
+ * byte-at-a-time reference on the outcome and on every name and value. */
+static void test_header_words_random(void)
+{
+	static const char name_bytes[] = "abcxyzABCXYZ0189-_.!~|`^'";
+	static const unsigned char odd[] = { ':',  ' ', '\t', '\r', '\n', 0x7f, 0x01, 0x80,
+					     0xff, '(', '"',  '/',  '@',  '[',	'{',  '=' };
+	int bad = 0, rounds = 20000, ok = 0;
+
+	for (int r = 0; r < rounds; r++) {
+		char buf[600];
+		const char *start = "HTTP/1.1 200 OK\r\n";
+		size_t at = strlen(start), nh = 8, rnh = 8, i;
+		struct zs_http_header h[8], rh[8];
+		int minor, status, rc, want;
+		const char *reason;
+		size_t rl;
+		int lines = 1 + (int)rnd(5);
+
+		memcpy(buf, start, at);
+		for (int l = 0; l < lines; l++) {
+			int nl = 1 + (int)rnd(20), vl = (int)rnd(30);
+
+			for (int k = 0; k < nl; k++)
+				buf[at++] = name_bytes[rnd(sizeof(name_bytes) - 1)];
+			buf[at++] = ':';
+			if (rnd(2))
+				buf[at++] = rnd(4) ? ' ' : '\t';
+			for (int k = 0; k < vl; k++)
+				buf[at++] = (char)(rnd(8) ? 0x21 + rnd(94) : (rnd(2) ? ' ' : '\t'));
+			buf[at++] = '\r';
+			buf[at++] = '\n';
+		}
+		buf[at++] = '\r';
+		buf[at++] = '\n';
+		/* one odd byte somewhere in half the blocks */
+		if (rnd(2)) {
+			size_t pos = strlen(start) + rnd((uint32_t)(at - strlen(start)));
+
+			buf[pos] = (char)odd[rnd(sizeof(odd))];
+		}
+		/* and a cut, now and then */
+		if (!rnd(8))
+			at = strlen(start) + rnd((uint32_t)(at - strlen(start)));
+		want = ref_headers(buf + strlen(start), at - strlen(start), rh, &rnh);
+		if (want >= 0)
+			want += (int)strlen(start);
+		rc = zs_http_parse_response(buf, at, &minor, &status, &reason, &rl, h, &nh);
+		if (rc != want) {
+			bad++;
+			continue;
+		}
+		if (rc < 0)
+			continue;
+		ok++;
+		if (nh != rnh) {
+			bad++;
+			continue;
+		}
+		for (i = 0; i < nh; i++)
+			if (h[i].name != rh[i].name || h[i].name_len != rh[i].name_len ||
+			    h[i].value != rh[i].value || h[i].value_len != rh[i].value_len)
+				break;
+		bad += i != nh;
+	}
+	CHECK(bad == 0, "%d of %d blocks parsed differently than byte by byte", bad, rounds);
+	CHECK(ok > rounds / 4, "too few well-formed blocks (%d): the test lost its point", ok);
+}
+
+/* Header names in random case, and near misses of the same length (one byte
+ * changed, '-' swapped for '_'), against a strncasecmp reference. */
+static void test_header_names_random(void)
+{
+	static const char *names[] = {
+		"content-length", "transfer-encoding", "connection", "upgrade", "host",
+		"user-agent",	  "traceparent",       "tracestate", "b3",	"x-b3-traceid",
+		"x-b3-spanid",	  "x-b3-sampled",      "x-b3-flags"
+	};
+	static const char *conn[] = {
+		"close",  "keep-alive", "upgrade",	  "Keep-Alive, Upgrade", " close ,foo",
+		"closed", "upgrade-x",	",,KEEP-ALIVE,,", "te, close",		 "keep-alive\tx"
+	};
+	int bad = 0;
+
+	for (int r = 0; r < 20000; r++) {
+		const char *lit = names[rnd(sizeof(names) / sizeof(names[0]))];
+		size_t n = strlen(lit);
+		char name[32], value[32];
+		struct zs_http_header h;
+		struct zs_http_msg m;
+		bool want;
+
+		memcpy(name, lit, n + 1);
+		for (size_t k = 0; k < n; k++)
+			if (rnd(2))
+				name[k] = (char)toupper((unsigned char)name[k]);
+		if (rnd(2)) { /* a near miss */
+			size_t k = rnd((uint32_t)n);
+
+			name[k] = name[k] == '-' ? '_' : (char)(name[k] + 1 + rnd(3));
+		}
+		want = strncasecmp(name, lit, n) == 0;
+		if (!strcmp(lit, "content-length"))
+			strcpy(value, "42");
+		else if (!strcmp(lit, "connection"))
+			strcpy(value, conn[rnd(sizeof(conn) / sizeof(conn[0]))]);
+		else if (!strcmp(lit, "transfer-encoding"))
+			strcpy(value, "gzip, chunked");
+		else
+			strcpy(value, "v");
+		h.name = name;
+		h.name_len = n;
+		h.value = value;
+		h.value_len = strlen(value);
+		memset(&m, 0, sizeof(m));
+		if (zs_http_msg_from_headers(&m, &h, 1)) {
+			bad += want; /* only a content-length of 42 is there to take */
+			continue;
+		}
+		if (!strcmp(lit, "content-length"))
+			bad += (m.content_length == 42) != want;
+		else if (!strcmp(lit, "transfer-encoding"))
+			bad += m.chunked != want;
+		else if (!strcmp(lit, "connection"))
+			bad += (m.conn_close != (want && (!strcmp(value, "close") ||
+							  !strcmp(value, " close ,foo") ||
+							  !strcmp(value, "te, close")))) ||
+			       (m.conn_keep_alive !=
+				(want && (!strcasecmp(value, "keep-alive") ||
+					  !strcmp(value, "Keep-Alive, Upgrade") ||
+					  !strcmp(value, ",,KEEP-ALIVE,,"))));
+		else if (!strcmp(lit, "host"))
+			bad += (m.host[0] != 0) != want;
+		else if (!strcmp(lit, "user-agent"))
+			bad += (m.user_agent[0] != 0) != want;
+		else if (!strcmp(lit, "traceparent"))
+			bad += (m.traceparent[0] != 0) != want;
+		else if (!strcmp(lit, "tracestate"))
+			bad += (m.tracestate[0] != 0) != want;
+		else if (!strcmp(lit, "b3"))
+			bad += (m.b3[0] != 0) != want;
+		else if (!strcmp(lit, "x-b3-traceid"))
+			bad += (m.b3_trace[0] != 0) != want;
+		else if (!strcmp(lit, "x-b3-spanid"))
+			bad += (m.b3_span[0] != 0) != want;
+		else if (!strcmp(lit, "x-b3-sampled"))
+			bad += (m.b3_sampled[0] != 0) != want;
+		else if (!strcmp(lit, "x-b3-flags"))
+			bad += (m.b3_flags[0] != 0) != want;
+	}
+	CHECK(bad == 0, "%d header names matched differently than strncasecmp", bad);
+	{
+		/* Upgrade needs both the header and the Connection option */
+		struct zs_http_header h[2] = { { "Connection", 10, "keep-alive, UPGRADE", 19 },
+					       { "UPGRADE", 7, "websocket", 9 } };
+		struct zs_http_msg m;
+
+		memset(&m, 0, sizeof(m));
+		CHECK(zs_http_msg_from_headers(&m, h, 2) == 0 && m.upgrade && m.conn_keep_alive &&
+			      !m.conn_close,
+		      "connection options");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	test_edge_cases();
 	test_value_words();
+	test_header_words_random();
+	test_header_names_random();
 	if (argc > 1)
 		run_corpus(argv[1]);
 	else
