@@ -44,6 +44,7 @@ struct zs_red_labels {
 };
 
 struct zs_series {
+	uint64_t hash; /* of l: compared before the labels */
 	struct zs_red_labels l;
 	struct zs_hist h;
 	struct zs_series *next;
