@@ -73,17 +73,31 @@ static void kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn
 /* A literal key: its length known when compiling. */
 #define KV_STR(pb, field, key, val) kv_strn(pb, field, key, sizeof(key) - 1, val)
 
-static void kv_int(struct zs_pb *pb, uint32_t field, const char *key, int64_t val)
+/* One KeyValue{key, AnyValue{int_value}}, its lengths computed up front as in
+ * kv_strn; key has kn bytes. A oneof member is written even when zero. */
+static void kv_intn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, int64_t val)
 {
-	size_t kv = zs_pb_begin(pb, field), any;
+	size_t vn = zs_pb_varint_len((uint64_t)val), any = 1 + vn,
+	       body = 1 + zs_pb_varint_len(kn) + kn + 1 + zs_pb_varint_len(any) + any;
+	uint8_t *p;
 
-	zs_pb_str(pb, F_KV_KEY, key);
-	any = zs_pb_begin(pb, F_KV_VALUE);
-	/* a oneof member is written even when zero */
-	zs_pb_tag_varint(pb, F_ANY_INT, ZS_PB_VARINT, (uint64_t)val);
-	zs_pb_end(pb, any);
-	zs_pb_end(pb, kv);
+	if (!zs_pb_reserve(pb, 15 + body))
+		return;
+	p = pb->buf + pb->len;
+	p += zs_pb_put_varint(p, (uint64_t)field << 3 | ZS_PB_LEN);
+	p += zs_pb_put_varint(p, body);
+	*p++ = F_KV_KEY << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, kn);
+	memcpy(p, key, kn);
+	p += kn;
+	*p++ = F_KV_VALUE << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, any);
+	*p++ = F_ANY_INT << 3 | ZS_PB_VARINT;
+	p += zs_pb_put_varint(p, (uint64_t)val);
+	pb->len = (size_t)(p - pb->buf);
 }
+
+#define KV_INT(pb, field, key, val) kv_intn(pb, field, key, sizeof(key) - 1, val)
 
 static void res_sink_str(void *ctx, const char *key, const char *val)
 {
@@ -92,7 +106,7 @@ static void res_sink_str(void *ctx, const char *key, const char *val)
 
 static void res_sink_int(void *ctx, const char *key, int64_t val)
 {
-	kv_int(ctx, F_RES_ATTRIBUTES, key, val);
+	kv_intn(ctx, F_RES_ATTRIBUTES, key, strlen(key), val);
 }
 
 /* Appends n bytes of p at *at if they fit (out has room for the NUL). */
@@ -142,7 +156,7 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "http.request.method", s->method);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "http.request.method_original", s->method_original);
 	if (s->status)
-		kv_int(pb, F_SPAN_ATTRIBUTES, "http.response.status_code", s->status);
+		KV_INT(pb, F_SPAN_ATTRIBUTES, "http.response.status_code", s->status);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.path", s->path);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.query", s->query);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "url.scheme", s->scheme);
@@ -153,11 +167,11 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "network.protocol.version", s->version);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "server.address", s->server_address);
 	if (s->server_port)
-		kv_int(pb, F_SPAN_ATTRIBUTES, "server.port", s->server_port);
+		KV_INT(pb, F_SPAN_ATTRIBUTES, "server.port", s->server_port);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "client.address", s->client_address);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "network.peer.address", s->peer_address);
 	if (s->peer_port)
-		kv_int(pb, F_SPAN_ATTRIBUTES, "network.peer.port", s->peer_port);
+		KV_INT(pb, F_SPAN_ATTRIBUTES, "network.peer.port", s->peer_port);
 	KV_STR(pb, F_SPAN_ATTRIBUTES, "user_agent.original", s->user_agent);
 	if (s->kind == ZS_KIND_CLIENT && s->server_address[0]) {
 		char full[ZS_HTTP_VALUE_MAX + ZS_HTTP_TARGET_MAX + 32];

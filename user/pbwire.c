@@ -3,7 +3,7 @@
 
 #include <stdlib.h>
 
-bool zs_pb_reserve(struct zs_pb *pb, size_t n)
+bool zs_pb_grow(struct zs_pb *pb, size_t n)
 {
 	size_t cap;
 	uint8_t *p;
@@ -36,7 +36,7 @@ void zs_pb_free(struct zs_pb *pb)
 	pb->len = pb->cap = 0;
 }
 
-void zs_pb_end(struct zs_pb *pb, size_t mark)
+void zs_pb_end_long(struct zs_pb *pb, size_t mark)
 {
 	size_t body, k;
 

@@ -24,8 +24,17 @@ struct zs_pb {
 
 enum { ZS_PB_VARINT = 0, ZS_PB_I64 = 1, ZS_PB_LEN = 2, ZS_PB_I32 = 5 };
 
-/* Makes room for n more bytes; false (and failed set) when out of memory. */
-bool zs_pb_reserve(struct zs_pb *pb, size_t n);
+/* zs_pb_reserve's slow path: grows the buffer. */
+bool zs_pb_grow(struct zs_pb *pb, size_t n);
+
+/* Makes room for n more bytes; false (and failed set) when out of memory.
+ * Inline: every field written asks, and there is room nearly always. */
+static inline bool zs_pb_reserve(struct zs_pb *pb, size_t n)
+{
+	if (__builtin_expect(!pb->failed && pb->cap - pb->len >= n, 1))
+		return true;
+	return zs_pb_grow(pb, n);
+}
 
 /* Frees the buffer. */
 void zs_pb_free(struct zs_pb *pb);
@@ -135,7 +144,18 @@ static inline void zs_pb_raw(struct zs_pb *pb, const void *p, size_t n)
 	pb->len += n;
 }
 
+/* zs_pb_end for a body of 128 bytes or more (or a failed buffer). */
+void zs_pb_end_long(struct zs_pb *pb, size_t mark);
+
 /* Closes the message opened at mark: writes its length before its body. */
-void zs_pb_end(struct zs_pb *pb, size_t mark);
+static inline void zs_pb_end(struct zs_pb *pb, size_t mark)
+{
+	size_t body = pb->len - mark - 1;
+
+	if (__builtin_expect(!pb->failed && body < 0x80, 1))
+		pb->buf[mark] = (uint8_t)body;
+	else
+		zs_pb_end_long(pb, mark);
+}
 
 #endif
