@@ -25,8 +25,8 @@
 
 enum { BATCH = 512 };
 
-static struct zs_otlp_span *batch[BATCH];
-static size_t n_batch, n_spans;
+static struct zs_otlp_batch batch;
+static size_t n_spans;
 static double t_encode;
 
 static double now_ns(void)
@@ -45,18 +45,16 @@ static uint64_t mono_ns(void)
 	return (uint64_t)t.tv_sec * 1000000000ULL + (uint64_t)t.tv_nsec;
 }
 
-/* What the export thread does with a full batch: assemble, then free. */
+/* What the export thread does with a full batch: assemble, then empty it. */
 static void flush(void)
 {
 	double t0 = now_ns();
 	uint8_t *pb;
 	size_t n;
 
-	if (n_batch && zs_otlp_assemble(batch, n_batch, NULL, 0, &pb, &n) == 0)
+	if (batch.n && zs_otlp_assemble(&batch, NULL, 0, &pb, &n) == 0)
 		free(pb);
-	for (size_t i = 0; i < n_batch; i++)
-		zs_otlp_span_free(batch[i]);
-	n_batch = 0;
+	zs_otlp_batch_clear(&batch);
 	t_encode += now_ns() - t0;
 }
 
@@ -66,12 +64,9 @@ static void sink(struct zs_span *s)
 {
 	zs_traces_add(s, mono_ns());
 	n_spans++;
-	batch[n_batch] = zs_otlp_span_new(s);
+	zs_otlp_batch_add(&batch, s);
 	zs_span_free(s);
-	if (!batch[n_batch])
-		return;
-	n_batch++;
-	if (n_batch == BATCH)
+	if (batch.n == BATCH)
 		flush();
 }
 

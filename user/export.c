@@ -23,45 +23,58 @@ static const struct zs_config *cfg;
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
-static struct zs_otlp_span *q_head, *q_tail;
+/* Spans wait encoded, in batches of up to bsp_batch: `fill` takes new ones;
+ * full batches queue (oldest first) for the export thread, which empties the
+ * batch it sent into `spare` for reuse. q_len counts the spans in both. */
+static struct zs_otlp_batch *fill, *q_head, *q_tail, *spare;
 static uint32_t q_len;
+/* a spare batch whose buffer grew past this (huge spans) is freed instead */
+#define ZS_SPARE_MAX_BYTES (1u << 20)
 static int stopping, started;
 static CURL *curl;
 static struct curl_slist *headers;
 
 void zs_export_enqueue(struct zs_span *s)
 {
-	struct zs_otlp_span *e;
-
 	/* unlocked look first: a full queue costs no encoding */
 	if (__atomic_load_n(&q_len, __ATOMIC_RELAXED) >= cfg->bsp_queue) {
 		zs_count(spans_dropped_queue_full);
 		zs_span_free(s);
 		return;
 	}
-	e = zs_otlp_span_new(s);
-	zs_span_free(s);
-	if (!e) {
-		zs_count(spans_dropped_export_failed);
-		return;
-	}
 	pthread_mutex_lock(&lock);
 	if (q_len >= cfg->bsp_queue) {
 		pthread_mutex_unlock(&lock);
 		zs_count(spans_dropped_queue_full);
-		zs_otlp_span_free(e);
+		zs_span_free(s);
 		return;
 	}
-	if (q_tail)
-		q_tail->next = e;
-	else
-		q_head = e;
-	q_tail = e;
+	if (!fill) {
+		fill = spare ? spare : calloc(1, sizeof(*fill));
+		spare = NULL;
+	}
+	/* encoded under the lock: the export thread takes it only to move a
+	 * batch, and encoding straight into the batch copies nothing */
+	if (!fill || zs_otlp_batch_add(fill, s)) {
+		pthread_mutex_unlock(&lock);
+		zs_count(spans_dropped_export_failed);
+		zs_span_free(s);
+		return;
+	}
 	__atomic_store_n(&q_len, q_len + 1, __ATOMIC_RELAXED);
 	zs_gauge_set(queue_depth, q_len);
-	if (q_len >= cfg->bsp_batch)
+	if (fill->n >= cfg->bsp_batch) {
+		fill->next = NULL;
+		if (q_tail)
+			q_tail->next = fill;
+		else
+			q_head = fill;
+		q_tail = fill;
+		fill = NULL;
 		pthread_cond_signal(&cond);
+	}
 	pthread_mutex_unlock(&lock);
+	zs_span_free(s);
 }
 
 long zs_parse_retry_after(const char *v, time_t now)
@@ -186,14 +199,15 @@ static void wait_ms_or_stop(long ms)
 	pthread_mutex_unlock(&lock);
 }
 
-static void export_batch(struct zs_otlp_span **batch, size_t n)
+static void export_batch(const struct zs_otlp_batch *b)
 {
+	size_t n = b->n;
 	uint8_t *pb = NULL, *gz = NULL, *body;
 	size_t pb_len = 0, gz_len = 0, body_len;
 	long backoff = 1000;
 	int attempt, rc = 0;
 
-	if (zs_otlp_assemble(batch, n, cfg->res_attrs, cfg->n_res_attrs, &pb, &pb_len)) {
+	if (zs_otlp_assemble(b, cfg->res_attrs, cfg->n_res_attrs, &pb, &pb_len)) {
 		log_error("export: out of memory encoding %zu spans", n);
 		zs_count_n(spans_dropped_export_failed, n);
 		return;
@@ -229,44 +243,56 @@ static void export_batch(struct zs_otlp_span **batch, size_t n)
 	free(gz);
 }
 
+static void batch_free(struct zs_otlp_batch *b)
+{
+	if (b) {
+		zs_otlp_batch_fini(b);
+		free(b);
+	}
+}
+
 static void *export_main(void *arg)
 {
-	struct zs_otlp_span **batch = calloc(cfg->bsp_batch, sizeof(*batch));
-
-	if (!batch) {
-		log_error("export: out of memory");
-		return NULL;
-	}
 	for (;;) {
+		struct zs_otlp_batch *b;
 		struct timespec ts;
-		size_t n = 0, i;
 		int stop;
 
 		ts = zs_deadline_ms(CLOCK_REALTIME, cfg->bsp_delay_ms);
 		pthread_mutex_lock(&lock);
-		while (!stopping && q_len < cfg->bsp_batch) {
+		while (!stopping && !q_head) {
 			if (pthread_cond_timedwait(&cond, &lock, &ts) == ETIMEDOUT)
 				break;
 		}
-		while (q_head && n < cfg->bsp_batch) {
-			batch[n++] = q_head;
-			q_head = q_head->next;
+		/* a full batch, else (the delay passed, or stopping) what there is */
+		b = q_head;
+		if (b) {
+			q_head = b->next;
+			if (!q_head)
+				q_tail = NULL;
+		} else if (fill && fill->n) {
+			b = fill;
+			fill = NULL;
 		}
-		if (!q_head)
-			q_tail = NULL;
-		__atomic_store_n(&q_len, q_len - (uint32_t)n, __ATOMIC_RELAXED);
+		if (b)
+			__atomic_store_n(&q_len, q_len - (uint32_t)b->n, __ATOMIC_RELAXED);
 		zs_gauge_set(queue_depth, q_len);
-		stop = stopping && !q_head;
+		stop = stopping && !q_head && !(fill && fill->n);
 		pthread_mutex_unlock(&lock);
-		if (n) {
-			export_batch(batch, n);
-			for (i = 0; i < n; i++)
-				zs_otlp_span_free(batch[i]);
+		if (b) {
+			export_batch(b);
+			zs_otlp_batch_clear(b);
+			pthread_mutex_lock(&lock);
+			if (!spare && b->bytes.cap <= ZS_SPARE_MAX_BYTES) {
+				spare = b;
+				b = NULL;
+			}
+			pthread_mutex_unlock(&lock);
+			batch_free(b);
 		}
 		if (stop)
 			break;
 	}
-	free(batch);
 	return NULL;
 }
 
@@ -298,6 +324,10 @@ void zs_export_stop(void)
 	pthread_cond_broadcast(&cond);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
+	/* the thread sent what there was: only empty batches are left */
+	batch_free(fill);
+	batch_free(spare);
+	fill = spare = NULL;
 	zs_otlp_http_free(curl, headers);
 	curl = NULL;
 	headers = NULL;

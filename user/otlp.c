@@ -188,37 +188,60 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 	zs_pb_end(pb, m);
 }
 
-struct zs_otlp_span *zs_otlp_span_new(const struct zs_span *s)
+int zs_otlp_batch_add(struct zs_otlp_batch *b, const struct zs_span *s)
 {
-	/* encoded in a buffer the thread keeps, then copied at its exact size */
-	static __thread struct zs_pb pb;
-	struct zs_otlp_span *e;
+	size_t off = b->bytes.len;
+	struct zs_otlp_entry *e;
 
-	pb.len = 0;
-	pb.failed = false;
-	put_span(&pb, s);
-	if (pb.failed || !(e = malloc(offsetof(struct zs_otlp_span, bytes) + pb.len)))
-		return NULL;
-	memcpy(e->bytes, pb.buf, pb.len);
-	e->next = NULL;
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 64;
+
+		e = realloc(b->ent, cap * sizeof(*e));
+		if (!e)
+			return -ENOMEM;
+		b->ent = e;
+		b->cap = cap;
+	}
+	put_span(&b->bytes, s);
+	if (b->bytes.failed) {
+		/* a failed growth leaves the buffer as it was */
+		b->bytes.failed = false;
+		b->bytes.len = off;
+		return -ENOMEM;
+	}
+	e = &b->ent[b->n++];
+	e->off = off;
+	e->len = b->bytes.len - off;
 	e->res = s->res;
 	if (e->res)
 		zs_resource_ref(e->res);
-	e->len = (uint32_t)pb.len;
-	return e;
+	return 0;
 }
 
-void zs_otlp_span_free(struct zs_otlp_span *e)
+void zs_otlp_batch_clear(struct zs_otlp_batch *b)
 {
-	if (!e)
-		return;
-	zs_resource_unref(e->res);
-	free(e);
+	size_t i;
+
+	for (i = 0; i < b->n; i++)
+		zs_resource_unref(b->ent[i].res);
+	b->n = 0;
+	b->bytes.len = 0;
 }
 
-int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct zs_kv *extra,
-		     int n_extra, uint8_t **out, size_t *out_len)
+void zs_otlp_batch_fini(struct zs_otlp_batch *b)
 {
+	zs_otlp_batch_clear(b);
+	free(b->ent);
+	b->ent = NULL;
+	b->cap = 0;
+	zs_pb_free(&b->bytes);
+}
+
+int zs_otlp_assemble(const struct zs_otlp_batch *b, const struct zs_kv *extra, int n_extra,
+		     uint8_t **out, size_t *out_len)
+{
+	const struct zs_otlp_entry *spans = b->ent;
+	size_t n = b->n;
 	const struct zs_attr_sink res_sink = { res_sink_str, res_sink_int, NULL };
 	struct zs_pb pb = { 0 }, head = { 0 };
 	/* spans grouped by resource, in order of first appearance (counting sort) */
@@ -233,9 +256,9 @@ int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct z
 	if (!group || !start || !order || !gbytes || !keys)
 		goto out;
 	for (i = 0; i < n; i++) {
-		const struct zs_resource *key = spans[i]->res;
+		const struct zs_resource *key = spans[i].res;
 
-		bytes += spans[i]->len;
+		bytes += spans[i].len;
 		/* batches hold few processes, and runs of one: try the last one first */
 		if (n_rs && keys[n_rs - 1] == key) {
 			j = n_rs - 1;
@@ -246,7 +269,7 @@ int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct z
 				keys[n_rs++] = key;
 		}
 		group[i] = j;
-		gbytes[j] += spans[i]->len;
+		gbytes[j] += spans[i].len;
 	}
 	memset(start, 0, (n + 1) * sizeof(*start));
 	for (i = 0; i < n; i++)
@@ -287,7 +310,7 @@ int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct z
 		zs_pb_begin_len(&pb, F_RS_SCOPE_SPANS, ss_len);
 		zs_pb_raw(&pb, head.buf + res_len, head.len - res_len);
 		for (; i < start[g]; i++)
-			zs_pb_raw(&pb, spans[order[i]]->bytes, spans[order[i]]->len);
+			zs_pb_raw(&pb, b->bytes.buf + spans[order[i]].off, spans[order[i]].len);
 	}
 	if (pb.failed)
 		goto out;
@@ -309,20 +332,15 @@ out:
 int zs_otlp_encode_traces(struct zs_span *const *spans, size_t n, const struct zs_kv *extra,
 			  int n_extra, uint8_t **out, size_t *out_len)
 {
-	struct zs_otlp_span **e = calloc(n ? n : 1, sizeof(*e));
+	struct zs_otlp_batch b = { 0 };
 	size_t i;
-	int rc = -ENOMEM;
+	int rc = 0;
 
-	if (!e)
-		return rc;
-	for (i = 0; i < n; i++)
-		if (!(e[i] = zs_otlp_span_new(spans[i])))
-			goto out;
-	rc = zs_otlp_assemble(e, n, extra, n_extra, out, out_len);
-out:
-	for (i = 0; i < n; i++)
-		zs_otlp_span_free(e[i]);
-	free(e);
+	for (i = 0; i < n && !rc; i++)
+		rc = zs_otlp_batch_add(&b, spans[i]);
+	if (!rc)
+		rc = zs_otlp_assemble(&b, extra, n_extra, out, out_len);
+	zs_otlp_batch_fini(&b);
 	return rc;
 }
 

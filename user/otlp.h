@@ -8,34 +8,45 @@
 #include <stdint.h>
 
 #include "config.h"
+#include "pbwire.h"
 #include "span.h"
 
 #define ZS_VERSION "0.1.0"
 
 /*
- * One span's OTLP bytes (a ScopeSpans.spans field), encoded when the span
- * ends, on the thread that built it (its fields still in that CPU's cache),
- * so the export thread only groups and copies bytes. Queue link and one
- * reference to the span's resource (may be NULL).
+ * Spans' OTLP bytes (ScopeSpans.spans fields), encoded when each span ends,
+ * on the thread that built it (its fields still in that CPU's cache), one
+ * after another in one buffer: no allocation per span, and the export thread
+ * only groups and copies bytes it reads in order. Per span: where its bytes
+ * are and one reference to its resource (may be NULL).
  */
-struct zs_otlp_span {
-	struct zs_otlp_span *next;
+struct zs_otlp_entry {
 	struct zs_resource *res;
-	uint32_t len;
-	uint8_t bytes[];
+	size_t off;
+	size_t len;
 };
 
-/* Encodes s; NULL when out of memory. */
-struct zs_otlp_span *zs_otlp_span_new(const struct zs_span *s);
-void zs_otlp_span_free(struct zs_otlp_span *e);
+struct zs_otlp_batch {
+	struct zs_otlp_batch *next; /* queue link */
+	size_t n, cap;		    /* entries used, allocated */
+	struct zs_otlp_entry *ent;
+	struct zs_pb bytes;
+};
+
+/* Encodes s at the end of b; -ENOMEM (b as it was) when out of memory. */
+int zs_otlp_batch_add(struct zs_otlp_batch *b, const struct zs_span *s);
+/* Empties b (drops its references), keeping its memory for the next spans. */
+void zs_otlp_batch_clear(struct zs_otlp_batch *b);
+/* Empties b and frees what it holds (not b itself). */
+void zs_otlp_batch_fini(struct zs_otlp_batch *b);
 
 /*
- * n encoded spans as one ExportTraceServiceRequest, one ResourceSpans per
- * process. extra: attributes added to every resource. Returns 0 and a
- * malloc'd buffer, or -ENOMEM.
+ * b's spans as one ExportTraceServiceRequest, one ResourceSpans per process.
+ * extra: attributes added to every resource. Returns 0 and a malloc'd
+ * buffer, or -ENOMEM.
  */
-int zs_otlp_assemble(struct zs_otlp_span *const *spans, size_t n, const struct zs_kv *extra,
-		     int n_extra, uint8_t **out, size_t *out_len);
+int zs_otlp_assemble(const struct zs_otlp_batch *b, const struct zs_kv *extra, int n_extra,
+		     uint8_t **out, size_t *out_len);
 
 /*
  * Encodes n spans as one ExportTraceServiceRequest, one ResourceSpans per
