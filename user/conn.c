@@ -371,6 +371,21 @@ void zs_conn_on_open(const struct zs_conn_event *ev)
 	}
 }
 
+/* The decimal port at p (digits up to the first other byte); 0 when there is
+ * none or it is over 65535. No strtol: once per request. */
+static uint16_t parse_port(const char *p)
+{
+	uint32_t v = 0;
+	int n;
+
+	for (n = 0; p[n] >= '0' && p[n] <= '9'; n++) {
+		v = v * 10 + (uint32_t)(p[n] - '0');
+		if (v > 65535)
+			return 0;
+	}
+	return (uint16_t)v;
+}
+
 /* Splits a Host header into name and port ("[::1]:8080", "a:80", "a"). */
 static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 {
@@ -386,13 +401,13 @@ static void host_split(const char *host, char *name, size_t cap, uint16_t *port)
 		}
 		zs_strncpy_trunc(name, cap, host + 1, (size_t)(end - host - 1));
 		if (end[1] == ':')
-			*port = (uint16_t)atoi(end + 2);
+			*port = parse_port(end + 2);
 		return;
 	}
 	colon = strrchr(host, ':');
 	if (colon && strchr(host, ':') == colon) {
 		zs_strncpy_trunc(name, cap, host, (size_t)(colon - host));
-		*port = (uint16_t)atoi(colon + 1);
+		*port = parse_port(colon + 1);
 	} else {
 		zs_strlcpy(name, host, cap);
 	}

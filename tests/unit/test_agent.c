@@ -716,6 +716,43 @@ static void test_address_strings(void)
 	}
 }
 
+/* A SERVER span's server.address and server.port come from the Host
+ * header; without a usable port there, the listening port (8080). */
+static void test_host_ports(void)
+{
+	static const struct {
+		const char *host, *addr;
+		uint16_t port;
+	} cases[] = {
+		{ "x:8081", "x", 8081 },
+		{ "[::1]:9090", "::1", 9090 },
+		{ "[::1]", "::1", 8080 },
+		{ "x", "x", 8080 },
+		{ "x:65535", "x", 65535 },
+		{ "x:65536", "x", 8080 },
+		{ "x:99999999999", "x", 8080 },
+		{ "x:80abc", "x", 80 },
+		{ "x:", "x", 8080 },
+	};
+
+	for (size_t k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+		char req[128];
+
+		snprintf(req, sizeof(req), "GET /a HTTP/1.1\r\nHost: %s\r\n\r\n", cases[k].host);
+		conns_begin();
+		ev_open(6, ZS_ROLE_SERVER, 8080, 40000);
+		ev_data(6, ZS_DIR_INGRESS, req, 2000);
+		ev_data(6, ZS_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3000);
+		CHECK(n_linked == 1 && linked[0]->server_port == cases[k].port &&
+			      strcmp(linked[0]->server_address, cases[k].addr) == 0,
+		      "Host %s: got %s port %u", cases[k].host,
+		      n_linked ? linked[0]->server_address : "-",
+		      n_linked ? linked[0]->server_port : 0);
+		ev_close(6);
+		conns_end();
+	}
+}
+
 int main(void)
 {
 	test_config();
@@ -728,5 +765,6 @@ int main(void)
 	test_same_node_links();
 	test_injected_in_data();
 	test_address_strings();
+	test_host_ports();
 	return zs_test_done("test_agent");
 }
