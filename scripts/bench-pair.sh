@@ -1,0 +1,81 @@
+#!/usr/bin/env bash
+# Two agent builds side by side on the same traffic: the CPU each spends per
+# request, taken over the same seconds, so that what the machine does to one
+# it does to the other (bench.sh's agent column, one build at a time, scatters
+# by +-15 % on a noisy VM).
+#   sudo scripts/bench-pair.sh AGENT_A AGENT_B [rounds] [seconds]
+# Paced wrk -> nginx (RATE req/s, default 8000; keep-alive), spans exported
+# to a local sink. Both agents run with --inject=off (two injectors would
+# both insert a traceparent); everything else at their defaults. Half of the
+# rounds start A first, half B first (the order shifts each agent's share by a
+# few per cent). CPU: the agents' threads' run time from /proc schedstat.
+# Prints each round and the median ratio B/A.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ $# -ge 2 ] || { echo "usage: $0 AGENT_A AGENT_B [rounds] [seconds]" >&2; exit 2; }
+A=$(realpath "$1"); B=$(realpath "$2"); rounds=${3:-4}; secs=${4:-12}; rate=${RATE:-8000}
+[ "$secs" -ge 4 ] || { echo "bench-pair.sh: rounds of at least 4 seconds" >&2; exit 2; }
+command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
+
+dir=$(mktemp -d /tmp/zs-pair.XXXXXX); chmod 755 "$dir"
+port=$((20000 + RANDOM % 20000)); sink=$((port + 1))
+mkdir -p "$dir/www"; head -c 600 /dev/zero | tr '\0' x > "$dir/www/index.html"
+cat > "$dir/nginx.conf" <<CONF
+worker_processes 1;
+pid $dir/nginx.pid;
+error_log $dir/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off; sendfile on; keepalive_requests 1000000;
+  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
+  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
+  client_max_body_size 64m;
+  server { listen 127.0.0.1:$port; root $dir/www; }
+  server { listen 127.0.0.1:$sink; location / { return 200; } }
+}
+CONF
+nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
+pa=; pb=
+stop_agents() {
+  [ -n "$pa" ] && kill "$pa" 2>/dev/null && wait "$pa" 2>/dev/null
+  [ -n "$pb" ] && kill "$pb" 2>/dev/null && wait "$pb" 2>/dev/null
+  pa=; pb=
+}
+trap 'stop_agents; kill $ngx 2>/dev/null; wait $ngx 2>/dev/null; rm -rf "$dir"' EXIT
+
+start() { # VAR build admin-port log: starts the agent (a child of this shell), its pid in VAR
+  OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" "$2" --admin-addr="127.0.0.1:$3" \
+    --print=none --stats-interval=0 --inject=off >/dev/null 2>"$4" &
+  printf -v "$1" %s "$!"
+  for _ in $(seq 100); do curl -sf "http://127.0.0.1:$3/readyz" >/dev/null && return; sleep 0.1; done
+  echo "agent $2 did not start"; cat "$4"; exit 1
+}
+# run time of all of a process's threads, in ns
+runtime() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
+
+conns=$(( (rate + 199) / 200 ))
+echo 'function delay() return 5 end' > "$dir/pace.lua"
+ratios=()
+for r in $(seq "$rounds"); do
+  if [ $((r % 2)) = 1 ]; then
+    start pa "$A" $((port + 2)) "$dir/a.err"; start pb "$B" $((port + 3)) "$dir/b.err"
+  else
+    start pb "$B" $((port + 3)) "$dir/b.err"; start pa "$A" $((port + 2)) "$dir/a.err"
+  fi
+  # warm-up: both agents find wrk's and nginx's connections and libraries
+  wrk -t2 -c"$conns" -d2s -s "$dir/pace.lua" "http://127.0.0.1:$port/index.html" >/dev/null
+  wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "http://127.0.0.1:$port/index.html" \
+    >"$dir/wrk.out" & w=$!
+  sleep 1; a0=$(runtime "$pa"); b0=$(runtime "$pb")
+  sleep $((secs - 2)); a1=$(runtime "$pa"); b1=$(runtime "$pb")
+  wait "$w"
+  rps=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk.out")
+  line=$(awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v r="$rps" -v s=$((secs - 2)) -v first="$([ $((r % 2)) = 1 ] && echo A || echo B)" \
+    'BEGIN {printf "%.0f req/s, %s started first: A %.3f, B %.3f %% of a core per 1,000 req/s, B/A %.3f",
+            r, first, a / 1e7 / s / r * 1000, b / 1e7 / s / r * 1000, b / a}')
+  echo "round $r: $line"
+  ratios+=("${line##* }")
+  stop_agents
+done
+printf '%s\n' "${ratios[@]}" | sort -n |
+  awk '{a[NR] = $1} END {printf "median B/A over %d rounds: %.3f\n", NR, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
