@@ -186,7 +186,7 @@ static __always_inline void zs_drop(__u32 cause)
 }
 
 /* Wake the consumer only once this CPU queued enough: one wakeup per event
- * halves throughput on loopback; userspace also drains on a short timer. */
+ * halves throughput on loopback; userspace also drains every 100 ms. */
 static __always_inline __u64 zs_rb_flags(__u64 adding)
 {
 	__u32 zero = 0;
@@ -389,10 +389,39 @@ static __always_inline void zs_tail_from_payload(struct zs_scratch *s, __u64 len
 	s->ev.tail_len = tl;
 }
 
+/* Processes (tgid -> start time) whose first connection already woke the
+ * agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, __u32);
+	__type(value, __u64);
+} woken_procs SEC(".maps");
+
+/* Is this the first connection the current process announces? The agent then
+ * wakes at once and reads the process's /proc entry (service name,
+ * executable) while it still exists: a short-lived client may be gone before
+ * the agent's next drain. Once per process, so no cost per request. A global
+ * function: verified once, apart from its callers. */
+__noinline int zs_first_conn_of_proc(__u32 tgid)
+{
+	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
+	__u64 start = BPF_CORE_READ(t, group_leader, start_time);
+	__u64 *seen = bpf_map_lookup_elem(&woken_procs, &tgid);
+
+	if (seen && *seen == start)
+		return 0;
+	bpf_map_update_elem(&woken_procs, &tgid, &start, BPF_ANY);
+	return 1;
+}
+
 static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u8 tls,
 					__u64 id)
 {
 	__u64 flags = zs_rb_flags(sizeof(struct zs_conn_event));
+
+	if (zs_first_conn_of_proc(id >> 32))
+		flags = BPF_RB_FORCE_WAKEUP;
 	struct zs_conn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 
 	if (!ev) {

@@ -34,6 +34,12 @@
 
 extern char **environ;
 
+/* The longest the agent sleeps with records unread. The kernel wakes it
+ * sooner once an eighth of the ring is queued, and at once for a process's
+ * first connection (its /proc entry is read while it exists); draining more
+ * often cost more CPU per request (a 20 ms drain: ~7 % more, side by side). */
+#define ZS_DRAIN_MS 100
+
 static volatile sig_atomic_t stop_signal;
 static struct zs_config cfg;
 
@@ -149,9 +155,15 @@ int main(int argc, char **argv)
 		 cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
 
 	while (!stop_signal) {
-		uint64_t now;
+		uint64_t now = zs_now_ns(CLOCK_MONOTONIC), due = zs_tls_next_due();
+		int timeout = ZS_DRAIN_MS;
 
-		rc = ring_buffer__poll(zs_loader_ringbuf(loader), 20);
+		/* sooner when a queued TLS scan is due sooner */
+		if (due <= now)
+			timeout = 0;
+		else if (due - now < ZS_DRAIN_MS * 1000000ULL)
+			timeout = (int)((due - now + 999999) / 1000000);
+		rc = ring_buffer__poll(zs_loader_ringbuf(loader), timeout);
 		if (rc < 0 && rc != -EINTR) {
 			log_error("ring buffer poll: %s", strerror(-rc));
 			goto out;

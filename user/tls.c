@@ -554,6 +554,17 @@ void zs_tls_tick(uint64_t now)
 	}
 }
 
+uint64_t zs_tls_next_due(void)
+{
+	uint64_t due = UINT64_MAX;
+	int i;
+
+	for (i = 0; i < n_scans; i++)
+		if (scans[i].due < due)
+			due = scans[i].due;
+	return due;
+}
+
 void zs_tls_fini(void)
 {
 	int i;

@@ -37,6 +37,8 @@ void zs_tls_on_exec(uint32_t pid, uint64_t now_ns);
 void zs_tls_on_dlopen(uint32_t pid, uint64_t now_ns);
 /* Runs due scans and drops processes that are gone (call about every 100 ms). */
 void zs_tls_tick(uint64_t now_ns);
+/* When the next queued scan is due (CLOCK_MONOTONIC ns); UINT64_MAX: none. */
+uint64_t zs_tls_next_due(void);
 /* Detaches everything. */
 void zs_tls_fini(void);
 

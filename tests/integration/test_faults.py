@@ -310,8 +310,8 @@ def test_sensitive_values_never_leave_the_agent():
             assert "SECRET" not in t, t[:3000]
         # asked for, the command line and the query are exported. The client
         # stays alive a moment: the agent reads /proc/PID/cmdline when it
-        # handles the connection (up to ~20 ms later), and curl can be gone by
-        # then (docs/LIMITATIONS.md)
+        # handles the connection (woken by it, a moment later), and curl can
+        # be gone by then (docs/LIMITATIONS.md)
         rec.spans.clear()
         agent = Agent(rec, ports=[port], args=["--keep-cmdline", "--keep-query"])
         client = ("import sys, time, urllib.request; urllib.request.urlopen(sys.argv[1]).read(); "

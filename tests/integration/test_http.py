@@ -87,6 +87,37 @@ def test_curl_to_python_http_server():
         rec.close()
 
 
+
+def test_short_lived_clients_named_from_their_environment():
+    """Clients that live ~50 ms past their one request are named by their
+    OTEL_SERVICE_NAME and executable: a process's first connection wakes the
+    agent, which reads /proc/PID while the process still exists (otherwise
+    it would drain up to 100 ms later and find it gone)."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc([PY, "-m", "http.server", str(port), "--bind", "127.0.0.1"], cwd=tempfile.gettempdir(),
+               wait_port=port)
+    client = ("import sys, time, urllib.request\n"
+              "try:\n    urllib.request.urlopen(sys.argv[1]).read()\n"
+              "except Exception:\n    pass\n"
+              "time.sleep(0.05)")
+    try:
+        for i in range(6):
+            r = run([PY, "-c", client, "http://127.0.0.1:%d/brief/%d" % (port, i)],
+                    env=dict(os.environ, OTEL_SERVICE_NAME="brief-%d" % i))
+            assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: s["kind"] == "CLIENT" and
+                         s["attrs"].get("url.path", "").startswith("/brief/"), 6)
+        got = sorted((s["attrs"]["url.path"], s["resource"]["service.name"]) for s in spans)
+        assert got == [("/brief/%d" % i, "brief-%d" % i) for i in range(6)], got
+        for s in spans:
+            assert "python" in s["resource"].get("process.executable.name", ""), s["resource"]
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
 def test_wrk_to_nginx_counts_every_request():
     port = free_port()
     rec = Receiver()
@@ -606,6 +637,7 @@ def test_recorded_records_replay():
 
 TESTS = [
     test_curl_to_python_http_server,
+    test_short_lived_clients_named_from_their_environment,
     test_wrk_to_nginx_counts_every_request,
     test_nginx_sendfile_1mb_and_errors,
     test_long_reads_cut_in_the_peeked_bytes,
