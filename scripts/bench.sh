@@ -81,7 +81,9 @@ rps() {
     /^[0-9]+m[0-9.]+s [0-9]+m[0-9.]+s$/ {cpu = sec($1) + sec($2)}
     END {print r, p50, p99, cpu}'
 }
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+# CPU time of all of a process's threads, in microseconds: the scheduler's own
+# account (schedstat), not utime + stime sampled at 100 Hz ticks
+cpu_ticks() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%d", s / 1000}'; }
 metric() { curl -s "http://127.0.0.1:$admin/metrics" | awk -v m="$1" '$1 == m {print $2}'; }
 
 start_agent() {
@@ -96,7 +98,7 @@ start_agent() {
 rps "$port" >/dev/null  # warm-up
 worker=$(pgrep -P "$ngx" | head -1)
 start_agent
-hz=$(getconf CLK_TCK)
+hz=1000000 # cpu_ticks' unit per second
 declare -a base with b50 b99 w50 w99 bsrv wsrv bcli wcli
 cpu_total=0; req_total=0
 # CPU the traced apps spend per request (the kernel programs run in their
