@@ -43,7 +43,8 @@ enum {
 /* One KeyValue{key, AnyValue{string_value}} in field `field` of the open
  * message, its lengths computed up front (no nested begin/end); key has kn
  * bytes; empty values are skipped. */
-static void kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, const char *val)
+static inline __attribute__((always_inline)) void
+kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, const char *val)
 {
 	size_t vn, any, body;
 	uint8_t *p;
@@ -75,7 +76,8 @@ static void kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn
 
 /* One KeyValue{key, AnyValue{int_value}}, its lengths computed up front as in
  * kv_strn; key has kn bytes. A oneof member is written even when zero. */
-static void kv_intn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, int64_t val)
+static inline __attribute__((always_inline)) void kv_intn(struct zs_pb *pb, uint32_t field,
+							  const char *key, size_t kn, int64_t val)
 {
 	size_t vn = zs_pb_varint_len((uint64_t)val), any = 1 + vn,
 	       body = 1 + zs_pb_varint_len(kn) + kn + 1 + zs_pb_varint_len(any) + any;
