@@ -5,7 +5,8 @@
  * /dev/null, and a TLS library call the agent's uprobes watch
  * (SSL_write on an SSL object never set to connect or accept: it fails at
  * once, past the entry of the internal write function; libssl is dlopen'ed,
- * so no OpenSSL headers are needed). Then what a traced HTTP exchange costs
+ * so no OpenSSL headers are needed), the same with GnuTLS
+ * (gnutls_record_send on a session before its handshake). Then what a traced HTTP exchange costs
  * the app: both ends of a keep-alive loopback connection in this one thread
  * (the client writes a request, the server reads it and answers with a
  * writev of nginx's response headers and a write of the body, the client
@@ -93,11 +94,14 @@ out:
 int main(void)
 {
 	int (*ssl_write)(void *, const void *, int) = NULL;
+	long (*gnutls_send)(void *, const void *, size_t) = NULL;
+	int (*gnutls_init)(void **, unsigned int) = NULL;
 	void (*err_clear)(void) = NULL;
-	void *lib = dlopen("libssl.so.3", RTLD_NOW), *ssl = NULL;
+	void *lib = dlopen("libssl.so.3", RTLD_NOW), *ssl = NULL, *session = NULL;
+	void *gnutls = dlopen("libgnutls.so.30", RTLD_NOW);
 	int fd = open("/dev/null", O_WRONLY), n = 2000000, i;
 	char b[1] = { 0 };
-	double t0, g, w, s = -1;
+	double t0, g, w, s = -1, gs = -1;
 
 	if (fd < 0) {
 		perror("/dev/null");
@@ -112,6 +116,13 @@ int main(void)
 		ssl = ctx && ssl_new ? ssl_new(ctx) : NULL;
 		ssl_write = (int (*)(void *, const void *, int))dlsym(lib, "SSL_write");
 		err_clear = (void (*)(void))dlsym(lib, "ERR_clear_error");
+	}
+	if (gnutls) {
+		gnutls_init = (int (*)(void **, unsigned int))dlsym(gnutls, "gnutls_init");
+		gnutls_send =
+			(long (*)(void *, const void *, size_t))dlsym(gnutls, "gnutls_record_send");
+		if (gnutls_init && gnutls_init(&session, 2 /* GNUTLS_CLIENT */) != 0)
+			session = NULL;
 	}
 	t0 = now_ns();
 	for (i = 0; i < n; i++)
@@ -131,8 +142,15 @@ int main(void)
 		}
 		s = (now_ns() - t0) / (n / 20);
 	}
+	if (session && gnutls_send) {
+		t0 = now_ns();
+		for (i = 0; i < n / 20; i++)
+			if (gnutls_send(session, b, 1) > 0)
+				return 1;
+		gs = (now_ns() - t0) / (n / 20);
+	}
 	printf("getppid %.0f ns, write to /dev/null %.0f ns, SSL_write failing at once %.0f ns, "
-	       "HTTP exchange %.0f ns\n",
-	       g, w, s, exchange_ns(100000));
+	       "gnutls_record_send failing at once %.0f ns, HTTP exchange %.0f ns\n",
+	       g, w, s, gs, exchange_ns(100000));
 	return 0;
 }

@@ -59,7 +59,8 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 				continue;
 			out->off[k] = vaddr_to_offset(elf, sym.st_value);
 			out->size[k] = sym.st_size;
-			if (out->off[k])
+			/* gnutls_record_send2 only tells where send's probe may go */
+			if (out->off[k] && k != ZS_TLS_SYM_GNUTLS_SEND2)
 				out->n_found++;
 		}
 	}
@@ -127,6 +128,96 @@ static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int
 	out->n_moved++;
 }
 
+/* Virtual address of file offset off in the executable PT_LOAD segment
+ * (vaddr_to_offset's inverse); 0 if none. */
+static uint64_t offset_to_vaddr(Elf *elf, uint64_t off)
+{
+	size_t n, i;
+	GElf_Phdr ph;
+
+	if (elf_getphdrnum(elf, &n))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
+		    off >= ph.p_offset && off < ph.p_offset + ph.p_filesz)
+			return off - ph.p_offset + ph.p_vaddr;
+	return 0;
+}
+
+/* 1 when the GOT slot at vaddr slot is filled for the symbol name (its
+ * R_X86_64_JUMP_SLOT relocation). */
+static int jump_slot_is(Elf *elf, uint64_t slot, const char *name)
+{
+	Elf_Scn *scn = NULL;
+	GElf_Shdr sh, symsh;
+
+	while ((scn = elf_nextscn(elf, scn)) != NULL) {
+		Elf_Data *data, *syms;
+		Elf_Scn *symscn;
+		size_t i, n;
+
+		if (!gelf_getshdr(scn, &sh) || sh.sh_type != SHT_RELA || !sh.sh_entsize)
+			continue;
+		data = elf_getdata(scn, NULL);
+		symscn = elf_getscn(elf, sh.sh_link);
+		if (!data || !symscn || !gelf_getshdr(symscn, &symsh) ||
+		    !(syms = elf_getdata(symscn, NULL)))
+			continue;
+		n = sh.sh_size / sh.sh_entsize;
+		for (i = 0; i < n; i++) {
+			GElf_Rela r;
+			GElf_Sym sym;
+			const char *s;
+
+			if (!gelf_getrela(data, (int)i, &r) || r.r_offset != slot ||
+			    GELF_R_TYPE(r.r_info) != R_X86_64_JUMP_SLOT)
+				continue;
+			if (!gelf_getsym(syms, (int)GELF_R_SYM(r.r_info), &sym))
+				return 0;
+			s = elf_strptr(elf, symsh.sh_link, sym.st_name);
+			return s && strcmp(s, name) == 0;
+		}
+	}
+	return 0;
+}
+
+/*
+ * GnuTLS's gnutls_record_send(s, data, n) is gnutls_record_send2(s, data, n,
+ * 0, 0): two xors (single-stepped) and a jump through the PLT. When its code
+ * has that shape, the jump lands on gnutls_record_send2 (directly or through
+ * the PLT slot filled for that symbol) and send2 starts with an emulated
+ * push, send's probe goes there: one probe covers both calls, without the
+ * single step.
+ */
+static void move_gnutls_send(Elf *elf, int fd, struct zs_elf_tls *out)
+{
+	const int k = ZS_TLS_SYM_GNUTLS_SEND, k2 = ZS_TLS_SYM_GNUTLS_SEND2;
+	uint8_t a[ZS_SITE_SCAN], b[ZS_SITE_SCAN];
+	uint64_t target, slot, site;
+	size_t na, nb;
+	int ea, eb;
+
+	if (!out->off[k] || !out->off[k2])
+		return;
+	na = read_code(fd, out->off[k], out->size[k], a);
+	zs_site_entry(out->off[k], a, na, &ea);
+	target = zs_site_tail_call(out->off[k], a, na);
+	if (ea || !target || !offset_is_code(elf, target))
+		return;
+	if (target != out->off[k2]) {
+		nb = read_code(fd, target, 16, b);
+		slot = zs_site_plt_slot(offset_to_vaddr(elf, target), b, nb);
+		if (!slot || !jump_slot_is(elf, slot, zs_tls_sym_names[k2]))
+			return;
+	}
+	nb = read_code(fd, out->off[k2], out->size[k2], b);
+	site = zs_site_entry(out->off[k2], b, nb, &eb);
+	if (!eb)
+		return;
+	out->probe[k] = site;
+	out->n_moved++;
+}
+
 /* Fills out->probe from out->off. */
 static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 {
@@ -135,6 +226,7 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 	int k, emulated;
 
 	memcpy(out->probe, out->off, sizeof(out->probe));
+	out->probe[ZS_TLS_SYM_GNUTLS_SEND2] = 0; /* looked up, not probed itself */
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
 		return;
 	for (k = 0; k < ZS_TLS_SYM__COUNT; k++)
@@ -144,6 +236,8 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 				&emulated);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_READ, ZS_TLS_SYM_SSL_READ_EX);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_WRITE_EX);
+	move_gnutls_send(elf, fd, out);
+	out->probe[ZS_TLS_SYM_GNUTLS_SEND2] = 0;
 }
 
 /* 1 when the section's bytes contain needle. */

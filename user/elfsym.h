@@ -13,7 +13,9 @@
 
 /* X(id, symbol). The TLS functions zerospan probes, and the dynamic
  * loader's debugger hook (in ld.so: called around each dlopen, it tells
- * the agent to look at the process's libraries again; no return probe). */
+ * the agent to look at the process's libraries again; no return probe).
+ * gnutls_record_send2 is looked up only: gnutls_record_send's probe may go
+ * there (see place_probes). */
 #define ZS_TLS_SYMS(X)                       \
 	X(SSL_WRITE, "SSL_write")            \
 	X(SSL_READ, "SSL_read")              \
@@ -21,7 +23,8 @@
 	X(SSL_READ_EX, "SSL_read_ex")        \
 	X(GNUTLS_SEND, "gnutls_record_send") \
 	X(GNUTLS_RECV, "gnutls_record_recv") \
-	X(DL_DEBUG_STATE, "_dl_debug_state")
+	X(DL_DEBUG_STATE, "_dl_debug_state") \
+	X(GNUTLS_SEND2, "gnutls_record_send2")
 
 /* clang-format off */
 enum zs_tls_sym {
@@ -46,11 +49,12 @@ struct zs_elf_tls {
 	uint64_t size[ZS_TLS_SYM__COUNT]; /* its symbol's size (0: not given) */
 	/* Where each function's uprobe (entry and return) goes: its offset, past
 	 * an endbr64, or for SSL_read_ex / SSL_write_ex the internal function
-	 * they share with SSL_read / SSL_write, whose own probe is then 0
-	 * (see probe_site.h). 0: not probed. */
+	 * they share with SSL_read / SSL_write, whose own probe is then 0, or
+	 * for gnutls_record_send the gnutls_record_send2 it calls (see
+	 * probe_site.h). 0: not probed. */
 	uint64_t probe[ZS_TLS_SYM__COUNT];
 	int n_found;
-	int n_moved; /* pairs probed at their internal function */
+	int n_moved; /* probes moved where their function leads */
 	enum zs_tls_blind blind;
 };
 

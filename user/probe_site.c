@@ -57,3 +57,50 @@ int zs_site_calls(uint64_t off, const uint8_t *code, size_t len, uint64_t target
 			return 1;
 	return 0;
 }
+
+/* xor of a 32-bit register with itself (31 /r or 33 /r, optionally with a
+ * REX prefix naming the same register twice): its length, else 0. Only
+ * %eax, %ecx and %r8d-%r11d: never one of the first three arguments
+ * (%edi, %esi, %edx) nor the stack or frame pointer. */
+static size_t zeroing_xor(const uint8_t *p, size_t len)
+{
+	size_t at = 0;
+	unsigned int reg, rm, hi = 0;
+
+	if (len >= 1 && (p[0] & 0xf0) == 0x40) {
+		/* REX: W and X clear, R and B equal */
+		if ((p[0] & 0x0a) || ((p[0] >> 2) & 1) != (p[0] & 1))
+			return 0;
+		hi = (p[0] & 1) << 3;
+		at = 1;
+	}
+	if (len < at + 2 || (p[at] != 0x31 && p[at] != 0x33) || (p[at + 1] & 0xc0) != 0xc0)
+		return 0;
+	reg = hi | ((p[at + 1] >> 3) & 7);
+	rm = hi | (p[at + 1] & 7);
+	if (reg != rm || !(reg == 0 || reg == 1 || (reg >= 8 && reg <= 11)))
+		return 0;
+	return at + 2;
+}
+
+uint64_t zs_site_tail_call(uint64_t off, const uint8_t *code, size_t len)
+{
+	size_t at = skip_endbr64(code, len), n;
+
+	while ((n = zeroing_xor(code + at, len - at)) != 0)
+		at += n;
+	if (len - at < 5 || code[at] != 0xe9)
+		return 0;
+	return off + at + 5 + (int64_t)rel32_at(code + at + 1);
+}
+
+uint64_t zs_site_plt_slot(uint64_t vaddr, const uint8_t *code, size_t len)
+{
+	size_t at = skip_endbr64(code, len);
+
+	if (len - at >= 1 && code[at] == 0xf2) /* bnd */
+		at++;
+	if (len - at < 6 || code[at] != 0xff || code[at + 1] != 0x25)
+		return 0;
+	return vaddr + at + 6 + (int64_t)rel32_at(code + at + 2);
+}

@@ -41,4 +41,21 @@ uint64_t zs_site_forward(uint64_t off, const uint8_t *code, size_t len);
  * to target. */
 int zs_site_calls(uint64_t off, const uint8_t *code, size_t len, uint64_t target);
 
+/*
+ * A tail call that only adds arguments: code (the function at off) is
+ * [endbr64], then xors that zero registers other than the first three
+ * arguments' (%edi, %esi, %edx), then `jmp rel32`. The callee gets the
+ * function's first three arguments and its return address, and returns its
+ * result (GnuTLS: gnutls_record_send is gnutls_record_send2 with padding and
+ * flags 0, and starts with a single-stepped xor). Returns the jmp's target
+ * offset, or 0.
+ */
+uint64_t zs_site_tail_call(uint64_t off, const uint8_t *code, size_t len);
+
+/*
+ * The GOT slot (a virtual address) a PLT stub jumps through: code, at virtual
+ * address vaddr, is [endbr64] [bnd] `jmp *disp32(%rip)`. 0 if it is not.
+ */
+uint64_t zs_site_plt_slot(uint64_t vaddr, const uint8_t *code, size_t len);
+
 #endif

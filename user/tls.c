@@ -118,8 +118,8 @@ static int attach(struct tls_file *f)
 	if (is_loader(f))
 		log_info("tls: attached to %s (its dlopen hook)", f->path);
 	else if (f->syms.n_moved)
-		log_info("tls: attached to %s (%d functions, %d read/write pairs probed at the "
-			 "internal function they share)",
+		log_info("tls: attached to %s (%d functions, %d probes moved to the function "
+			 "they lead to)",
 			 f->path, f->syms.n_found, f->syms.n_moved);
 	else
 		log_info("tls: attached to %s (%d functions)", f->path, f->syms.n_found);

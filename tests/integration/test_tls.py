@@ -278,14 +278,15 @@ for name in sys.argv[1].split(","):
 
 def first_call_target(lib, sym):
     """sym's address in lib, its first instruction's mnemonic, and the
-    address its first call or jmp goes to, as objdump reads them."""
+    address its first call or jmp goes to (None: none in its first 48
+    bytes), as objdump reads them."""
     addr = [ln.split()[0] for ln in run(["nm", "-D", lib]).stdout.splitlines()
             if ln.split()[-1].split("@")[0] == sym][0]
     start = int(addr, 16)
     out = run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%#x" % start,
                "--stop-address=%#x" % (start + 48), lib]).stdout
     insns = [ln.split("\t", 1)[1] for ln in out.splitlines() if re.match(r"^\s+[0-9a-f]+:\t", ln)]
-    target = [int(i.split()[1], 16) for i in insns if i.split()[0] in ("call", "jmp")][0]
+    target = next((int(i.split()[1], 16) for i in insns if i.split()[0] in ("call", "jmp")), None)
     return start, insns[0].split()[0], target
 
 
@@ -318,7 +319,7 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
         t.start(Nginx(port, tls=t.cert))
         url = "https://127.0.0.1:%d" % port
         deadline = time.time() + 10
-        while "libssl.so.3 (4 functions, 2 read/write pairs probed" not in agent.stderr():
+        while "libssl.so.3 (4 functions, 2 probes moved" not in agent.stderr():
             assert time.time() < deadline, agent.stderr()
             time.sleep(0.1)
         during = first_bytes()
@@ -335,6 +336,57 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
         t.stop()
     assert first_bytes() == before
 
+
+GNUTLS_BYTES = r"""
+import ctypes
+lib = ctypes.CDLL("libgnutls.so.30")
+for name in ("gnutls_record_send", "gnutls_record_send2", "gnutls_record_recv"):
+    print(name, ctypes.string_at(ctypes.cast(getattr(lib, name), ctypes.c_void_p).value, 1)[0])
+"""
+
+
+def test_gnutls_send_probed_where_the_kernel_emulates():
+    """gnutls_record_send is two xors (single-stepped by a uprobe) and a jump
+    through the PLT to gnutls_record_send2, which starts with a push (emulated).
+    The agent probes send2 for both: objdump shows the shape, a process's
+    mapped code shows the int3 on send2 and none on send while the agent
+    runs, and wget (GnuTLS) still makes its span."""
+    lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libgnutls.so.30")
+    _, first, target = first_call_target(lib, "gnutls_record_send")
+    _, send2_first, _ = first_call_target(lib, "gnutls_record_send2")
+    plt = run(["objdump", "-d", "--start-address=%#x" % target, "--stop-address=%#x" % (target + 6),
+               lib]).stdout
+    assert first == "xor" and "<gnutls_record_send2@plt>" in plt, (first, plt)
+    assert send2_first == "push", send2_first
+
+    def first_bytes():
+        r = run(["/usr/bin/python3", "-c", GNUTLS_BYTES])
+        assert r.returncode == 0, r.stderr
+        return dict(ln.split() for ln in r.stdout.splitlines())
+
+    before = first_bytes()
+    assert "204" not in before.values(), before  # 0xcc: someone else probes libgnutls
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
+    try:
+        t.start(Nginx(port, tls=t.cert))
+        deadline = time.time() + 10
+        while not re.search(r"libgnutls\.so\.30[.\d]* \(2 functions, 1 probes moved", agent.stderr()):
+            assert time.time() < deadline, agent.stderr()
+            time.sleep(0.1)
+        during = first_bytes()
+        want = dict(before, gnutls_record_send2="204", gnutls_record_recv="204")
+        assert during == want, (during, want)
+        r = run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null",
+                 "https://127.0.0.1:%d/index.html?g=1" % port])
+        assert r.returncode == 0, r.stderr
+        spans = settle(rec, 2)
+        check_pairs(spans, port, [("/index.html", 200)])
+        assert [s["resource"]["service.name"] for s in by_kind(spans, "CLIENT")] == ["wget"]
+        agent.assert_no_loss()
+    finally:
+        t.stop()
+    assert first_bytes() == before
 
 BIG_CLIENT = r"""
 import hashlib, http.client, ssl, sys
@@ -556,6 +608,7 @@ TESTS = [
     test_https_hops_join_one_trace,
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
+    test_gnutls_send_probed_where_the_kernel_emulates,
     test_tls_client_leaves_the_injection_sockhash,
     test_tls_uploads_while_leaving_the_sockhash,
     test_tls_library_loaded_late_with_dlopen,

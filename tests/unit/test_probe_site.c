@@ -184,10 +184,142 @@ static void check_system_libssl(void)
 	dlclose(h);
 }
 
+/* Debian 12's gnutls_record_send at 0x3f2d0: xor %r8d,%r8d; xor %ecx,%ecx;
+ * jmp gnutls_record_send2@plt (0x38f40), whose stub jumps through the GOT
+ * slot at 0x216db8. */
+static const uint8_t gnutls_send[] = { 0x45, 0x31, 0xc0, 0x31, 0xc9, 0xe9, 0x66, 0x9c, 0xff, 0xff };
+static const uint8_t gnutls_plt[] = { 0xff, 0x25, 0x72, 0xde, 0x1d, 0x00, 0x68, 0xf1, 0x01 };
+
+static void check_gnutls_bytes(void)
+{
+	static const uint8_t endbr_xor_jmp[] = { 0xf3, 0x0f, 0x1e, 0xfa, 0x31, 0xc0,
+						 0xe9, 0x10, 0,	   0,	 0 };
+	static const uint8_t xor_edx[] = { 0x31, 0xd2, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_edi[] = { 0x31, 0xff, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_esi[] = { 0x33, 0xf6, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_two_regs[] = { 0x31, 0xc8, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_rex_w[] = { 0x48, 0x31, 0xc0, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_r10d[] = { 0x45, 0x31, 0xd2, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t xor_rex_rb[] = { 0x44, 0x31, 0xc0, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t call_not_jmp[] = { 0x31, 0xc9, 0xe8, 0x10, 0, 0, 0 };
+	static const uint8_t mov_first[] = { 0x48, 0x89, 0xf8, 0xe9, 0x10, 0, 0, 0 };
+	static const uint8_t plt_ibt[] = {
+		0xf3, 0x0f, 0x1e, 0xfa, 0xf2, 0xff, 0x25, 0x10, 0, 0, 0
+	};
+	static const uint8_t not_plt[] = { 0xff, 0x24, 0x25, 0x10, 0, 0, 0 };
+
+	CHECK(zs_site_tail_call(0x3f2d0, gnutls_send, sizeof(gnutls_send)) == 0x38f40,
+	      "gnutls_record_send -> send2@plt");
+	CHECK(zs_site_tail_call(0x3f2d0, gnutls_send, sizeof(gnutls_send) - 1) == 0,
+	      "jmp cut short");
+	CHECK(zs_site_plt_slot(0x38f40, gnutls_plt, sizeof(gnutls_plt)) == 0x216db8, "GOT slot");
+	CHECK(zs_site_tail_call(0x1000, endbr_xor_jmp, sizeof(endbr_xor_jmp)) == 0x1000 + 11 + 0x10,
+	      "endbr64, xor %%eax");
+	CHECK(zs_site_tail_call(0x1000, xor_r10d, sizeof(xor_r10d)) == 0x1000 + 8 + 0x10,
+	      "xor %%r10d");
+	/* the first three arguments are the callee's: never changed */
+	CHECK(zs_site_tail_call(0x1000, xor_edx, sizeof(xor_edx)) == 0, "xor %%edx");
+	CHECK(zs_site_tail_call(0x1000, xor_edi, sizeof(xor_edi)) == 0, "xor %%edi");
+	CHECK(zs_site_tail_call(0x1000, xor_esi, sizeof(xor_esi)) == 0, "xor %%esi (33 /r)");
+	CHECK(zs_site_tail_call(0x1000, xor_two_regs, sizeof(xor_two_regs)) == 0,
+	      "xor of two registers");
+	CHECK(zs_site_tail_call(0x1000, xor_rex_w, sizeof(xor_rex_w)) == 0, "REX.W");
+	CHECK(zs_site_tail_call(0x1000, xor_rex_rb, sizeof(xor_rex_rb)) == 0,
+	      "REX.R without REX.B: %%r8d with %%eax");
+	CHECK(zs_site_tail_call(0x1000, call_not_jmp, sizeof(call_not_jmp)) == 0, "a call");
+	CHECK(zs_site_tail_call(0x1000, mov_first, sizeof(mov_first)) == 0, "a mov");
+	CHECK(zs_site_plt_slot(0x2000, plt_ibt, sizeof(plt_ibt)) == 0x2000 + 11 + 0x10,
+	      "endbr64 bnd jmp *(%%rip)");
+	CHECK(zs_site_plt_slot(0x2000, not_plt, sizeof(not_plt)) == 0, "not RIP-relative");
+	CHECK(zs_site_plt_slot(0x2000, gnutls_plt, 5) == 0, "stub cut short");
+}
+
+/* gnutls_record_send jumping through the PLT to gnutls_record_send2 (push
+ * first): moved there. The same jump to another symbol's slot: not moved. */
+static const char asm_gnutls_fmt[] =
+	"__asm__(\".text\\n"
+	".globl gnutls_record_send, gnutls_record_send2, gnutls_record_recv, zs_other\\n"
+	".type gnutls_record_send,@function\\n.type gnutls_record_send2,@function\\n"
+	".type gnutls_record_recv,@function\\n.type zs_other,@function\\n"
+	"gnutls_record_send: xor %%r8d,%%r8d\\n xor %%ecx,%%ecx\\n jmp %s@PLT\\n"
+	".size gnutls_record_send, .-gnutls_record_send\\n"
+	"gnutls_record_send2: push %%rbx\\n pop %%rbx\\n ret\\n"
+	".size gnutls_record_send2, .-gnutls_record_send2\\n"
+	"zs_other: push %%rbx\\n pop %%rbx\\n ret\\n"
+	".size zs_other, .-zs_other\\n"
+	"gnutls_record_recv: sub $8,%%rsp\\n add $8,%%rsp\\n ret\\n"
+	".size gnutls_record_recv, .-gnutls_record_recv\\n\");";
+
+static void check_gnutls_library(const char *jump_to, int moved)
+{
+	char dir[] = "/tmp/zs-site-XXXXXX", so[256], src[256], cmd[1024], err[256] = "";
+	struct zs_elf_tls t;
+	FILE *f;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(src, sizeof(src), "%s/lib.c", dir);
+	snprintf(so, sizeof(so), "%s/libgnutls.so.30", dir);
+	f = fopen(src, "w");
+	CHECK(f && fprintf(f, asm_gnutls_fmt, jump_to) > 0, "write %s", src);
+	if (f)
+		fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -shared -fPIC -o %s %s 2>&1", so, src);
+	CHECK(system(cmd) == 0, "%s", cmd);
+	CHECK(zs_elf_tls_inspect(so, 0, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(t.n_found == 2 && t.n_moved == moved, "jump to %s: %d found, %d moved", jump_to,
+	      t.n_found, t.n_moved);
+	CHECK(t.probe[ZS_TLS_SYM_GNUTLS_SEND] ==
+		      (moved ? t.off[ZS_TLS_SYM_GNUTLS_SEND2] : t.off[ZS_TLS_SYM_GNUTLS_SEND]),
+	      "jump to %s: send probed at %#llx (send %#llx, send2 %#llx)", jump_to,
+	      (unsigned long long)t.probe[ZS_TLS_SYM_GNUTLS_SEND],
+	      (unsigned long long)t.off[ZS_TLS_SYM_GNUTLS_SEND],
+	      (unsigned long long)t.off[ZS_TLS_SYM_GNUTLS_SEND2]);
+	CHECK(t.probe[ZS_TLS_SYM_GNUTLS_SEND2] == 0, "send2 is not probed for itself");
+	CHECK(t.probe[ZS_TLS_SYM_GNUTLS_RECV] == t.off[ZS_TLS_SYM_GNUTLS_RECV], "recv in place");
+	unlink(so);
+	unlink(src);
+	rmdir(dir);
+}
+
+/* The machine's libgnutls.so.30: send's probe, wherever it goes, sits on an
+ * instruction the kernel emulates (Debian 12's: on gnutls_record_send2). */
+static void check_system_libgnutls(void)
+{
+	void *h = dlopen("libgnutls.so.30", RTLD_NOW | RTLD_LOCAL);
+	struct zs_elf_tls t;
+	char err[256] = "";
+	Dl_info info;
+	uint8_t *send2;
+	int e;
+
+	CHECK(h != NULL, "dlopen libgnutls.so.30: %s", dlerror());
+	if (!h)
+		return;
+	send2 = dlsym(h, "gnutls_record_send2");
+	CHECK(send2 && dladdr(send2, &info) && info.dli_fname, "dladdr");
+	CHECK(zs_elf_tls_inspect(info.dli_fname, 0, &t, err, sizeof(err)) == 0, "%s", err);
+	CHECK(t.n_moved == 1 && t.probe[ZS_TLS_SYM_GNUTLS_SEND] == t.off[ZS_TLS_SYM_GNUTLS_SEND2],
+	      "gnutls_record_send probed at %#llx, send2 at %#llx",
+	      (unsigned long long)t.probe[ZS_TLS_SYM_GNUTLS_SEND],
+	      (unsigned long long)t.off[ZS_TLS_SYM_GNUTLS_SEND2]);
+	zs_site_entry(0, send2, ZS_SITE_SCAN, &e);
+	/* (0xcc: an agent on this machine has its own probe there) */
+	CHECK(e || send2[0] == 0xcc,
+	      "gnutls_record_send2 starts with a single-stepped instruction");
+	dlclose(h);
+}
+
 int main(void)
 {
 	check_bytes();
 	check_library();
 	check_system_libssl();
+	check_gnutls_bytes();
+	check_gnutls_library("gnutls_record_send2", 1);
+	check_gnutls_library("zs_other", 0);
+	check_system_libgnutls();
 	return zs_test_done("probe_site");
 }
