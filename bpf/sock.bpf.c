@@ -419,11 +419,11 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 					__u64 id)
 {
 	__u64 flags = zs_rb_flags(sizeof(struct zs_conn_event));
+	struct zs_conn_event *ev;
 
 	if (zs_first_conn_of_proc(id >> 32))
 		flags = BPF_RB_FORCE_WAKEUP;
-	struct zs_conn_event *ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
-
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
 	if (!ev) {
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return -1;
