@@ -30,27 +30,14 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh te
 
 dir=$(mktemp -d /tmp/zs-bench.XXXXXX); chmod 755 "$dir"
 port=$((20000 + RANDOM % 20000)); sink=$((port + 1)); admin=$((port + 2))
-mkdir -p "$dir/www"; head -c 600 /dev/zero | tr '\0' x > "$dir/www/index.html"
 tls=
 if [ "$scheme" = https ]; then
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
     -subj /CN=localhost 2>/dev/null
   tls=" ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
 fi
-cat > "$dir/nginx.conf" <<CONF
-worker_processes 1;
-pid $dir/nginx.pid;
-error_log $dir/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off; sendfile on; keepalive_requests 1000000;
-  client_body_temp_path $dir/tmp; proxy_temp_path $dir/tmp; fastcgi_temp_path $dir/tmp;
-  uwsgi_temp_path $dir/tmp; scgi_temp_path $dir/tmp;
-  client_max_body_size 64m;
-  server { listen 127.0.0.1:$port$tls; root $dir/www; }
-  server { listen 127.0.0.1:$sink; location / { return 200; } }
-}
-CONF
+. scripts/bench-nginx.sh
+bench_nginx_conf "$dir" "$port" "$sink" "$tls"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
 agent_pid=
 cleanup() {

@@ -66,19 +66,28 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 	}
 }
 
-/* 1 when off is inside an executable segment's file bytes. */
-static int offset_is_code(Elf *elf, uint64_t off)
+/* The executable PT_LOAD segment whose file bytes hold offset off: 1 and
+ * *ph, else 0. */
+static int exec_segment_of(Elf *elf, uint64_t off, GElf_Phdr *ph)
 {
 	size_t n, i;
-	GElf_Phdr ph;
 
 	if (elf_getphdrnum(elf, &n))
 		return 0;
 	for (i = 0; i < n; i++)
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    off >= ph.p_offset && off < ph.p_offset + ph.p_filesz)
+		if (gelf_getphdr(elf, (int)i, ph) && ph->p_type == PT_LOAD &&
+		    (ph->p_flags & PF_X) && off >= ph->p_offset &&
+		    off < ph->p_offset + ph->p_filesz)
 			return 1;
 	return 0;
+}
+
+/* 1 when off is inside an executable segment's file bytes. */
+static int offset_is_code(Elf *elf, uint64_t off)
+{
+	GElf_Phdr ph;
+
+	return exec_segment_of(elf, off, &ph);
 }
 
 /* Up to ZS_SITE_SCAN bytes of code at off, no further than size (a
@@ -132,16 +141,9 @@ static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int
  * (vaddr_to_offset's inverse); 0 if none. */
 static uint64_t offset_to_vaddr(Elf *elf, uint64_t off)
 {
-	size_t n, i;
 	GElf_Phdr ph;
 
-	if (elf_getphdrnum(elf, &n))
-		return 0;
-	for (i = 0; i < n; i++)
-		if (gelf_getphdr(elf, (int)i, &ph) && ph.p_type == PT_LOAD && (ph.p_flags & PF_X) &&
-		    off >= ph.p_offset && off < ph.p_offset + ph.p_filesz)
-			return off - ph.p_offset + ph.p_vaddr;
-	return 0;
+	return exec_segment_of(elf, off, &ph) ? off - ph.p_offset + ph.p_vaddr : 0;
 }
 
 /* 1 when the GOT slot at vaddr slot is filled for the symbol name (its

@@ -40,6 +40,23 @@ enum {
 	F_ANY_INT = 3,
 };
 
+/* A KeyValue's bytes up to its AnyValue's one field: the KeyValue's tag and
+ * body length, the key, the AnyValue's tag and length (any). Returns where
+ * the AnyValue's field goes. */
+static inline __attribute__((always_inline)) uint8_t *
+kv_head(uint8_t *p, uint32_t field, size_t body, const char *key, size_t kn, size_t any)
+{
+	p += zs_pb_put_varint(p, (uint64_t)field << 3 | ZS_PB_LEN);
+	p += zs_pb_put_varint(p, body);
+	*p++ = F_KV_KEY << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, kn);
+	memcpy(p, key, kn);
+	p += kn;
+	*p++ = F_KV_VALUE << 3 | ZS_PB_LEN;
+	p += zs_pb_put_varint(p, any);
+	return p;
+}
+
 /* One KeyValue{key, AnyValue{string_value}} in field `field` of the open
  * message, its lengths computed up front (no nested begin/end); key has kn
  * bytes; empty values are skipped. */
@@ -56,15 +73,7 @@ kv_strn(struct zs_pb *pb, uint32_t field, const char *key, size_t kn, const char
 	body = 1 + zs_pb_varint_len(kn) + kn + 1 + zs_pb_varint_len(any) + any;
 	if (!zs_pb_reserve(pb, 15 + body))
 		return;
-	p = pb->buf + pb->len;
-	p += zs_pb_put_varint(p, (uint64_t)field << 3 | ZS_PB_LEN);
-	p += zs_pb_put_varint(p, body);
-	*p++ = F_KV_KEY << 3 | ZS_PB_LEN;
-	p += zs_pb_put_varint(p, kn);
-	memcpy(p, key, kn);
-	p += kn;
-	*p++ = F_KV_VALUE << 3 | ZS_PB_LEN;
-	p += zs_pb_put_varint(p, any);
+	p = kv_head(pb->buf + pb->len, field, body, key, kn, any);
 	*p++ = F_ANY_STRING << 3 | ZS_PB_LEN;
 	p += zs_pb_put_varint(p, vn);
 	memcpy(p, val, vn);
@@ -85,15 +94,7 @@ static inline __attribute__((always_inline)) void kv_intn(struct zs_pb *pb, uint
 
 	if (!zs_pb_reserve(pb, 15 + body))
 		return;
-	p = pb->buf + pb->len;
-	p += zs_pb_put_varint(p, (uint64_t)field << 3 | ZS_PB_LEN);
-	p += zs_pb_put_varint(p, body);
-	*p++ = F_KV_KEY << 3 | ZS_PB_LEN;
-	p += zs_pb_put_varint(p, kn);
-	memcpy(p, key, kn);
-	p += kn;
-	*p++ = F_KV_VALUE << 3 | ZS_PB_LEN;
-	p += zs_pb_put_varint(p, any);
+	p = kv_head(pb->buf + pb->len, field, body, key, kn, any);
 	*p++ = F_ANY_INT << 3 | ZS_PB_VARINT;
 	p += zs_pb_put_varint(p, (uint64_t)val);
 	pb->len = (size_t)(p - pb->buf);

@@ -290,6 +290,20 @@ def first_call_target(lib, sym):
     return start, insns[0].split()[0], target
 
 
+def mapped_first_bytes(script, *args):
+    """{function: its first byte} as a fresh python process maps the code
+    (script prints them); 204 is an int3, a uprobe."""
+    r = run(["/usr/bin/python3", "-c", script] + list(args))
+    assert r.returncode == 0, r.stderr
+    return dict(ln.split() for ln in r.stdout.splitlines())
+
+
+def wait_logged(agent, pattern, timeout=10):
+    deadline = time.time() + timeout
+    while not re.search(pattern, agent.stderr()):
+        assert time.time() < deadline, agent.stderr()
+        time.sleep(0.1)
+
 def test_openssl_probes_sit_where_the_kernel_emulates():
     """libssl's SSL_read and SSL_write start with `sub $imm,%rsp`, which a
     uprobe single-steps (~10 us a hit on this VM); the internal function
@@ -305,24 +319,15 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
     _, rd_first, rd_in2 = first_call_target(lib, "SSL_read")
     assert rd_first == "sub" and rd_in2 == rd_in, (rd_first, hex(rd_in), hex(rd_in2))
     names = "SSL_read,SSL_write,SSL_read_ex,SSL_write_ex,+%d,+%d" % (rd_in - rd_ex, wr_in - rd_ex)
-
-    def first_bytes():
-        r = run(["/usr/bin/python3", "-c", PROBE_BYTES, names])
-        assert r.returncode == 0, r.stderr
-        return dict(ln.split() for ln in r.stdout.splitlines())
-
-    before = first_bytes()
+    before = mapped_first_bytes(PROBE_BYTES, names)
     assert "204" not in before.values(), before  # 0xcc: someone else probes libssl
     t = Rig()
     port, rec, agent = t.port, t.rec, t.agent
     try:
         t.start(Nginx(port, tls=t.cert))
         url = "https://127.0.0.1:%d" % port
-        deadline = time.time() + 10
-        while "libssl.so.3 (4 functions, 2 probes moved" not in agent.stderr():
-            assert time.time() < deadline, agent.stderr()
-            time.sleep(0.1)
-        during = first_bytes()
+        wait_logged(agent, re.escape("libssl.so.3 (4 functions, 2 probes moved"))
+        during = mapped_first_bytes(PROBE_BYTES, names)
         want = dict(before, **{"+%d" % (rd_in - rd_ex): "204", "+%d" % (wr_in - rd_ex): "204"})
         assert during == want, (during, want)
         r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", url + "/index.html"])
@@ -334,7 +339,7 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
         agent.assert_no_loss()
     finally:
         t.stop()
-    assert first_bytes() == before
+    assert mapped_first_bytes(PROBE_BYTES, names) == before
 
 
 GNUTLS_BYTES = r"""
@@ -359,22 +364,14 @@ def test_gnutls_send_probed_where_the_kernel_emulates():
     assert first == "xor" and "<gnutls_record_send2@plt>" in plt, (first, plt)
     assert send2_first == "push", send2_first
 
-    def first_bytes():
-        r = run(["/usr/bin/python3", "-c", GNUTLS_BYTES])
-        assert r.returncode == 0, r.stderr
-        return dict(ln.split() for ln in r.stdout.splitlines())
-
-    before = first_bytes()
+    before = mapped_first_bytes(GNUTLS_BYTES)
     assert "204" not in before.values(), before  # 0xcc: someone else probes libgnutls
     t = Rig()
     port, rec, agent = t.port, t.rec, t.agent
     try:
         t.start(Nginx(port, tls=t.cert))
-        deadline = time.time() + 10
-        while not re.search(r"libgnutls\.so\.30[.\d]* \(2 functions, 1 probes moved", agent.stderr()):
-            assert time.time() < deadline, agent.stderr()
-            time.sleep(0.1)
-        during = first_bytes()
+        wait_logged(agent, r"libgnutls\.so\.30[.\d]* \(2 functions, 1 probes moved")
+        during = mapped_first_bytes(GNUTLS_BYTES)
         want = dict(before, gnutls_record_send2="204", gnutls_record_recv="204")
         assert during == want, (during, want)
         r = run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null",
@@ -386,7 +383,7 @@ def test_gnutls_send_probed_where_the_kernel_emulates():
         agent.assert_no_loss()
     finally:
         t.stop()
-    assert first_bytes() == before
+    assert mapped_first_bytes(GNUTLS_BYTES) == before
 
 BIG_CLIENT = r"""
 import hashlib, http.client, ssl, sys
