@@ -1024,6 +1024,16 @@ int BPF_KPROBE(zs_gnutls_recv, void *session, void *data, __u64 size)
 	return zs_tls_enter(session, data, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
 }
 
+/* gnutls_record_recv probed at its tail jump to the internal receive (a jmp
+ * is emulated; its first instruction is single-stepped): the registers are
+ * that function's arguments (session, type 0x17, data, size) and the stack
+ * holds the caller's return address, for the return probe there too. */
+SEC("uprobe")
+int BPF_KPROBE(zs_gnutls_recv_tail, void *session, __u64 type, void *data, __u64 size)
+{
+	return zs_tls_enter(session, data, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
+}
+
 /* Is ref a live connection that session ssl may use? (strict: it is ssl's) */
 static __always_inline int zs_tls_ref_ok(const struct zs_sock_ref *ref, __u64 ssl, int strict)
 {
@@ -1137,11 +1147,14 @@ static __always_inline int zs_emit_proc(__u16 type, __u64 rb_flags)
 	return 0;
 }
 
-/* A new program: the agent looks for TLS libraries in it. */
+/* A new program: the agent looks for TLS libraries in it, woken at once so
+ * that it attaches before the program serves (a statically linked TLS
+ * library, node's, is only probed once the process is scanned; the agent's
+ * drain otherwise comes up to 100 ms later). */
 SEC("tp_btf/sched_process_exec")
 int BPF_PROG(zs_exec, struct task_struct *task, pid_t old_pid, struct linux_binprm *bprm)
 {
-	return zs_emit_proc(ZS_EV_EXEC, 0);
+	return zs_emit_proc(ZS_EV_EXEC, BPF_RB_FORCE_WAKEUP);
 }
 
 /* Process age under which the agent's own looks after exec (150 ms, 2 s:

@@ -220,6 +220,29 @@ static void move_gnutls_send(Elf *elf, int fd, struct zs_elf_tls *out)
 	out->n_moved++;
 }
 
+/* gnutls_record_recv's probe on its tail jump (zs_site_recv_tail), when the
+ * jump lands in code. */
+static void move_gnutls_recv(Elf *elf, int fd, struct zs_elf_tls *out)
+{
+	const int k = ZS_TLS_SYM_GNUTLS_RECV;
+	uint8_t code[ZS_SITE_SCAN];
+	uint64_t site;
+	size_t n;
+	int e;
+
+	if (!out->off[k])
+		return;
+	n = read_code(fd, out->off[k], out->size[k], code);
+	zs_site_entry(out->off[k], code, n, &e);
+	site = zs_site_recv_tail(out->off[k], code, n);
+	if (e || !site ||
+	    !offset_is_code(elf, zs_site_forward(site, code + (site - out->off[k]), 5)))
+		return;
+	out->probe[ZS_TLS_SYM_GNUTLS_RECV_TAIL] = site;
+	out->probe[k] = 0;
+	out->n_moved++;
+}
+
 /* Fills out->probe from out->off. */
 static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 {
@@ -240,6 +263,7 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_WRITE_EX);
 	move_gnutls_send(elf, fd, out);
 	out->probe[ZS_TLS_SYM_GNUTLS_SEND2] = 0;
+	move_gnutls_recv(elf, fd, out);
 }
 
 /* 1 when the section's bytes contain needle. */

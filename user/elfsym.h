@@ -15,16 +15,19 @@
  * loader's debugger hook (in ld.so: called around each dlopen, it tells
  * the agent to look at the process's libraries again; no return probe).
  * gnutls_record_send2 is looked up only: gnutls_record_send's probe may go
- * there (see place_probes). */
-#define ZS_TLS_SYMS(X)                       \
-	X(SSL_WRITE, "SSL_write")            \
-	X(SSL_READ, "SSL_read")              \
-	X(SSL_WRITE_EX, "SSL_write_ex")      \
-	X(SSL_READ_EX, "SSL_read_ex")        \
-	X(GNUTLS_SEND, "gnutls_record_send") \
-	X(GNUTLS_RECV, "gnutls_record_recv") \
-	X(DL_DEBUG_STATE, "_dl_debug_state") \
-	X(GNUTLS_SEND2, "gnutls_record_send2")
+ * there. GNUTLS_RECV_TAIL is no symbol ('+' is in none): the place in
+ * gnutls_record_recv its probe may move to, with its own program (see
+ * place_probes). */
+#define ZS_TLS_SYMS(X)                         \
+	X(SSL_WRITE, "SSL_write")              \
+	X(SSL_READ, "SSL_read")                \
+	X(SSL_WRITE_EX, "SSL_write_ex")        \
+	X(SSL_READ_EX, "SSL_read_ex")          \
+	X(GNUTLS_SEND, "gnutls_record_send")   \
+	X(GNUTLS_RECV, "gnutls_record_recv")   \
+	X(DL_DEBUG_STATE, "_dl_debug_state")   \
+	X(GNUTLS_SEND2, "gnutls_record_send2") \
+	X(GNUTLS_RECV_TAIL, "gnutls_record_recv+tail")
 
 /* clang-format off */
 enum zs_tls_sym {
@@ -50,8 +53,9 @@ struct zs_elf_tls {
 	/* Where each function's uprobe (entry and return) goes: its offset, past
 	 * an endbr64, or for SSL_read_ex / SSL_write_ex the internal function
 	 * they share with SSL_read / SSL_write, whose own probe is then 0, or
-	 * for gnutls_record_send the gnutls_record_send2 it calls (see
-	 * probe_site.h). 0: not probed. */
+	 * for gnutls_record_send the gnutls_record_send2 it calls, or for
+	 * gnutls_record_recv its tail jump (probe[GNUTLS_RECV_TAIL], its own
+	 * then 0; see probe_site.h). 0: not probed. */
 	uint64_t probe[ZS_TLS_SYM__COUNT];
 	int n_found;
 	int n_moved; /* probes moved where their function leads */

@@ -74,8 +74,10 @@ struct zs_http_msg {
 	uint32_t num_headers;
 };
 
-/* Fills msg's header-derived fields. Returns 0, or -1 for framing headers
- * that make the message ambiguous (conflicting Content-Length, bad value). */
+/* Fills msg's header-derived fields from headers as the parsers above give
+ * them (names of tchar bytes only: the names are compared a word at a time
+ * on that basis). Returns 0, or -1 for framing headers that make the message
+ * ambiguous (conflicting Content-Length, bad value). */
 int zs_http_msg_from_headers(struct zs_http_msg *msg, const struct zs_http_header *h, size_t n);
 
 enum zs_http_body {

@@ -394,6 +394,7 @@ static int start_tls(struct zs_loader *l, const struct zs_config *cfg)
 	p.entry[ZS_TLS_SYM_SSL_READ_EX] = l->skel->progs.zs_ssl_read_ex;
 	p.entry[ZS_TLS_SYM_GNUTLS_SEND] = l->skel->progs.zs_gnutls_send;
 	p.entry[ZS_TLS_SYM_GNUTLS_RECV] = l->skel->progs.zs_gnutls_recv;
+	p.entry[ZS_TLS_SYM_GNUTLS_RECV_TAIL] = l->skel->progs.zs_gnutls_recv_tail;
 	p.entry[ZS_TLS_SYM_DL_DEBUG_STATE] = l->skel->progs.zs_dlopen;
 	err = zs_tls_init(&p, cfg, "/proc");
 	if (err) {

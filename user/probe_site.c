@@ -104,3 +104,28 @@ uint64_t zs_site_plt_slot(uint64_t vaddr, const uint8_t *code, size_t len)
 		return 0;
 	return vaddr + at + 6 + (int64_t)rel32_at(code + at + 2);
 }
+
+/* Offset of the first n-byte run pat in code[from, len), or len. */
+static size_t find(const uint8_t *code, size_t from, size_t len, const uint8_t *pat, size_t n)
+{
+	size_t i;
+
+	for (i = from; i + n <= len; i++)
+		if (memcmp(code + i, pat, n) == 0)
+			return i;
+	return len;
+}
+
+uint64_t zs_site_recv_tail(uint64_t off, const uint8_t *code, size_t len)
+{
+	/* mov $0x17,%esi; add $0x8,%rsp; jmp rel32 */
+	static const uint8_t tail[] = { 0xbe, 0x17, 0, 0, 0, 0x48, 0x83, 0xc4, 0x08, 0xe9 };
+	static const uint8_t mov_rdx_rcx[] = { 0x48, 0x89, 0xd1 },
+			     mov_rsi_rdx[] = { 0x48, 0x89, 0xf2 };
+	size_t at = find(code, 0, len, tail, sizeof(tail));
+
+	if (at == len || at + sizeof(tail) + 4 > len || find(code, 0, at, mov_rdx_rcx, 3) == at ||
+	    find(code, 0, at, mov_rsi_rdx, 3) == at)
+		return 0;
+	return off + at + sizeof(tail) - 1;
+}

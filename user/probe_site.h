@@ -58,4 +58,16 @@ uint64_t zs_site_tail_call(uint64_t off, const uint8_t *code, size_t len);
  */
 uint64_t zs_site_plt_slot(uint64_t vaddr, const uint8_t *code, size_t len);
 
+/*
+ * GnuTLS's gnutls_record_recv(s, data, n) starts with `sub $8,%rsp`
+ * (single-stepped) and ends its usual path with a tail call of the internal
+ * receive, (s, 0x17 application data, data, n, NULL, timeout):
+ * `mov $0x17,%esi; add $8,%rsp; jmp rel32`, after `mov %rdx,%rcx` and
+ * `mov %rsi,%rdx`. A probe on that jmp is emulated, sees data in %rdx and n
+ * in %rcx, and finds the caller's return address on the stack (for the
+ * return probe). Returns the jmp's offset when code (the function at off,
+ * len bytes of it) has that shape, else 0.
+ */
+uint64_t zs_site_recv_tail(uint64_t off, const uint8_t *code, size_t len);
+
 #endif

@@ -87,7 +87,6 @@ def test_curl_to_python_http_server():
         rec.close()
 
 
-
 def test_short_lived_clients_named_from_their_environment():
     """Clients that live ~50 ms past their one request are named by their
     OTEL_SERVICE_NAME and executable: a process's first connection wakes the
@@ -117,6 +116,7 @@ def test_short_lived_clients_named_from_their_environment():
         srv.stop()
         agent.stop()
         rec.close()
+
 
 def test_wrk_to_nginx_counts_every_request():
     port = free_port()

@@ -343,19 +343,25 @@ def test_openssl_probes_sit_where_the_kernel_emulates():
 
 
 GNUTLS_BYTES = r"""
-import ctypes
+import ctypes, sys
 lib = ctypes.CDLL("libgnutls.so.30")
-for name in ("gnutls_record_send", "gnutls_record_send2", "gnutls_record_recv"):
-    print(name, ctypes.string_at(ctypes.cast(getattr(lib, name), ctypes.c_void_p).value, 1)[0])
+tail = int(sys.argv[1])  # gnutls_record_recv's tail jump, from its start
+for name in ("gnutls_record_send", "gnutls_record_send2", "gnutls_record_recv", "+tail"):
+    fn = lib.gnutls_record_recv if name == "+tail" else getattr(lib, name)
+    addr = ctypes.cast(fn, ctypes.c_void_p).value + (tail if name == "+tail" else 0)
+    print(name, ctypes.string_at(addr, 1)[0])
 """
 
 
-def test_gnutls_send_probed_where_the_kernel_emulates():
+def test_gnutls_probed_where_the_kernel_emulates():
     """gnutls_record_send is two xors (single-stepped by a uprobe) and a jump
-    through the PLT to gnutls_record_send2, which starts with a push (emulated).
-    The agent probes send2 for both: objdump shows the shape, a process's
-    mapped code shows the int3 on send2 and none on send while the agent
-    runs, and wget (GnuTLS) still makes its span."""
+    through the PLT to gnutls_record_send2, which starts with a push
+    (emulated): the agent probes send2 for both. gnutls_record_recv starts
+    with a sub (single-stepped) and tail-jumps to the internal receive: the
+    agent probes the jump (emulated). Seen from outside: objdump shows the
+    shapes, a process's mapped code shows the int3s there and none on the
+    public entries while the agent runs; wget (GnuTLS) still makes its spans,
+    a 1 MiB download framed by its length."""
     lib = os.path.realpath("/usr/lib/x86_64-linux-gnu/libgnutls.so.30")
     _, first, target = first_call_target(lib, "gnutls_record_send")
     _, send2_first, _ = first_call_target(lib, "gnutls_record_send2")
@@ -363,27 +369,39 @@ def test_gnutls_send_probed_where_the_kernel_emulates():
                lib]).stdout
     assert first == "xor" and "<gnutls_record_send2@plt>" in plt, (first, plt)
     assert send2_first == "push", send2_first
-
-    before = mapped_first_bytes(GNUTLS_BYTES)
+    recv = [ln.split()[0] for ln in run(["nm", "-D", lib]).stdout.splitlines()
+            if ln.split()[-1].split("@")[0] == "gnutls_record_recv"][0]
+    dis = run(["objdump", "-d", "--no-show-raw-insn", "--start-address=0x" + recv,
+               "--stop-address=%#x" % (int(recv, 16) + 96), lib]).stdout
+    insns = [ln.split("\t") for ln in dis.splitlines() if re.match(r"^\s+[0-9a-f]+:\t", ln)]
+    assert insns[0][1].startswith("sub "), insns[0]
+    # the jmp right after `mov $0x17,%esi; add $0x8,%rsp`
+    k = [i for i in range(2, len(insns)) if insns[i][1].startswith("jmp ") and
+         insns[i - 1][1].split() == ["add", "$0x8,%rsp"] and
+         insns[i - 2][1].split() == ["mov", "$0x17,%esi"]][0]
+    tail = str(int(insns[k][0].strip().rstrip(":"), 16) - int(recv, 16))
+    before = mapped_first_bytes(GNUTLS_BYTES, tail)
     assert "204" not in before.values(), before  # 0xcc: someone else probes libgnutls
     t = Rig()
     port, rec, agent = t.port, t.rec, t.agent
     try:
         t.start(Nginx(port, tls=t.cert))
-        wait_logged(agent, r"libgnutls\.so\.30[.\d]* \(2 functions, 1 probes moved")
-        during = mapped_first_bytes(GNUTLS_BYTES)
-        want = dict(before, gnutls_record_send2="204", gnutls_record_recv="204")
+        wait_logged(agent, r"libgnutls\.so\.30[.\d]* \(2 functions, 2 probes moved")
+        during = mapped_first_bytes(GNUTLS_BYTES, tail)
+        want = dict(before, gnutls_record_send2="204", **{"+tail": "204"})
         assert during == want, (during, want)
-        r = run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null",
-                 "https://127.0.0.1:%d/index.html?g=1" % port])
-        assert r.returncode == 0, r.stderr
-        spans = settle(rec, 2)
-        check_pairs(spans, port, [("/index.html", 200)])
-        assert [s["resource"]["service.name"] for s in by_kind(spans, "CLIENT")] == ["wget"]
-        agent.assert_no_loss()
+        url = "https://127.0.0.1:%d" % port
+        for path in ("/index.html?g=1", "/big.bin"):
+            r = run(["wget", "-q", "--no-check-certificate", "-O", "/dev/null", url + path])
+            assert r.returncode == 0, r.stderr
+        spans = settle(rec, 4)
+        check_pairs(spans, port, [("/index.html", 200), ("/big.bin", 200)])
+        assert [s["resource"]["service.name"] for s in by_kind(spans, "CLIENT")] == ["wget"] * 2
+        m = agent.assert_no_loss()
+        assert m["zerospan_parse_errors_total"] == 0, m
     finally:
         t.stop()
-    assert mapped_first_bytes(GNUTLS_BYTES) == before
+    assert mapped_first_bytes(GNUTLS_BYTES, tail) == before
 
 BIG_CLIENT = r"""
 import hashlib, http.client, ssl, sys
@@ -605,7 +623,7 @@ TESTS = [
     test_https_hops_join_one_trace,
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
-    test_gnutls_send_probed_where_the_kernel_emulates,
+    test_gnutls_probed_where_the_kernel_emulates,
     test_tls_client_leaves_the_injection_sockhash,
     test_tls_uploads_while_leaving_the_sockhash,
     test_tls_library_loaded_late_with_dlopen,

@@ -284,6 +284,43 @@ static void check_gnutls_library(const char *jump_to, int moved)
 	rmdir(dir);
 }
 
+/* Debian 12's gnutls_record_recv at 0x3fa40, to its tail jump at 0x3fa86 and
+ * the jump's rel32 (to 0x3e8b0, the internal receive). */
+static const uint8_t gnutls_recv[] = {
+	0x48, 0x83, 0xec, 0x08, 0x80, 0xbf, 0xb8, 0x06, 0x00, 0x00, 0x00, 0x48, 0x89, 0xd1, 0x74,
+	0x40, 0xf6, 0x87, 0x68, 0x11, 0x00, 0x00, 0x01, 0x74, 0x17, 0x48, 0x89, 0xf2, 0xbe, 0x17,
+	0x00, 0x00, 0x00, 0xe8, 0xea, 0x71, 0x05, 0x00, 0x48, 0x98, 0x48, 0x83, 0xc4, 0x08, 0xc3,
+	0x0f, 0x1f, 0x00, 0x44, 0x8b, 0x8f, 0x70, 0x07, 0x00, 0x00, 0x48, 0x89, 0xf2, 0x45, 0x31,
+	0xc0, 0xbe, 0x17, 0x00, 0x00, 0x00, 0x48, 0x83, 0xc4, 0x08, 0xe9, 0x25, 0xee, 0xff, 0xff,
+};
+
+static void check_gnutls_recv_bytes(void)
+{
+	uint8_t b[sizeof(gnutls_recv)];
+
+	CHECK(zs_site_recv_tail(0x3fa40, gnutls_recv, sizeof(gnutls_recv)) == 0x3fa86,
+	      "gnutls_record_recv's tail jump");
+	CHECK(zs_site_forward(0x3fa86, gnutls_recv + 0x46, 5) == 0x3e8b0, "lands on the receive");
+	CHECK(zs_site_recv_tail(0x3fa40, gnutls_recv, sizeof(gnutls_recv) - 1) == 0,
+	      "rel32 cut short");
+	/* the arguments not where the probe reads them: no move */
+	memcpy(b, gnutls_recv, sizeof(b));
+	b[0xb] = b[0xc] = b[0xd] = 0x90; /* mov %rdx,%rcx gone */
+	CHECK(zs_site_recv_tail(0x3fa40, b, sizeof(b)) == 0, "no mov %%rdx,%%rcx");
+	memcpy(b, gnutls_recv, sizeof(b));
+	b[0x19] = b[0x37] = 0x90; /* both mov %rsi,%rdx spoiled */
+	CHECK(zs_site_recv_tail(0x3fa40, b, sizeof(b)) == 0, "no mov %%rsi,%%rdx");
+	memcpy(b, gnutls_recv, sizeof(b));
+	b[0x45] = 0x10; /* add $0x10,%rsp: the stack is not at the entry's */
+	CHECK(zs_site_recv_tail(0x3fa40, b, sizeof(b)) == 0, "stack not restored");
+	memcpy(b, gnutls_recv, sizeof(b));
+	b[0x46] = 0xe8; /* a call: the return address on the stack is not the caller's */
+	CHECK(zs_site_recv_tail(0x3fa40, b, sizeof(b)) == 0, "a call");
+	memcpy(b, gnutls_recv, sizeof(b));
+	b[0x3e] = 0x16; /* another record type */
+	CHECK(zs_site_recv_tail(0x3fa40, b, sizeof(b)) == 0, "type 0x16");
+}
+
 /* The machine's libgnutls.so.30: send's probe, wherever it goes, sits on an
  * instruction the kernel emulates (Debian 12's: on gnutls_record_send2). */
 static void check_system_libgnutls(void)
@@ -301,7 +338,7 @@ static void check_system_libgnutls(void)
 	send2 = dlsym(h, "gnutls_record_send2");
 	CHECK(send2 && dladdr(send2, &info) && info.dli_fname, "dladdr");
 	CHECK(zs_elf_tls_inspect(info.dli_fname, 0, &t, err, sizeof(err)) == 0, "%s", err);
-	CHECK(t.n_moved == 1 && t.probe[ZS_TLS_SYM_GNUTLS_SEND] == t.off[ZS_TLS_SYM_GNUTLS_SEND2],
+	CHECK(t.n_moved == 2 && t.probe[ZS_TLS_SYM_GNUTLS_SEND] == t.off[ZS_TLS_SYM_GNUTLS_SEND2],
 	      "gnutls_record_send probed at %#llx, send2 at %#llx",
 	      (unsigned long long)t.probe[ZS_TLS_SYM_GNUTLS_SEND],
 	      (unsigned long long)t.off[ZS_TLS_SYM_GNUTLS_SEND2]);
@@ -309,6 +346,18 @@ static void check_system_libgnutls(void)
 	/* (0xcc: an agent on this machine has its own probe there) */
 	CHECK(e || send2[0] == 0xcc,
 	      "gnutls_record_send2 starts with a single-stepped instruction");
+	/* recv's probe on its tail jump: a jmp (or an agent's int3 on it) */
+	{
+		uint8_t *recv = dlsym(h, "gnutls_record_recv");
+		uint64_t tail = t.probe[ZS_TLS_SYM_GNUTLS_RECV_TAIL], at;
+
+		CHECK(recv && tail > t.off[ZS_TLS_SYM_GNUTLS_RECV] &&
+			      !t.probe[ZS_TLS_SYM_GNUTLS_RECV],
+		      "gnutls_record_recv probed at %#llx", (unsigned long long)tail);
+		at = tail - t.off[ZS_TLS_SYM_GNUTLS_RECV];
+		if (recv && tail > t.off[ZS_TLS_SYM_GNUTLS_RECV] && at < ZS_SITE_SCAN)
+			CHECK(recv[at] == 0xe9 || recv[at] == 0xcc, "recv's probe is not on a jmp");
+	}
 	dlclose(h);
 }
 
@@ -318,6 +367,7 @@ int main(void)
 	check_library();
 	check_system_libssl();
 	check_gnutls_bytes();
+	check_gnutls_recv_bytes();
 	check_gnutls_library("gnutls_record_send2", 1);
 	check_gnutls_library("zs_other", 0);
 	check_system_libgnutls();
