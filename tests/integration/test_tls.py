@@ -276,18 +276,27 @@ for name in sys.argv[1].split(","):
 """
 
 
-def first_call_target(lib, sym):
-    """sym's address in lib, its first instruction's mnemonic, and the
-    address its first call or jmp goes to (None: none in its first 48
-    bytes), as objdump reads them."""
+def disassemble(lib, sym, n=48):
+    """sym's address in lib and its first n bytes as objdump reads them:
+    [(address, instruction text)]."""
     addr = [ln.split()[0] for ln in run(["nm", "-D", lib]).stdout.splitlines()
             if ln.split()[-1].split("@")[0] == sym][0]
     start = int(addr, 16)
     out = run(["objdump", "-d", "--no-show-raw-insn", "--start-address=%#x" % start,
-               "--stop-address=%#x" % (start + 48), lib]).stdout
-    insns = [ln.split("\t", 1)[1] for ln in out.splitlines() if re.match(r"^\s+[0-9a-f]+:\t", ln)]
-    target = next((int(i.split()[1], 16) for i in insns if i.split()[0] in ("call", "jmp")), None)
-    return start, insns[0].split()[0], target
+               "--stop-address=%#x" % (start + n), lib]).stdout
+    return start, [(int(a, 16), i) for a, i in
+                   (ln.strip().split(":\t", 1) for ln in out.splitlines()
+                    if re.match(r"^\s+[0-9a-f]+:\t", ln))]
+
+
+def first_call_target(lib, sym):
+    """sym's address in lib, its first instruction's mnemonic, and the
+    address its first call or jmp goes to (None: none in its first 48
+    bytes), as objdump reads them."""
+    start, insns = disassemble(lib, sym)
+    target = next((int(i.split()[1], 16) for _, i in insns if i.split()[0] in ("call", "jmp")),
+                  None)
+    return start, insns[0][1].split()[0], target
 
 
 def mapped_first_bytes(script, *args):
@@ -369,17 +378,13 @@ def test_gnutls_probed_where_the_kernel_emulates():
                lib]).stdout
     assert first == "xor" and "<gnutls_record_send2@plt>" in plt, (first, plt)
     assert send2_first == "push", send2_first
-    recv = [ln.split()[0] for ln in run(["nm", "-D", lib]).stdout.splitlines()
-            if ln.split()[-1].split("@")[0] == "gnutls_record_recv"][0]
-    dis = run(["objdump", "-d", "--no-show-raw-insn", "--start-address=0x" + recv,
-               "--stop-address=%#x" % (int(recv, 16) + 96), lib]).stdout
-    insns = [ln.split("\t") for ln in dis.splitlines() if re.match(r"^\s+[0-9a-f]+:\t", ln)]
+    recv, insns = disassemble(lib, "gnutls_record_recv", 96)
     assert insns[0][1].startswith("sub "), insns[0]
     # the jmp right after `mov $0x17,%esi; add $0x8,%rsp`
     k = [i for i in range(2, len(insns)) if insns[i][1].startswith("jmp ") and
          insns[i - 1][1].split() == ["add", "$0x8,%rsp"] and
          insns[i - 2][1].split() == ["mov", "$0x17,%esi"]][0]
-    tail = str(int(insns[k][0].strip().rstrip(":"), 16) - int(recv, 16))
+    tail = str(insns[k][0] - recv)
     before = mapped_first_bytes(GNUTLS_BYTES, tail)
     assert "204" not in before.values(), before  # 0xcc: someone else probes libgnutls
     t = Rig()
