@@ -100,6 +100,19 @@ static size_t read_code(int fd, uint64_t off, uint64_t size, uint8_t *buf)
 	return n > 0 ? (size_t)n : 0;
 }
 
+/* Where the probe of the function at off (size bytes, 0: unknown) goes when
+ * the instruction there, past an endbr64, is one the kernel emulates; else
+ * 0. */
+static uint64_t emulated_site(int fd, uint64_t off, uint64_t size)
+{
+	uint8_t code[ZS_SITE_SCAN];
+	uint64_t site;
+	int e;
+
+	site = zs_site_entry(off, code, read_code(fd, off, size, code), &e);
+	return e ? site : 0;
+}
+
 /*
  * SSL_read (k_int) and SSL_read_ex (k_ex) are both wrappers of the
  * library's internal read (OpenSSL 1.1.1 and 3.x: ssl_read_internal, which
@@ -111,10 +124,10 @@ static size_t read_code(int fd, uint64_t off, uint64_t size, uint8_t *buf)
  */
 static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int, int k_ex)
 {
-	uint8_t a[ZS_SITE_SCAN], b[ZS_SITE_SCAN], c[ZS_SITE_SCAN];
+	uint8_t a[ZS_SITE_SCAN], b[ZS_SITE_SCAN];
 	uint64_t target, site;
-	size_t na, nb, nc;
-	int ea, eb, ec;
+	size_t na, nb;
+	int ea, eb;
 
 	if (!out->off[k_int] || !out->off[k_ex])
 		return;
@@ -128,9 +141,8 @@ static void move_to_internal(Elf *elf, int fd, struct zs_elf_tls *out, int k_int
 	if (!target || !offset_is_code(elf, target) ||
 	    !zs_site_calls(out->off[k_int], a, na, target))
 		return;
-	nc = read_code(fd, target, 0, c);
-	site = zs_site_entry(target, c, nc, &ec);
-	if (!ec)
+	site = emulated_site(fd, target, 0);
+	if (!site)
 		return;
 	out->probe[k_ex] = site;
 	out->probe[k_int] = 0;
@@ -197,7 +209,7 @@ static void move_gnutls_send(Elf *elf, int fd, struct zs_elf_tls *out)
 	uint8_t a[ZS_SITE_SCAN], b[ZS_SITE_SCAN];
 	uint64_t target, slot, site;
 	size_t na, nb;
-	int ea, eb;
+	int ea;
 
 	if (!out->off[k] || !out->off[k2])
 		return;
@@ -212,9 +224,8 @@ static void move_gnutls_send(Elf *elf, int fd, struct zs_elf_tls *out)
 		if (!slot || !jump_slot_is(elf, slot, zs_tls_sym_names[k2]))
 			return;
 	}
-	nb = read_code(fd, out->off[k2], out->size[k2], b);
-	site = zs_site_entry(out->off[k2], b, nb, &eb);
-	if (!eb)
+	site = emulated_site(fd, out->off[k2], out->size[k2]);
+	if (!site)
 		return;
 	out->probe[k] = site;
 	out->n_moved++;
@@ -255,14 +266,13 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
 		return;
 	for (k = 0; k < ZS_TLS_SYM__COUNT; k++)
-		if (out->off[k])
+		if (out->probe[k])
 			out->probe[k] = zs_site_entry(
 				out->off[k], code, read_code(fd, out->off[k], out->size[k], code),
 				&emulated);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_READ, ZS_TLS_SYM_SSL_READ_EX);
 	move_to_internal(elf, fd, out, ZS_TLS_SYM_SSL_WRITE, ZS_TLS_SYM_SSL_WRITE_EX);
 	move_gnutls_send(elf, fd, out);
-	out->probe[ZS_TLS_SYM_GNUTLS_SEND2] = 0;
 	move_gnutls_recv(elf, fd, out);
 }
 

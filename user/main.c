@@ -36,8 +36,10 @@ extern char **environ;
 
 /* The longest the agent sleeps with records unread. The kernel wakes it
  * sooner once an eighth of the ring is queued, and at once for a process's
- * first connection (its /proc entry is read while it exists); draining more
- * often cost more CPU per request (a 20 ms drain: ~7 % more, side by side). */
+ * first connection (its /proc entry is read while it exists) and for each
+ * exec (a new program is scanned for TLS libraries before it serves);
+ * draining more often cost more CPU per request (a 20 ms drain: ~7 % more,
+ * side by side). */
 #define ZS_DRAIN_MS 100
 
 static volatile sig_atomic_t stop_signal;
