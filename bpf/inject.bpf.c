@@ -57,8 +57,11 @@ struct {
 #define ZS_INJ_HDR_MAX (ZS_TP_HDR_LEN + ZS_TS_HDR_MAX)
 
 struct zs_inj_scratch {
-	__u8 head[ZS_TC_BUF];	      /* copy of the message head (ZS_INJ_HEAD used) */
-	__u8 hdr[ZS_INJ_HDR_MAX + 8]; /* + 8: copied out a word at a time */
+	__u8 head[ZS_TC_BUF]; /* copy of the message head (ZS_INJ_HEAD used) */
+	union {		      /* copied out a word at a time (hdr_w) */
+		__u8 hdr[ZS_INJ_HDR_MAX + 8];
+		__u64 hdr_w[(ZS_INJ_HDR_MAX + 15) / 8];
+	};
 };
 
 /* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
@@ -283,12 +286,16 @@ int zs_inject(struct sk_msg_md *msg)
 	end = msg->data_end;
 	if (p + line_end + add > end) /* checked above; this form is the verifier's */
 		return zs_inj_count(ZS_INJ_FAILED);
-	/* a word at a time, then the last bytes one by one */
+	/* a word at a time, then the last bytes one by one. The store is
+	 * declared aligned, which q need not be: the compiler would otherwise
+	 * split it into eight byte stores (BPF code assumes no unaligned
+	 * access), while the verifier and JIT take it as it is where unaligned
+	 * access is cheap (x86-64, arm64). */
 	for (k = 0; k + 8 <= ZS_INJ_HDR_MAX; k += 8) {
 		q = p + line_end + k;
 		if (k + 8 > add || q + 8 > end)
 			break;
-		*(__u64 *)q = *(const __u64 *)&s->hdr[k];
+		*(__u64 *)__builtin_assume_aligned(q, 8) = s->hdr_w[k / 8];
 	}
 	for (; k < ZS_INJ_HDR_MAX; k++) {
 		q = p + line_end + k;

@@ -11,6 +11,10 @@
 # few per cent). CPU: the agents' threads' run time from /proc schedstat.
 # Prints each round and the median ratio B/A. The slots are not quite even
 # (one build in both read B/A 0.96-0.97 on the CI VM): run A B, then B A.
+# KSTATS=1: also each build's kernel programs, ns per run over the same
+# seconds (bpf_stats, from the agents' program fds): on this VM one build's
+# programs alone move by +-20 % between runs, side by side they do not. The
+# program that runs second on an event finds its data in cache: alternate.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ $# -ge 2 ] || { echo "usage: $0 AGENT_A AGENT_B [rounds] [seconds]" >&2; exit 2; }
@@ -29,7 +33,9 @@ stop_agents() {
   [ -n "$pb" ] && kill "$pb" 2>/dev/null && wait "$pb" 2>/dev/null
   pa=; pb=
 }
-trap 'stop_agents; kill $ngx 2>/dev/null; wait $ngx 2>/dev/null; rm -rf "$dir"' EXIT
+stats_was=
+trap 'stop_agents; kill $ngx 2>/dev/null; wait $ngx 2>/dev/null; rm -rf "$dir"
+  [ -n "$stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$stats_was"' EXIT
 
 start() { # VAR build admin-port log: starts the agent (a child of this shell), its pid in VAR
   OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" "$2" --admin-addr="127.0.0.1:$3" \
@@ -40,6 +46,26 @@ start() { # VAR build admin-port log: starts the agent (a child of this shell), 
 }
 # run time of all of a process's threads, in ns
 runtime() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
+# KSTATS: "id run_time_ns run_cnt" of each BPF program the process holds
+progs() {
+  local f
+  for f in /proc/"$1"/fdinfo/*; do
+    awk '/^prog_id:/ {i = $2} /^run_time_ns:/ {t = $2} /^run_cnt:/ {c = $2} END {if (i) print i, t + 0, c + 0}' "$f" 2>/dev/null
+  done | sort -u
+}
+kstats=${KSTATS:-0}
+if [ "$kstats" = 1 ]; then
+  stats_was=$(sysctl -n kernel.bpf_stats_enabled)
+  sysctl -qw kernel.bpf_stats_enabled=1
+fi
+: >"$dir/kstats"
+# appends "build name ns runs" for the programs a process ran between two progs snapshots
+kdelta() {
+  join <(sort "$2") <(sort "$3") | while read -r id t0 c0 t1 c1; do
+    [ "$c1" -gt "$c0" ] || continue
+    echo "$1 $(bpftool prog show id "$id" -j | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])') $((t1 - t0)) $((c1 - c0))"
+  done >>"$dir/kstats"
+}
 
 conns=$(( (rate + 199) / 200 ))
 echo 'function delay() return 5 end' > "$dir/pace.lua"
@@ -55,7 +81,10 @@ for r in $(seq "$rounds"); do
   wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "http://127.0.0.1:$port/index.html" \
     >"$dir/wrk.out" & w=$!
   sleep 1; a0=$(runtime "$pa"); b0=$(runtime "$pb")
+  [ "$kstats" = 1 ] && { progs "$pa" >"$dir/pa0"; progs "$pb" >"$dir/pb0"; }
   sleep $((secs - 2)); a1=$(runtime "$pa"); b1=$(runtime "$pb")
+  [ "$kstats" = 1 ] && { progs "$pa" >"$dir/pa1"; progs "$pb" >"$dir/pb1"
+    kdelta A "$dir/pa0" "$dir/pa1"; kdelta B "$dir/pb0" "$dir/pb1"; }
   wait "$w"
   rps=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk.out")
   line=$(awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v r="$rps" -v s=$((secs - 2)) -v first="$([ $((r % 2)) = 1 ] && echo A || echo B)" \
@@ -67,3 +96,8 @@ for r in $(seq "$rounds"); do
 done
 printf '%s\n' "${ratios[@]}" | sort -n |
   awk '{a[NR] = $1} END {printf "median B/A over %d rounds: %.3f\n", NR, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
+[ "$kstats" = 1 ] && awk '{t[$2, $1] += $3; c[$2, $1] += $4; n[$2] = 1}
+  END {printf "%-18s %12s %12s %7s\n", "kernel program", "A ns/run", "B ns/run", "B/A"
+       for (p in n) if (c[p, "A"] && c[p, "B"])
+         printf "%-18s %12.0f %12.0f %7.3f\n", p, t[p, "A"] / c[p, "A"], t[p, "B"] / c[p, "B"],
+                (t[p, "B"] / c[p, "B"]) / (t[p, "A"] / c[p, "A"])}' "$dir/kstats"

@@ -17,9 +17,15 @@
 #define ZS_HS_MASK (ZS_HS_BUF - 1)
 
 /* The buffer, as a type: a global function's pointer argument is checked
- * against the size of what it points to. */
+ * against the size of what it points to. Words are read through w[]: a
+ * word cast from &b[i] has b's alignment (1) to the compiler, and BPF
+ * code for an unaligned 8-byte read is eight byte loads, shifts and ors,
+ * which was most of a word's test. */
 struct zs_hs_buf {
-	__u8 b[ZS_HS_BUF];
+	union {
+		__u8 b[ZS_HS_BUF];
+		__u64 w[ZS_HS_BUF / 8];
+	};
 };
 
 struct zs_scan_ctx {
@@ -111,7 +117,7 @@ static __always_inline __u64 zs_swar_crlfcrlf(__u64 x, __u64 y)
  * Terminators start in the word at offset at where m flags them: each one
  * inside the chunk and not overlapping the one before ends a header block.
  * Returns 1 when the scan is settled. A global function, so the verifier
- * checks it once and not at each of its calls in zs_hdr_scan64_cb; it gets
+ * checks it once and not at each of its calls in zs_hdr_scan_cb; it gets
  * the buffer as an argument (one kept in sc would be a plain number to the
  * verifier after the first call). Called about once per header block.
  */
@@ -138,23 +144,24 @@ __noinline int zs_hdr_word(struct zs_scan_ctx *sc, const struct zs_hs_buf *buf, 
 	return 0;
 }
 
-/* zs_hdr_scan64_cb's context (the buffer apart from sc: see zs_hdr_word). */
+/* zs_hdr_scan_cb's context (the buffer apart from sc: see zs_hdr_word). */
 struct zs_hs_run {
 	const struct zs_hs_buf *buf;
 	struct zs_scan_ctx *sc;
 };
 
 /*
- * bpf_loop callback over a chunk 64 bytes at a time: each word is tested
- * for a CRLFCRLF starting in it with a few ALU operations (SWAR, the next
- * word lending the bytes past its end), and only a word holding one calls
- * zs_hdr_word. Calls are what a scan costs here: each bpf_loop iteration
- * and global function call returns through the kernel's return thunk. It
- * replaced a callback per 8 bytes and a call per "\n": a 121-byte request
- * ~220 -> ~95 ns, a response whose header block ends at byte 238 ~430 ->
- * ~180 ns (bpf/tests/scan_time.bpf.c, docs/BENCHMARKS.md).
+ * bpf_loop callback over a chunk ZS_SCAN_WORDS words at a time: each word
+ * is tested for a CRLFCRLF starting in it with a few ALU operations (SWAR,
+ * the next word lending the bytes past its end), and only a word holding
+ * one calls zs_hdr_word. Calls are what a scan costs here: each bpf_loop
+ * iteration and global function call returns through the kernel's return
+ * thunk. It replaced a callback per 8 bytes and a call per "\n": a 121-byte
+ * request ~220 -> ~95 ns, a response whose header block ends at byte 238
+ * ~430 -> ~180 ns; words read whole and 128 bytes a step, ~65 and ~120 ns
+ * (bpf/tests/scan_time.bpf.c, docs/BENCHMARKS.md).
  */
-static long zs_hdr_scan64_cb(__u64 i, void *ctx)
+static long zs_hdr_scan_cb(__u64 i, void *ctx)
 {
 	struct zs_hs_run *r = ctx;
 	struct zs_scan_ctx *sc = r->sc;
@@ -162,12 +169,12 @@ static long zs_hdr_scan64_cb(__u64 i, void *ctx)
 	__u64 at = i * 8 * ZS_SCAN_WORDS, x, y, m;
 	__u32 w;
 
-	x = *(const __u64 *)&buf->b[at & (ZS_HS_MASK & ~7ULL)];
+	x = buf->w[(at / 8) & (ZS_HS_BUF / 8 - 1)];
 #pragma unroll
 	for (w = 0; w < ZS_SCAN_WORDS; w++, at += 8) {
 		if (at >= sc->n)
 			return 1;
-		y = *(const __u64 *)&buf->b[(at + 8) & (ZS_HS_MASK & ~7ULL)];
+		y = buf->w[(at / 8 + 1) & (ZS_HS_BUF / 8 - 1)];
 		m = zs_swar_crlfcrlf(x, y);
 		if (m && zs_hdr_word(sc, buf, at, m))
 			return 1;
@@ -195,7 +202,7 @@ static __always_inline void zs_hdr_scan(const __u8 *buf, __u32 rolling, int is_r
 		sc->blocks++;
 		return;
 	}
-	bpf_loop((sc->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_hdr_scan64_cb, &r, 0);
+	bpf_loop((sc->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_hdr_scan_cb, &r, 0);
 }
 
 #endif

@@ -125,9 +125,13 @@ static __always_inline long zs_tp_line(struct zs_tp_scan *s, __u64 l)
 }
 
 /* A scan buffer, as a type: a global function's pointer argument is checked
- * against the size of what it points to. */
+ * against the size of what it points to. Words are read through w[] (see
+ * struct zs_hs_buf). */
 struct zs_tc_buf {
-	__u8 b[ZS_TC_BUF];
+	union {
+		__u8 b[ZS_TC_BUF];
+		__u64 w[ZS_TC_BUF / 8];
+	};
 };
 
 /*
@@ -168,7 +172,7 @@ static __always_inline __u64 zs_swar_tp_line_start(__u64 b1)
 /*
  * The "\n"s of the word at offset at that m flags go to zs_tp_nl, lowest
  * first. Returns 1 to stop. A global function: the verifier checks it once,
- * not at each of its calls in zs_tp_scan64_cb.
+ * not at each of its calls in zs_tp_scan_cb.
  */
 __noinline int zs_tp_word(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u64 at, __u64 m)
 {
@@ -187,7 +191,7 @@ __noinline int zs_tp_word(struct zs_tp_scan *s, const struct zs_tc_buf *buf, __u
 	return 0;
 }
 
-/* zs_tp_scan64_cb's context. The buffer is kept apart from s: a global
+/* zs_tp_scan_cb's context. The buffer is kept apart from s: a global
  * function given s may write anything there, so the verifier no longer takes
  * s->buf for a pointer after the first zs_tp_nl call. */
 struct zs_tp_run {
@@ -196,18 +200,19 @@ struct zs_tp_run {
 };
 
 /*
- * bpf_loop callback over a buffer 64 bytes at a time. In each word, SWAR
- * finds the "\n"s (exactly) and which of them start a line that may
+ * bpf_loop callback over a buffer ZS_SCAN_WORDS words at a time. In each
+ * word, SWAR finds the "\n"s (exactly) and which of them start a line that may
  * matter (zs_swar_tp_line_start on the next bytes); only a word with such
  * a line calls zs_tp_word. Calls are what a scan costs here (each returns
  * through the kernel's return thunk): a callback per 8 bytes and a call per
  * "\n" took ~220 ns for a 121-byte request and ~530 ns for a 238-byte
- * header block, this ~140 and ~175 ns (bpf/tests/scan_time.bpf.c,
+ * header block, 64 bytes a step ~140 and ~175 ns, and 128 bytes a step
+ * with words read whole ~115 and ~120 ns (bpf/tests/scan_time.bpf.c,
  * docs/BENCHMARKS.md).
  * Words are read at multiples of 8 below ZS_TC_BUF; a "\n" at n or past it
  * ends the scan.
  */
-static long zs_tp_scan64_cb(__u64 i, void *ctx)
+static long zs_tp_scan_cb(__u64 i, void *ctx)
 {
 	struct zs_tp_run *r = ctx;
 	struct zs_tp_scan *s = r->s;
@@ -215,12 +220,12 @@ static long zs_tp_scan64_cb(__u64 i, void *ctx)
 	__u64 at = i * 8 * ZS_SCAN_WORDS, x, y, nl, m;
 	__u32 w;
 
-	x = *(const __u64 *)&buf->b[at & (ZS_TC_MASK & ~7ULL)];
+	x = buf->w[(at / 8) & (ZS_TC_BUF / 8 - 1)];
 #pragma unroll
 	for (w = 0; w < ZS_SCAN_WORDS; w++, at += 8) {
 		if (at >= s->n)
 			return 1;
-		y = *(const __u64 *)&buf->b[(at + 8) & (ZS_TC_MASK & ~7ULL)];
+		y = buf->w[(at / 8 + 1) & (ZS_TC_BUF / 8 - 1)];
 		nl = zs_swar_eq(x, '\n');
 		/* every "\n" while the request line or a tracestate line is open
 		 * (a tracestate line is longer than a word: its end is never in
@@ -242,7 +247,7 @@ static __always_inline void zs_tp_scan_run(struct zs_tp_scan *s)
 {
 	struct zs_tp_run r = { (const struct zs_tc_buf *)s->buf, s };
 
-	bpf_loop((s->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan64_cb, &r, 0);
+	bpf_loop((s->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan_cb, &r, 0);
 }
 
 static __always_inline int zs_hexval(__u8 c)
