@@ -117,7 +117,7 @@ check:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability -Iinclude -Iuser user/
 
 bench: all
-	./scripts/bench.sh
+	./scripts/bench-matrix.sh
 
 fuzz:
 	./tests/fuzz/run.sh

@@ -19,7 +19,8 @@
 # Prints a table of throughput, the with/without ratio, the CPU nginx and wrk
 # spend per request with and without the agent (its kernel programs run in
 # their context), agent CPU (over each run but its first and last second)
-# and RSS.
+# and RSS. SUMMARY=file appends the run's figures to file as one
+# tab-separated line (scripts/bench-matrix.sh makes its table of them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}; rate=${RATE:-}
@@ -126,7 +127,7 @@ injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_to
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
 echo
-echo "| metric ($scheme${rate:+, fixed rate $rate req/s}${NEWCONN:+, new connection per request}) | value |"
+echo "| metric ($scheme${rate:+, fixed rate $rate req/s}$([ "${NEWCONN:-0}" = 1 ] && echo ", new connection per request")) | value |"
 echo "|---|---|"
 printf '| throughput without agent (median of %d) | %.0f req/s |\n' "$rounds" "$mb"
 printf '| throughput with agent (median of %d) | %.0f req/s |\n' "$rounds" "$mw"
@@ -144,3 +145,15 @@ printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEG
 printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
 printf '| kernel drops / stream gaps / queue-full drops | %s / %s / %s |\n' "$drops" "$gaps" "$qdrop"
 printf '| traceparent injected into wrk requests (whole run) | %s |\n' "${injected:-0 (injection off)}"
+if [ -n "${SUMMARY:-}" ]; then
+  # scheme conn load base with ratio p50b p50w p99b p99w nginx+us wrk+us agent%/1k rss peak drops gaps qfull
+  printf '%s\t%s\t%s\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\n' \
+    "$scheme" "$([ "${NEWCONN:-0}" = 1 ] && echo new || echo keep-alive)" "${rate:-saturation}" "$mb" "$mw" \
+    "$(awk -v a="$mw" -v b="$mb" 'BEGIN {print a / b}')" "$(median "${b50[@]}")" "$(median "${w50[@]}")" \
+    "$(median "${b99[@]}")" "$(median "${w99[@]}")" \
+    "$(awk -v a="$(median "${wsrv[@]}")" -v b="$(median "${bsrv[@]}")" 'BEGIN {print a - b}')" \
+    "$(awk -v a="$(median "${wcli[@]}")" -v b="$(median "${bcli[@]}")" 'BEGIN {print a - b}')" \
+    "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')" \
+    "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')" \
+    "$drops" "$gaps" "$qdrop" >>"$SUMMARY"
+fi
