@@ -81,13 +81,15 @@ static __always_inline int zs_inj_count(__u32 result)
 }
 
 /*
- * Should this socket leave the sockhash now? A TLS connection (si->tls):
- * nothing can be inserted into its bytes, and the sockmap send and receive
- * paths cost each of its messages (~3.6 us a request measured for plain
- * HTTP). A socket whose sender found its send buffer full (SOCK_NOSPACE):
- * the ACKs that free it wake the socket's wait queue, and a blocking read
- * waiting in the sockmap receive path (tcp_bpf_recvmsg waits once, not in
- * a loop) returns EAGAIN to an app that never asked for non-blocking reads.
+ * Should this socket leave the sockhash now? A TLS connection (si->tls), or
+ * one whose first message was no HTTP/1.x request (si->not_http: a
+ * database or cache client, say): nothing will be inserted into its bytes,
+ * and the sockmap send and receive paths cost each of its messages (~3.6 us
+ * a request measured for plain HTTP). A socket whose sender found its send
+ * buffer full (SOCK_NOSPACE): the ACKs that free it wake the socket's wait
+ * queue, and a blocking read waiting in the sockmap receive path
+ * (tcp_bpf_recvmsg waits once, not in a loop) returns EAGAIN to an app that
+ * never asked for non-blocking reads.
  * Never while received bytes are unread (rcv_nxt != copied_seq): they may
  * sit in the psock's queue, which leaving the sockhash frees.
  */
@@ -100,6 +102,8 @@ static __always_inline __u32 zs_should_withdraw(struct bpf_sock *sk, const struc
 		return 0;
 	if (si->tls)
 		return ZS_INJ_TLS_LEFT;
+	if (si->not_http)
+		return ZS_INJ_NOT_HTTP_LEFT;
 	so = tp->inet_conn.icsk_inet.sk.sk_socket;
 	if (!so)
 		return 0;
@@ -131,11 +135,11 @@ int zs_sockops(struct bpf_sock_ops *skops)
 	if (skops->op == BPF_SOCK_OPS_RTT_CB || skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
 		/* An ACK received (RTT) or a segment about to be sent (HDR_OPT_LEN,
 		 * asked for below) on an enrolled socket, under the socket's lock:
-		 * leave the sockhash once it carries TLS, or before a full send
-		 * buffer's wakeup can fail a blocking read (the kernel restores
-		 * the plain TCP calls once the send in flight, which holds the
-		 * psock, returns). Later requests on this connection go without a
-		 * traceparent. */
+		 * leave the sockhash once it carries TLS or no HTTP, or before a
+		 * full send buffer's wakeup can fail a blocking read (the kernel
+		 * restores the plain TCP calls once the send in flight, which
+		 * holds the psock, returns). Later requests on this connection go
+		 * without a traceparent. */
 		__u32 why;
 
 		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
@@ -144,9 +148,10 @@ int zs_sockops(struct bpf_sock_ops *skops)
 		why = zs_should_withdraw(sk, si);
 		if (!why) {
 			/* A TLS socket's ACKs mostly come with the response, its
-			 * bytes not yet read: try again when it next sends (the
-			 * next request, everything read by then). */
-			if (si->tls &&
+			 * bytes not yet read (so do a database client's): try
+			 * again when it next sends (the next request, everything
+			 * read by then). */
+			if ((si->tls || si->not_http) &&
 			    !(skops->bpf_sock_ops_cb_flags & BPF_SOCK_OPS_WRITE_HDR_OPT_CB_FLAG))
 				bpf_sock_ops_cb_flags_set(
 					skops, skops->bpf_sock_ops_cb_flags |
@@ -224,19 +229,42 @@ int zs_inject(struct sk_msg_md *msg)
 	if (!info || !info->cookie || !s)
 		return SK_PASS;
 	n = msg->size < ZS_INJ_HEAD ? msg->size : ZS_INJ_HEAD;
-	if (n < 16)
+	if (n < 2)
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	if (bpf_msg_pull_data(msg, 0, n, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	p = msg->data;
 	end = msg->data_end;
-	if ((__u64)(end - p) < n)
+	if ((__u64)(end - p) < n || p + 2 > end)
 		return zs_inj_count(ZS_INJ_FAILED);
+	/* The connection's first message is no request: TLS (a record header:
+	 * handshake, version 3.x) or another protocol (no method starts with
+	 * anything but a capital; a database or cache client, say). It leaves
+	 * the sockhash (zs_sockops) instead of paying the sockmap paths for
+	 * all its messages. A later message that is no request start is a
+	 * body, or a response on a connection that serves: it stays. */
+	if (!info->judged && (p[0] < 'A' || p[0] > 'Z')) {
+		info->judged = 1;
+		if (p[0] == 0x16 && p[1] == 0x03)
+			info->tls = 1;
+		else
+			info->not_http = 1;
+		return zs_inj_count(ZS_INJ_NOT_REQUEST);
+	}
+	if (n < 16)
+		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	n &= ZS_INJ_HEAD * 2 - 1;
 	if (bpf_probe_read_kernel(s->head, n, p))
 		return zs_inj_count(ZS_INJ_FAILED);
-	if (zs_classify_start(s->head, ZS_CLASSIFY_LEN) != ZS_START_REQUEST)
+	if (zs_classify_start(s->head, ZS_CLASSIFY_LEN) != ZS_START_REQUEST) {
+		if (!info->judged) {
+			info->judged = 1;
+			info->not_http = 1;
+		}
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
+	}
+	if (!info->judged)
+		info->judged = 1;
 	/* Never into a pipelined follower: a request is unanswered. */
 	st = bpf_map_lookup_elem(&conns, &info->cookie);
 	if (st && (__u8)(st->req_starts - st->resp_starts) != 0)

@@ -51,7 +51,9 @@ enum zs_event_type {
 	X(WITHDRAWN, "connections taken out of injection because their app filled the send " \
 		     "buffer")                                                               \
 	X(TLS_LEFT, "TLS connections taken out of injection (nothing can be inserted into "  \
-		    "their bytes)")
+		    "their bytes)")                                                          \
+	X(NOT_HTTP_LEFT, "connections taken out of injection because their first message "   \
+			 "was no HTTP/1.x request")
 
 /* clang-format off */
 enum zs_inject_result {

@@ -60,12 +60,17 @@ struct {
  * process that connected it is in scope (inject.bpf.c's sockops sets both),
  * the context the injector just inserted into a send, which the send's
  * sock_send_length program (sock.bpf.c) moves into its DATA record, and
- * whether a TLS library call wrote it (sock.bpf.c: the sockops program then
- * takes it out of the sockhash). Freed with the socket. */
+ * whether it carries TLS (its first message a TLS record, or a TLS library
+ * call wrote it: sock.bpf.c) or another protocol than HTTP/1.x (its first
+ * message): the sockops program then takes it out of the sockhash. Freed
+ * with the socket. */
 struct zs_sock_info {
 	__u64 cookie;
-	__u32 in_scope;
-	__u32 tls;
+	__u8 in_scope;
+	__u8 tls;
+	__u8 not_http;
+	__u8 judged; /* the injector has seen the first message */
+	__u32 _pad;
 	struct zs_kernel_ctx inj; /* state NONE: nothing waiting */
 };
 

@@ -440,6 +440,74 @@ def test_injection_never_breaks_keepalive():
         agent.stop()
 
 
+# A line-echo server and a client that speaks something else than HTTP on
+# one connection (first message argv[3], then Redis-style commands),
+# checking each echo.
+ECHO_SERVER = r"""
+import socket, sys, threading
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(16)
+def serve(c):
+    with c:
+        while True:
+            d = c.recv(65536)
+            if not d:
+                return
+            c.sendall(d)
+while True:
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
+"""
+
+OTHER_PROTOCOL_CLIENT = r"""
+import socket, sys
+port, n, first = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3].encode("latin-1")
+c = socket.create_connection(("127.0.0.1", port))
+for i in range(n):
+    msg = first if i == 0 else b"*2\r\n$3\r\nGET\r\n$%d\r\nk%d\r\n" % (len(str(i)) + 1, i)
+    c.sendall(msg)
+    got = b""
+    while len(got) < len(msg):
+        got += c.recv(65536)
+    assert got == msg, (i, got, msg)
+print("ok")
+"""
+
+
+def test_other_protocols_leave_the_injector():
+    """A client connection whose first message is no HTTP/1.x request (a
+    Redis command; a TLS record header) leaves the sockhash after its first
+    exchange: its later messages no longer pass through the sockmap paths
+    (the sk_msg program stops seeing them), and every echo comes back
+    whole. Before, such connections paid those paths for all their
+    messages (~3.6 us an exchange)."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    srv = Proc([PY, "-c", ECHO_SERVER, str(port)], wait_port=port)
+    n = 200
+    try:
+        r = run([PY, "-c", OTHER_PROTOCOL_CLIENT, str(port), str(n), "*1\r\n$4\r\nPING\r\n"], timeout=60)
+        assert r.returncode == 0 and "ok" in r.stdout, r
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="not_http_left"}'] == 1, m
+        # the first message, and the next one before its segment's callback
+        assert m['zerospan_inject_total{result="not_request"}'] <= 3, m
+        # a TLS record header first (bytes only: no TLS library is involved)
+        r = run([PY, "-c", OTHER_PROTOCOL_CLIENT, str(port), str(n), "\x16\x03\x01\x01\x10" + "h" * 16],
+                timeout=60)
+        assert r.returncode == 0 and "ok" in r.stdout, r
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="tls_left"}'] == 1, m
+        assert m['zerospan_inject_total{result="not_request"}'] <= 6, m
+        assert m['zerospan_inject_total{result="injected"}'] == 0, m
+    finally:
+        srv.stop()
+        agent.stop()
+
+
 def test_across_nodes_through_the_header_alone():
     """Two "nodes": network namespaces joined by veth, one agent for each,
     scoped (--pid) to its own service and exporting to its own receiver.
@@ -557,6 +625,7 @@ TESTS = [
     test_large_upload_nests_with_syscall_send_times,
     test_early_response_to_a_large_upload_arrives_whole,
     test_injection_never_breaks_keepalive,
+    test_other_protocols_leave_the_injector,
     test_across_nodes_through_the_header_alone,
     test_sdk_instrumented_service_joins_the_same_trace,
 ]

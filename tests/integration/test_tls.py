@@ -427,12 +427,12 @@ print("ok")
 
 def test_tls_client_leaves_the_injection_sockhash():
     """Nothing can be inserted into TLS bytes, so an enrolled client socket
-    that a TLS library writes leaves the injector's sockhash (under the
-    socket's lock, with every received byte read) and its messages stop
-    going through the sockmap path. One keep-alive HTTPS connection, 1 MiB
-    bodies arriving while it leaves: every body whole, every exchange a span
-    pair, one connection left, and the injector saw only the first
-    request's messages."""
+    whose first message is a TLS record (the ClientHello) leaves the
+    injector's sockhash (under the socket's lock, with every received byte
+    read) and its messages stop going through the sockmap path. One
+    keep-alive HTTPS connection with 1 MiB bodies: every body whole, every
+    exchange a span pair, one connection left, and the injector saw only
+    the handshake's first messages."""
     t = Rig()
     port, rec, agent = t.port, t.rec, t.agent
     try:
@@ -470,10 +470,11 @@ print("ok")
 
 
 def test_tls_uploads_while_leaving_the_sockhash():
-    """8 MiB bodies up and echoed back on one HTTPS keep-alive connection:
-    the client's socket leaves the sockhash at an ACK of the first upload
-    (nothing unread then) while its sends are under way, and every byte
-    arrives both ways."""
+    """8 MiB bodies up and echoed back on one HTTPS keep-alive connection
+    whose client socket left the sockhash during the handshake (an ACK or
+    segment with nothing unread): every byte arrives both ways. (Leaving
+    while an upload is under way: the plain-HTTP upload tests in
+    test_context.py, result "withdrawn".)"""
     t = Rig()
     port, rec, agent = t.port, t.rec, t.agent
     try:
