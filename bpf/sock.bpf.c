@@ -549,13 +549,22 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id)
 	return 0;
 }
 
-/* A thread read non-HTTP bytes (ciphertext, perhaps) from a socket. */
+/* A thread read non-HTTP bytes (ciphertext, perhaps) from a socket. The
+ * entry is written in place: it is the thread's own, and an LRU update takes
+ * a new element each time (a TLS handshake reads a socket several times). */
 static __always_inline void zs_note_rx(__u64 id, const struct zs_pending *p)
 {
-	struct zs_sock_ref ref = { .cookie = p->cookie, .sk = p->sk };
+	struct zs_sock_ref ref = { .cookie = p->cookie, .sk = p->sk }, *e;
 
-	if (tls_hooks && p->dir == ZS_DIR_INGRESS)
+	if (!tls_hooks || p->dir != ZS_DIR_INGRESS)
+		return;
+	e = bpf_map_lookup_elem(&thread_rx, &id);
+	if (!e) {
 		bpf_map_update_elem(&thread_rx, &id, &ref, BPF_ANY);
+	} else if (e->cookie != ref.cookie || e->sk != ref.sk) {
+		e->cookie = ref.cookie;
+		e->sk = ref.sk;
+	}
 }
 
 /*
