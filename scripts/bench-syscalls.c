@@ -10,8 +10,10 @@
  * the app: both ends of a keep-alive loopback connection in this one thread
  * (the client writes a request, the server reads it and answers with a
  * writev of nginx's response headers and a write of the body, the client
- * reads it), so no scheduling between threads blurs the figure. Prints ns
- * per call or exchange; scripts/bench-syscalls.sh runs it with and without
+ * reads it), so no scheduling between threads blurs the figure; and the same
+ * for another protocol than HTTP (a Redis PING and its +PONG), whose client
+ * connection the injector lets go after its first exchange. Prints ns per
+ * call or exchange; scripts/bench-syscalls.sh runs it with and without
  * agents, interleaved.
  */
 #define _GNU_SOURCE
@@ -36,12 +38,13 @@ static double now_ns(void)
 	return t.tv_sec * 1e9 + t.tv_nsec;
 }
 
-/* ns per HTTP exchange over loopback, both ends here; -1 on a failure. */
-static double exchange_ns(int n)
+/* ns per exchange over loopback, both ends here (http: nginx's request and
+ * response, else a Redis PING and +PONG); -1 on a failure. */
+static double exchange_ns(int n, int http)
 {
 	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t al = sizeof(a);
-	int ls = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1, one = 1, i, rl, hl, got;
+	int ls = socket(AF_INET, SOCK_STREAM, 0), c = -1, s = -1, one = 1, i, rl, hl, bl, got;
 	char req[128], hdr[512], body[612], buf[16384];
 	double t0 = 0, r = -1;
 
@@ -64,15 +67,21 @@ static double exchange_ns(int n)
 		      "Connection: keep-alive\r\nETag: \"6560a0f0-264\"\r\n"
 		      "Accept-Ranges: bytes\r\n\r\n",
 		      sizeof(body));
+	bl = (int)sizeof(body);
+	if (!http) {
+		rl = snprintf(req, sizeof(req), "*1\r\n$4\r\nPING\r\n");
+		hl = snprintf(hdr, sizeof(hdr), "+PONG\r\n");
+		bl = 0;
+	}
 	for (i = -n / 10; i < n; i++) { /* the first tenth warms up */
 		struct iovec v = { hdr, (size_t)hl };
 
 		if (i == 0)
 			t0 = now_ns();
 		if (write(c, req, rl) != rl || read(s, buf, sizeof(buf)) < rl ||
-		    writev(s, &v, 1) != hl || write(s, body, sizeof(body)) != (int)sizeof(body))
+		    writev(s, &v, 1) != hl || (bl && write(s, body, bl) != bl))
 			goto out;
-		for (got = 0; got < hl + (int)sizeof(body);) {
+		for (got = 0; got < hl + bl;) {
 			int k = read(c, buf, sizeof(buf));
 
 			if (k <= 0)
@@ -150,7 +159,8 @@ int main(void)
 		gs = (now_ns() - t0) / (n / 20);
 	}
 	printf("getppid %.0f ns, write to /dev/null %.0f ns, SSL_write failing at once %.0f ns, "
-	       "gnutls_record_send failing at once %.0f ns, HTTP exchange %.0f ns\n",
-	       g, w, s, gs, exchange_ns(100000));
+	       "gnutls_record_send failing at once %.0f ns, HTTP exchange %.0f ns, "
+	       "Redis PING exchange %.0f ns\n",
+	       g, w, s, gs, exchange_ns(100000, 1), exchange_ns(100000, 0));
 	return 0;
 }

@@ -2,7 +2,8 @@
 # What every process on the host pays per call while an agent is loaded (the
 # caller is in scope): getppid, a one-byte write to /dev/null, a TLS call the
 # uprobes watch, and an HTTP exchange with both ends in one thread (what the
-# kernel side costs a traced app per request, without scheduling noise).
+# kernel side costs a traced app per request, without scheduling noise), and
+# a Redis PING exchange the same way (a protocol the agent lets go).
 # Rounds alternate no agent, AGENT (default build/zerospan) and, if set,
 # OLD_AGENT (another build, for A/B).
 #   sudo scripts/bench-syscalls.sh [rounds]
