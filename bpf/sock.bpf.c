@@ -683,12 +683,11 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST,
 						 (prev_rolling & 0xff) == '\n');
 
-	zs_hdr_fill(&s->ev.hdr, ZS_EV_DATA, sizeof(s->ev) + got, id, p.cookie);
 	/* Sent data carries the time the call began: the peer may have read it
 	 * (and ended its span) before this call returns, and a span must not end
 	 * after its parent. Received data carries the time it was there. */
-	if (dir == ZS_DIR_EGRESS && p.ts)
-		s->ev.hdr.ts_ns = p.ts;
+	zs_hdr_fill_at(&s->ev.hdr, ZS_EV_DATA, sizeof(s->ev) + got, id, p.cookie,
+		       dir == ZS_DIR_EGRESS && p.ts ? p.ts : bpf_ktime_get_ns());
 	s->ev.pos = st->pos[dir];
 	s->ev.len = len;
 	s->ev.cap_len = got;

@@ -195,17 +195,24 @@ static __always_inline int zs_call_ctx(__u64 id, __u64 threshold, struct zs_kern
 }
 
 /* Fills the common header of a ringbuf record about connection cookie (0:
- * none), made by thread id now. */
-static __always_inline void zs_hdr_fill(struct zs_event_hdr *h, __u16 type, __u16 size, __u64 id,
-					__u64 cookie)
+ * none), made by thread id at ts_ns. */
+static __always_inline void zs_hdr_fill_at(struct zs_event_hdr *h, __u16 type, __u16 size, __u64 id,
+					   __u64 cookie, __u64 ts_ns)
 {
 	h->type = type;
 	h->size = size;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
 	h->_pad = 0;
-	h->ts_ns = bpf_ktime_get_ns();
+	h->ts_ns = ts_ns;
 	h->cookie = cookie;
+}
+
+/* The same, made now. */
+static __always_inline void zs_hdr_fill(struct zs_event_hdr *h, __u16 type, __u16 size, __u64 id,
+					__u64 cookie)
+{
+	zs_hdr_fill_at(h, type, size, id, cookie, bpf_ktime_get_ns());
 }
 
 /* Adds one to counter key of a per-CPU array of counters (drops, results). */
