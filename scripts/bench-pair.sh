@@ -96,8 +96,10 @@ for r in $(seq "$rounds"); do
 done
 printf '%s\n' "${ratios[@]}" | sort -n |
   awk '{a[NR] = $1} END {printf "median B/A over %d rounds: %.3f\n", NR, (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'
-[ "$kstats" = 1 ] && awk '{t[$2, $1] += $3; c[$2, $1] += $4; n[$2] = 1}
-  END {printf "%-18s %12s %12s %7s\n", "kernel program", "A ns/run", "B ns/run", "B/A"
-       for (p in n) if (c[p, "A"] && c[p, "B"])
-         printf "%-18s %12.0f %12.0f %7.3f\n", p, t[p, "A"] / c[p, "A"], t[p, "B"] / c[p, "B"],
-                (t[p, "B"] / c[p, "B"]) / (t[p, "A"] / c[p, "A"])}' "$dir/kstats"
+if [ "$kstats" = 1 ]; then
+  awk '{t[$2, $1] += $3; c[$2, $1] += $4; n[$2] = 1}
+    END {printf "%-18s %12s %12s %7s\n", "kernel program", "A ns/run", "B ns/run", "B/A"
+         for (p in n) if (c[p, "A"] && c[p, "B"])
+           printf "%-18s %12.0f %12.0f %7.3f\n", p, t[p, "A"] / c[p, "A"], t[p, "B"] / c[p, "B"],
+                  (t[p, "B"] / c[p, "B"]) / (t[p, "A"] / c[p, "A"])}' "$dir/kstats"
+fi

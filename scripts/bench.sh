@@ -126,34 +126,34 @@ injected=$(curl -s "http://127.0.0.1:$admin/metrics" | awk '/^zerospan_inject_to
 
 median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 mb=$(median "${base[@]}"); mw=$(median "${with[@]}")
+calc() { awk "BEGIN {print $1}"; }
+ratio=$(calc "$mw / $mb")
+p50b=$(median "${b50[@]}"); p50w=$(median "${w50[@]}"); p99b=$(median "${b99[@]}"); p99w=$(median "${w99[@]}")
+srvb=$(median "${bsrv[@]}"); srvw=$(median "${wsrv[@]}"); clib=$(median "${bcli[@]}"); cliw=$(median "${wcli[@]}")
+share=$(calc "100 * $cpu_total / $hz / ($rounds * ($secs - 2))")
+per1k=$(calc "100 * ($cpu_total / $hz) / ($req_total / 1000)")
+rss_mb=$(calc "$rss / 1024"); hwm_mb=$(calc "$hwm / 1024")
+conn_kind=keep-alive; [ "${NEWCONN:-0}" = 1 ] && conn_kind=new
 echo
-echo "| metric ($scheme${rate:+, fixed rate $rate req/s}$([ "${NEWCONN:-0}" = 1 ] && echo ", new connection per request")) | value |"
+echo "| metric ($scheme${rate:+, fixed rate $rate req/s}$([ "$conn_kind" = new ] && echo ", new connection per request")) | value |"
 echo "|---|---|"
 printf '| throughput without agent (median of %d) | %.0f req/s |\n' "$rounds" "$mb"
 printf '| throughput with agent (median of %d) | %.0f req/s |\n' "$rounds" "$mw"
-printf '| ratio with/without | %.3f |\n' "$(awk -v a="$mw" -v b="$mb" 'BEGIN {print a / b}')"
-printf '| latency p50 without / with (median) | %.3f / %.3f ms |\n' "$(median "${b50[@]}")" "$(median "${w50[@]}")"
-printf '| latency p99 without / with (median) | %.3f / %.3f ms (%+.1f %%) |\n' "$(median "${b99[@]}")" \
-  "$(median "${w99[@]}")" "$(awk -v a="$(median "${w99[@]}")" -v b="$(median "${b99[@]}")" 'BEGIN {print 100 * (a / b - 1)}')"
-printf '| nginx worker CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' \
-  "$(median "${bsrv[@]}")" "$(median "${wsrv[@]}")" "$(awk -v a="$(median "${wsrv[@]}")" -v b="$(median "${bsrv[@]}")" 'BEGIN {print a - b}')"
-printf '| wrk CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' \
-  "$(median "${bcli[@]}")" "$(median "${wcli[@]}")" "$(awk -v a="$(median "${wcli[@]}")" -v b="$(median "${bcli[@]}")" 'BEGIN {print a - b}')"
-printf '| agent CPU (share of one core) under load, steady part | %.1f %% |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v r="$rounds" -v s="$((secs - 2))" 'BEGIN {print 100 * t / hz / (r * s)}')"
-printf '| agent CPU per 1,000 req/s, steady part | %.2f %% of a core |\n' "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')"
-printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')"
+printf '| ratio with/without | %.3f |\n' "$ratio"
+printf '| latency p50 without / with (median) | %.3f / %.3f ms |\n' "$p50b" "$p50w"
+printf '| latency p99 without / with (median) | %.3f / %.3f ms (%+.1f %%) |\n' "$p99b" "$p99w" "$(calc "100 * ($p99w / $p99b - 1)")"
+printf '| nginx worker CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' "$srvb" "$srvw" "$(calc "$srvw - $srvb")"
+printf '| wrk CPU per request without / with (median) | %.1f / %.1f us (%+.1f us) |\n' "$clib" "$cliw" "$(calc "$cliw - $clib")"
+printf '| agent CPU (share of one core) under load, steady part | %.1f %% |\n' "$share"
+printf '| agent CPU per 1,000 req/s, steady part | %.2f %% of a core |\n' "$per1k"
+printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$rss_mb" "$hwm_mb"
 printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
 printf '| kernel drops / stream gaps / queue-full drops | %s / %s / %s |\n' "$drops" "$gaps" "$qdrop"
 printf '| traceparent injected into wrk requests (whole run) | %s |\n' "${injected:-0 (injection off)}"
 if [ -n "${SUMMARY:-}" ]; then
-  # scheme conn load base with ratio p50b p50w p99b p99w nginx+us wrk+us agent%/1k rss peak drops gaps qfull
+  # scheme conn load base with ratio p50 p50 p99 p99 (without, with) nginx+us wrk+us agent%/1k rss peak drops gaps qfull
   printf '%s\t%s\t%s\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\n' \
-    "$scheme" "$([ "${NEWCONN:-0}" = 1 ] && echo new || echo keep-alive)" "${rate:-saturation}" "$mb" "$mw" \
-    "$(awk -v a="$mw" -v b="$mb" 'BEGIN {print a / b}')" "$(median "${b50[@]}")" "$(median "${w50[@]}")" \
-    "$(median "${b99[@]}")" "$(median "${w99[@]}")" \
-    "$(awk -v a="$(median "${wsrv[@]}")" -v b="$(median "${bsrv[@]}")" 'BEGIN {print a - b}')" \
-    "$(awk -v a="$(median "${wcli[@]}")" -v b="$(median "${bcli[@]}")" 'BEGIN {print a - b}')" \
-    "$(awk -v t="$cpu_total" -v hz="$hz" -v n="$req_total" 'BEGIN {print 100 * (t / hz) / (n / 1000)}')" \
-    "$(awk -v k="$rss" 'BEGIN {print k / 1024}')" "$(awk -v k="$hwm" 'BEGIN {print k / 1024}')" \
-    "$drops" "$gaps" "$qdrop" >>"$SUMMARY"
+    "$scheme" "$conn_kind" "${rate:-saturation}" "$mb" "$mw" "$ratio" \
+    "$p50b" "$p50w" "$p99b" "$p99w" "$(calc "$srvw - $srvb")" "$(calc "$cliw - $clib")" "$per1k" \
+    "$rss_mb" "$hwm_mb" "$drops" "$gaps" "$qdrop" >>"$SUMMARY"
 fi
