@@ -201,9 +201,9 @@ struct zs_tp_run {
 
 /*
  * bpf_loop callback over a buffer ZS_SCAN_WORDS words at a time. In each
- * word, SWAR finds the "\n"s (exactly) and which of them start a line that may
- * matter (zs_swar_tp_line_start on the next bytes); only a word with such
- * a line calls zs_tp_word. Calls are what a scan costs here (each returns
+ * word, SWAR finds the "\n"s (exactly) and which of them start a line that
+ * may matter (zs_swar_tp_line_start on the next bytes); only a word with
+ * such a line calls zs_tp_word. Calls are what a scan costs here (each returns
  * through the kernel's return thunk): a callback per 8 bytes and a call per
  * "\n" took ~220 ns for a 121-byte request and ~530 ns for a 238-byte
  * header block, 64 bytes a step ~140 and ~175 ns, and 128 bytes a step
