@@ -883,11 +883,15 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct zs_pending p = {};
+	__u64 id;
 
-	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)) ||
-	    !zs_in_scope(id) || !zs_sock_is_tcp(sk) || !zs_syscall_io(&p, ZS_DIR_INGRESS))
+	/* first what costs no call: apps poll sockets with reads that fail
+	 * (EAGAIN) many times for each one that moves data */
+	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)))
+		return 0;
+	id = bpf_get_current_pid_tgid();
+	if (!zs_in_scope(id) || !zs_sock_is_tcp(sk) || !zs_syscall_io(&p, ZS_DIR_INGRESS))
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
