@@ -112,6 +112,22 @@ static __always_inline __u32 zs_should_withdraw(struct bpf_sock *sk, const struc
 		       : 0;
 }
 
+/* What a client connection's first message (of 2 bytes or more, or 16 for
+ * HTTP) says it speaks; zs_sockops takes TLS and other protocols out of the
+ * sockhash. Later messages change nothing. */
+enum zs_first { ZS_FIRST_HTTP, ZS_FIRST_TLS, ZS_FIRST_OTHER };
+
+static __always_inline void zs_judge_first(struct zs_sock_info *si, enum zs_first what)
+{
+	if (si->judged)
+		return;
+	si->judged = 1;
+	if (what == ZS_FIRST_TLS)
+		si->tls = 1;
+	else if (what == ZS_FIRST_OTHER)
+		si->not_http = 1;
+}
+
 SEC("sockops")
 int zs_sockops(struct bpf_sock_ops *skops)
 {
@@ -244,11 +260,7 @@ int zs_inject(struct sk_msg_md *msg)
 	 * all its messages. A later message that is no request start is a
 	 * body, or a response on a connection that serves: it stays. */
 	if (!info->judged && (p[0] < 'A' || p[0] > 'Z')) {
-		info->judged = 1;
-		if (p[0] == 0x16 && p[1] == 0x03)
-			info->tls = 1;
-		else
-			info->not_http = 1;
+		zs_judge_first(info, p[0] == 0x16 && p[1] == 0x03 ? ZS_FIRST_TLS : ZS_FIRST_OTHER);
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	}
 	if (n < 16)
@@ -257,14 +269,10 @@ int zs_inject(struct sk_msg_md *msg)
 	if (bpf_probe_read_kernel(s->head, n, p))
 		return zs_inj_count(ZS_INJ_FAILED);
 	if (zs_classify_start(s->head, ZS_CLASSIFY_LEN) != ZS_START_REQUEST) {
-		if (!info->judged) {
-			info->judged = 1;
-			info->not_http = 1;
-		}
+		zs_judge_first(info, ZS_FIRST_OTHER);
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	}
-	if (!info->judged)
-		info->judged = 1;
+	zs_judge_first(info, ZS_FIRST_HTTP);
 	/* Never into a pipelined follower: a request is unanswered. */
 	st = bpf_map_lookup_elem(&conns, &info->cookie);
 	if (st && (__u8)(st->req_starts - st->resp_starts) != 0)
