@@ -478,11 +478,11 @@ print("ok")
 
 def test_other_protocols_leave_the_injector():
     """A client connection whose first message is no HTTP/1.x request (a
-    Redis command; a TLS record header) leaves the sockhash after its first
-    exchange: its later messages no longer pass through the sockmap paths
-    (the sk_msg program stops seeing them), and every echo comes back
-    whole. Before, such connections paid those paths for all their
-    messages (~3.6 us an exchange)."""
+    Redis command; a TLS record header; a PROXY protocol line) leaves the
+    sockhash after its first exchange: its later messages no longer pass
+    through the sockmap paths (the sk_msg program stops seeing them), and
+    every echo comes back whole. Before, such connections paid those paths
+    for all their messages (~3.6 us an exchange)."""
     port = free_port()
     rec = Receiver()
     agent = Agent(rec, ports=[port])
@@ -502,6 +502,14 @@ def test_other_protocols_leave_the_injector():
         m = agent.assert_no_loss()
         assert m['zerospan_inject_total{result="tls_left"}'] == 1, m
         assert m['zerospan_inject_total{result="not_request"}'] <= 6, m
+        # a capital first, but no request line in its first 16 bytes (a PROXY
+        # protocol header; its requests would go without a traceparent)
+        r = run([PY, "-c", OTHER_PROTOCOL_CLIENT, str(port), str(n), "PROXY TCP4 127.0.0.1 127.0.0.1 1 2\r\n"],
+                timeout=60)
+        assert r.returncode == 0 and "ok" in r.stdout, r
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="not_http_left"}'] == 2, m
+        assert m['zerospan_inject_total{result="not_request"}'] <= 9, m
         assert m['zerospan_inject_total{result="injected"}'] == 0, m
     finally:
         srv.stop()
