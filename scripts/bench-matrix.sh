@@ -17,11 +17,9 @@ for scheme in http https; do
     for load in saturation "$rate"; do
       what="$scheme, $([ "$newconn" = 1 ] && echo 'new connection per request' || echo keep-alive), $load"
       echo "bench-matrix: $what" | tee -a "$log" >&2
-      if [ "$load" = saturation ]; then
-        SUMMARY=$summary SCHEME=$scheme NEWCONN=$newconn RATE= scripts/bench.sh "$rounds" "$secs" >>"$log" 2>&1
-      else
-        SUMMARY=$summary SCHEME=$scheme NEWCONN=$newconn RATE=$load scripts/bench.sh "$rounds" "$secs" >>"$log" 2>&1
-      fi || { echo "bench-matrix: $what failed (log: $log)" >&2; LOG=$log; exit 1; }
+      r=; [ "$load" = saturation ] || r=$load
+      SUMMARY=$summary SCHEME=$scheme NEWCONN=$newconn RATE=$r scripts/bench.sh "$rounds" "$secs" >>"$log" 2>&1 ||
+        { echo "bench-matrix: $what failed (log: $log)" >&2; LOG=$log; exit 1; }
     done
   done
 done
