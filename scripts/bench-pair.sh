@@ -27,6 +27,7 @@ port=$((20000 + RANDOM % 20000)); sink=$((port + 1))
 . scripts/bench-nginx.sh
 bench_nginx_conf "$dir" "$port" "$sink"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
+nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!
 pa=; pb=
 stop_agents() {
   [ -n "$pa" ] && kill "$pa" 2>/dev/null && wait "$pa" 2>/dev/null
@@ -34,7 +35,7 @@ stop_agents() {
   pa=; pb=
 }
 stats_was=
-trap 'stop_agents; kill $ngx 2>/dev/null; wait $ngx 2>/dev/null; rm -rf "$dir"
+trap 'stop_agents; kill $ngx $ngx_sink 2>/dev/null; wait $ngx $ngx_sink 2>/dev/null; rm -rf "$dir"
   [ -n "$stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$stats_was"' EXIT
 
 start() { # VAR build admin-port log: starts the agent (a child of this shell), its pid in VAR

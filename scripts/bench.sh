@@ -40,15 +40,17 @@ fi
 . scripts/bench-nginx.sh
 bench_nginx_conf "$dir" "$port" "$sink" "$tls"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
+nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!
 agent_pid=
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
-  kill "$ngx" 2>/dev/null; wait "$ngx" 2>/dev/null; rm -rf "$dir"
+  kill "$ngx" "$ngx_sink" 2>/dev/null; wait "$ngx" "$ngx_sink" 2>/dev/null; rm -rf "$dir"
 }
 trap cleanup EXIT
 sleep 0.5
 
-wrk_args=(-t2 --latency)
+# two wrk threads; one for a single connection (ping-pong: the agent's effect on each request's latency)
+wrk_args=(-t"$([ "$conns" -ge 2 ] && echo 2 || echo 1)" --latency)
 if [ -n "$rate" ]; then
   conns=$(( (rate + 199) / 200 ))
   if [ "${PACE:-fixed}" = random ]; then
