@@ -108,6 +108,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	c->gzip = false;
 	c->inject = true;
 	c->tls = true;
+	c->yield = false;
 	c->max_routes = 100;
 	c->timeout_ms = 10000;
 	c->metric_interval_ms = 60000;
@@ -291,6 +292,10 @@ void zs_config_usage(const char *argv0)
 	       "(default on)\n"
 	       "  --tls=on|off             HTTPS plaintext from uprobes on OpenSSL and GnuTLS "
 	       "(default on)\n"
+	       "  --yield=on|off           the agent's busy threads use only CPU the traced "
+	       "programs leave idle,\n"
+	       "                           normal scheduling while their backlog grows "
+	       "(default off)\n"
 	       "  --route=PATTERN          a route template, e.g. '/users/{id}' or '/static/*' "
 	       "(repeatable)\n"
 	       "  --max-routes=N           distinct routes per service in metrics, beyond: "
@@ -335,6 +340,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		O_QUERY,
 		O_ERRORS,
 		O_INJECT,
+		O_YIELD,
 		O_TLS,
 		O_ROUTE,
 		O_MAXROUTES,
@@ -360,6 +366,7 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		{ "keep-errors", no_argument, NULL, O_ERRORS },
 		{ "keep-cmdline", no_argument, NULL, O_CMDLINE },
 		{ "inject", required_argument, NULL, O_INJECT },
+		{ "yield", required_argument, NULL, O_YIELD },
 		{ "tls", required_argument, NULL, O_TLS },
 		{ "route", required_argument, NULL, O_ROUTE },
 		{ "max-routes", required_argument, NULL, O_MAXROUTES },
@@ -454,6 +461,13 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 				return -1;
 			}
 			c->inject = strcmp(optarg, "on") == 0;
+			break;
+		case O_YIELD:
+			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--yield '%s': expected on or off", optarg);
+				return -1;
+			}
+			c->yield = strcmp(optarg, "on") == 0;
 			break;
 		case O_TLS:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {

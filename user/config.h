@@ -59,6 +59,7 @@ struct zs_config {
 	bool keep_errors;	   /* export ERROR spans of unsampled traces too */
 	bool inject;		   /* --inject=on|off: traceparent into outgoing requests */
 	bool tls;		   /* --tls=on|off: uprobes on TLS libraries */
+	bool yield;		   /* --yield=on|off: busy threads SCHED_IDLE (yield.h) */
 	bool send_time_syscalls;   /* ZEROSPAN_SEND_TIME=syscalls: time sends as before 6.16 */
 	/* routes and metrics */
 	const char *routes[ZS_MAX_SCOPE]; /* --route patterns (argv strings) */

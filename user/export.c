@@ -6,6 +6,7 @@
 #include "metrics.h"
 #include "otlp.h"
 #include "otlp_http.h"
+#include "yield.h"
 
 #include <curl/curl.h>
 #include <errno.h>
@@ -251,8 +252,30 @@ static void batch_free(struct zs_otlp_batch *b)
 	}
 }
 
+/* When the export thread last looked at the queue (CLOCK_MONOTONIC ns) */
+static uint64_t looked_ns;
+
+/* How full the queue is beyond the batch that fills while the thread
+ * sends the last, 0..1; 1 when spans wait and the thread has not looked
+ * for a second past its delay (starved, or sending through retries). A
+ * zs_backlog_fn: the watchdog reads it. */
+static double queue_backlog(void *arg)
+{
+	uint32_t n = __atomic_load_n(&q_len, __ATOMIC_RELAXED), batch = cfg->bsp_batch;
+	uint64_t looked = __atomic_load_n(&looked_ns, __ATOMIC_RELAXED);
+
+	if (n && zs_now_ns(CLOCK_MONOTONIC) - looked >= (cfg->bsp_delay_ms + 1000) * 1000000ULL)
+		return 1;
+	if (batch >= cfg->bsp_queue)
+		return (double)n / (double)cfg->bsp_queue;
+	return n <= batch ? 0 : (double)(n - batch) / (double)(cfg->bsp_queue - batch);
+}
+
 static void *export_main(void *arg)
 {
+	pthread_setname_np(pthread_self(), "zs-export");
+	__atomic_store_n(&looked_ns, zs_now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
+	zs_yield_enter(queue_backlog, NULL);
 	for (;;) {
 		struct zs_otlp_batch *b;
 		struct timespec ts;
@@ -264,6 +287,7 @@ static void *export_main(void *arg)
 			if (pthread_cond_timedwait(&cond, &lock, &ts) == ETIMEDOUT)
 				break;
 		}
+		__atomic_store_n(&looked_ns, zs_now_ns(CLOCK_MONOTONIC), __ATOMIC_RELAXED);
 		/* a full batch, else (the delay passed, or stopping) what there is */
 		b = q_head;
 		if (b) {

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "loader.h"
 
+#include "clock.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
@@ -23,6 +24,7 @@
 #include <poll.h>
 #include <sys/syscall.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -40,11 +42,20 @@ struct zs_loader {
 	int skb_link_fd;  /* pass-all skb verdict link (FIONREAD fix), or -1 */
 	int msg_attached; /* sk_msg attached the old way (no link) */
 	struct ring_buffer *rb;
+	void *rb_pos;		    /* the ring's consumer and producer position pages, read-only */
+	uint64_t rb_size;	    /* its data bytes */
+	unsigned long rb_seen_cons; /* consumer position at rb_seen_ns (zs_loader_backlog) */
+	uint64_t rb_seen_ns;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 };
 
 static int drops_fd = -1, inject_stats_fd = -1;
+
+static long page_size(void)
+{
+	return sysconf(_SC_PAGESIZE);
+}
 
 static int libbpf_log(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
@@ -541,6 +552,14 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		log_error("ring buffer: %s", strerror(errno));
 		goto fail;
 	}
+	l->rb_size = rb_bytes;
+	l->rb_pos = mmap(NULL, 2 * (size_t)page_size(), PROT_READ, MAP_SHARED,
+			 bpf_map__fd(l->skel->maps.events), 0);
+	if (l->rb_pos == MAP_FAILED) {
+		log_error("ring buffer positions: %s", strerror(errno));
+		l->rb_pos = NULL;
+		goto fail;
+	}
 	bpf_object__for_each_program(prog, l->skel->obj)
 	{
 		struct bpf_link *link;
@@ -584,6 +603,27 @@ fail:
 	return NULL;
 }
 
+double zs_loader_backlog(void *arg)
+{
+	struct zs_loader *l = arg;
+	const unsigned long *cons = l->rb_pos,
+			    *prod = (const unsigned long *)((const char *)l->rb_pos + page_size());
+	unsigned long c = __atomic_load_n(cons, __ATOMIC_ACQUIRE),
+		      queued = __atomic_load_n(prod, __ATOMIC_ACQUIRE) - c,
+		      woken = l->rb_size / 8; /* by then every CPU woke the agent */
+	uint64_t now = zs_now_ns(CLOCK_MONOTONIC);
+
+	/* Records waiting a second with the consumer still: starved, however
+	 * few (the loop drains at least every ZS_DRAIN_MS when it runs). */
+	if (c != l->rb_seen_cons || !queued || !l->rb_seen_ns) {
+		l->rb_seen_cons = c;
+		l->rb_seen_ns = now;
+	} else if (now - l->rb_seen_ns >= 1000000000ULL) {
+		return 1;
+	}
+	return queued <= woken ? 0 : (double)(queued - woken) / (double)(l->rb_size - woken);
+}
+
 struct ring_buffer *zs_loader_ringbuf(struct zs_loader *l)
 {
 	return l->rb;
@@ -605,6 +645,8 @@ void zs_loader_close(struct zs_loader *l)
 		bpf_link__destroy(l->links[i]);
 	detach_injector(l);
 	ring_buffer__free(l->rb);
+	if (l->rb_pos)
+		munmap(l->rb_pos, 2 * (size_t)page_size());
 	zs_metrics_set_kernel_source(NULL);
 	drops_fd = -1;
 	sock_bpf__destroy(l->skel);

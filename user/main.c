@@ -23,6 +23,7 @@
 #include "span.h"
 #include "tls.h"
 #include "traces.h"
+#include "yield.h"
 
 #include <bpf/libbpf.h>
 #include <errno.h>
@@ -134,6 +135,8 @@ int main(int argc, char **argv)
 		}
 		log_info("admin endpoint on http://%s (/metrics /readyz /healthz)", cfg.admin_addr);
 	}
+	if (cfg.yield && (rc = zs_yield_start()))
+		log_warn("agent threads keep normal scheduling: %s", strerror(-rc));
 	if (cfg.traces_url[0] && (rc = zs_export_start(&cfg))) {
 		log_error("OTLP exporter: %s", strerror(-rc));
 		goto out;
@@ -151,6 +154,7 @@ int main(int argc, char **argv)
 		goto out;
 	/* listeners from before the agent; newer ones come as LISTEN events */
 	zs_listeners_scan("/proc");
+	zs_yield_enter(zs_loader_backlog, loader);
 	atomic_store(&zs_ready, 1);
 	malloc_trim(0); /* what loading the programs parsed (BTF, ELF) is freed */
 	log_info("tracing HTTP/1.x%s%s", cfg.tls ? " (HTTPS too)" : "",
@@ -193,9 +197,11 @@ int main(int argc, char **argv)
 		}
 	}
 	log_info("%s: flushing and detaching", strsignal(stop_signal));
+	zs_yield_stop();
 	ring_buffer__consume(zs_loader_ringbuf(loader));
 	exit_code = 0;
 out:
+	zs_yield_stop(); /* before the threads it watches end */
 	atomic_store(&zs_ready, 0);
 	zs_loader_close(loader);
 	zs_conn_table_fini();

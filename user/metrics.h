@@ -62,6 +62,7 @@
 	X(view_spans_skipped, "spans not kept for the live view (trace too large)")                \
 	X(metrics_exports, "OTLP metrics export requests sent")                                    \
 	X(metrics_export_errors, "OTLP metrics exports that failed (the next carries the totals)") \
+	X(agent_promotions, "times an agent thread left SCHED_IDLE: its backlog grew (--yield)")   \
 	X(listeners_untracked, "listening sockets not remembered: the table was full")             \
 	X(k8s_watch_events, "pod watch events received from the Kubernetes API server")            \
 	X(k8s_relists, "full lists of this node's pods (start, 410 Gone, after an outage)")        \

@@ -1,8 +1,11 @@
 #!/usr/bin/python3
 """The agent with only the capabilities docs/CAPABILITIES.md lists, as user
 nobody (ambient capabilities through setpriv), not root: plain HTTP and
-HTTPS spans and traceparent injection all work; with --tls=off it works
-without CAP_SYS_ADMIN too. CAP_SYS_RESOURCE is kept only if this machine's
+HTTPS spans and traceparent injection all work, and with --yield=on the
+agent's busy threads yield the CPU (SCHED_IDLE, CAP_SYS_NICE lets them
+leave it); with
+--tls=off it works without CAP_SYS_ADMIN too, and without CAP_SYS_NICE its
+threads keep normal scheduling. CAP_SYS_RESOURCE is kept only if this machine's
 bounding set has it (it does not here; Linux >= 5.11 does not need it)."""
 import os
 import re
@@ -14,7 +17,7 @@ from harness import (ROOT, Agent, Certificate, Nginx, Proc, Receiver, by_kind,  
                      dump, free_port, main, run)
 
 CAP_BITS = {"BPF": 39, "PERFMON": 38, "NET_ADMIN": 12, "SYS_ADMIN": 21, "SYS_PTRACE": 19,
-            "DAC_READ_SEARCH": 2, "SYS_RESOURCE": 24}
+            "DAC_READ_SEARCH": 2, "SYS_RESOURCE": 24, "SYS_NICE": 23}
 
 
 def documented():
@@ -36,13 +39,19 @@ def run_as(caps, args, check_https):
     web, tls_port = free_port(), free_port()
     cert = Certificate()
     rec = Receiver()
-    agent = Agent(rec, ports=[web, tls_port], args=args, prefix=setpriv(caps))
+    agent = Agent(rec, ports=[web, tls_port], args=args + ["--yield=on"], prefix=setpriv(caps))
     srv = ngx = None
     try:
         status = open("/proc/%d/status" % agent.proc.pid).read()
         assert re.search(r"^Uid:\s+65534\s", status, re.M), "not running as nobody: " + status[:300]
         eff = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
         assert eff == sum(1 << CAP_BITS[c] for c in caps), (hex(eff), caps)
+        policy = [int(ln.split()[-1]) for ln in open("/proc/%d/sched" % agent.proc.pid)
+                  if ln.startswith("policy")][0]
+        if "SYS_NICE" in caps:
+            assert policy == 5, "the event loop is not SCHED_IDLE: %d" % policy
+        else:
+            assert policy == 0 and "keep normal scheduling" in agent.stderr(), (policy, agent.stderr())
         srv = Proc([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
                    cwd=tempfile.gettempdir(), wait_port=web)
         ngx = Nginx(tls_port, tls=cert)
@@ -79,11 +88,11 @@ def test_documented_capabilities_are_enough():
     run_as(caps, [], check_https=True)
 
 
-def test_without_tls_no_sys_admin():
-    run_as(available(documented()) - {"SYS_ADMIN"}, ["--tls=off"], check_https=False)
+def test_without_tls_no_sys_admin_nor_sys_nice():
+    run_as(available(documented()) - {"SYS_ADMIN", "SYS_NICE"}, ["--tls=off"], check_https=False)
 
 
-TESTS = [test_documented_capabilities_are_enough, test_without_tls_no_sys_admin]
+TESTS = [test_documented_capabilities_are_enough, test_without_tls_no_sys_admin_nor_sys_nice]
 
 if __name__ == "__main__":
     main(TESTS)

@@ -166,6 +166,79 @@ def test_server_killed_mid_request():
         rec.close()
 
 
+def thread_policies(pid):
+    """Scheduling policy (0 normal, 5 SCHED_IDLE) of each of a process's
+    threads, by name ("main" for the first)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            name = "main" if tid == str(pid) else open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            for line in open("/proc/%d/task/%s/sched" % (pid, tid)):
+                if line.startswith("policy"):
+                    out[name] = int(line.split()[-1])
+        except OSError:
+            pass
+    return out
+
+
+def wait_policies(pid, want, timeout):
+    deadline = time.time() + timeout
+    while True:
+        got = thread_policies(pid)
+        if all(got.get(k) == v for k, v in want.items()) or time.time() > deadline:
+            return got
+        time.sleep(0.1)
+
+
+def test_cpu_saturated_agent_yields_then_keeps_up():
+    """--yield=on: the agent's event loop and exporter run as
+    SCHED_IDLE while the machine has CPU to spare. Busy loops on every CPU
+    starve them: their backlog grows (a 1 MiB ring; 1,500 exchanges, 3,000
+    records, would overflow it), the watchdog moves both to normal
+    scheduling, and every span is exported, none lost. With the CPUs free again they go back to
+    SCHED_IDLE. Without --yield=on (the default) they are normal."""
+    port = free_port()
+    rec = Receiver()
+    srv = keepalive_server(port)
+    agent = Agent(rec, ports=[port], args=["--ringbuf-mb=1", "--yield=on"])
+    busy = []
+    try:
+        idle = {"main": 5, "zs-export": 5, "zs-yield": 0}
+        got = wait_policies(agent.proc.pid, idle, 5)
+        assert all(got.get(k) == v for k, v in idle.items()), got
+        assert agent.metrics()["zerospan_agent_promotions_total"] == 0
+        busy = [subprocess.Popen([PY, "-c", "while True: pass"]) for _ in range(os.cpu_count() or 1)]
+        time.sleep(0.5)
+        curl_many(port, 1500)
+        deadline = time.time() + 30
+        while agent.metrics()["zerospan_agent_promotions_total"] < 1 and time.time() < deadline:
+            time.sleep(0.2)
+        m = agent.metrics()
+        assert m["zerospan_agent_promotions_total"] >= 1, m
+        got = thread_policies(agent.proc.pid)
+        assert got["main"] == 0 and got["zs-export"] == 0, "no CPU idle: they stay normal %s" % got
+        settled(agent, 3000)
+        agent.assert_no_loss()
+        assert unique(rec.wait(lambda s: True, 3000, timeout=30)) == 3000
+        for p in busy:
+            p.kill()
+            p.wait()
+        busy = []
+        got = wait_policies(agent.proc.pid, {"main": 5, "zs-export": 5}, 15)
+        assert got["main"] == 5 and got["zs-export"] == 5, "CPU to spare again: %s" % got
+        agent.stop()
+        agent = Agent(rec, ports=[port])
+        got = thread_policies(agent.proc.pid)
+        assert got["main"] == 0 and got["zs-export"] == 0 and "zs-yield" not in got, got
+    finally:
+        for p in busy:
+            p.kill()
+            p.wait()
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_agent_killed_and_restarted_under_load():
     """SIGKILL the agent while a client sends a request every 20 ms on one
     keep-alive connection: the client sees no error, nothing of ours stays
@@ -330,7 +403,7 @@ def test_sensitive_values_never_leave_the_agent():
 
 TESTS = [test_sensitive_values_never_leave_the_agent, test_endpoint_down_then_back_every_span_accounted_for, test_throttled_and_slow_endpoint,
          test_endpoint_slower_than_the_timeout_gets_nothing_twice, test_server_killed_mid_request,
-         test_agent_killed_and_restarted_under_load,
+         test_agent_killed_and_restarted_under_load, test_cpu_saturated_agent_yields_then_keeps_up,
          test_memory_bounded_under_churn_idle_slowloris_and_huge_headers]
 
 if __name__ == "__main__":
