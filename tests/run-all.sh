@@ -21,8 +21,8 @@ run_suite() {
   local name=$1; shift
   local out; out=$(mktemp)
   echo "== $name"
-  if ! "$@" 2>&1 | tee "$out"; then :; fi
-  local rc=${PIPESTATUS[0]}
+  "$@" 2>&1 | tee "$out"
+  local rc=${PIPESTATUS[0]} # the suite's own status (read before any other command)
   tally "$out"
   if [ "$rc" != 0 ] && ! grep -Eq '[0-9]+ passed, [1-9][0-9]* failed' "$out"; then
     echo "$name: exited $rc without reporting its failures"; fail=$((fail + 1))
@@ -35,7 +35,7 @@ for s in "${suites[@]}"; do
     unit)
       python3 tests/unit/corpus_to_fixture.py tests/corpora/llhttp-cases.jsonl build/llhttp.fixture \
         || { echo "corpus: tests/corpora/llhttp-cases.jsonl missing"; fail=$((fail + 1)); }
-      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_probe_site build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container build/asan/tests/test_k8s >/dev/null \
+      make -s SANITIZE=1 BUILD=build/asan build/asan/tests/test_http1 build/asan/tests/test_agent build/asan/tests/test_context build/asan/tests/test_elfsym build/asan/tests/test_probe_site build/asan/tests/test_route build/asan/tests/test_graph build/asan/tests/test_listeners build/asan/tests/test_traces build/asan/tests/test_container build/asan/tests/test_k8s build/asan/tests/test_yield >/dev/null \
         || { echo "unit: build failed"; fail=$((fail + 1)); continue; }
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
@@ -48,6 +48,7 @@ for s in "${suites[@]}"; do
       run_suite "unit: live view trace buffer (ASan+UBSan)" build/asan/tests/test_traces
       run_suite "unit: container ids from cgroups (ASan+UBSan)" build/asan/tests/test_container
       run_suite "unit: Kubernetes pod metadata (ASan+UBSan)" build/asan/tests/test_k8s tests/unit
+      run_suite "unit: agent threads yielding the CPU (ASan+UBSan)" build/asan/tests/test_yield
       ;;
     bpf)
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
