@@ -20,6 +20,17 @@ static const char *env_get(char *const *env, const char *name)
 }
 
 /* Parses a whole decimal number in [lo, hi]. */
+/* "on" or "off" into *out; else -1 with a message naming the flag */
+static int parse_on_off(const char *flag, const char *v, bool *out, char *err, size_t errlen)
+{
+	if (strcmp(v, "on") && strcmp(v, "off")) {
+		snprintf(err, errlen, "%s '%s': expected on or off", flag, v);
+		return -1;
+	}
+	*out = strcmp(v, "on") == 0;
+	return 0;
+}
+
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	char *end;
@@ -456,25 +467,16 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 			c->keep_errors = true;
 			break;
 		case O_INJECT:
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				snprintf(err, errlen, "--inject '%s': expected on or off", optarg);
+			if (parse_on_off("--inject", optarg, &c->inject, err, errlen))
 				return -1;
-			}
-			c->inject = strcmp(optarg, "on") == 0;
 			break;
 		case O_YIELD:
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				snprintf(err, errlen, "--yield '%s': expected on or off", optarg);
+			if (parse_on_off("--yield", optarg, &c->yield, err, errlen))
 				return -1;
-			}
-			c->yield = strcmp(optarg, "on") == 0;
 			break;
 		case O_TLS:
-			if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
-				snprintf(err, errlen, "--tls '%s': expected on or off", optarg);
+			if (parse_on_off("--tls", optarg, &c->tls, err, errlen))
 				return -1;
-			}
-			c->tls = strcmp(optarg, "on") == 0;
 			break;
 		case O_K8S:
 			if (strcmp(optarg, "on") && strcmp(optarg, "off") &&
