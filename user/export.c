@@ -264,7 +264,8 @@ static double queue_backlog(void *arg)
 	uint32_t n = __atomic_load_n(&q_len, __ATOMIC_RELAXED), batch = cfg->bsp_batch;
 	uint64_t looked = __atomic_load_n(&looked_ns, __ATOMIC_RELAXED);
 
-	if (n && zs_now_ns(CLOCK_MONOTONIC) - looked >= (cfg->bsp_delay_ms + 1000) * 1000000ULL)
+	if (n && zs_now_ns(CLOCK_MONOTONIC) - looked >=
+			 cfg->bsp_delay_ms * 1000000ULL + ZS_YIELD_STARVED_NS)
 		return 1;
 	if (batch >= cfg->bsp_queue)
 		return (double)n / (double)cfg->bsp_queue;

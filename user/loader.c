@@ -8,6 +8,7 @@
 #include "inject.skel.h"
 #include "sock.skel.h"
 #include "tls.h"
+#include "yield.h"
 #include "zerospan_abi.h"
 
 #include <bpf/bpf.h>
@@ -51,6 +52,9 @@ struct zs_loader {
 };
 
 static int drops_fd = -1, inject_stats_fd = -1;
+
+/* The ring's unread bytes that wake the agent, shared among the CPUs: 1/this */
+#define ZS_WAKEUP_SHARE 8
 
 static long page_size(void)
 {
@@ -490,9 +494,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	}
 	l->skel->rodata->agent_tgid = (uint32_t)getpid();
 	l->skel->rodata->capture_size = cfg->capture_size;
-	/* An eighth of the ring unread wakes the agent, shared among the CPUs. */
 	ncpu = libbpf_num_possible_cpus();
-	l->skel->rodata->wakeup_bytes = rb_bytes / 8 / (uint64_t)(ncpu > 0 ? ncpu : 1);
+	l->skel->rodata->wakeup_bytes =
+		rb_bytes / ZS_WAKEUP_SHARE / (uint64_t)(ncpu > 0 ? ncpu : 1);
 	l->skel->rodata->filter_pids = cfg->n_pids > 0;
 	l->skel->rodata->filter_comms = cfg->n_exes > 0;
 	l->skel->rodata->filter_ports = cfg->n_ports > 0;
@@ -610,15 +614,15 @@ double zs_loader_backlog(void *arg)
 			    *prod = (const unsigned long *)((const char *)l->rb_pos + page_size());
 	unsigned long c = __atomic_load_n(cons, __ATOMIC_ACQUIRE),
 		      queued = __atomic_load_n(prod, __ATOMIC_ACQUIRE) - c,
-		      woken = l->rb_size / 8; /* by then every CPU woke the agent */
+		      woken = l->rb_size / ZS_WAKEUP_SHARE; /* by then every CPU woke the agent */
 	uint64_t now = zs_now_ns(CLOCK_MONOTONIC);
 
-	/* Records waiting a second with the consumer still: starved, however
-	 * few (the loop drains at least every ZS_DRAIN_MS when it runs). */
+	/* Records waiting with the consumer still: starved, however few (the
+	 * loop drains at least every ZS_DRAIN_MS when it runs). */
 	if (c != l->rb_seen_cons || !queued || !l->rb_seen_ns) {
 		l->rb_seen_cons = c;
 		l->rb_seen_ns = now;
-	} else if (now - l->rb_seen_ns >= 1000000000ULL) {
+	} else if (now - l->rb_seen_ns >= ZS_YIELD_STARVED_NS) {
 		return 1;
 	}
 	return queued <= woken ? 0 : (double)(queued - woken) / (double)(l->rb_size - woken);

@@ -29,6 +29,9 @@
 #define ZS_YIELD_DOWN (1.0 / 8)
 #define ZS_YIELD_HOLD_NS 1000000000ULL
 #define ZS_YIELD_IDLE_CPUS 0.25
+/* A backlog left untouched this long by its thread (beyond its own wait)
+ * reports full: the thread starves, however little waits. */
+#define ZS_YIELD_STARVED_NS 1000000000ULL
 
 /* The watched threads' class. */
 struct zs_yield_state {

@@ -350,6 +350,21 @@ class Proc:
                 self.p.wait()
 
 
+def thread_policies(pid):
+    """Scheduling policy (0 normal, 5 SCHED_IDLE) of each of a process's
+    threads, by name ("main" for the first)."""
+    out = {}
+    for tid in os.listdir("/proc/%d/task" % pid):
+        try:
+            name = "main" if tid == str(pid) else open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
+            for line in open("/proc/%d/task/%s/sched" % (pid, tid)):
+                if line.startswith("policy"):
+                    out[name] = int(line.split()[-1])
+        except OSError:
+            pass
+    return out
+
+
 def zs_prog_ids():
     """Ids of loaded BPF programs named like ours (zs_*)."""
     r = run(["bpftool", "prog", "show", "--json"])

@@ -2,11 +2,11 @@
 """The agent with only the capabilities docs/CAPABILITIES.md lists, as user
 nobody (ambient capabilities through setpriv), not root: plain HTTP and
 HTTPS spans and traceparent injection all work, and with --yield=on the
-agent's busy threads yield the CPU (SCHED_IDLE, CAP_SYS_NICE lets them
-leave it); with
---tls=off it works without CAP_SYS_ADMIN too, and without CAP_SYS_NICE its
-threads keep normal scheduling. CAP_SYS_RESOURCE is kept only if this machine's
-bounding set has it (it does not here; Linux >= 5.11 does not need it)."""
+agent's busy threads yield the CPU (SCHED_IDLE, CAP_SYS_NICE lets them leave
+it); with --tls=off it works without CAP_SYS_ADMIN too, and without
+CAP_SYS_NICE its threads keep normal scheduling. CAP_SYS_RESOURCE is kept
+only if this machine's bounding set has it (it does not here; Linux >= 5.11
+does not need it)."""
 import os
 import re
 import sys
@@ -14,7 +14,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (ROOT, Agent, Certificate, Nginx, Proc, Receiver, by_kind,  # noqa: E402
-                     dump, free_port, main, run)
+                     dump, free_port, main, run, thread_policies)
 
 CAP_BITS = {"BPF": 39, "PERFMON": 38, "NET_ADMIN": 12, "SYS_ADMIN": 21, "SYS_PTRACE": 19,
             "DAC_READ_SEARCH": 2, "SYS_RESOURCE": 24, "SYS_NICE": 23}
@@ -46,8 +46,7 @@ def run_as(caps, args, check_https):
         assert re.search(r"^Uid:\s+65534\s", status, re.M), "not running as nobody: " + status[:300]
         eff = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
         assert eff == sum(1 << CAP_BITS[c] for c in caps), (hex(eff), caps)
-        policy = [int(ln.split()[-1]) for ln in open("/proc/%d/sched" % agent.proc.pid)
-                  if ln.startswith("policy")][0]
+        policy = thread_policies(agent.proc.pid)["main"]
         if "SYS_NICE" in caps:
             assert policy == 5, "the event loop is not SCHED_IDLE: %d" % policy
         else:

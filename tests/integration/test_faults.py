@@ -16,7 +16,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Agent, Nginx, Receiver, dump, free_port, main, run, wait_programs_gone  # noqa: E402
+from harness import (Agent, Nginx, Receiver, dump, free_port, main, run, thread_policies,  # noqa: E402
+                     wait_programs_gone)
 from test_http import keepalive_server, path_is  # noqa: E402
 
 PY = sys.executable
@@ -164,21 +165,6 @@ def test_server_killed_mid_request():
         srv.stop()
         agent.stop()
         rec.close()
-
-
-def thread_policies(pid):
-    """Scheduling policy (0 normal, 5 SCHED_IDLE) of each of a process's
-    threads, by name ("main" for the first)."""
-    out = {}
-    for tid in os.listdir("/proc/%d/task" % pid):
-        try:
-            name = "main" if tid == str(pid) else open("/proc/%d/task/%s/comm" % (pid, tid)).read().strip()
-            for line in open("/proc/%d/task/%s/sched" % (pid, tid)):
-                if line.startswith("policy"):
-                    out[name] = int(line.split()[-1])
-        except OSError:
-            pass
-    return out
 
 
 def wait_policies(pid, want, timeout):
