@@ -11,6 +11,8 @@
 # few per cent). CPU: the agents' threads' run time from /proc schedstat.
 # Prints each round and the median ratio B/A. The slots are not quite even
 # (one build in both read B/A 0.96-0.97 on the CI VM): run A B, then B A.
+# NEWCONN=1: a new connection per request (Connection: close), where what the
+# agent does per connection shows.
 # KSTATS=1: also each build's kernel programs, ns per run over the same
 # seconds (bpf_stats, from the agents' program fds): on this VM one build's
 # programs alone move by +-20 % between runs, side by side they do not. The
@@ -70,6 +72,7 @@ kdelta() {
 
 conns=$(( (rate + 199) / 200 ))
 echo 'function delay() return 5 end' > "$dir/pace.lua"
+wrk_hdr=(); [ "${NEWCONN:-0}" = 1 ] && wrk_hdr=(-H "Connection: close")
 ratios=()
 for r in $(seq "$rounds"); do
   if [ $((r % 2)) = 1 ]; then
@@ -78,8 +81,8 @@ for r in $(seq "$rounds"); do
     start pb "$B" $((port + 3)) "$dir/b.err"; start pa "$A" $((port + 2)) "$dir/a.err"
   fi
   # warm-up: both agents find wrk's and nginx's connections and libraries
-  wrk -t2 -c"$conns" -d2s -s "$dir/pace.lua" "http://127.0.0.1:$port/index.html" >/dev/null
-  wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "http://127.0.0.1:$port/index.html" \
+  wrk -t2 -c"$conns" -d2s -s "$dir/pace.lua" "${wrk_hdr[@]}" "http://127.0.0.1:$port/index.html" >/dev/null
+  wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "${wrk_hdr[@]}" "http://127.0.0.1:$port/index.html" \
     >"$dir/wrk.out" & w=$!
   sleep 1; a0=$(runtime "$pa"); b0=$(runtime "$pb")
   [ "$kstats" = 1 ] && { progs "$pa" >"$dir/pa0"; progs "$pb" >"$dir/pb0"; }

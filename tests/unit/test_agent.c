@@ -502,15 +502,22 @@ static void keep_span(struct zs_span *s)
 
 static uint64_t ev_pos[8][2];
 
-/* A fresh connection table whose spans land in linked[]. */
-static void conns_begin(void)
+/* A fresh connection table of max_conns whose spans land in linked[]. */
+static void conns_begin_max(uint32_t max_conns)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 600, .capture_size = 16384 };
+	struct zs_conn_opts o = { .max_conns = max_conns,
+				  .idle_timeout_s = 600,
+				  .capture_size = 16384 };
 
 	n_linked = 0;
 	memset(ev_pos, 0, sizeof(ev_pos));
 	zs_span_sink = keep_span;
 	CHECK(zs_conn_table_init(&o) == 0, "conn table");
+}
+
+static void conns_begin(void)
+{
+	conns_begin_max(64);
 }
 
 static void conns_end(void)
@@ -661,6 +668,39 @@ static void test_same_node_links(void)
 	conns_end();
 }
 
+/* The indexes start small and grow with the connections tracked, then
+ * shrink: every connection is found by cookie (its close) and by tuple (its
+ * peer) across each change. Both ends of a pair are opened before a change
+ * and exchange after it (one end found makes the pair: a pair split by the
+ * change would not show a lost entry). */
+static void test_tables_grow_and_shrink(void)
+{
+	const uint32_t bulk = 5000;
+	uint32_t i;
+
+	conns_begin_max(8192);
+	ev_open(1, ZS_ROLE_CLIENT, 40000, 8080);
+	ev_open(2, ZS_ROLE_SERVER, 8080, 40000);
+	for (i = 0; i < bulk; i++) /* server ends with no client: 1000 + i */
+		ev_open(1000 + i, ZS_ROLE_SERVER, 9000, (uint16_t)(10000 + i));
+	CHECK(zs_conn_count() == bulk + 2, "tracked after growing: %u", zs_conn_count());
+	exchange(1, 2, "/grown", 10000);
+	CHECK(linked_pair("/grown"), "peers found across a growth");
+	for (i = 0; i < bulk; i++)
+		ev_close(1000 + i);
+	CHECK(zs_conn_count() == 2, "closed by cookie after growing: %u left", zs_conn_count());
+	ev_open(3, ZS_ROLE_CLIENT, 40001, 8080); /* the indexes halve before each */
+	ev_open(4, ZS_ROLE_SERVER, 8080, 40001);
+	ev_open(5, ZS_ROLE_SERVER, 9001, 10000);
+	ev_open(6, ZS_ROLE_SERVER, 9001, 10001);
+	exchange(3, 4, "/shrunk", 20000);
+	CHECK(linked_pair("/shrunk"), "peers found across a shrink");
+	for (i = 1; i <= 6; i++)
+		ev_close(i);
+	CHECK(zs_conn_count() == 0, "connections left: %u", zs_conn_count());
+	conns_end();
+}
+
 /* A send whose DATA record says the kernel inserted a traceparent: the
  * CLIENT span takes those ids; the context is not the request's own (a
  * SERVER context), and a later send without one gets fresh ids. */
@@ -763,6 +803,7 @@ int main(void)
 	test_retry_after();
 	test_procinfo_recheck();
 	test_same_node_links();
+	test_tables_grow_and_shrink();
 	test_injected_in_data();
 	test_address_strings();
 	test_host_ports();
