@@ -102,6 +102,14 @@ struct {
 	__type(value, __u64);
 } drops SEC(".maps");
 
+/* Connections let go, by enum zs_let_go_reason; read by the agent. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, ZS_LET_GO__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} let_go SEC(".maps");
+
 /* When a thread's TCP send on socket sk began: set by tcp_sendmsg_locked
  * (before the data can reach the peer) or a write syscall's entry, taken
  * by that send's sock_send_length. */
@@ -567,10 +575,17 @@ static __always_inline void zs_note_rx(__u64 id, const struct zs_pending *p)
 	}
 }
 
+/* zs_io_done: the bytes were a TLS library call's ciphertext */
+#define ZS_IO_TLS 1
+/* zs_io_done, zs_capture: they were a socket's first bytes, and neither
+ * HTTP/1.x nor TLS (zs_first_is_opaque) */
+#define ZS_IO_OPAQUE 2
+
 /*
  * Reports len bytes a socket operation or TLS call moved on connection st:
  * classifies, copies what is worth copying, decides a served request's
- * context, sends the DATA record (and the CONN record first).
+ * context, sends the DATA record (and the CONN record first). Returns
+ * ZS_IO_OPAQUE or 0.
  */
 static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u64 len,
 				      struct zs_conn_state *st)
@@ -580,6 +595,9 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	struct zs_scan_ctx sc = {};
 	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
+	/* the socket's first bytes, on a connection seen from its start */
+	int first = p.op < ZS_OP_TLS_WRITE && st->http == ZS_HTTP_UNKNOWN &&
+		    st->role != ZS_ROLE_UNKNOWN && st->pos[0] == 0 && st->pos[1] == 0;
 
 	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
@@ -592,7 +610,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	if (!zs_http_verdict_step(st, start)) {
 		st->pos[dir] += len;
 		zs_note_rx(id, &p);
-		return 0;
+		return first && zs_first_is_opaque(s->payload, have) ? ZS_IO_OPAQUE : 0;
 	}
 	if (!st->announced) {
 		if (zs_emit_conn(p.cookie, (const struct sock *)p.sk, st->role, st->tls, id))
@@ -701,11 +719,8 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	return 0;
 }
 
-/* zs_io_done: the bytes were a TLS library call's ciphertext */
-#define ZS_IO_TLS 1
-
 /* ret bytes moved by the socket call p describes, on a TCP socket.
- * Returns ZS_IO_TLS or 0. */
+ * Returns ZS_IO_TLS, ZS_IO_OPAQUE or 0. */
 static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret)
 {
 	struct zs_tls_call *tc;
@@ -730,6 +745,44 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 		return 0;
 	}
 	return zs_capture(id, pp, (__u64)ret, st); /* which takes its own copy */
+}
+
+/*
+ * A connection whose first bytes were neither HTTP/1.x nor TLS (si->opaque,
+ * set by zs_mark_opaque) never yields a span: its sends and reads skip the
+ * syscall's registers, the connection's state and the payload. Not inside a
+ * TLS library call, whose ciphertext names its socket through zs_io_done (a
+ * STARTTLS protocol's session); a read still notes the thread's socket for
+ * sessions the app feeds itself (zs_note_rx). 1: done with this call.
+ */
+static __always_inline int zs_opaque_done(const struct zs_sock_info *si, struct sock *sk, __u8 dir)
+{
+	struct zs_pending p = {};
+	struct zs_tls_call *tc;
+
+	if (!si || !si->opaque)
+		return 0;
+	if (!tls_hooks)
+		return 1;
+	tc = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
+	if (tc && tc->active)
+		return 0;
+	p.dir = dir;
+	p.sk = (__u64)sk;
+	p.cookie = bpf_get_socket_cookie(sk);
+	zs_note_rx(bpf_get_current_pid_tgid(), &p);
+	return 1;
+}
+
+/* zs_io_done said ZS_IO_OPAQUE: the socket's later calls take zs_opaque_done. */
+static __always_inline void zs_mark_opaque(struct zs_sock_info *si, struct sock *sk)
+{
+	if (!si)
+		si = bpf_sk_storage_get(&sock_info, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (si && !si->opaque) {
+		si->opaque = 1;
+		zs_counter_inc(&let_go, ZS_LET_GO_NOT_HTTP_NOR_TLS);
+	}
 }
 
 /*
@@ -810,7 +863,10 @@ SEC("tp_btf/tcp_sendmsg_locked")
 int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 	     const struct sk_buff *skb, int size_goal)
 {
-	zs_send_mark((__u64)sk, 1);
+	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, (struct sock *)sk, 0, 0);
+
+	if (!si || !si->opaque) /* no span: no start time */
+		zs_send_mark((__u64)sk, 1);
 	return 0;
 }
 
@@ -842,11 +898,13 @@ SEC("tp_btf/sock_send_length")
 int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_send_start *ss =
-		bpf_task_storage_get(&send_start, bpf_get_current_task_btf(), 0, 0);
+	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+	struct zs_send_start *ss;
 	struct zs_pending p = {};
-	struct zs_sock_info *si = NULL;
 
+	if (zs_opaque_done(si, sk, ZS_DIR_EGRESS))
+		return 0;
+	ss = bpf_task_storage_get(&send_start, bpf_get_current_task_btf(), 0, 0);
 	if (ss) {
 		if (ss->sk == (__u64)sk || ss->sk == ZS_SEND_ANY)
 			p.ts = ss->ts;
@@ -855,7 +913,6 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 	if (!zs_in_scope(id) || !zs_sock_is_tcp(sk))
 		return 0;
 	if (make_contexts) {
-		si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
 		if (si && si->inj.state != ZS_CTX_NONE) {
 			p.inj = si->inj; /* reported with this send, or not at all */
 			si->inj.state = ZS_CTX_NONE;
@@ -868,8 +925,15 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 	/* An enrolled client socket that carries TLS: nothing can be inserted
 	 * into its bytes, so it leaves the sockhash (zs_sockops) and its sends
 	 * and receives stop paying for the sockmap path. */
-	if (zs_io_done(id, &p, ret) == ZS_IO_TLS && si && !si->tls)
-		si->tls = 1;
+	switch (zs_io_done(id, &p, ret)) {
+	case ZS_IO_TLS:
+		if (si && !si->tls)
+			si->tls = 1;
+		break;
+	case ZS_IO_OPAQUE:
+		zs_mark_opaque(si, sk);
+		break;
+	}
 	return 0;
 }
 
@@ -884,18 +948,23 @@ SEC("tp_btf/sock_recv_length")
 int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 {
 	struct zs_pending p = {};
+	struct zs_sock_info *si;
 	__u64 id;
 
 	/* first what costs no call: apps poll sockets with reads that fail
 	 * (EAGAIN) many times for each one that moves data */
 	if (ret <= 0 || (flags & (ZS_MSG_PEEK | ZS_MSG_TRUNC | ZS_MSG_ERRQUEUE)))
 		return 0;
+	si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+	if (zs_opaque_done(si, sk, ZS_DIR_INGRESS))
+		return 0;
 	id = bpf_get_current_pid_tgid();
 	if (!zs_in_scope(id) || !zs_sock_is_tcp(sk) || !zs_syscall_io(&p, ZS_DIR_INGRESS))
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
-	zs_io_done(id, &p, ret);
+	if (zs_io_done(id, &p, ret) == ZS_IO_OPAQUE)
+		zs_mark_opaque(si, sk);
 	return 0;
 }
 
@@ -1126,7 +1195,8 @@ int BPF_KRETPROBE(zs_tls_exit)
 	p.dir = c.dir & 1;
 	p.op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
 	p.ts = c.ts;
-	return zs_capture(id, &p, len, st);
+	zs_capture(id, &p, len, st);
+	return 0;
 }
 
 /* A thread ends: a TLS call or syscall it was inside will never return. */

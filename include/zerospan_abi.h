@@ -83,6 +83,21 @@ enum zs_drop_cause {
 };
 /* clang-format on */
 
+/* Connections the kernel side stops looking at, by reason: X(name, help).
+ * Index into the let_go map. */
+#define ZS_LET_GO_REASONS(X)                                                               \
+	X(NOT_HTTP_NOR_TLS, "connections whose first bytes were neither HTTP/1.x nor TLS " \
+			    "(not traced): their later reads and writes skip capture")
+
+/* clang-format off */
+enum zs_let_go_reason {
+#define ZS_X(name, help) ZS_LET_GO_##name,
+	ZS_LET_GO_REASONS(ZS_X)
+#undef ZS_X
+	ZS_LET_GO__COUNT,
+};
+/* clang-format on */
+
 /* Connection role, as seen from the traced process. */
 enum zs_role {
 	ZS_ROLE_UNKNOWN = 0, /* socket existed before the agent: inferred from traffic */

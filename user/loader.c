@@ -51,7 +51,7 @@ struct zs_loader {
 	int n_links;
 };
 
-static int drops_fd = -1, inject_stats_fd = -1;
+static int drops_fd = -1, inject_stats_fd = -1, let_go_fd = -1;
 
 /* The ring's unread bytes that wake the agent, shared among the CPUs: 1/this */
 #define ZS_WAKEUP_SHARE 8
@@ -115,6 +115,11 @@ void zs_loader_read_drops(uint64_t *out)
 void zs_loader_read_inject(uint64_t *out)
 {
 	sum_percpu(inject_stats_fd, ZS_INJ__COUNT, out);
+}
+
+void zs_loader_read_let_go(uint64_t *out)
+{
+	sum_percpu(let_go_fd, ZS_LET_GO__COUNT, out);
 }
 
 /* Does path exist? Checked with the effective credentials and capabilities
@@ -541,6 +546,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	}
 	drops_fd = bpf_map__fd(l->skel->maps.drops);
 	zs_metrics_set_kernel_source(zs_loader_read_drops);
+	let_go_fd = bpf_map__fd(l->skel->maps.let_go);
+	zs_metrics_set_let_go_source(zs_loader_read_let_go);
 	err = fill_scope(l, cfg);
 	if (err) {
 		log_error("fill scope maps: %s", strerror(-err));
@@ -652,7 +659,8 @@ void zs_loader_close(struct zs_loader *l)
 	if (l->rb_pos)
 		munmap(l->rb_pos, 2 * (size_t)page_size());
 	zs_metrics_set_kernel_source(NULL);
-	drops_fd = -1;
+	zs_metrics_set_let_go_source(NULL);
+	drops_fd = let_go_fd = -1;
 	sock_bpf__destroy(l->skel);
 	free(l);
 }

@@ -35,5 +35,7 @@ void zs_loader_read_drops(uint64_t *out);
 
 /* Injector results summed over CPUs, by enum zs_inject_result. */
 void zs_loader_read_inject(uint64_t *out);
+/* Connections the kernel let go, by enum zs_let_go_reason (ZS_LET_GO__COUNT). */
+void zs_loader_read_let_go(uint64_t *out);
 
 #endif

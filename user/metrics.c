@@ -23,7 +23,7 @@ static const char *const drop_help[] = {
 #undef ZS_X
 };
 
-static zs_kernel_drops_fn inject_source;
+static zs_kernel_drops_fn inject_source, let_go_source;
 static zs_metrics_extra_fn extra_source;
 
 void zs_metrics_set_extra(zs_metrics_extra_fn fn)
@@ -51,6 +51,23 @@ void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn)
 void zs_metrics_set_inject_source(zs_kernel_drops_fn fn)
 {
 	inject_source = fn;
+}
+
+static const char *const let_go_names[] = {
+#define ZS_X(name, help) #name,
+	ZS_LET_GO_REASONS(ZS_X)
+#undef ZS_X
+};
+
+static const char *const let_go_help[] = {
+#define ZS_X(name, help) help,
+	ZS_LET_GO_REASONS(ZS_X)
+#undef ZS_X
+};
+
+void zs_metrics_set_let_go_source(zs_kernel_drops_fn fn)
+{
+	let_go_source = fn;
 }
 
 void zs_metrics_kernel_drops(uint64_t *out)
@@ -105,6 +122,14 @@ char *zs_metrics_render(size_t *len, bool om)
 	zs_metrics_kernel_drops(drops);
 	render_family(&b, "kernel_drops", "Events the kernel side could not deliver, by cause",
 		      "cause", drop_names, drop_help, drops, ZS_DROP__COUNT, om);
+	if (let_go_source) {
+		uint64_t n[ZS_LET_GO__COUNT] = { 0 };
+
+		let_go_source(n);
+		render_family(&b, "kernel_conns_let_go",
+			      "Connections the kernel side stopped looking at, by reason", "reason",
+			      let_go_names, let_go_help, n, ZS_LET_GO__COUNT, om);
+	}
 	if (inject_source) {
 		uint64_t inj[ZS_INJ__COUNT] = { 0 };
 

@@ -94,6 +94,8 @@ typedef void (*zs_kernel_drops_fn)(uint64_t *out);
 void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn);
 /* Where injector results (ZS_INJ__COUNT counters) come from; NULL: none. */
 void zs_metrics_set_inject_source(zs_kernel_drops_fn fn);
+/* Where the let-go counters (ZS_LET_GO__COUNT) come from; NULL: none. */
+void zs_metrics_set_let_go_source(zs_kernel_drops_fn fn);
 void zs_metrics_kernel_drops(uint64_t *out);
 
 /* More metrics appended to the rendering (the service graph); NULL: none. */

@@ -71,6 +71,20 @@ static __always_inline int zs_hdr_end_step(__u32 *rolling, __u8 c)
 	return *rolling == ZS_HDR_END_MAGIC;
 }
 
+/*
+ * The first chunk of a connection seen from its start was no HTTP/1.x: does
+ * it start no TLS record either (any content type 20-24 of version 3.x, or
+ * an SSLv2-style hello with its high bit set)? Then the connection speaks
+ * another protocol (a database's, a cache's, HTTP/2 without TLS) for good.
+ * b holds the chunk's first n bytes.
+ */
+static __always_inline int zs_first_is_opaque(const __u8 *b, __u32 n)
+{
+	if (n < 2 || (b[0] & 0x80))
+		return 0;
+	return !(b[0] >= 0x14 && b[0] <= 0x18 && b[1] == 0x03);
+}
+
 /* Non-HTTP chunks tolerated on a connection opened before the agent started. */
 #define ZS_PROBE_CHUNKS_MAX 64
 

@@ -70,7 +70,8 @@ struct zs_sock_info {
 	__u8 tls;
 	__u8 not_http;
 	__u8 judged; /* the injector has seen the first message */
-	__u32 _pad;
+	__u8 opaque; /* first bytes neither HTTP/1.x nor TLS: socket calls skip capture */
+	__u8 _pad[3];
 	struct zs_kernel_ctx inj; /* state NONE: nothing waiting */
 };
 

@@ -87,6 +87,42 @@ static void test_classify(void)
 	}
 }
 
+/* A connection's first bytes that are no HTTP: another protocol for good,
+ * or TLS (which STARTTLS protocols greet before: those are opaque)? */
+static void test_first_opaque(void)
+{
+	static const struct {
+		const char *s;
+		unsigned n;
+		unsigned want;
+	} cases[] = {
+		{ "*1\r\n$4\r\n", 8, 1 },		/* Redis */
+		{ "PRI * HT", 8, 1 },			/* HTTP/2 without TLS */
+		{ "\0\0\0\x08\x04\xd2\x16\x2f", 8, 1 }, /* PostgreSQL SSLRequest */
+		{ "STARTTLS", 8, 1 },
+		{ "\x16\x03\x01\x02\x00\x01\x00\x01", 8, 0 }, /* ClientHello */
+		{ "\x17\x03\x03\x00\x20\0\0\0", 8, 0 },	      /* application data */
+		{ "\x15\x03\x03\x00\x02\x02\x28\0", 8, 0 },   /* alert */
+		{ "\x14\x03\x03\x00\x01\x01\0\0", 8, 0 },     /* change cipher spec */
+		{ "\x18\x03\x03\x00\x01\x01\0\0", 8, 0 },     /* heartbeat */
+		{ "\x80\x2e\x01\x00\x02\0\0\0", 8, 0 },	      /* SSLv2-style hello */
+		{ "\x16\x02\x01\x02\x00\x01\x00\x01", 8, 1 }, /* no version 3.x */
+		{ "*", 1, 0 },				      /* too short to tell */
+		{ "", 0, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct zs_t_classify c = { 0 };
+
+		memcpy(c.buf, cases[i].s, cases[i].n);
+		c.n = cases[i].n;
+		run("test_first_opaque", &c, sizeof(c));
+		CHECK(c.result == cases[i].want, "first_is_opaque case %zu = %u, want %u", i,
+		      c.result, cases[i].want);
+	}
+}
+
 static void test_hdr_end(void)
 {
 	struct zs_t_scan c = { 0 };
@@ -806,6 +842,7 @@ int main(int argc, char **argv)
 		CHECK(err == 0, "load %s: %d (verifier rejected the test programs)", argv[a], err);
 		if (!err && bpf_object__find_program_by_name(obj, "test_classify")) {
 			test_classify();
+			test_first_opaque();
 			test_hdr_end();
 			test_verdict();
 			test_copy_len();

@@ -621,6 +621,77 @@ def test_process_killed_inside_a_tls_call_leaves_no_state():
         t.stop()
 
 
+STARTTLS_SERVER = r"""
+import os, socket, ssl, sys
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+ctx.load_cert_chain(os.environ["TLS_CERT"], os.environ["TLS_KEY"])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", int(sys.argv[1])))
+s.listen(4)
+while True:
+    c, _ = s.accept()
+    if c.recv(64) != b"STARTTLS\r\n":  # the harness's probe of the port
+        c.close()
+        continue
+    c.sendall(b"OK\r\n")
+    with ctx.wrap_socket(c, server_side=True) as t:
+        while True:
+            d = t.recv(65536)
+            if not d:
+                break
+            t.sendall(d)
+"""
+
+STARTTLS_CLIENT = r"""
+import socket, ssl, sys, threading
+port, n = int(sys.argv[1]), int(sys.argv[2])
+c = socket.create_connection(("127.0.0.1", port))
+c.sendall(b"STARTTLS\r\n")
+assert c.recv(64) == b"OK\r\n"
+ctx = ssl.create_default_context()
+ctx.check_hostname = False
+ctx.verify_mode = ssl.CERT_NONE
+with ctx.wrap_socket(c) as t:
+    for i in range(n):
+        msg = b"GET /starttls/%d HTTP/1.1\r\nHost: x\r\n\r\n" % i
+        # sent by a thread that never read from the socket: only the
+        # socket its SSL_write writes to names the session
+        w = threading.Thread(target=t.sendall, args=(msg,))
+        w.start()
+        w.join()
+        got = b""
+        while len(got) < len(msg):
+            got += t.recv(65536)
+        assert got == msg, (i, got)
+print("ok")
+"""
+
+
+def test_starttls_after_a_plaintext_greeting_is_let_go():
+    """A protocol that greets in plaintext and then starts TLS on the same
+    socket (SMTP's, PostgreSQL's, LDAP's STARTTLS): its first bytes are
+    neither HTTP/1.x nor a TLS record, so the kernel side lets the connection
+    go (both ends) and their later reads and writes skip capture. The TLS
+    library calls that follow still find their socket (no unmatched
+    plaintext counted; the client writes from threads that never read it,
+    so only the socket call inside SSL_write can name it), and nothing
+    inside becomes a span, as before: a connection is judged by its first
+    bytes once."""
+    t = Rig()
+    port, rec, agent = t.port, t.rec, t.agent
+    try:
+        t.start(Proc([PY, "-c", STARTTLS_SERVER, str(port)], env=t.tls_env, wait_port=port))
+        r = run([PY, "-c", STARTTLS_CLIENT, str(port), "50"], timeout=60)
+        assert r.returncode == 0 and "ok" in r.stdout, r
+        m = agent.assert_no_loss()
+        assert m['zerospan_kernel_conns_let_go_total{reason="not_http_nor_tls"}'] == 2, m
+        spans = rec.wait(lambda s: True, 1, timeout=3)
+        assert spans == [], dump(spans[:3])
+    finally:
+        t.stop()
+
+
 TESTS = [
     test_curl_and_wget_to_nginx_https,
     test_python_ssl_server_and_client_keepalive,
@@ -636,6 +707,7 @@ TESTS = [
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,
     test_tls_off_sees_only_ciphertext_and_makes_no_spans,
+    test_starttls_after_a_plaintext_greeting_is_let_go,
 ]
 
 if __name__ == "__main__":
