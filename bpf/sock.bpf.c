@@ -767,10 +767,12 @@ static __always_inline int zs_opaque_done(const struct zs_sock_info *si, struct 
 	tc = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
 	if (tc && tc->active)
 		return 0;
-	p.dir = dir;
-	p.sk = (__u64)sk;
-	p.cookie = bpf_get_socket_cookie(sk);
-	zs_note_rx(bpf_get_current_pid_tgid(), &p);
+	if (dir == ZS_DIR_INGRESS) {
+		p.dir = dir;
+		p.sk = (__u64)sk;
+		p.cookie = bpf_get_socket_cookie(sk);
+		zs_note_rx(bpf_get_current_pid_tgid(), &p);
+	}
 	return 1;
 }
 
