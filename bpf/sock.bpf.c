@@ -575,6 +575,21 @@ static __always_inline void zs_note_rx(__u64 id, const struct zs_pending *p)
 	}
 }
 
+/*
+ * The length of the PROXY protocol header the len bytes at user address buf
+ * start with, or 0 (zs_proxy_hdr_len on their first bytes, read into
+ * s->payload). Once per connection, on its first chunk. A global function:
+ * verified once, apart from zs_capture's paths.
+ */
+__noinline __u32 zs_proxy_hdr_at(struct zs_scratch *s, __u64 buf, __u64 len)
+{
+	__u32 n = len < ZS_PROXY_V1_MAX ? (__u32)len : ZS_PROXY_V1_MAX;
+
+	if (!s || n < 8 || bpf_probe_read_user(s->payload, n, (void *)buf))
+		return 0;
+	return zs_proxy_hdr_len(s->payload, n);
+}
+
 /* zs_io_done: the bytes were a TLS library call's ciphertext */
 #define ZS_IO_TLS 1
 /* zs_io_done, zs_capture: they were a socket's first bytes, and neither
@@ -603,6 +618,19 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	if (!s)
 		return 0;
 
+	/* A PROXY protocol header first (a load balancer's): the connection is
+	 * judged by what follows it, in this chunk or the next, whose bytes
+	 * are then the first (the stream's positions leave the header out).
+	 * Buffers given as iovecs are not shifted: such a chunk is judged as it
+	 * starts. */
+	if (first && ZS_OP_IS_FLAT(p.op)) {
+		__u32 hl = zs_proxy_hdr_at(s, p.buf, len);
+
+		if (hl >= len)
+			return 0;
+		p.buf += hl;
+		len -= hl;
+	}
 	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO) {
 		have = zs_peek(s, &p, len);
 		start = zs_classify_start(s->payload, have);

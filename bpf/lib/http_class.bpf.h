@@ -71,6 +71,40 @@ static __always_inline int zs_hdr_end_step(__u32 *rolling, __u8 c)
 	return *rolling == ZS_HDR_END_MAGIC;
 }
 
+/* A v1 line is at most 107 bytes, CRLF included. */
+#define ZS_PROXY_V1_MAX 107
+
+/*
+ * The length of the PROXY protocol header (v1: "PROXY ... CRLF"; v2: a
+ * 16-byte binary head, version 2, then as many bytes as it says) that b
+ * starts with, or 0. A load balancer (HAProxy, a cloud one) sends it before
+ * the connection's first byte of HTTP. b holds the chunk's first n bytes; a
+ * v2 header may be longer than n.
+ */
+static __always_inline __u32 zs_proxy_hdr_len(const __u8 *b, __u32 n)
+{
+	static const char v2[12] = {
+		'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n'
+	};
+	__u32 i;
+
+	if (n >= 16 && b[0] == '\r') {
+#pragma unroll
+		for (i = 0; i < 12; i++)
+			if (b[i] != (__u8)v2[i])
+				return 0;
+		if ((b[12] & 0xf0) != 0x20)
+			return 0;
+		return 16 + ((__u32)b[14] << 8 | b[15]);
+	}
+	if (n < 8 || !zs_match_token(b, n, "PROXY ", 6))
+		return 0;
+	for (i = 6; i + 1 < n && i + 1 < ZS_PROXY_V1_MAX; i++)
+		if (b[i] == '\r' && b[i + 1] == '\n')
+			return i + 2;
+	return 0;
+}
+
 /*
  * The first chunk of a connection seen from its start was no HTTP/1.x: does
  * it start no TLS record either (any content type 20-24 of version 3.x, or

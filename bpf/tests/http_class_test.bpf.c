@@ -43,6 +43,15 @@ int test_first_opaque(struct zs_t_classify *ctx)
 }
 
 SEC("syscall")
+int test_proxy_hdr(struct zs_t_proxy *ctx)
+{
+	struct zs_t_proxy c = *ctx;
+
+	ctx->result = zs_proxy_hdr_len(c.buf, c.n < ZS_T_PROXY_MAX ? c.n : ZS_T_PROXY_MAX);
+	return 0;
+}
+
+SEC("syscall")
 int test_hdr_end(struct zs_t_scan *ctx)
 {
 	struct zs_t_scan c;

@@ -28,6 +28,14 @@ struct zs_t_scan {
 	__u32 _pad;
 };
 
+#define ZS_T_PROXY_MAX 128 /* more than a v1 line's 107 bytes */
+
+struct zs_t_proxy {
+	__u8 buf[ZS_T_PROXY_MAX];
+	__u32 n;
+	__u32 result; /* zs_proxy_hdr_len() */
+};
+
 struct zs_t_verdict {
 	struct zs_conn_state st;
 	__u32 start;

@@ -123,6 +123,53 @@ static void test_first_opaque(void)
 	}
 }
 
+static unsigned proxy_hdr(const char *s, unsigned n)
+{
+	struct zs_t_proxy c = { 0 };
+
+	memcpy(c.buf, s, n);
+	c.n = n;
+	run("test_proxy_hdr", &c, sizeof(c));
+	return c.result;
+}
+
+/* PROXY protocol headers a load balancer sends first: their lengths. */
+static void test_proxy_hdr(void)
+{
+	const char *v1 = "PROXY TCP4 192.0.2.7 127.0.0.1 40001 8080\r\nGET / HTTP/1.1\r\n";
+	const char *v1max = "PROXY UNKNOWN ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff "
+			    "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff 65535 65535\r\n";
+	char v2[64] = "\r\n\r\n\0\r\nQUIT\n\x21\x11\x00\x0c";
+	char long_line[128];
+
+	unsigned l1 = (unsigned)(strstr(v1, "\r\n") - v1) + 2;
+
+	CHECK(proxy_hdr(v1, (unsigned)strlen(v1)) == l1, "v1: %u",
+	      proxy_hdr(v1, (unsigned)strlen(v1)));
+	CHECK(proxy_hdr(v1, l1 - 1) == 0, "v1 without its LF: %u", proxy_hdr(v1, l1 - 1));
+	CHECK(proxy_hdr("PROXY UNKNOWN\r\n", 15) == 15, "v1 UNKNOWN");
+	CHECK(strlen(v1max) == 107 && proxy_hdr(v1max, 107) == 107, "v1 at its longest: %u",
+	      proxy_hdr(v1max, 107));
+	memset(long_line, 'x', sizeof(long_line));
+	memcpy(long_line, "PROXY ", 6);
+	memcpy(long_line + 110, "\r\n", 2);
+	CHECK(proxy_hdr(long_line, 120) == 0, "a line past 107 bytes is no header");
+	CHECK(proxy_hdr("PROXZ TCP4 \r\n", 14) == 0, "not PROXY");
+	CHECK(proxy_hdr("GET / HTTP/1.1\r\n", 16) == 0, "a request");
+	CHECK(proxy_hdr(v2, 28) == 28, "v2 TCP4: %u", proxy_hdr(v2, 28));
+	CHECK(proxy_hdr(v2, 16) == 28, "v2 longer than the bytes at hand: %u", proxy_hdr(v2, 16));
+	v2[13] = 0x21;
+	v2[14] = 0x01;
+	v2[15] = 0x00; /* 256 bytes of addresses and TLVs */
+	CHECK(proxy_hdr(v2, 28) == 272, "v2 length from its head: %u", proxy_hdr(v2, 28));
+	v2[12] = 0x11; /* version 1 in a v2 head */
+	CHECK(proxy_hdr(v2, 28) == 0, "v2 head with another version");
+	v2[12] = 0x21;
+	v2[7] = 'q';
+	CHECK(proxy_hdr(v2, 28) == 0, "v2 signature broken");
+	CHECK(proxy_hdr("\r\n\r\n", 4) == 0, "too short");
+}
+
 static void test_hdr_end(void)
 {
 	struct zs_t_scan c = { 0 };
@@ -843,6 +890,7 @@ int main(int argc, char **argv)
 		if (!err && bpf_object__find_program_by_name(obj, "test_classify")) {
 			test_classify();
 			test_first_opaque();
+			test_proxy_hdr();
 			test_hdr_end();
 			test_verdict();
 			test_copy_len();

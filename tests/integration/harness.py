@@ -252,7 +252,7 @@ class Agent:
 class Nginx:
     """nginx with its own config, prefix and pid file; stopped by PID."""
 
-    def __init__(self, port, extra="", tls=None):
+    def __init__(self, port, extra="", tls=None, listen=""):
         self.dir = tempfile.mkdtemp(prefix="zs-nginx-")
         os.chmod(self.dir, 0o755)  # the worker runs as www-data
         www = os.path.join(self.dir, "www")
@@ -278,13 +278,13 @@ http {
   scgi_temp_path %(d)s/tmp;
   keepalive_requests 100000;
   server {
-    listen 127.0.0.1:%(p)d%(ssl)s;
+    listen 127.0.0.1:%(p)d%(listen)s%(ssl)s;
     root %(d)s/www;
     location /status/ { return 503; }
     %(extra)s
   }
 }
-""" % {"d": self.dir, "p": port, "extra": extra,
+""" % {"d": self.dir, "p": port, "extra": extra, "listen": listen and " " + listen,
        # tls: a Certificate; no http2 on the listener, so ALPN settles on http/1.1
        "ssl": " ssl;\n    ssl_certificate %s;\n    ssl_certificate_key %s" % (tls.cert, tls.key)
               if tls else ""})

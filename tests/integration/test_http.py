@@ -499,6 +499,69 @@ def test_binary_traffic_makes_no_spans():
         rec.close()
 
 
+PROXY_CLIENT = r"""
+import socket, struct, sys, time
+port, how = int(sys.argv[1]), sys.argv[2]
+v1 = b"PROXY TCP4 192.0.2.7 127.0.0.1 40001 %d\r\n" % port
+addrs = socket.inet_aton("192.0.2.7") + socket.inet_aton("127.0.0.1") + struct.pack("!HH", 40001, port)
+v2 = b"\r\n\r\n\x00\r\nQUIT\n" + bytes([0x21, 0x11]) + struct.pack("!H", len(addrs)) + addrs
+req = b"GET /proxied/%s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n" % (how.encode(), port)
+c = socket.create_connection(("127.0.0.1", port))
+if how == "v1-alone":  # the header in a segment of its own, read apart
+    c.sendall(v1)
+    time.sleep(0.3)
+    c.sendall(req)
+else:
+    c.sendall((v1 if how == "v1-with" else v2) + req)
+got = b""
+while True:
+    d = c.recv(65536)
+    if not d:
+        break
+    got += d
+assert got.startswith(b"HTTP/1.1 200"), got
+print("ok")
+"""
+
+
+def test_http_behind_a_proxy_protocol_header():
+    """A load balancer (HAProxy, a cloud one) opens each connection with a
+    PROXY protocol header: nginx with `listen ... proxy_protocol`. The
+    connection is judged by the HTTP after the header: v1 (curl
+    --haproxy-protocol, two requests on one connection; a raw client with
+    the header and request in one write; one with the header in a segment
+    of its own) and v2 (binary). SERVER spans in nginx, CLIENT spans in the
+    clients. Before, these connections were let go as neither HTTP nor TLS:
+    no spans at all."""
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    ngx = Nginx(port, extra="location /proxied/ { return 200 \"ok\\n\"; }", listen="proxy_protocol")
+    try:
+        r = run(["curl", "-sS", "--haproxy-protocol", "http://127.0.0.1:%d/proxied/curl-a" % port,
+                 "http://127.0.0.1:%d/proxied/curl-b" % port])
+        assert r.returncode == 0 and r.stdout == "ok\nok\n", r
+        hows = ["v1-with", "v1-alone", "v2"]
+        for how in hows:
+            r = run([PY, "-c", PROXY_CLIENT, str(port), how], timeout=30)
+            assert r.returncode == 0 and "ok" in r.stdout, (how, r)
+        paths = sorted(["/proxied/curl-a", "/proxied/curl-b"] + ["/proxied/" + h for h in hows])
+        spans = rec.wait(lambda s: s["attrs"].get("url.path", "").startswith("/proxied/"), 2 * len(paths))
+        time.sleep(0.5)
+        spans = rec.wait(lambda s: True, 2 * len(paths) + 1, timeout=0.5)
+        for kind in ("SERVER", "CLIENT"):
+            got = sorted(s["attrs"]["url.path"] for s in by_kind(spans, kind))
+            assert got == paths, (kind, got, dump(spans))
+        for s in spans:
+            check_span_sanity(s)
+            assert s["attrs"]["http.response.status_code"] == 200, s
+        m = agent.assert_no_loss()
+        assert m['zerospan_kernel_conns_let_go_total{reason="not_http_nor_tls"}'] == 0, m
+    finally:
+        ngx.stop()
+        agent.stop()
+
+
 def test_admin_endpoint_and_clean_exit():
     port = free_port()
     rec = Receiver()
@@ -651,6 +714,7 @@ TESTS = [
     test_request_one_byte_per_send,
     test_reset_mid_response_is_an_error,
     test_binary_traffic_makes_no_spans,
+    test_http_behind_a_proxy_protocol_header,
     test_admin_endpoint_and_clean_exit,
     test_sigkill_leaves_nothing_attached,
     test_bad_flags_and_env_give_clear_errors,
