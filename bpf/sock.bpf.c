@@ -576,18 +576,41 @@ static __always_inline void zs_note_rx(__u64 id, const struct zs_pending *p)
 }
 
 /*
- * The length of the PROXY protocol header the len bytes at user address buf
- * start with, or 0 (zs_proxy_hdr_len on their first bytes, read into
- * s->payload). Once per connection, on its first chunk. A global function:
+ * The length of the PROXY protocol header that the len bytes of p (a
+ * connection's first chunk, one buffer) start with, or 0 (zs_proxy_hdr_len
+ * on their first bytes, read into s->payload). A server that read one
+ * announces the connection and sends the header's bytes (PROXY record): the
+ * agent takes the load balancer's client from it. A global function:
  * verified once, apart from zs_capture's paths.
  */
-__noinline __u32 zs_proxy_hdr_at(struct zs_scratch *s, __u64 buf, __u64 len)
+__noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
+				const struct zs_pending *p, __u64 len, __u64 id)
 {
-	__u32 n = len < ZS_PROXY_V1_MAX ? (__u32)len : ZS_PROXY_V1_MAX;
+	__u32 n = len < ZS_PROXY_V1_MAX ? (__u32)len : ZS_PROXY_V1_MAX, hl;
+	struct zs_proxy_event *ev;
 
-	if (!s || n < 8 || bpf_probe_read_user(s->payload, n, (void *)buf))
+	if (!s || !st || !p || n < 8 || bpf_probe_read_user(s->payload, n, (void *)p->buf))
 		return 0;
-	return zs_proxy_hdr_len(s->payload, n);
+	hl = zs_proxy_hdr_len(s->payload, n);
+	if (!hl || p->dir != ZS_DIR_INGRESS || st->role != ZS_ROLE_SERVER)
+		return hl;
+	if (!st->announced) {
+		if (zs_emit_conn(p->cookie, (const struct sock *)p->sk, st->role, st->tls, id))
+			return hl;
+		st->announced = 1;
+	}
+	ev = bpf_ringbuf_reserve(&events, sizeof(*ev), 0);
+	if (!ev) {
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+		return hl;
+	}
+	zs_hdr_fill(&ev->hdr, ZS_EV_PROXY, sizeof(*ev), id, p->cookie);
+	ev->len = hl < n ? hl : n;
+	__builtin_memset(ev->_pad, 0, sizeof(ev->_pad));
+	if (bpf_probe_read_kernel(ev->bytes, sizeof(ev->bytes), s->payload))
+		ev->len = 0;
+	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
+	return hl;
 }
 
 /* zs_io_done: the bytes were a TLS library call's ciphertext */
@@ -620,11 +643,12 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 
 	/* A PROXY protocol header first (a load balancer's): the connection is
 	 * judged by what follows it, in this chunk or the next, whose bytes
-	 * are then the first (the stream's positions leave the header out).
+	 * are then the first (the stream's positions leave the header out;
+	 * the header goes to the agent in a PROXY record).
 	 * Buffers given as iovecs are not shifted: such a chunk is judged as it
 	 * starts. */
 	if (first && ZS_OP_IS_FLAT(p.op)) {
-		__u32 hl = zs_proxy_hdr_at(s, p.buf, len);
+		__u32 hl = zs_proxy_first(s, st, &p, len, id);
 
 		if (hl >= len)
 			return 0;

@@ -28,7 +28,8 @@
 	X(EXEC, 5)     /* a process called exec: look for TLS libraries in it */ \
 	X(LISTEN, 6)   /* a socket started listening (zs_conn_event layout) */   \
 	X(UNLISTEN, 7) /* a listening socket closed (zs_conn_event layout) */    \
-	X(DLOPEN, 8)   /* the dynamic loader changed the process's libraries */
+	X(DLOPEN, 8)   /* the dynamic loader changed the process's libraries */  \
+	X(PROXY, 9)    /* a server read a PROXY protocol header first */
 
 enum zs_event_type {
 #define ZS_X(name, val) ZS_EV_##name = val,
@@ -221,6 +222,18 @@ struct zs_close_event {
 	__u32 _pad;
 };
 _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
+
+/* PROXY: the PROXY protocol header (v1 or v2) a server read at a
+ * connection's start, its first len bytes: who the load balancer's client
+ * was. Sent after the connection's CONN record. */
+#define ZS_PROXY_HDR_MAX 112
+struct zs_proxy_event {
+	struct zs_event_hdr hdr;
+	__u16 len;
+	__u8 _pad[6];
+	__u8 bytes[ZS_PROXY_HDR_MAX];
+};
+_Static_assert(sizeof(struct zs_proxy_event) == 152, "zs_proxy_event size");
 
 /* EXEC: hdr.pid called exec (TLS libraries may have come with it).
  * DLOPEN: hdr.pid's dynamic loader ran its dlopen/dlclose hook. */

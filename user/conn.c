@@ -9,6 +9,7 @@
 #include "log.h"
 #include "metrics.h"
 #include "procinfo.h"
+#include "proxy_proto.h"
 #include "span.h"
 
 #include <arpa/inet.h>
@@ -37,6 +38,7 @@ struct zs_conn {
 	bool resp_informational;
 	uint16_t family, lport, rport;
 	char laddr[48], raddr[48]; /* as text: formatted once, used by every span */
+	char proxied[48];	   /* the client a PROXY protocol header named, or "" */
 	uint8_t raddr_bin[16];	   /* IPv4 mapped */
 	uint32_t netns;
 	uint32_t pid, ppid;
@@ -712,7 +714,8 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 		if (!s->server_address[0])
 			zs_strlcpy(s->server_address, local, sizeof(s->server_address));
 		s->server_port = host_port ? host_port : c->lport;
-		zs_strlcpy(s->client_address, remote, sizeof(s->client_address));
+		zs_strlcpy(s->client_address, c->proxied[0] ? c->proxied : remote,
+			   sizeof(s->client_address));
 	} else {
 		if (!s->server_address[0])
 			zs_strlcpy(s->server_address, remote, sizeof(s->server_address));
@@ -904,6 +907,14 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
 			    ev->start != ZS_START_NONE);
 	zs_gauge_set(header_hold_bytes, zs_http_hold_used);
+}
+
+void zs_conn_on_proxy(const struct zs_proxy_event *ev)
+{
+	struct zs_conn *c = lookup(ev->hdr.cookie);
+
+	if (c && zs_proxy_source(ev->bytes, ev->len, c->proxied, sizeof(c->proxied)) != 0)
+		c->proxied[0] = 0;
 }
 
 void zs_conn_on_close(const struct zs_close_event *ev)

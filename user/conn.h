@@ -29,6 +29,9 @@ void zs_conn_table_fini(void);
 void zs_conn_on_open(const struct zs_conn_event *ev);
 void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload);
 void zs_conn_on_close(const struct zs_close_event *ev);
+/* A PROXY record: the connection's SERVER spans name the load balancer's
+ * client as client.address. */
+void zs_conn_on_proxy(const struct zs_proxy_event *ev);
 
 /* Forgets connections idle since before now - idle_timeout. */
 void zs_conn_expire(uint64_t now_mono_ns);

@@ -58,6 +58,14 @@ int zs_events_validate(const void *data, size_t size)
 		if (size != sizeof(struct zs_conn_event))
 			return -1;
 		return h.type;
+	case ZS_EV_PROXY: {
+		struct zs_proxy_event ev;
+
+		if (size != sizeof(ev))
+			return -1;
+		memcpy(&ev, data, sizeof(ev));
+		return ev.len <= ZS_PROXY_HDR_MAX ? ZS_EV_PROXY : -1;
+	}
 	}
 	return -1;
 }
@@ -111,6 +119,13 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 
 		memcpy(&ev, data, sizeof(ev));
 		zs_tls_on_dlopen(ev.hdr.pid, zs_now_ns(CLOCK_MONOTONIC));
+		break;
+	}
+	case ZS_EV_PROXY: {
+		struct zs_proxy_event ev;
+
+		memcpy(&ev, data, sizeof(ev));
+		zs_conn_on_proxy(&ev);
 		break;
 	}
 	default:

@@ -10,18 +10,15 @@
 #include <string.h>
 
 struct zs_counters zs_metrics;
+
+/* The names and the help texts of an X(name, help) list, as two tables. */
+#define ZS_NAME_OF(name, help) #name,
+#define ZS_HELP_OF(name, help) help,
+
 static zs_kernel_drops_fn kernel_source;
 
-static const char *const drop_names[] = {
-#define ZS_X(name, help) #name,
-	ZS_DROP_CAUSES(ZS_X)
-#undef ZS_X
-};
-static const char *const drop_help[] = {
-#define ZS_X(name, help) help,
-	ZS_DROP_CAUSES(ZS_X)
-#undef ZS_X
-};
+static const char *const drop_names[] = { ZS_DROP_CAUSES(ZS_NAME_OF) };
+static const char *const drop_help[] = { ZS_DROP_CAUSES(ZS_HELP_OF) };
 
 static zs_kernel_drops_fn inject_source, let_go_source;
 static zs_metrics_extra_fn extra_source;
@@ -31,17 +28,8 @@ void zs_metrics_set_extra(zs_metrics_extra_fn fn)
 	extra_source = fn;
 }
 
-static const char *const inject_names[] = {
-#define ZS_X(name, help) #name,
-	ZS_INJECT_RESULTS(ZS_X)
-#undef ZS_X
-};
-
-static const char *const inject_help[] = {
-#define ZS_X(name, help) help,
-	ZS_INJECT_RESULTS(ZS_X)
-#undef ZS_X
-};
+static const char *const inject_names[] = { ZS_INJECT_RESULTS(ZS_NAME_OF) };
+static const char *const inject_help[] = { ZS_INJECT_RESULTS(ZS_HELP_OF) };
 
 void zs_metrics_set_kernel_source(zs_kernel_drops_fn fn)
 {
@@ -53,17 +41,8 @@ void zs_metrics_set_inject_source(zs_kernel_drops_fn fn)
 	inject_source = fn;
 }
 
-static const char *const let_go_names[] = {
-#define ZS_X(name, help) #name,
-	ZS_LET_GO_REASONS(ZS_X)
-#undef ZS_X
-};
-
-static const char *const let_go_help[] = {
-#define ZS_X(name, help) help,
-	ZS_LET_GO_REASONS(ZS_X)
-#undef ZS_X
-};
+static const char *const let_go_names[] = { ZS_LET_GO_REASONS(ZS_NAME_OF) };
+static const char *const let_go_help[] = { ZS_LET_GO_REASONS(ZS_HELP_OF) };
 
 void zs_metrics_set_let_go_source(zs_kernel_drops_fn fn)
 {

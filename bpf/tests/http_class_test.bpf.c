@@ -25,20 +25,7 @@ int test_classify(struct zs_t_classify *ctx)
 	for (i = 0; i < ZS_CLASSIFY_LEN; i++)
 		buf[i] = ctx->buf[i];
 	ctx->result = zs_classify_start(buf, ctx->n);
-	return 0;
-}
-
-/* zs_t_classify's buffer and length in, zs_first_is_opaque's answer out */
-SEC("syscall")
-int test_first_opaque(struct zs_t_classify *ctx)
-{
-	__u8 buf[ZS_CLASSIFY_LEN];
-	__u32 i;
-
-#pragma unroll
-	for (i = 0; i < ZS_CLASSIFY_LEN; i++)
-		buf[i] = ctx->buf[i];
-	ctx->result = zs_first_is_opaque(buf, ctx->n);
+	ctx->opaque = zs_first_is_opaque(buf, ctx->n);
 	return 0;
 }
 

@@ -17,7 +17,9 @@
 struct zs_t_classify {
 	__u8 buf[ZS_T_CLASSIFY_LEN];
 	__u32 n;
-	__u32 result;
+	__u32 result; /* zs_classify_start() */
+	__u32 opaque; /* zs_first_is_opaque() */
+	__u32 _pad;
 };
 
 struct zs_t_scan {

@@ -117,9 +117,9 @@ static void test_first_opaque(void)
 
 		memcpy(c.buf, cases[i].s, cases[i].n);
 		c.n = cases[i].n;
-		run("test_first_opaque", &c, sizeof(c));
-		CHECK(c.result == cases[i].want, "first_is_opaque case %zu = %u, want %u", i,
-		      c.result, cases[i].want);
+		run("test_classify", &c, sizeof(c));
+		CHECK(c.opaque == cases[i].want, "first_is_opaque case %zu = %u, want %u", i,
+		      c.opaque, cases[i].want);
 	}
 }
 

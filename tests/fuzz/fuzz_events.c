@@ -2,9 +2,9 @@
 /*
  * libFuzzer target: ringbuf records into the agent (validation, connection
  * table, pairing, span building). The input is a small program: each step
- * opens, feeds (with the kernel's context, inserted or handed off) or
- * closes one of four connections, expires the table, or hands raw bytes to
- * the record validator. Spans are built and freed.
+ * opens, feeds (with the kernel's context, inserted or handed off), gives a
+ * PROXY protocol header to or closes one of four connections, expires the
+ * table, or hands raw bytes to the record validator. Spans are built and freed.
  */
 #include "conn.h"
 #include "events.h"
@@ -118,6 +118,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *p, size_t n)
 		case 2: {
 			struct zs_close_event ev = { 0 };
 
+			if (op & 0x80) { /* a PROXY protocol header the server read */
+				struct zs_proxy_event pe = { 0 };
+				size_t len = take(&p, &n) % (ZS_PROXY_HDR_MAX + 1);
+
+				if (len > n)
+					len = n;
+				pe.hdr.type = ZS_EV_PROXY;
+				pe.hdr.size = sizeof(pe);
+				pe.hdr.ts_ns = now;
+				pe.hdr.cookie = cookie;
+				pe.len = (uint16_t)len;
+				memcpy(pe.bytes, p, len);
+				p += len;
+				n -= len;
+				zs_events_handle(NULL, &pe, sizeof(pe));
+				break;
+			}
 			ev.hdr.type = ZS_EV_CLOSE;
 			ev.hdr.size = sizeof(ev);
 			ev.hdr.ts_ns = now;

@@ -531,8 +531,9 @@ def test_http_behind_a_proxy_protocol_header():
     --haproxy-protocol, two requests on one connection; a raw client with
     the header and request in one write; one with the header in a segment
     of its own) and v2 (binary). SERVER spans in nginx, CLIENT spans in the
-    clients. Before, these connections were let go as neither HTTP nor TLS:
-    no spans at all."""
+    clients; a SERVER span's client.address is the client the header names
+    (network.peer.address stays the balancer). Before, these connections
+    were let go as neither HTTP nor TLS: no spans at all."""
     port = free_port()
     rec = Receiver()
     agent = Agent(rec, ports=[port])
@@ -555,6 +556,11 @@ def test_http_behind_a_proxy_protocol_header():
         for s in spans:
             check_span_sanity(s)
             assert s["attrs"]["http.response.status_code"] == 200, s
+        # the load balancer's client, from the header; the peer is the balancer
+        for s in by_kind(spans, "SERVER"):
+            want = "127.0.0.1" if "curl" in s["attrs"]["url.path"] else "192.0.2.7"
+            assert s["attrs"]["client.address"] == want, s
+            assert s["attrs"]["network.peer.address"] == "127.0.0.1", s
         m = agent.assert_no_loss()
         assert m['zerospan_kernel_conns_let_go_total{reason="not_http_nor_tls"}'] == 0, m
     finally:

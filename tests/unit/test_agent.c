@@ -9,6 +9,7 @@
 #include "otlp.pb-c.h"
 #include "print.h"
 #include "procinfo.h"
+#include "proxy_proto.h"
 #include "span.h"
 #include "zerospan_abi.h"
 #include "zs_test.h"
@@ -732,6 +733,67 @@ static void test_injected_in_data(void)
 	conns_end();
 }
 
+/* The load balancer's client a PROXY protocol header names: v1 text, v2
+ * binary; the headers that name none, and broken ones, give -1 and "". */
+static void test_proxy_source(void)
+{
+	static const uint8_t v2_head[12] = { '\r', '\n', '\r', '\n', 0,	  '\r',
+					     '\n', 'Q',	 'U',  'I',  'T', '\n' };
+	static const uint8_t v4_addrs[12] = { 192, 0, 2, 7, 127, 0, 0, 1, 0x9c, 0x41, 0x1f, 0x90 };
+	uint8_t v2[16 + 36];
+	char out[48];
+	const char *v1 = "PROXY TCP4 192.0.2.7 127.0.0.1 40001 8080\r\n";
+	const char *v1_6 = "PROXY TCP6 2001:db8::1 ::1 40001 8080\r\n";
+	const char *bad = "PROXY TCP4 999.0.2.7 127.0.0.1 1 2\r\n";
+	const char *mixed = "PROXY TCP6 192.0.2.7 ::1 1 2\r\n";
+
+	CHECK(zs_proxy_source((const uint8_t *)v1, strlen(v1), out, sizeof(out)) == 0 &&
+		      strcmp(out, "192.0.2.7") == 0,
+	      "v1 TCP4: '%s'", out);
+	CHECK(zs_proxy_source((const uint8_t *)v1_6, strlen(v1_6), out, sizeof(out)) == 0 &&
+		      strcmp(out, "2001:db8::1") == 0,
+	      "v1 TCP6: '%s'", out);
+	CHECK(zs_proxy_source((const uint8_t *)"PROXY UNKNOWN\r\n", 15, out, sizeof(out)) == -1 &&
+		      out[0] == 0,
+	      "v1 UNKNOWN");
+	CHECK(zs_proxy_source((const uint8_t *)bad, strlen(bad), out, sizeof(out)) == -1 &&
+		      out[0] == 0,
+	      "v1 bad address");
+	CHECK(zs_proxy_source((const uint8_t *)v1, 20, out, sizeof(out)) == -1, "v1 cut short");
+	CHECK(zs_proxy_source((const uint8_t *)mixed, strlen(mixed), out, sizeof(out)) == -1,
+	      "v1 TCP6 with an IPv4 address");
+
+	memcpy(v2, v2_head, 12);
+	v2[12] = 0x21; /* v2, PROXY */
+	v2[13] = 0x11; /* TCP over IPv4 */
+	v2[14] = 0;
+	v2[15] = 12;
+	memcpy(v2 + 16, v4_addrs, sizeof(v4_addrs));
+	CHECK(zs_proxy_source(v2, 28, out, sizeof(out)) == 0 && strcmp(out, "192.0.2.7") == 0,
+	      "v2 TCP4: '%s'", out);
+	CHECK(zs_proxy_source(v2, 27, out, sizeof(out)) == -1, "v2 addresses cut short");
+	v2[13] = 0x21; /* TCP over IPv6 */
+	v2[15] = 36;
+	memset(v2 + 16, 0, 36);
+	v2[16] = 0x20;
+	v2[17] = 0x01;
+	v2[18] = 0x0d;
+	v2[19] = 0xb8;
+	v2[31] = 1;
+	CHECK(zs_proxy_source(v2, sizeof(v2), out, sizeof(out)) == 0 &&
+		      strcmp(out, "2001:db8::1") == 0,
+	      "v2 TCP6: '%s'", out);
+	v2[12] = 0x20; /* LOCAL: the balancer's own connection, no client */
+	CHECK(zs_proxy_source(v2, sizeof(v2), out, sizeof(out)) == -1, "v2 LOCAL");
+	v2[12] = 0x21;
+	v2[13] = 0x12; /* UDP */
+	CHECK(zs_proxy_source(v2, sizeof(v2), out, sizeof(out)) == -1, "v2 UDP");
+	v2[13] = 0x21;
+	v2[4] = 1;
+	CHECK(zs_proxy_source(v2, sizeof(v2), out, sizeof(out)) == -1, "v2 bad signature");
+	CHECK(zs_proxy_source(v2, 0, out, sizeof(out)) == -1, "nothing");
+}
+
 /* Addresses as spans show them: IPv4 dotted quads of every digit count,
  * IPv6 in its usual form. */
 static void test_address_strings(void)
@@ -806,6 +868,7 @@ int main(void)
 	test_tables_grow_and_shrink();
 	test_injected_in_data();
 	test_address_strings();
+	test_proxy_source();
 	test_host_ports();
 	return zs_test_done("test_agent");
 }
