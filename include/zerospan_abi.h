@@ -227,6 +227,11 @@ _Static_assert(sizeof(struct zs_close_event) == 56, "zs_close_event size");
  * connection's start, its first len bytes: who the load balancer's client
  * was. Sent after the connection's CONN record. */
 #define ZS_PROXY_HDR_MAX 112
+/* A v2 header's first 12 bytes ("\r\n\r\n\0\r\nQUIT\n"), as an initializer. */
+#define ZS_PROXY_V2_SIG                                                         \
+	{                                                                       \
+		'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n' \
+	}
 struct zs_proxy_event {
 	struct zs_event_hdr hdr;
 	__u16 len;

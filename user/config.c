@@ -19,7 +19,6 @@ static const char *env_get(char *const *env, const char *name)
 	return NULL;
 }
 
-/* Parses a whole decimal number in [lo, hi]. */
 /* "on" or "off" into *out; else -1 with a message naming the flag */
 static int parse_on_off(const char *flag, const char *v, bool *out, char *err, size_t errlen)
 {
@@ -31,6 +30,7 @@ static int parse_on_off(const char *flag, const char *v, bool *out, char *err, s
 	return 0;
 }
 
+/* Parses a whole decimal number in [lo, hi]. */
 static int parse_u32(const char *s, uint32_t lo, uint32_t hi, uint32_t *out)
 {
 	char *end;

@@ -1,12 +1,12 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "proxy_proto.h"
 
+#include "zerospan_abi.h"
+
 #include <arpa/inet.h>
 #include <string.h>
 
-static const uint8_t v2_sig[12] = {
-	'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n'
-};
+static const uint8_t v2_sig[12] = ZS_PROXY_V2_SIG;
 
 /* "PROXY TCP4 <src> <dst> <sport> <dport>\r\n" (or TCP6). */
 static int source_v1(const uint8_t *b, size_t n, char *out, size_t cap)

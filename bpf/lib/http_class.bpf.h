@@ -83,9 +83,7 @@ static __always_inline int zs_hdr_end_step(__u32 *rolling, __u8 c)
  */
 static __always_inline __u32 zs_proxy_hdr_len(const __u8 *b, __u32 n)
 {
-	static const char v2[12] = {
-		'\r', '\n', '\r', '\n', 0, '\r', '\n', 'Q', 'U', 'I', 'T', '\n'
-	};
+	static const char v2[12] = ZS_PROXY_V2_SIG;
 	__u32 i;
 
 	if (n >= 16 && b[0] == '\r') {
