@@ -36,9 +36,8 @@ stop_agents() {
   [ -n "$pb" ] && kill "$pb" 2>/dev/null && wait "$pb" 2>/dev/null
   pa=; pb=
 }
-stats_was=
-trap 'stop_agents; kill $ngx $ngx_sink 2>/dev/null; wait $ngx $ngx_sink 2>/dev/null; rm -rf "$dir"
-  [ -n "$stats_was" ] && sysctl -qw kernel.bpf_stats_enabled="$stats_was"' EXIT
+. scripts/bench-kstats.sh
+trap 'stop_agents; kill $ngx $ngx_sink 2>/dev/null; wait $ngx $ngx_sink 2>/dev/null; rm -rf "$dir"; kstats_off' EXIT
 
 start() { # VAR build admin-port log: starts the agent (a child of this shell), its pid in VAR
   OTEL_EXPORTER_OTLP_ENDPOINT="http://127.0.0.1:$sink" "$2" --admin-addr="127.0.0.1:$3" \
@@ -49,26 +48,9 @@ start() { # VAR build admin-port log: starts the agent (a child of this shell), 
 }
 # run time of all of a process's threads, in ns
 runtime() { cat /proc/"$1"/task/*/schedstat | awk '{s += $1} END {printf "%.0f", s}'; }
-# KSTATS: "id run_time_ns run_cnt" of each BPF program the process holds
-progs() {
-  local f
-  for f in /proc/"$1"/fdinfo/*; do
-    awk '/^prog_id:/ {i = $2} /^run_time_ns:/ {t = $2} /^run_cnt:/ {c = $2} END {if (i) print i, t + 0, c + 0}' "$f" 2>/dev/null
-  done | sort -u
-}
 kstats=${KSTATS:-0}
-if [ "$kstats" = 1 ]; then
-  stats_was=$(sysctl -n kernel.bpf_stats_enabled)
-  sysctl -qw kernel.bpf_stats_enabled=1
-fi
+[ "$kstats" = 1 ] && kstats_on
 : >"$dir/kstats"
-# appends "build name ns runs" for the programs a process ran between two progs snapshots
-kdelta() {
-  join <(sort "$2") <(sort "$3") | while read -r id t0 c0 t1 c1; do
-    [ "$c1" -gt "$c0" ] || continue
-    echo "$1 $(bpftool prog show id "$id" -j | /usr/bin/python3 -c 'import json,sys; print(json.load(sys.stdin)["name"])') $((t1 - t0)) $((c1 - c0))"
-  done >>"$dir/kstats"
-}
 
 conns=$(( (rate + 199) / 200 ))
 echo 'function delay() return 5 end' > "$dir/pace.lua"
@@ -85,10 +67,10 @@ for r in $(seq "$rounds"); do
   wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "${wrk_hdr[@]}" "http://127.0.0.1:$port/index.html" \
     >"$dir/wrk.out" & w=$!
   sleep 1; a0=$(runtime "$pa"); b0=$(runtime "$pb")
-  [ "$kstats" = 1 ] && { progs "$pa" >"$dir/pa0"; progs "$pb" >"$dir/pb0"; }
+  [ "$kstats" = 1 ] && { kstats_snap "$pa" >"$dir/pa0"; kstats_snap "$pb" >"$dir/pb0"; }
   sleep $((secs - 2)); a1=$(runtime "$pa"); b1=$(runtime "$pb")
-  [ "$kstats" = 1 ] && { progs "$pa" >"$dir/pa1"; progs "$pb" >"$dir/pb1"
-    kdelta A "$dir/pa0" "$dir/pa1"; kdelta B "$dir/pb0" "$dir/pb1"; }
+  [ "$kstats" = 1 ] && { kstats_snap "$pa" >"$dir/pa1"; kstats_snap "$pb" >"$dir/pb1"
+    { kstats_delta A "$dir/pa0" "$dir/pa1"; kstats_delta B "$dir/pb0" "$dir/pb1"; } >>"$dir/kstats"; }
   wait "$w"
   rps=$(awk '/Requests\/sec/ {print $2}' "$dir/wrk.out")
   line=$(awk -v a=$((a1 - a0)) -v b=$((b1 - b0)) -v r="$rps" -v s=$((secs - 2)) -v first="$([ $((r % 2)) = 1 ] && echo A || echo B)" \

@@ -21,6 +21,9 @@
 # their context), agent CPU (over each run but its first and last second)
 # and RSS. SUMMARY=file appends the run's figures to file as one
 # tab-separated line (scripts/bench-matrix.sh makes its table of them).
+# KSTATS=1: also what each of the agent's kernel programs costs per request
+# (runs, ns per run: the kernel's bpf_stats over the with-agent runs' steady
+# middle); the account itself slows every run a little.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-3}; secs=${2:-8}; conns=${3:-50}; scheme=${SCHEME:-http}; rate=${RATE:-}
@@ -42,9 +45,11 @@ bench_nginx_conf "$dir" "$port" "$sink" "$tls"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
 nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!
 agent_pid=
+. scripts/bench-kstats.sh
 cleanup() {
   [ -n "$agent_pid" ] && kill "$agent_pid" 2>/dev/null && wait "$agent_pid" 2>/dev/null
   kill "$ngx" "$ngx_sink" 2>/dev/null; wait "$ngx" "$ngx_sink" 2>/dev/null; rm -rf "$dir"
+  kstats_off
 }
 trap cleanup EXIT
 sleep 0.5
@@ -85,6 +90,9 @@ start_agent() {
   echo "agent did not start"; cat "$dir/agent.err"; exit 1
 }
 
+kstats=${KSTATS:-0}
+[ "$kstats" = 1 ] && kstats_on
+: >"$dir/kstats"; kreq=0
 rps "$port" >/dev/null  # warm-up
 worker=$(pgrep -P "$ngx" | head -1)
 start_agent
@@ -107,9 +115,18 @@ for r in $(seq "$rounds"); do
   # last second left out): what it spends per request, not what a new wrk
   # process costs it once (its TLS library is looked up and probed).
   rps >"$dir/rps.out" & rps_pid=$!
-  sleep 1; t0=$(cpu_ticks "$agent_pid"); sleep "$((secs - 2))"; t1=$(cpu_ticks "$agent_pid")
+  sleep 1; t0=$(cpu_ticks "$agent_pid")
+  [ "$kstats" = 1 ] && kstats_snap "$agent_pid" >"$dir/k0"
+  sleep "$((secs - 2))"; t1=$(cpu_ticks "$agent_pid")
+  [ "$kstats" = 1 ] && kstats_snap "$agent_pid" >"$dir/k1"
   wait "$rps_pid"
   read -r w p50 p99 wcpu <"$dir/rps.out"; with+=("$w"); w50+=("$p50"); w99+=("$p99")
+  # the programs' runs over the same seconds as the agent's CPU; the requests
+  # in them taken at the run's rate
+  if [ "$kstats" = 1 ]; then
+    kstats_delta "$r" "$dir/k0" "$dir/k1" >>"$dir/kstats"
+    kreq=$(awk -v a="$kreq" -v w="$w" -v s="$((secs - 2))" 'BEGIN {printf "%.0f", a + w * s}')
+  fi
   n1=$(cpu_ticks "$worker")
   wsrv+=("$(per_req_us "$(awk -v t=$((n1 - n0)) -v hz="$hz" 'BEGIN {print t / hz}')" "$w")")
   wcli+=("$(per_req_us "$wcpu" "$w")")
@@ -152,6 +169,16 @@ printf '| agent RSS at end / peak | %.1f / %.1f MiB |\n' "$rss_mb" "$hwm_mb"
 printf '| spans created / exported (whole run) | %s / %s |\n' "$spans" "$exported"
 printf '| kernel drops / stream gaps / queue-full drops | %s / %s / %s |\n' "$drops" "$gaps" "$qdrop"
 printf '| traceparent injected into wrk requests (whole run) | %s |\n' "${injected:-0 (injection off)}"
+if [ "$kstats" = 1 ]; then
+  # lines "round name ns runs", one per program and with-agent run
+  echo
+  echo "| kernel program (bpf_stats, with-agent runs) | runs per request | ns per run | ns per request |"
+  echo "|---|---|---|---|"
+  awk -v req="$kreq" '{t[$2] += $3; c[$2] += $4}
+    END {for (p in t) printf "%s %.2f %.0f %.0f\n", p, c[p] / req, t[p] / c[p], t[p] / req}' "$dir/kstats" |
+    sort -k4,4 -n -r | awk '{all += $4; printf "| %s | %s | %s | %s |\n", $1, $2, $3, $4}
+      END {printf "| all | | | %d |\n", all}'
+fi
 if [ -n "${SUMMARY:-}" ]; then
   # scheme conn load base with ratio p50 p50 p99 p99 (without, with) nginx+us wrk+us agent%/1k rss peak drops gaps qfull
   printf '%s\t%s\t%s\t%.0f\t%.0f\t%.3f\t%s\t%s\t%s\t%s\t%.1f\t%.1f\t%.2f\t%.1f\t%.1f\t%s\t%s\t%s\n' \
