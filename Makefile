@@ -107,8 +107,11 @@ test-bpf:
 test-integration:
 	./tests/run-all.sh integration
 
-# Loads every BPF object through the verifier without attaching anything.
+# Loads every BPF object through the verifier without attaching anything,
+# and checks the agent's call chains against the 512-byte stack of kernels
+# that give programs no private stack (tests/bpf/stack_depth.py).
 verify: $(BPF_OBJS) $(BPFT_OBJS)
+	@python3 tests/bpf/stack_depth.py $(BPF_OBJS)
 	@for o in $^; do $(BPFTOOL) prog loadall $$o /sys/fs/bpf/zs-verify-$$$$ >/dev/null 2>&1 \
 	  && echo "verified $$o" && rm -rf /sys/fs/bpf/zs-verify-$$$$ || { echo "VERIFY FAILED $$o"; rm -rf /sys/fs/bpf/zs-verify-$$$$; exit 1; }; done
 

@@ -179,6 +179,9 @@ struct zs_scratch {
 	 * handed off (zs_tls_handoff), for zs_server_ctx */
 	struct zs_tuple_key tuple;
 	struct zs_kernel_ctx handoff;
+	/* not sent: the trace context headers found in payload
+	 * (zs_ctx_scan), for zs_server_ctx and zs_tls_handoff */
+	struct zs_tp_scan tps;
 };
 
 struct {
@@ -475,39 +478,58 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 #define ZS_SCAN_ENDED 1
 
 /*
+ * Finds the trace context headers in the got bytes of s->payload, into
+ * s->tps (lead_nl: the previous chunk ended a line, so one may start at 0).
+ * Here, in the program's own frame, not inside the global functions that
+ * use what it found: the scan's calls (bpf_loop, zs_tp_word, zs_tp_nl) take
+ * 176 bytes of stack, and under zs_server_ctx the deepest chain needed 688
+ * of the 512 a chain may have where the kernel gives the program no private
+ * stack (kernels before 6.13; uprobe programs on 6.18.44). The chain from
+ * here is at 512 exactly (tests/bpf/stack_depth.py).
+ */
+static __always_inline void zs_ctx_scan(struct zs_scratch *s, __u32 got, __u32 lead_nl)
+{
+	struct zs_tp_run r = { (const struct zs_tc_buf *)s->payload, &s->tps };
+
+	__builtin_memset(&s->tps, 0, sizeof(s->tps));
+	s->tps.n = got;
+	if (lead_nl && zs_tp_line_in(&s->tps, s->payload, 0))
+		return;
+	bpf_loop((got + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan_cb, &r, 0);
+}
+
+/*
  * A server read the start of a request: decide its trace context (the
  * request's valid traceparent, else a new trace), remember it for the
  * thread and process, and report it in the DATA event. more: a later chunk
  * of a header block whose start had no traceparent; a traceparent or B3
- * found there replaces the provisional new trace (lead_nl: the previous
- * chunk ended a line). A global function: the verifier checks it once, not
- * once per path of zs_capture (which then exceeded the 1M instruction budget).
+ * found there replaces the provisional new trace. s->tps: what zs_ctx_scan
+ * found in the got bytes. A global function: the verifier checks it once,
+ * not once per path of zs_capture (which then exceeded the 1M instruction
+ * budget).
  */
-__noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more, __u32 lead_nl)
+__noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 more)
 {
-	struct zs_tp_scan sc = {};
+	struct zs_tp_scan *sc;
 	struct zs_kernel_ctx *c;
 	__u64 proc_key = (id & 0xffffffff00000000ULL) | 0xffffffffULL;
 
 	if (!s || got > ZS_CAPTURE_MAX)
 		return 0;
 	c = &s->ev.ctx;
-	sc.buf = s->payload;
-	sc.n = got;
-	if (!lead_nl || !zs_tp_line(&sc, 0))
-		zs_tp_scan_run(&sc);
-	if (sc.count == 1 && zs_tp_parse(s->payload, sc.value, got, c) == 0) {
+	sc = &s->tps;
+	if (sc->count == 1 && zs_tp_parse(s->payload, sc->value, got, c) == 0) {
 		c->state = ZS_CTX_INCOMING;
 		if (sample_ignore_parent)
 			c->flags =
 				(c->flags & ~1) | zs_ratio_sampled(c->trace_id, sample_threshold);
-	} else if (sc.b3 || (sc.count && more)) {
+	} else if (sc->b3 || (sc->count && more)) {
 		/* B3 (userspace reads it), or an invalid traceparent in a later
 		 * chunk of a split block: userspace judges the whole block */
 		__builtin_memset(c, 0, sizeof(*c));
 		c->state = ZS_CTX_FOREIGN;
 	} else if (more) {
-		return sc.end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
+		return sc->end ? ZS_SCAN_ENDED : 0; /* nothing new in this chunk */
 	} else if (s->handoff.state != ZS_CTX_NONE) {
 		/* a TLS client on this host sent it: its context, handed off */
 		*c = s->handoff;
@@ -521,33 +543,26 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	}
 	/* for the thread (its injector and TLS handoff), then its process
 	 * (its other threads and children), in place (zs_ctx_put) */
-	zs_keep_tracestate(s, &sc, c, id, proc_key);
+	zs_keep_tracestate(s, sc, c, id, proc_key);
 	zs_ctx_put(id, c);
 	zs_ctx_put(proc_key, c);
-	return (sc.end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
+	return (sc->end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 
 /*
- * A TLS client sends a request (the first got bytes in s->payload) on the
- * connection s->tuple: it cannot carry an inserted traceparent, so its
- * context (zs_call_ctx, as the injector's) goes to the handoff map for a
- * server on this host, and to the agent in the request's DATA record (via
- * HANDOFF) for the CLIENT span. A
- * request with its own traceparent or B3 is left to its header. A global
- * function: verified once.
+ * A TLS client sends a request (the first bytes in s->payload, scanned into
+ * s->tps) on the connection s->tuple: it cannot carry an inserted
+ * traceparent, so its context (zs_call_ctx, as the injector's) goes to the
+ * handoff map for a server on this host, and to the agent in the request's
+ * DATA record (via HANDOFF) for the CLIENT span. A request with its own
+ * traceparent or B3 is left to its header. A global function: verified once.
  */
-__noinline int zs_tls_handoff(struct zs_scratch *s, __u32 got, __u64 id)
+__noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 {
-	struct zs_tp_scan sc = {};
 	struct zs_kernel_ctx c = {};
 	__u64 key = 0;
 
-	if (!s || got > ZS_CAPTURE_MAX)
-		return 0;
-	sc.buf = s->payload;
-	sc.n = got;
-	zs_tp_scan_run(&sc);
-	if (sc.count || sc.b3)
+	if (!s || s->tps.count || s->tps.b3)
 		return 0;
 	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return 0;
@@ -632,6 +647,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
 	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
+	int tls_req, server_req;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 	/* the socket's first bytes, on a connection seen from its start */
 	int first = p.op < ZS_OP_TLS_WRITE && st->http == ZS_HTTP_UNKNOWN &&
@@ -735,10 +751,17 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	else
 		__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
 	s->handoff.state = ZS_CTX_NONE;
-	if (make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got) {
+	/* a TLS request a client sends (zs_tls_handoff), or a request (or a
+	 * later chunk of its header block) a server reads (zs_server_ctx) */
+	tls_req = make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got;
+	server_req = make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
+		     (start == ZS_START_REQUEST || st->ctx_pending);
+	if (server_req || (tls_req && st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS))
+		zs_ctx_scan(s, got, (prev_rolling & 0xff) == '\n');
+	if (tls_req) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
 		if (st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS) {
-			zs_tls_handoff(s, got, id);
+			zs_tls_handoff(s, id);
 		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
 
@@ -748,10 +771,8 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 			}
 		}
 	}
-	if (make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
-	    (start == ZS_START_REQUEST || st->ctx_pending))
-		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST,
-						 (prev_rolling & 0xff) == '\n');
+	if (server_req)
+		st->ctx_pending = !zs_server_ctx(s, got, id, start != ZS_START_REQUEST);
 
 	/* Sent data carries the time the call began: the peer may have read it
 	 * (and ended its span) before this call returns, and a span must not end
