@@ -182,6 +182,10 @@ struct zs_scratch {
 	/* not sent: the trace context headers found in payload
 	 * (zs_ctx_scan), for zs_server_ctx and zs_tls_handoff */
 	struct zs_tp_scan tps;
+	/* not sent: the thread (pid_tgid) of the capture that last began to
+	 * use this buffer (zs_capture: a preempted uprobe program finds
+	 * another's). Only the thread itself writes its own id. */
+	__u64 owner;
 };
 
 struct {
@@ -485,7 +489,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
  * 176 bytes of stack, and under zs_server_ctx the deepest chain needed 688
  * of the 512 a chain may have where the kernel gives the program no private
  * stack (kernels before 6.13; uprobe programs on 6.18.44). The chain from
- * here is at 512 exactly (tests/bpf/stack_depth.py).
+ * here is the deepest: 496 bytes (tests/bpf/stack_depth.py).
  */
 static __always_inline void zs_ctx_scan(struct zs_scratch *s, __u32 got, __u32 lead_nl)
 {
@@ -635,13 +639,42 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
 #define ZS_IO_OPAQUE 2
 
 /*
+ * Sends the DATA record in s (got bytes of payload). owner: the thread of a
+ * uprobe program, which the kernel may preempt (a tracepoint's it cannot),
+ * or 0. If another capture on this CPU used s in the meantime (s->owner is
+ * no longer it), the record would carry some of its bytes: not sent, but
+ * counted; the agent sees the gap in this direction's positions and ends or
+ * drops the exchange. The output's own copy, after the test, is not
+ * covered. A global function: its frame is apart from the programs', which
+ * the deepest call chain adds to.
+ */
+__noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner)
+{
+	__u32 size;
+
+	if (!s)
+		return 0;
+	if (owner && s->owner != owner) {
+		zs_drop(ZS_DROP_SCRATCH_REUSED);
+		return 0;
+	}
+	zs_clamp_umax(got, ZS_CAPTURE_MAX);
+	size = sizeof(s->ev) + got;
+	if (bpf_ringbuf_output(&events, s, size, zs_rb_flags(size)))
+		zs_drop(ZS_DROP_RINGBUF_FULL);
+	return 0;
+}
+
+/*
  * Reports len bytes a socket operation or TLS call moved on connection st:
  * classifies, copies what is worth copying, decides a served request's
  * context, sends the DATA record (and the CONN record first). Returns
- * ZS_IO_OPAQUE or 0.
+ * ZS_IO_OPAQUE or 0. preemptible: called from a uprobe program, which
+ * (unlike a tracepoint's) the kernel may preempt, so that another thread's
+ * program on this CPU can rewrite the scratch buffer in the meantime.
  */
 static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u64 len,
-				      struct zs_conn_state *st)
+				      struct zs_conn_state *st, const int preemptible)
 {
 	struct zs_pending p = *pp;
 	struct zs_scratch *s;
@@ -656,6 +689,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)
 		return 0;
+	s->owner = id;
 
 	/* A PROXY protocol header first (a load balancer's): the connection is
 	 * judged by what follows it, in this chunk or the next, whose bytes
@@ -787,8 +821,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	s->ev.start = start;
 	st->pos[dir] += len;
 	zs_clamp_umax(got, ZS_CAPTURE_MAX);
-	if (bpf_ringbuf_output(&events, s, sizeof(s->ev) + got, zs_rb_flags(sizeof(s->ev) + got)))
-		zs_drop(ZS_DROP_RINGBUF_FULL);
+	zs_emit_data(s, got, preemptible ? id : 0);
 	return 0;
 }
 
@@ -817,7 +850,7 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, pp, (__u64)ret, st); /* which takes its own copy */
+	return zs_capture(id, pp, (__u64)ret, st, 0); /* which takes its own copy */
 }
 
 /*
@@ -1209,9 +1242,8 @@ SEC("uretprobe")
 int BPF_KRETPROBE(zs_tls_exit)
 {
 	__u64 id = bpf_get_current_pid_tgid(), rc = PT_REGS_RC(ctx), nbytes = 0, len;
-	struct zs_tls_call *tcp = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0,
-						       0),
-			   c;
+	struct zs_tls_call *tcp =
+		bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
 	struct zs_sock_ref ref = {}, *cached, *thread;
 	struct zs_pending p = {};
 	struct zs_ssl_key key = {};
@@ -1220,30 +1252,29 @@ int BPF_KRETPROBE(zs_tls_exit)
 
 	if (!tcp || !tcp->active)
 		return 0;
-	c = *tcp;
-	tcp->active = 0;
-	if (c.ret == ZS_TLS_RET_EX && (int)rc > 0 &&
-	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)c.nbytes)) {
+	tcp->active = 0; /* its fields stay: the thread's own, rewritten by its next call */
+	if (tcp->ret == ZS_TLS_RET_EX && (int)rc > 0 &&
+	    bpf_probe_read_user(&nbytes, sizeof(nbytes), (void *)tcp->nbytes)) {
 		zs_drop(ZS_DROP_READ_FAILED);
 		return 0;
 	}
-	len = zs_tls_ret_len(c.ret, rc, nbytes);
-	key.ssl = c.ssl;
+	len = zs_tls_ret_len(tcp->ret, rc, nbytes);
+	key.ssl = tcp->ssl;
 	key.tgid = id >> 32;
 	cached = bpf_map_lookup_elem(&ssl_conns, &key);
 	/* A socket the call used wins (zs_tls_match): the others are looked at
 	 * only without one. */
-	if (c.cookie) {
+	if (tcp->cookie) {
 		thread = NULL;
-		m = zs_tls_match(c.cookie, 0, 0, len);
+		m = zs_tls_match(tcp->cookie, 0, 0, len);
 	} else {
 		thread = bpf_map_lookup_elem(&thread_rx, &id);
-		m = zs_tls_match(0, zs_tls_ref_ok(cached, c.ssl, 1),
-				 zs_tls_ref_ok(thread, c.ssl, 0), len);
+		m = zs_tls_match(0, zs_tls_ref_ok(cached, tcp->ssl, 1),
+				 zs_tls_ref_ok(thread, tcp->ssl, 0), len);
 	}
 	if (m == ZS_TLS_MATCH_SYSCALL) {
-		ref.cookie = c.cookie;
-		ref.sk = c.sk;
+		ref.cookie = tcp->cookie;
+		ref.sk = tcp->sk;
 	} else if (m == ZS_TLS_MATCH_CACHE && cached) {
 		ref = *cached;
 	} else if (m == ZS_TLS_MATCH_THREAD && thread) {
@@ -1256,7 +1287,7 @@ int BPF_KRETPROBE(zs_tls_exit)
 	st = bpf_map_lookup_elem(&conns, &ref.cookie);
 	if (!st || st->ignored)
 		return 0;
-	zs_conn_mark_tls(st, c.ssl, id >> 32);
+	zs_conn_mark_tls(st, tcp->ssl, id >> 32);
 	/* the session's socket, stored when it is new or changed (an LRU
 	 * update per call costs more than the rest of a call without data) */
 	if (m != ZS_TLS_MATCH_CACHE &&
@@ -1264,13 +1295,13 @@ int BPF_KRETPROBE(zs_tls_exit)
 		bpf_map_update_elem(&ssl_conns, &key, &ref, BPF_ANY);
 	if (!len)
 		return 0;
-	p.buf = c.buf;
+	p.buf = tcp->buf;
 	p.sk = ref.sk;
 	p.cookie = ref.cookie;
-	p.dir = c.dir & 1;
+	p.dir = tcp->dir & 1;
 	p.op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
-	p.ts = c.ts;
-	zs_capture(id, &p, len, st);
+	p.ts = tcp->ts;
+	zs_capture(id, &p, len, st, 1);
 	return 0;
 }
 

@@ -221,8 +221,9 @@ static __always_inline void zs_counter_inc(void *map, __u32 key)
 {
 	__u64 *c = bpf_map_lookup_elem(map, &key);
 
+	/* atomic: uprobe programs can be preempted between a load and a store */
 	if (c)
-		*c += 1;
+		__sync_fetch_and_add(c, 1);
 }
 
 #endif
