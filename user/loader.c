@@ -49,6 +49,7 @@ struct zs_loader {
 	uint64_t rb_seen_ns;
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
+	int tls; /* the TLS programs are loaded (cfg->tls, unless the kernel refused them) */
 };
 
 static int drops_fd = -1, inject_stats_fd = -1, let_go_fd = -1;
@@ -454,13 +455,78 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
 	return 0;
 }
 
+/*
+ * Opens the kernel side and sets what it is loaded with: the agent's
+ * settings, the TLS programs (tls: loaded and used, or not loaded), how
+ * sends are timed. ZEROSPAN_FAULT_TLS_LOAD=1 (tests only) gives the TLS
+ * return program a type the kernel refuses, as a kernel refusing the TLS
+ * programs would.
+ */
+static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int tls, int send_begin,
+			uint64_t rb_bytes)
+{
+	struct bpf_program *prog;
+	int ncpu;
+
+	l->skel = sock_bpf__open();
+	if (!l->skel) {
+		int err = -errno;
+
+		log_error("open BPF object: %s", strerror(-err));
+		return err;
+	}
+	l->skel->rodata->agent_tgid = (uint32_t)getpid();
+	l->skel->rodata->capture_size = cfg->capture_size;
+	ncpu = libbpf_num_possible_cpus();
+	l->skel->rodata->wakeup_bytes =
+		rb_bytes / ZS_WAKEUP_SHARE / (uint64_t)(ncpu > 0 ? ncpu : 1);
+	l->skel->rodata->filter_pids = cfg->n_pids > 0;
+	l->skel->rodata->filter_comms = cfg->n_exes > 0;
+	l->skel->rodata->filter_ports = cfg->n_ports > 0;
+	l->skel->rodata->make_contexts = cfg->inject;
+	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
+	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
+	l->skel->rodata->tls_hooks = tls;
+	/* reads and writes are told apart by syscall number, this architecture's */
+#define SET_OP(nr, op)                                                                     \
+	do {                                                                               \
+		_Static_assert((nr) < sizeof(((struct sock_bpf__rodata *)0)->syscall_ops), \
+			       "syscall number beyond syscall_ops");                       \
+		l->skel->rodata->syscall_ops[nr] = (op);                                   \
+	} while (0)
+	SET_OP(SYS_read, ZS_OP_READ);
+	SET_OP(SYS_readv, ZS_OP_READV);
+	SET_OP(SYS_recvfrom, ZS_OP_RECVFROM);
+	SET_OP(SYS_recvmsg, ZS_OP_RECVMSG);
+	SET_OP(SYS_write, ZS_OP_WRITE);
+	SET_OP(SYS_writev, ZS_OP_WRITEV);
+	SET_OP(SYS_sendto, ZS_OP_SENDTO);
+	SET_OP(SYS_sendmsg, ZS_OP_SENDMSG);
+	SET_OP(SYS_sendfile, ZS_OP_SENDFILE);
+#undef SET_OP
+	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
+	if (ncpu > 0)
+		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
+
+	bpf_object__for_each_program(prog, l->skel->obj)
+	{
+		if (!tls && is_tls_prog(l->skel, prog))
+			bpf_program__set_autoload(prog, false);
+	}
+	choose_send_time(l->skel, send_begin, cfg->send_time_syscalls);
+
+	if (tls && getenv("ZEROSPAN_FAULT_TLS_LOAD"))
+		bpf_program__set_type(l->skel->progs.zs_tls_exit, BPF_PROG_TYPE_SOCKET_FILTER);
+	return 0;
+}
+
 struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 {
 	struct zs_loader *l = calloc(1, sizeof(*l));
 	struct btf *vmlinux = NULL;
-	const char *inject = "off";
+	const char *inject = "off", *tls_state = cfg->tls ? "on" : "off";
 	struct bpf_program *prog;
-	int err, ncpu, send_begin;
+	int err, send_begin, tls;
 	uint64_t rb_bytes = (uint64_t)cfg->ringbuf_mb << 20;
 
 	if (!l)
@@ -492,52 +558,28 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	btf__free(vmlinux);
 	vmlinux = NULL;
 
-	l->skel = sock_bpf__open();
-	if (!l->skel) {
-		log_error("open BPF object: %s", strerror(errno));
+	tls = cfg->tls;
+	err = sock_prepare(l, cfg, tls, send_begin, rb_bytes);
+	if (err)
 		goto fail;
-	}
-	l->skel->rodata->agent_tgid = (uint32_t)getpid();
-	l->skel->rodata->capture_size = cfg->capture_size;
-	ncpu = libbpf_num_possible_cpus();
-	l->skel->rodata->wakeup_bytes =
-		rb_bytes / ZS_WAKEUP_SHARE / (uint64_t)(ncpu > 0 ? ncpu : 1);
-	l->skel->rodata->filter_pids = cfg->n_pids > 0;
-	l->skel->rodata->filter_comms = cfg->n_exes > 0;
-	l->skel->rodata->filter_ports = cfg->n_ports > 0;
-	l->skel->rodata->make_contexts = cfg->inject;
-	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
-	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
-	l->skel->rodata->tls_hooks = cfg->tls;
-	/* reads and writes are told apart by syscall number, this architecture's */
-#define SET_OP(nr, op)                                                                     \
-	do {                                                                               \
-		_Static_assert((nr) < sizeof(((struct sock_bpf__rodata *)0)->syscall_ops), \
-			       "syscall number beyond syscall_ops");                       \
-		l->skel->rodata->syscall_ops[nr] = (op);                                   \
-	} while (0)
-	SET_OP(SYS_read, ZS_OP_READ);
-	SET_OP(SYS_readv, ZS_OP_READV);
-	SET_OP(SYS_recvfrom, ZS_OP_RECVFROM);
-	SET_OP(SYS_recvmsg, ZS_OP_RECVMSG);
-	SET_OP(SYS_write, ZS_OP_WRITE);
-	SET_OP(SYS_writev, ZS_OP_WRITEV);
-	SET_OP(SYS_sendto, ZS_OP_SENDTO);
-	SET_OP(SYS_sendmsg, ZS_OP_SENDMSG);
-	SET_OP(SYS_sendfile, ZS_OP_SENDFILE);
-#undef SET_OP
-	bpf_map__set_max_entries(l->skel->maps.events, (uint32_t)rb_bytes);
-	if (ncpu > 0)
-		bpf_map__set_max_entries(l->skel->maps.scratch, (uint32_t)ncpu);
-
-	bpf_object__for_each_program(prog, l->skel->obj)
-	{
-		if (!cfg->tls && is_tls_prog(l->skel, prog))
-			bpf_program__set_autoload(prog, false);
-	}
-	choose_send_time(l->skel, send_begin, cfg->send_time_syscalls);
-
 	err = sock_bpf__load(l->skel);
+	if (err && tls && err != -EPERM) {
+		/* A kernel may refuse the TLS programs alone (6.18.44 refused a
+		 * uretprobe whose call chain needed more stack than it gives
+		 * uprobes): plaintext is still traced. */
+		log_error(
+			"load BPF programs with the TLS uprobes: %s (run with -v for the verifier "
+			"log); loading them without: HTTPS is not traced",
+			strerror(-err));
+		sock_bpf__destroy(l->skel);
+		l->skel = NULL;
+		tls = 0;
+		tls_state = "refused by the kernel, HTTPS not traced";
+		err = sock_prepare(l, cfg, tls, send_begin, rb_bytes);
+		if (err)
+			goto fail;
+		err = sock_bpf__load(l->skel);
+	}
 	if (err) {
 		log_error("load BPF programs: %s%s", strerror(-err),
 			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)"
@@ -602,11 +644,12 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			detach_injector(l);
 		}
 	}
-	if (cfg->tls && start_tls(l, cfg))
+	l->tls = tls;
+	if (tls && start_tls(l, cfg))
 		goto fail;
 	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection "
 		 "%s, TLS uprobes %s)",
-		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, cfg->tls ? "on" : "off");
+		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, tls_state);
 	return l;
 fail:
 	btf__free(vmlinux);
@@ -638,6 +681,11 @@ double zs_loader_backlog(void *arg)
 struct ring_buffer *zs_loader_ringbuf(struct zs_loader *l)
 {
 	return l->rb;
+}
+
+int zs_loader_tls(const struct zs_loader *l)
+{
+	return l->tls;
 }
 
 int zs_loader_attached(const struct zs_loader *l)

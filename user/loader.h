@@ -29,6 +29,8 @@ double zs_loader_backlog(void *arg);
 
 /* Number of programs attached. */
 int zs_loader_attached(const struct zs_loader *l);
+/* 1: HTTPS is traced (TLS asked for and its programs loaded). */
+int zs_loader_tls(const struct zs_loader *l);
 
 /* Kernel drop counters summed over CPUs (for metrics). */
 void zs_loader_read_drops(uint64_t *out);

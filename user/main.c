@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	zs_yield_enter(zs_loader_backlog, loader);
 	atomic_store(&zs_ready, 1);
 	malloc_trim(0); /* what loading the programs parsed (BTF, ELF) is freed */
-	log_info("tracing HTTP/1.x%s%s", cfg.tls ? " (HTTPS too)" : "",
+	log_info("tracing HTTP/1.x%s%s", zs_loader_tls(loader) ? " (HTTPS too)" : "",
 		 cfg.print != ZS_PRINT_NONE ? ", spans on stdout" : "");
 
 	while (!stop_signal) {

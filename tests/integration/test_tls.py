@@ -575,6 +575,46 @@ def test_tls_off_sees_only_ciphertext_and_makes_no_spans():
         t.stop()
 
 
+def test_tls_programs_refused_plain_http_still_traced():
+    """A kernel that refuses the TLS programs alone must not stop the agent
+    (6.18.44 refused the TLS return program while its call chains needed
+    more than 512 bytes of stack): it says HTTPS is not traced and traces
+    plain HTTP. The refusal is the kernel's own: ZEROSPAN_FAULT_TLS_LOAD=1
+    loads the TLS return program as a socket filter, whose helpers the
+    verifier rejects."""
+    undo = []
+    try:
+        cert = Certificate()
+        undo.append(cert.remove)
+        rec = Receiver()
+        undo.append(rec.close)
+        plain, tls_port = free_port(), free_port()
+        agent = Agent(rec, ports=(plain, tls_port), env={"ZEROSPAN_FAULT_TLS_LOAD": "1"})
+        undo.append(agent.stop)
+        undo.append(Nginx(plain).stop)
+        undo.append(Nginx(tls_port, tls=cert).stop)
+        r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/index.html" % plain])
+        assert r.returncode == 0, r.stderr
+        r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:%d/index.html" % tls_port])
+        assert r.returncode == 0, r.stderr
+        spans = settle(rec, 2)  # the plain exchange's two; the HTTPS one's ciphertext makes none
+        for s in spans:
+            check_span_sanity(s, scheme="http")
+        assert sorted(s["kind"] for s in spans) == ["CLIENT", "SERVER"], dump(spans)
+        for s in spans:
+            assert s["attrs"]["url.path"] == "/index.html", dump(spans)
+            assert s["attrs"]["http.response.status_code"] == 200, dump(spans)
+        err = agent.stderr()
+        assert "loading them without: HTTPS is not traced" in err, err
+        assert "TLS uprobes refused by the kernel, HTTPS not traced" in err, err
+        assert "(HTTPS too)" not in err, err
+        m = agent.assert_no_loss()
+        assert m["zerospan_tls_libraries"] == 0 and m["zerospan_parse_errors_total"] == 0, m
+    finally:
+        while undo:
+            undo.pop()()
+
+
 HANG = """
 import ssl, socket, sys
 s = ssl._create_unverified_context().wrap_socket(socket.create_connection(("127.0.0.1", %d)))
@@ -708,6 +748,7 @@ TESTS = [
     test_go_crypto_tls_is_reported_not_covered,
     test_process_killed_inside_a_tls_call_leaves_no_state,
     test_tls_off_sees_only_ciphertext_and_makes_no_spans,
+    test_tls_programs_refused_plain_http_still_traced,
     test_starttls_socket_let_go_its_https_traced,
 ]
 
