@@ -62,6 +62,11 @@ struct zs_inj_scratch {
 		__u8 hdr[ZS_INJ_HDR_MAX + 8];
 		__u64 hdr_w[(ZS_INJ_HDR_MAX + 15) / 8];
 	};
+	/* The thread (pid_tgid) whose send last began to use this buffer. An
+	 * sk_msg program can be preempted (it runs with migration, not
+	 * preemption, disabled): another thread's send on this CPU may then
+	 * rewrite head and hdr. Only the thread itself writes its own id. */
+	__u64 owner;
 };
 
 /* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
@@ -244,6 +249,7 @@ int zs_inject(struct sk_msg_md *msg)
 	s = bpf_map_lookup_elem(&inj_scratch, &cpu);
 	if (!info || !info->cookie || !s)
 		return SK_PASS;
+	s->owner = id;
 	n = msg->size < ZS_INJ_HEAD ? msg->size : ZS_INJ_HEAD;
 	if (n < 2)
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
@@ -307,6 +313,9 @@ int zs_inject(struct sk_msg_md *msg)
 	if (c.state == ZS_CTX_INCOMING && c.has_ts)
 		add += zs_tracestate_hdr(key, s->hdr);
 
+	/* what was judged and formatted in s is this message's, so far */
+	if (s->owner != id)
+		return zs_inj_count(ZS_INJ_SCRATCH_REUSED);
 	if (add > ZS_INJ_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	/* Keep the header block in one piece: push_data alone leaves three
@@ -338,6 +347,12 @@ int zs_inject(struct sk_msg_md *msg)
 		if (k >= add || q + 1 > end)
 			break;
 		*q = s->hdr[k];
+	}
+	/* preempted while copying, and hdr rewritten: the inserted bytes may
+	 * be partly another send's, so they come out again */
+	if (s->owner != id) {
+		bpf_msg_pop_data(msg, line_end, add, 0);
+		return zs_inj_count(ZS_INJ_SCRATCH_REUSED);
 	}
 
 	/* On the wire. The send's DATA record reports it (sock.bpf.c's

@@ -54,7 +54,9 @@ enum zs_event_type {
 	X(TLS_LEFT, "TLS connections taken out of injection (nothing can be inserted into "  \
 		    "their bytes)")                                                          \
 	X(NOT_HTTP_LEFT, "connections taken out of injection because their first message "   \
-			 "was no HTTP/1.x request")
+			 "was no HTTP/1.x request")                                          \
+	X(SCRATCH_REUSED, "preempted while another thread's send used the per-CPU buffer: "  \
+			  "message left as it was")
 
 /* clang-format off */
 enum zs_inject_result {
