@@ -489,7 +489,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
  * 176 bytes of stack, and under zs_server_ctx the deepest chain needed 688
  * of the 512 a chain may have where the kernel gives the program no private
  * stack (kernels before 6.13; uprobe programs on 6.18.44). The chain from
- * here is the deepest: 496 bytes (tests/bpf/stack_depth.py).
+ * here takes 384 bytes (tests/bpf/stack_depth.py).
  */
 static __always_inline void zs_ctx_scan(struct zs_scratch *s, __u32 got, __u32 lead_nl)
 {

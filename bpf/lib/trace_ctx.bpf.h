@@ -71,8 +71,12 @@ static __always_inline long zs_tp_line_in(struct zs_tp_scan *s, const __u8 *b, _
 	}
 	if (l + 12 > s->n)
 		return 0;
+#pragma clang loop unroll(disable)
+	/* not unrolled: twelve bytes live at once took 120 bytes of spills,
+	 * on the scan's call chain (tests/bpf/stack_depth.py) */
 	for (k = 0; k < 8; k++)
 		lo |= (__u64)zs_lower(b[(l + k) & ZS_TC_MASK]) << (8 * k);
+#pragma clang loop unroll(disable)
 	for (k = 0; k < 4; k++)
 		hi |= (__u32)zs_lower(b[(l + 8 + k) & ZS_TC_MASK]) << (8 * k);
 	if (lo == 0x6174736563617274ULL /* "tracesta" */ &&
