@@ -485,11 +485,11 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
  * Finds the trace context headers in the got bytes of s->payload, into
  * s->tps (lead_nl: the previous chunk ended a line, so one may start at 0).
  * Here, in the program's own frame, not inside the global functions that
- * use what it found: the scan's calls (bpf_loop, zs_tp_word, zs_tp_nl) take
- * 176 bytes of stack, and under zs_server_ctx the deepest chain needed 688
- * of the 512 a chain may have where the kernel gives the program no private
- * stack (kernels before 6.13; uprobe programs on 6.18.44). The chain from
- * here takes 384 bytes (tests/bpf/stack_depth.py).
+ * use what it found: under zs_server_ctx the scan's calls (bpf_loop's
+ * callback, zs_tp_word, zs_tp_nl) made a chain of 688 bytes, over the 512
+ * a chain may have where the kernel gives the program no private stack
+ * (kernels before 6.13; uprobe programs on 6.18.44). From here it takes 384
+ * (tests/bpf/stack_depth.py).
  */
 static __always_inline void zs_ctx_scan(struct zs_scratch *s, __u32 got, __u32 lead_nl)
 {
