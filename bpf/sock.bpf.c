@@ -493,13 +493,10 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
  */
 static __always_inline void zs_ctx_scan(struct zs_scratch *s, __u32 got, __u32 lead_nl)
 {
-	struct zs_tp_run r = { (const struct zs_tc_buf *)s->payload, &s->tps };
-
 	__builtin_memset(&s->tps, 0, sizeof(s->tps));
 	s->tps.n = got;
-	if (lead_nl && zs_tp_line_in(&s->tps, s->payload, 0))
-		return;
-	bpf_loop((got + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan_cb, &r, 0);
+	if (!lead_nl || !zs_tp_line_in(&s->tps, s->payload, 0))
+		zs_tp_scan_in(&s->tps, s->payload);
 }
 
 /*
@@ -680,7 +677,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
 	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
-	int tls_req, server_req;
+	int tls_req, tls_send, server_req;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 	/* the socket's first bytes, on a connection seen from its start */
 	int first = p.op < ZS_OP_TLS_WRITE && st->http == ZS_HTTP_UNKNOWN &&
@@ -788,13 +785,14 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	/* a TLS request a client sends (zs_tls_handoff), or a request (or a
 	 * later chunk of its header block) a server reads (zs_server_ctx) */
 	tls_req = make_contexts && st->tls && start == ZS_START_REQUEST && !st->pipelined && got;
+	tls_send = tls_req && st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS;
 	server_req = make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
 		     (start == ZS_START_REQUEST || st->ctx_pending);
-	if (server_req || (tls_req && st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS))
+	if (server_req || tls_send)
 		zs_ctx_scan(s, got, (prev_rolling & 0xff) == '\n');
 	if (tls_req) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
-		if (st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS) {
+		if (tls_send) {
 			zs_tls_handoff(s, id);
 		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
@@ -820,7 +818,6 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	s->ev.op = p.op;
 	s->ev.start = start;
 	st->pos[dir] += len;
-	zs_clamp_umax(got, ZS_CAPTURE_MAX);
 	zs_emit_data(s, got, preemptible ? id : 0);
 	return 0;
 }

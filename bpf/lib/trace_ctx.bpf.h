@@ -246,12 +246,20 @@ static long zs_tp_scan_cb(__u64 i, void *ctx)
 	return 0;
 }
 
+/* Scans buf[0..s->n) for the header lines zs_tp_line_in knows. The buffer
+ * comes apart from s: an s kept in a map value holds no pointer the
+ * verifier would take for one. */
+static __always_inline void zs_tp_scan_in(struct zs_tp_scan *s, const __u8 *buf)
+{
+	struct zs_tp_run r = { (const struct zs_tc_buf *)buf, s };
+
+	bpf_loop((s->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan_cb, &r, 0);
+}
+
 /* Scans s->buf[0..s->n) for the header lines zs_tp_line knows. */
 static __always_inline void zs_tp_scan_run(struct zs_tp_scan *s)
 {
-	struct zs_tp_run r = { (const struct zs_tc_buf *)s->buf, s };
-
-	bpf_loop((s->n + 8 * ZS_SCAN_WORDS - 1) / (8 * ZS_SCAN_WORDS), zs_tp_scan_cb, &r, 0);
+	zs_tp_scan_in(s, s->buf);
 }
 
 static __always_inline int zs_hexval(__u8 c)

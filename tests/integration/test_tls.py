@@ -34,7 +34,7 @@ class Rig:
     the test's ports, and the processes the test starts (start()); stop()
     undoes all of it, the last first."""
 
-    def __init__(self, nports=1, args=()):
+    def __init__(self, nports=1, args=(), env=None):
         self.ports = [free_port() for _ in range(nports)]
         self.port = self.ports[0]
         self._undo = []
@@ -42,7 +42,7 @@ class Rig:
             self.cert = self._keep(Certificate(), "remove")
             self.tls_env = {"TLS_CERT": self.cert.cert, "TLS_KEY": self.cert.key}
             self.rec = self._keep(Receiver(), "close")
-            self.agent = self._keep(Agent(self.rec, ports=self.ports, args=args), "stop")
+            self.agent = self._keep(Agent(self.rec, ports=self.ports, args=args, env=env), "stop")
         except Exception:
             self.stop()
             raise
@@ -582,17 +582,11 @@ def test_tls_programs_refused_plain_http_still_traced():
     plain HTTP. The refusal is the kernel's own: ZEROSPAN_FAULT_TLS_LOAD=1
     loads the TLS return program as a socket filter, whose helpers the
     verifier rejects."""
-    undo = []
+    t = Rig(nports=2, env={"ZEROSPAN_FAULT_TLS_LOAD": "1"})
+    (plain, tls_port), rec, agent = t.ports, t.rec, t.agent
     try:
-        cert = Certificate()
-        undo.append(cert.remove)
-        rec = Receiver()
-        undo.append(rec.close)
-        plain, tls_port = free_port(), free_port()
-        agent = Agent(rec, ports=(plain, tls_port), env={"ZEROSPAN_FAULT_TLS_LOAD": "1"})
-        undo.append(agent.stop)
-        undo.append(Nginx(plain).stop)
-        undo.append(Nginx(tls_port, tls=cert).stop)
+        t.start(Nginx(plain))
+        t.start(Nginx(tls_port, tls=t.cert))
         r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/index.html" % plain])
         assert r.returncode == 0, r.stderr
         r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:%d/index.html" % tls_port])
@@ -611,8 +605,7 @@ def test_tls_programs_refused_plain_http_still_traced():
         m = agent.assert_no_loss()
         assert m["zerospan_tls_libraries"] == 0 and m["zerospan_parse_errors_total"] == 0, m
     finally:
-        while undo:
-            undo.pop()()
+        t.stop()
 
 
 HANG = """
