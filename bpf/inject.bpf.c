@@ -85,6 +85,18 @@ static __always_inline int zs_inj_count(__u32 result)
 	return SK_PASS;
 }
 
+/* SOCK_NOSPACE's bit in socket.flags: a value of enum socket_flags in newer
+ * kernels (6.18's BTF has it), a #define (2) in older ones such as 6.12. A
+ * CO-RE relocation against an enum value the kernel lacks fails the whole
+ * program's load (it did on 6.12: no injection at all), so its presence is
+ * asked first. */
+static __always_inline __u32 zs_sock_nospace_bit(void)
+{
+	if (bpf_core_enum_value_exists(enum socket_flags, SOCK_NOSPACE))
+		return bpf_core_enum_value(enum socket_flags, SOCK_NOSPACE);
+	return 2;
+}
+
 /*
  * Should this socket leave the sockhash now? A TLS connection (si->tls), or
  * one whose first message was no HTTP/1.x request (si->not_http: a
@@ -112,9 +124,7 @@ static __always_inline __u32 zs_should_withdraw(struct bpf_sock *sk, const struc
 	so = tp->inet_conn.icsk_inet.sk.sk_socket;
 	if (!so)
 		return 0;
-	return (so->flags >> bpf_core_enum_value(enum socket_flags, SOCK_NOSPACE)) & 1
-		       ? ZS_INJ_WITHDRAWN
-		       : 0;
+	return (so->flags >> zs_sock_nospace_bit()) & 1 ? ZS_INJ_WITHDRAWN : 0;
 }
 
 /* What a client connection's first message (of 2 bytes or more, or 16 for

@@ -11,7 +11,7 @@ build_pkgs=(make gcc clang llvm libbpf-dev bpftool libelf-dev libprotobuf-c-dev 
             zlib1g-dev libcurl4-openssl-dev libmicrohttpd-dev libjson-c-dev pkg-config)
 test_pkgs=(nginx-light wrk curl wget python3 python3-protobuf protobuf-compiler iproute2 libcap2-bin
            procps psmisc libclang-rt-14-dev golang-go openssl chromium python3-prometheus-client
-           python3-yaml podman debootstrap)
+           python3-yaml podman debootstrap qemu-system-x86 busybox-static cpio xz-utils)
 
 want=("${build_pkgs[@]}")
 [ "$mode" = test ] && want+=("${test_pkgs[@]}")

@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs the test suites and ends with one line "N passed, N failed".
-#   tests/run-all.sh [unit|bpf|integration|fuzz]...   (default: all; fuzz runs
-#   FUZZ_SECONDS per target, 20 unless set)
-# Unit tests are built with ASan+UBSan (build/asan/); the BPF and integration
-# tests need root.
+#   tests/run-all.sh [unit|bpf|integration|kernels|fuzz]...   (default: all;
+#   fuzz runs FUZZ_SECONDS per target, 20 unless set)
+# Unit tests are built with ASan+UBSan (build/asan/); the BPF, integration and
+# kernels tests need root (kernels: other Debian kernels booted under qemu).
 set -uo pipefail
 cd "$(dirname "$0")/.."
 suites=("$@")
-[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration fuzz)
+[ ${#suites[@]} -eq 0 ] && suites=(unit bpf integration kernels fuzz)
 pass=0; fail=0
 
 tally() { # parses "...: N passed, N failed" lines of one suite's output
@@ -72,6 +72,9 @@ for s in "${suites[@]}"; do
       run_suite "integration: faults, loss accounting, bounded memory" /usr/bin/python3 tests/integration/test_faults.py
       run_suite "integration: deploy manifests" /usr/bin/python3 tests/integration/test_deploy.py
       run_suite "integration: only the documented capabilities" /usr/bin/python3 tests/integration/test_capabilities.py
+      ;;
+    kernels)
+      run_suite "kernels: Debian 13's 6.12 and Debian 12's 6.1 under qemu" tests/kernels/run.sh
       ;;
     fuzz)
       FUZZ_SECONDS=${FUZZ_SECONDS:-20} run_suite "fuzz" tests/fuzz/run.sh

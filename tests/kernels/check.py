@@ -1,0 +1,92 @@
+#!/usr/bin/env python3
+"""Reads a test VM's console (tests/kernels/vm_init.sh) and checks what the
+agent did on that kernel.
+  check.py CONSOLE trace|refuse
+trace: the agent loads with injection and TLS uprobes on, every plain HTTP
+request is a CLIENT span whose SERVER span on the other end is its child
+(traceparent injected and read back, across two processes), the HTTPS
+requests are spans on both ends, nothing is dropped, and nothing of the
+agent's stays attached after it exits.
+refuse: the agent stops at once with a clear error and attaches nothing.
+Prints one line per check and "RESULT <passed> <failed>"."""
+import json
+import re
+import sys
+
+console = open(sys.argv[1], "rb").read().decode("utf-8", "replace").replace("\r", "")
+expect = sys.argv[2]
+results = []
+
+
+def check(name, ok, detail=""):
+    results.append(ok)
+    print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail and not ok else ""))
+
+
+def section(name):
+    m = re.search(r"==== %s\n(.*?)(?:\n==== |\Z)" % re.escape(name), console, re.S)
+    return m.group(1) if m else ""
+
+
+def marker(name):
+    m = re.search(r"ZSVM %s (.*)" % re.escape(name), console)
+    return m.group(1).strip() if m else None
+
+
+kernel = marker("kernel")
+print("kernel:", kernel)
+err = section("agent.err")
+check("the VM ran to the end", "==== end" in console, console[-600:])
+check("nothing of the agent attached after it exits",
+      marker("programs after exit") == "0" and marker("links after exit") == "0",
+      "programs %s, links %s" % (marker("programs after exit"), marker("links after exit")))
+
+if expect == "refuse":
+    check("the agent does not start", (marker("ready") or "").startswith("no"), marker("ready") or "")
+    check("it names the kernel it needs", "Linux 6.3 or later is needed" in err, err[-400:])
+    check("it exits with an error", marker("agent exit") not in (None, "0"), str(marker("agent exit")))
+else:
+    spans = []
+    for line in section("spans").splitlines():
+        line = line[line.find("{"):]
+        if line.startswith("{"):
+            try:
+                spans.append(json.loads(line))
+            except ValueError:
+                pass
+    metrics = {}
+    for line in section("metrics").splitlines():
+        m = re.match(r'(zerospan_\w+)(\{[^}]*\})? (\S+)$', line)
+        if m:
+            metrics[m.group(1) + (m.group(2) or "")] = float(m.group(3))
+    check("the agent starts", (marker("ready") or "").startswith("yes"), err[-800:])
+    check("traceparent injection on", "traceparent injection on" in err,
+          "".join(l + "\n" for l in err.splitlines() if "inject" in l))
+    check("TLS uprobes on", "TLS uprobes on" in err and "tls: attached to" in err,
+          "".join(l + "\n" for l in err.splitlines() if "tls" in l.lower()))
+    check("no warning or error logged", not re.search(r" zerospan (warn|error):", err),
+          "".join(l + "\n" for l in err.splitlines() if " warn:" in l or " error:" in l))
+    check("the agent exits cleanly on SIGINT", marker("agent exit") == "0", str(marker("agent exit")))
+    clients = [s for s in spans if s["kind"] == "CLIENT" and s["path"] == "/index.html"]
+    servers = [s for s in spans if s["kind"] == "SERVER" and s["path"] == "/index.html"]
+    check("5 HTTP requests: 5 CLIENT and 5 SERVER spans", len(clients) == 5 and len(servers) == 5,
+          "%d CLIENT, %d SERVER" % (len(clients), len(servers)))
+    by_id = {c["span_id"]: c for c in clients}
+    linked = [s for s in servers
+              if s["parent_span_id"] in by_id and by_id[s["parent_span_id"]]["trace_id"] == s["trace_id"]]
+    check("each SERVER span is the child of its CLIENT span (traceparent injected)",
+          len(linked) == len(servers) == 5, "%d of %d linked" % (len(linked), len(servers)))
+    check("the injected requests were answered (200)",
+          all(s["status"] == 200 for s in clients + servers))
+    tls_c = [s for s in spans if s["kind"] == "CLIENT" and s["service"] == "curl" and s["status"] == 200]
+    tls_s = [s for s in spans if s["kind"] == "SERVER" and s["service"] == "openssl" and s["status"] == 200]
+    check("3 HTTPS requests: CLIENT spans (curl) and SERVER spans (openssl s_server)",
+          len(tls_c) == 3 and len(tls_s) == 3, "%d CLIENT, %d SERVER" % (len(tls_c), len(tls_s)))
+    ids = {c["span_id"]: c for c in tls_c}
+    n = sum(1 for s in tls_s if s["parent_span_id"] in ids)
+    print("info HTTPS SERVER spans linked to their CLIENT span: %d of %d" % (n, len(tls_s)))
+    drops = sum(v for k, v in metrics.items() if k.startswith("zerospan_kernel_drops_total"))
+    check("no kernel drops, no stream gaps", metrics and drops == 0 and
+          metrics.get("zerospan_stream_gaps_total", 1) == 0,
+          "drops %s, gaps %s" % (drops, metrics.get("zerospan_stream_gaps_total")))
+print("RESULT %d %d" % (sum(results), len(results) - sum(results)))

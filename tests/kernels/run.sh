@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# The agent on kernels other than the machine's own: Debian's kernel
+# packages, booted under qemu (software emulation, no KVM needed) with an
+# initramfs holding the built agent, busybox (httpd, wget), curl, openssl
+# and bpftool; tests/kernels/vm_init.sh is its /init and check.py reads what
+# it printed. Real kernels, real verifier, real hooks: a program that one of
+# them refuses, or a hook it lacks, shows here.
+#   sudo tests/kernels/run.sh [kernel]...   (default: all below)
+# Kernels (the newest package of each line in Debian's archive):
+#   trixie-6.12   Debian 13's 6.12 LTS, booted with preempt=full: no private
+#                 BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
+#                 sends timed by syscall tracepoints), BPF programs preemptible
+#   bookworm-6.1  Debian 12's 6.1: must be refused with a clear error (6.3+)
+# Downloads are kept in build/kernels/ (KERNEL_CACHE).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+here=tests/kernels
+cache=${KERNEL_CACHE:-build/kernels}
+mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
+kernels=("$@")
+[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 bookworm-6.1)
+for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
+  command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
+done
+make -s all >/dev/null
+
+# fetch NAME SUITE PACKAGE_REGEX: the newest matching kernel package's vmlinuz,
+# extracted to $cache/NAME/vmlinuz (kept: later runs reuse it).
+fetch() {
+  local name=$1 suite=$2 re=$3 dir=$cache/$1 file
+  [ -s "$dir/vmlinuz" ] && return 0
+  mkdir -p "$dir"
+  curl -fsS -m 120 "$mirror/dists/$suite/main/binary-amd64/Packages.xz" | xz -dc >"$dir/Packages"
+  file=$(awk -v re="$re" '/^Package: / {p = ($2 ~ re)} p && /^Filename: / {print $2}' "$dir/Packages" |
+    sort -V | tail -1)
+  [ -n "$file" ] || { echo "kernels: no package matching $re in $suite"; return 1; }
+  echo "kernels: $name: $(basename "$file")"
+  curl -fsS -m 600 -o "$dir/kernel.deb" "$mirror/$file"
+  rm -rf "$dir/x" && dpkg-deb -x "$dir/kernel.deb" "$dir/x"
+  cp "$dir"/x/boot/vmlinuz-* "$dir/vmlinuz"
+  rm -rf "$dir/x" "$dir/kernel.deb" "$dir/Packages"
+}
+
+# initramfs OUT: busybox, the agent, curl, openssl, bpftool and their libraries.
+initramfs() {
+  local out=$1 root b l
+  root=$(mktemp -d)
+  mkdir -p "$root"/{bin,usr/bin,usr/sbin,zs,proc,sys,dev,etc}
+  cp "$(command -v busybox)" "$root/bin/busybox"
+  for a in $("$root/bin/busybox" --list); do [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"; done
+  for b in build/zerospan "$(command -v curl)" "$(command -v openssl)" "$(command -v bpftool)"; do
+    for l in $(ldd "$b" | awk '/=>/ {print $3} /^\t\/lib/ {print $1}'); do
+      mkdir -p "$root$(dirname "$l")" && cp -L "$l" "$root$l"
+    done
+  done
+  rm -f "$root/bin/curl" "$root/bin/openssl"
+  cp "$(command -v curl)" "$(command -v openssl)" "$root/usr/bin/"
+  cp "$(command -v bpftool)" "$root/usr/sbin/"
+  cp build/zerospan "$root/zs/zerospan"
+  cp "$here/vm_init.sh" "$root/init"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$root/zs/key.pem" \
+    -out "$root/zs/cert.pem" -subj /CN=localhost 2>/dev/null
+  printf 'root:x:0:0::/:/bin/sh\nnobody:x:65534:65534::/:/bin/false\n' >"$root/etc/passwd"
+  printf 'root:x:0:\nnogroup:x:65534:\n' >"$root/etc/group"
+  (cd "$root" && find . | cpio -o -H newc 2>/dev/null | gzip -1) >"$out"
+  rm -rf "$root"
+}
+
+work=$(mktemp -d /tmp/zs-kernels.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+initramfs "$work/initrd.gz"
+pass=0; fail=0
+for k in "${kernels[@]}"; do
+  case $k in
+    trixie-6.12) suite=trixie; re='^linux-image-6\.12\..*-cloud-amd64-unsigned$'; extra="preempt=full"; expect=trace ;;
+    bookworm-6.1) suite=bookworm; re='^linux-image-6\.1\..*-cloud-amd64-unsigned$'; extra=""; expect=refuse ;;
+    *) echo "kernels: unknown kernel $k"; fail=$((fail + 1)); continue ;;
+  esac
+  if ! fetch "$k" "$suite" "$re"; then
+    echo "FAIL $k: kernel package not fetched"; fail=$((fail + 1)); continue
+  fi
+  echo "== $k"
+  timeout 900 qemu-system-x86_64 -M q35 -cpu max -smp 2 -m 2048 -nographic -nic none -no-reboot \
+    -kernel "$cache/$k/vmlinuz" -initrd "$work/initrd.gz" \
+    -append "console=ttyS0 panic=-1 quiet $extra" </dev/null >"$work/$k.console" 2>&1 || true
+  out=$(python3 "$here/check.py" "$work/$k.console" "$expect") || true
+  grep -v '^RESULT ' <<<"$out" || true
+  p=$(awk '/^RESULT / {print $2}' <<<"$out"); f=$(awk '/^RESULT / {print $3}' <<<"$out")
+  if [ -z "$p" ]; then
+    fail=$((fail + 1))
+    tail -40 "$work/$k.console"
+  else
+    pass=$((pass + p)); fail=$((fail + f))
+    [ "$f" = 0 ] || sed -n '/==== agent.err/,/==== spans/p' "$work/$k.console" | tail -30
+  fi
+done
+echo "kernels: $pass passed, $fail failed"

@@ -1,0 +1,52 @@
+#!/bin/sh
+# /init of the test VM (busybox sh): loopback up, an HTTP server (busybox
+# httpd) and an HTTPS one (openssl s_server), the agent, then plain and TLS
+# requests; everything checks need is printed on the console between
+# "ZSVM" markers, and the VM powers off. ZS_ARGS (from the kernel command
+# line) adds agent flags.
+export PATH=/bin:/sbin:/usr/bin:/usr/sbin
+mount -t proc proc /proc
+mount -t sysfs sys /sys
+mount -t devtmpfs dev /dev
+mkdir -p /run /tmp
+mount -t tmpfs tmp /run
+mount -t tmpfs tmp /tmp
+ip link set lo up
+echo "ZSVM kernel $(uname -r)"
+echo "ZSVM cmdline $(cat /proc/cmdline)"
+mkdir -p /www && echo hello > /www/index.html
+httpd -p 127.0.0.1:8080 -h /www
+openssl s_server -accept 8443 -cert /zs/cert.pem -key /zs/key.pem -www -quiet >/dev/null 2>&1 &
+# shellcheck disable=SC2086
+/zs/zerospan --print=json --admin-addr=127.0.0.1:9464 --stats-interval=0 $ZS_ARGS \
+  >/tmp/spans.json 2>/tmp/agent.err &
+agent=$!
+ready=no
+i=0
+while [ $i -lt 600 ]; do
+  if wget -q -O /dev/null http://127.0.0.1:9464/readyz 2>/dev/null; then ready=yes; break; fi
+  kill -0 $agent 2>/dev/null || break
+  sleep 1
+  i=$((i + 1))
+done
+echo "ZSVM ready $ready after ${i} s"
+if [ $ready = yes ]; then
+  for n in 1 2 3 4 5; do wget -q -O /dev/null http://127.0.0.1:8080/index.html; done
+  for n in 1 2 3; do curl -sk -o /dev/null https://127.0.0.1:8443/; done
+  sleep 3
+  wget -q -O /tmp/metrics http://127.0.0.1:9464/metrics
+  echo "ZSVM programs while running $(bpftool prog show | grep -c ' zs_')"
+  kill -INT $agent
+fi
+wait $agent
+echo "ZSVM agent exit $?"
+echo "ZSVM programs after exit $(bpftool prog show | grep -c ' zs_')"
+echo "ZSVM links after exit $(bpftool link show | grep -c ' zs_')"
+echo "==== agent.err"
+cat /tmp/agent.err
+echo "==== spans"
+cat /tmp/spans.json
+echo "==== metrics"
+cat /tmp/metrics 2>/dev/null | grep '^zerospan_'
+echo "==== end"
+poweroff -f
