@@ -318,6 +318,10 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 	inj->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	if (ncpu > 0)
 		bpf_map__set_max_entries(inj->maps.inj_scratch, (uint32_t)ncpu);
+	/* tests only: the kernel refuses the injector, as 6.12 did (a failed
+	 * CO-RE relocation) */
+	if (getenv("ZEROSPAN_FAULT_INJECT_LOAD"))
+		bpf_program__set_type(inj->progs.zs_inject, BPF_PROG_TYPE_SOCKET_FILTER);
 	{
 		/* maps of sock.bpf.c the injector reads or writes */
 		struct bpf_map *shared[][2] = {
@@ -457,13 +461,14 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
 
 /*
  * Opens the kernel side and sets what it is loaded with: the agent's
- * settings, the TLS programs (tls: loaded and used, or not loaded), how
- * sends are timed. ZEROSPAN_FAULT_TLS_LOAD=1 (tests only) gives the TLS
+ * settings, whether the kernel decides trace contexts (contexts: only when
+ * the injector is there to carry them), the TLS programs (tls: loaded and
+ * used, or not loaded), how sends are timed. ZEROSPAN_FAULT_TLS_LOAD=1 (tests only) gives the TLS
  * return program a type the kernel refuses, as a kernel refusing the TLS
  * programs would.
  */
-static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int tls, int send_begin,
-			uint64_t rb_bytes)
+static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int contexts, int tls,
+			int send_begin, uint64_t rb_bytes)
 {
 	struct bpf_program *prog;
 	int ncpu;
@@ -483,7 +488,7 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int tl
 	l->skel->rodata->filter_pids = cfg->n_pids > 0;
 	l->skel->rodata->filter_comms = cfg->n_exes > 0;
 	l->skel->rodata->filter_ports = cfg->n_ports > 0;
-	l->skel->rodata->make_contexts = cfg->inject;
+	l->skel->rodata->make_contexts = (uint8_t)contexts;
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	l->skel->rodata->tls_hooks = tls;
@@ -520,13 +525,49 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int tl
 	return 0;
 }
 
+/*
+ * Opens and loads the kernel side (sock_prepare's settings). A kernel may
+ * refuse the TLS programs alone (6.18.44 refused a uretprobe whose call
+ * chain needed more stack than it gives uprobes): they are then left out,
+ * *tls cleared and *tls_state saying why, and plaintext is still traced.
+ * Returns 0 or a negative errno, logged.
+ */
+static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int contexts, int *tls,
+		     const char **tls_state, int send_begin, uint64_t rb_bytes)
+{
+	int err = sock_prepare(l, cfg, contexts, *tls, send_begin, rb_bytes);
+
+	if (err)
+		return err;
+	err = sock_bpf__load(l->skel);
+	if (err && *tls && err != -EPERM) {
+		log_error(
+			"load BPF programs with the TLS uprobes: %s (run with -v for the verifier "
+			"log); loading them without: HTTPS is not traced",
+			strerror(-err));
+		sock_bpf__destroy(l->skel);
+		l->skel = NULL;
+		*tls = 0;
+		*tls_state = "refused by the kernel, HTTPS not traced";
+		err = sock_prepare(l, cfg, contexts, *tls, send_begin, rb_bytes);
+		if (err)
+			return err;
+		err = sock_bpf__load(l->skel);
+	}
+	if (err)
+		log_error("load BPF programs: %s%s", strerror(-err),
+			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)"
+					: " (run with -v for the verifier log)");
+	return err;
+}
+
 struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 {
 	struct zs_loader *l = calloc(1, sizeof(*l));
 	struct btf *vmlinux = NULL;
 	const char *inject = "off", *tls_state = cfg->tls ? "on" : "off";
 	struct bpf_program *prog;
-	int err, send_begin, tls;
+	int err, send_begin, tls, contexts;
 	uint64_t rb_bytes = (uint64_t)cfg->ringbuf_mb << 20;
 
 	if (!l)
@@ -559,42 +600,39 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	vmlinux = NULL;
 
 	tls = cfg->tls;
-	err = sock_prepare(l, cfg, tls, send_begin, rb_bytes);
-	if (err)
-		goto fail;
-	err = sock_bpf__load(l->skel);
-	if (err && tls && err != -EPERM) {
-		/* A kernel may refuse the TLS programs alone (6.18.44 refused a
-		 * uretprobe whose call chain needed more stack than it gives
-		 * uprobes): plaintext is still traced. */
-		log_error(
-			"load BPF programs with the TLS uprobes: %s (run with -v for the verifier "
-			"log); loading them without: HTTPS is not traced",
-			strerror(-err));
-		sock_bpf__destroy(l->skel);
-		l->skel = NULL;
-		tls = 0;
-		tls_state = "refused by the kernel, HTTPS not traced";
-		err = sock_prepare(l, cfg, tls, send_begin, rb_bytes);
+	contexts = cfg->inject;
+	for (;;) {
+		err = sock_load(l, cfg, contexts, &tls, &tls_state, send_begin, rb_bytes);
 		if (err)
 			goto fail;
-		err = sock_bpf__load(l->skel);
-	}
-	if (err) {
-		log_error("load BPF programs: %s%s", strerror(-err),
-			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)"
-					: " (run with -v for the verifier log)");
-		goto fail;
+		err = fill_scope(l, cfg);
+		if (err) {
+			log_error("fill scope maps: %s", strerror(-err));
+			goto fail;
+		}
+		if (!contexts)
+			break;
+		if (attach_injector(l, cfg) == 0) {
+			inject = "on";
+			break;
+		}
+		/* Nothing of it stays half attached; tracing goes on. The kernel
+		 * programs are loaded again without trace contexts: with no
+		 * injector to carry them, each would start its own trace (a
+		 * server's request a new one), and the agent's same-host links
+		 * by connection, as with --inject=off, would not be made. */
+		inject = "failed, traces stay within this host";
+		while (l->n_links > 0)
+			bpf_link__destroy(l->links[--l->n_links]);
+		detach_injector(l);
+		sock_bpf__destroy(l->skel);
+		l->skel = NULL;
+		contexts = 0;
 	}
 	drops_fd = bpf_map__fd(l->skel->maps.drops);
 	zs_metrics_set_kernel_source(zs_loader_read_drops);
 	let_go_fd = bpf_map__fd(l->skel->maps.let_go);
 	zs_metrics_set_let_go_source(zs_loader_read_let_go);
-	err = fill_scope(l, cfg);
-	if (err) {
-		log_error("fill scope maps: %s", strerror(-err));
-		goto fail;
-	}
 	{
 		void *rec;
 		ring_buffer_sample_fn fn = zs_events_callback(&rec);
@@ -631,18 +669,6 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 			goto fail;
 		}
 		l->links[l->n_links++] = link;
-	}
-	if (cfg->inject) {
-		int before = l->n_links;
-
-		inject = "on";
-		if (attach_injector(l, cfg)) {
-			/* Nothing of it stays half attached; tracing goes on. */
-			inject = "failed, traces stay within this host";
-			while (l->n_links > before)
-				bpf_link__destroy(l->links[--l->n_links]);
-			detach_injector(l);
-		}
 	}
 	l->tls = tls;
 	if (tls && start_tls(l, cfg))

@@ -35,10 +35,15 @@ def one_trace(spans, chain):
     return out
 
 
-def test_chain_of_three_services_is_one_trace(inject="on"):
+def test_chain_of_three_services_is_one_trace(inject="on", env=None):
+    """inject: the agent's --inject; env: its environment (a refused
+    injector leaves injection off)."""
     back_p, mid_p, front_p = free_port(), free_port(), free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[front_p, mid_p, back_p], args=["--inject=" + inject])
+    agent = Agent(rec, ports=[front_p, mid_p, back_p], args=["--inject=" + inject], env=env)
+    if env and env.get("ZEROSPAN_FAULT_INJECT_LOAD"):
+        assert "traceparent injection failed" in agent.stderr(), agent.stderr()
+        inject = "off"
     procs = []
     try:
         procs.append(chain_service(back_p, "leaf", name="back"))
@@ -252,6 +257,14 @@ def test_sampling():
 
 def test_chain_without_injection():
     test_chain_of_three_services_is_one_trace(inject="off")
+
+
+def test_chain_is_one_trace_when_the_kernel_refuses_the_injector():
+    """Debian 13's 6.12 refused the injector (a CO-RE relocation it could not
+    resolve): the agent must then link same-host calls itself, as with
+    --inject=off, instead of the kernel starting a trace for every request.
+    The fault has the real verifier refuse the sk_msg program."""
+    test_chain_of_three_services_is_one_trace(inject="on", env={"ZEROSPAN_FAULT_INJECT_LOAD": "1"})
 
 
 def test_child_process_without_injection():
@@ -640,6 +653,7 @@ TESTS = [
     test_early_response_to_a_large_upload_arrives_whole,
     test_injection_never_breaks_keepalive,
     test_other_protocols_leave_the_injector,
+    test_chain_is_one_trace_when_the_kernel_refuses_the_injector,
     test_across_nodes_through_the_header_alone,
     test_sdk_instrumented_service_joins_the_same_trace,
 ]
