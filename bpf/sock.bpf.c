@@ -556,15 +556,28 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
  * traceparent, so its context (zs_call_ctx, as the injector's) goes to the
  * handoff map for a server on this host, and to the agent in the request's
  * DATA record (via HANDOFF) for the CLIENT span. A request with its own
- * traceparent or B3 is left to its header. A global function: verified once.
+ * traceparent or B3 is left to its header. One handed off already when the
+ * write's first bytes went to the socket (s->handoff, zs_tls_send_begin) is
+ * only reported. A global function: verified once.
  */
 __noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 {
 	struct zs_kernel_ctx c = {};
 	__u64 key = 0;
 
-	if (!s || s->tps.count || s->tps.b3)
+	if (!s)
 		return 0;
+	if (s->tps.count || s->tps.b3) {
+		/* its own context travels in its header (which a server on
+		 * this host prefers to a handoff) */
+		__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
+		return 0;
+	}
+	if (s->handoff.state != ZS_CTX_NONE) {
+		/* handed off as its bytes went out (zs_tls_send_begin) */
+		s->ev.ctx = s->handoff;
+		return 0;
+	}
 	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return 0;
 	c.via = ZS_VIA_HANDOFF;
@@ -793,6 +806,13 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	if (tls_req) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
 		if (tls_send) {
+			/* handed off already when its first bytes were sent? (read
+			 * here, not passed down: zs_tls_exit's frame has no room) */
+			struct zs_tls_call *tc =
+				bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
+
+			if (tc && tc->handed == 1)
+				s->handoff = tc->hctx;
 			zs_tls_handoff(s, id);
 		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
@@ -939,6 +959,72 @@ static __always_inline int zs_syscall_io(struct zs_pending *p, __u8 dir)
 /* send_start.sk when a write syscall's entry set the time (fallback below) */
 #define ZS_SEND_ANY 1
 
+/* Plaintext bytes of a TLS write looked at for its request's context when
+ * its first bytes go to the socket (the injector looks at as many). */
+#define ZS_HANDOFF_HEAD 2048
+
+/* zs_tls_send_begin's handoff, from s->tps and s->tuple. The tuple and the
+ * scan are this thread's only while s->owner says so (a tp_btf program can
+ * be preempted): checked after they are copied out. A global function:
+ * verified once, its frame off the scan's call chain. */
+__noinline int zs_tls_send_handoff(struct zs_scratch *s, __u64 id, struct zs_tls_call *tc)
+{
+	struct zs_kernel_ctx c = {};
+	struct zs_tuple_key k;
+	__u64 key = 0;
+
+	if (!s || !tc || s->tps.count || s->tps.b3)
+		return 0;
+	k = s->tuple;
+	if (s->owner != id || zs_call_ctx(id, sample_threshold, &c, &key))
+		return 0;
+	c.via = ZS_VIA_HANDOFF;
+	bpf_map_update_elem(&handoff, &k, &c, BPF_ANY);
+	tc->hctx = c;
+	tc->handed = 1;
+	return 0;
+}
+
+/*
+ * A TLS library write (tc, still in the call) begins to send on client
+ * socket sk: before a server on this host can read a byte of it, its
+ * request's context goes to the handoff map. Handed off when the write
+ * returns instead, as before Linux 6.16 (no tcp_sendmsg_locked), the server
+ * may have read the request first and started a trace of its own: about one
+ * request in five with curl and openssl s_server on loopback (6.18, 2
+ * CPUs). Once per call, on its first send.
+ */
+static __always_inline void zs_tls_send_begin(const struct sock *sk, __u64 id)
+{
+	struct zs_tls_call *tc = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
+	__u32 cpu = bpf_get_smp_processor_id(), n;
+	struct zs_conn_state *st;
+	struct zs_scratch *s;
+	__u64 cookie;
+
+	if (!tc || !tc->active || tc->handed || tc->dir != ZS_DIR_EGRESS)
+		return;
+	tc->handed = 2; /* looked at */
+	cookie = bpf_get_socket_cookie((struct sock *)sk);
+	st = bpf_map_lookup_elem(&conns, &cookie);
+	/* not while a request is unanswered (pipelining), as the injector */
+	if (!st || st->ignored || st->role != ZS_ROLE_CLIENT || st->pipelined ||
+	    (__u8)(st->req_starts - st->resp_starts) != 0)
+		return;
+	s = bpf_map_lookup_elem(&scratch, &cpu);
+	if (!s)
+		return;
+	s->owner = id;
+	n = tc->len < ZS_HANDOFF_HEAD ? (__u32)tc->len : ZS_HANDOFF_HEAD;
+	if (n < ZS_CLASSIFY_LEN ||
+	    bpf_probe_read_user(s->payload, n & (2 * ZS_HANDOFF_HEAD - 1), (void *)tc->buf) ||
+	    zs_classify_start(s->payload, n) != ZS_START_REQUEST)
+		return;
+	zs_ctx_scan(s, n, 0);
+	zs_tuple_key_fill(&s->tuple, sk, 0);
+	zs_tls_send_handoff(s, id, tc);
+}
+
 /* The thread's send starts now, on socket sk (or ZS_SEND_ANY); with
  * keep, a start already set for sk stays. */
 static __always_inline void zs_send_mark(__u64 sk, int keep)
@@ -970,8 +1056,13 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 {
 	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, (struct sock *)sk, 0, 0);
 
-	if (!si || !si->opaque) /* no span: no start time */
-		zs_send_mark((__u64)sk, 1);
+	if (si && si->opaque) /* no span: no start time */
+		return 0;
+	zs_send_mark((__u64)sk, 1);
+	/* a client socket that carries TLS (its ClientHello seen by the
+	 * injector, or a TLS call's send) */
+	if (make_contexts && tls_hooks && si && si->tls)
+		zs_tls_send_begin(sk, bpf_get_current_pid_tgid());
 	return 0;
 }
 
@@ -1150,7 +1241,7 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 /* ---- TLS libraries: plaintext at the library boundary ---- */
 
 static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const void *nbytes,
-					__u8 dir, __u8 ret)
+					__u64 len, __u8 dir, __u8 ret)
 {
 	struct zs_tls_call *c;
 
@@ -1165,6 +1256,8 @@ static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const 
 	c->ssl = (__u64)ssl;
 	c->buf = (__u64)buf;
 	c->nbytes = (__u64)nbytes;
+	c->len = len;
+	c->handed = 0;
 	c->cookie = 0;
 	c->sk = 0;
 	c->ts = bpf_ktime_get_ns();
@@ -1177,37 +1270,37 @@ static __always_inline int zs_tls_enter(const void *ssl, const void *buf, const 
 SEC("uprobe")
 int BPF_KPROBE(zs_ssl_write, void *ssl, const void *buf, int num)
 {
-	return zs_tls_enter(ssl, buf, NULL, ZS_DIR_EGRESS, ZS_TLS_RET_INT);
+	return zs_tls_enter(ssl, buf, NULL, (__u64)(__u32)num, ZS_DIR_EGRESS, ZS_TLS_RET_INT);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(zs_ssl_read, void *ssl, void *buf, int num)
 {
-	return zs_tls_enter(ssl, buf, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_INT);
+	return zs_tls_enter(ssl, buf, NULL, (__u64)(__u32)num, ZS_DIR_INGRESS, ZS_TLS_RET_INT);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(zs_ssl_write_ex, void *ssl, const void *buf, __u64 num, __u64 *written)
 {
-	return zs_tls_enter(ssl, buf, written, ZS_DIR_EGRESS, ZS_TLS_RET_EX);
+	return zs_tls_enter(ssl, buf, written, num, ZS_DIR_EGRESS, ZS_TLS_RET_EX);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(zs_ssl_read_ex, void *ssl, void *buf, __u64 num, __u64 *readbytes)
 {
-	return zs_tls_enter(ssl, buf, readbytes, ZS_DIR_INGRESS, ZS_TLS_RET_EX);
+	return zs_tls_enter(ssl, buf, readbytes, num, ZS_DIR_INGRESS, ZS_TLS_RET_EX);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(zs_gnutls_send, void *session, const void *data, __u64 size)
 {
-	return zs_tls_enter(session, data, NULL, ZS_DIR_EGRESS, ZS_TLS_RET_LONG);
+	return zs_tls_enter(session, data, NULL, size, ZS_DIR_EGRESS, ZS_TLS_RET_LONG);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(zs_gnutls_recv, void *session, void *data, __u64 size)
 {
-	return zs_tls_enter(session, data, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
+	return zs_tls_enter(session, data, NULL, size, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
 }
 
 /* gnutls_record_recv probed at its tail jump to the internal receive (a jmp
@@ -1217,7 +1310,7 @@ int BPF_KPROBE(zs_gnutls_recv, void *session, void *data, __u64 size)
 SEC("uprobe")
 int BPF_KPROBE(zs_gnutls_recv_tail, void *session, __u64 type, void *data, __u64 size)
 {
-	return zs_tls_enter(session, data, NULL, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
+	return zs_tls_enter(session, data, NULL, size, ZS_DIR_INGRESS, ZS_TLS_RET_LONG);
 }
 
 /* Is ref a live connection that session ssl may use? (strict: it is ssl's) */

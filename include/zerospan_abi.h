@@ -312,12 +312,17 @@ struct zs_tls_call {
 	__u64 cookie; /* socket the call read or wrote inside itself, 0 if none */
 	__u64 sk;
 	__u64 ts;    /* at the call's entry, as zs_pending.ts */
+	__u64 len;   /* the call's byte count argument (num, size) */
 	__u8 dir;    /* enum zs_dir */
 	__u8 ret;    /* enum zs_tls_ret */
 	__u8 active; /* entered, not yet returned */
-	__u8 _pad[5];
+	/* a write whose request's context was handed off when its first
+	 * bytes went to the socket (hctx), before the server could read them */
+	__u8 handed;
+	__u8 _pad[4];
+	struct zs_kernel_ctx hctx;
 };
-_Static_assert(sizeof(struct zs_tls_call) == 56, "zs_tls_call size");
+_Static_assert(sizeof(struct zs_tls_call) == 96, "zs_tls_call size");
 
 /* A socket as the TLS code remembers it (ssl_conns, thread_rx values). */
 struct zs_sock_ref {

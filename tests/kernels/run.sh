@@ -11,7 +11,7 @@
 #                 BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
 #                 sends timed by syscall tracepoints), BPF programs preemptible
 #   bookworm-6.1  Debian 12's 6.1: must be refused with a clear error (6.3+)
-# Downloads are kept in build/kernels/ (KERNEL_CACHE).
+# Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/kernels
@@ -83,6 +83,7 @@ for k in "${kernels[@]}"; do
   timeout 900 qemu-system-x86_64 -M q35 -cpu max -smp 2 -m 2048 -nographic -nic none -no-reboot \
     -kernel "$cache/$k/vmlinuz" -initrd "$work/initrd.gz" \
     -append "console=ttyS0 panic=-1 quiet $extra" </dev/null >"$work/$k.console" 2>&1 || true
+  cp "$work/$k.console" "$cache/$k.console" # kept for a look after a failure
   out=$(python3 "$here/check.py" "$work/$k.console" "$expect") || true
   grep -v '^RESULT ' <<<"$out" || true
   p=$(awk '/^RESULT / {print $2}' <<<"$out"); f=$(awk '/^RESULT / {print $3}' <<<"$out")
