@@ -557,8 +557,8 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
  * handoff map for a server on this host, and to the agent in the request's
  * DATA record (via HANDOFF) for the CLIENT span. A request with its own
  * traceparent or B3 is left to its header. One handed off already when the
- * write's first bytes went to the socket (s->handoff, zs_tls_send_begin) is
- * only reported. A global function: verified once.
+ * write's first bytes went to the socket (s->handoff, zs_tls_send_begin; s->tps
+ * is then not filled) is only reported. A global function: verified once.
  */
 __noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 {
@@ -567,15 +567,16 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 
 	if (!s)
 		return 0;
+	if (s->handoff.state != ZS_CTX_NONE) {
+		/* handed off as its bytes went out (zs_tls_send_begin, which
+		 * found no context of its own in its whole header block) */
+		s->ev.ctx = s->handoff;
+		return 0;
+	}
 	if (s->tps.count || s->tps.b3) {
 		/* its own context travels in its header (which a server on
 		 * this host prefers to a handoff) */
 		__builtin_memset(&s->ev.ctx, 0, sizeof(s->ev.ctx));
-		return 0;
-	}
-	if (s->handoff.state != ZS_CTX_NONE) {
-		/* handed off as its bytes went out (zs_tls_send_begin) */
-		s->ev.ctx = s->handoff;
 		return 0;
 	}
 	if (zs_call_ctx(id, sample_threshold, &c, &key))
@@ -801,18 +802,21 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	tls_send = tls_req && st->role == ZS_ROLE_CLIENT && dir == ZS_DIR_EGRESS;
 	server_req = make_contexts && got && dir == ZS_DIR_INGRESS && st->role != ZS_ROLE_CLIENT &&
 		     (start == ZS_START_REQUEST || st->ctx_pending);
-	if (server_req || tls_send)
+	if (tls_send) {
+		/* handed off already when its first bytes were sent, its whole
+		 * header block scanned then? (read here, not passed down:
+		 * zs_tls_exit's frame has no room) */
+		struct zs_tls_call *tc =
+			bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
+
+		if (tc && tc->handed == 1)
+			s->handoff = tc->hctx;
+	}
+	if (server_req || (tls_send && s->handoff.state == ZS_CTX_NONE))
 		zs_ctx_scan(s, got, (prev_rolling & 0xff) == '\n');
 	if (tls_req) {
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
 		if (tls_send) {
-			/* handed off already when its first bytes were sent? (read
-			 * here, not passed down: zs_tls_exit's frame has no room) */
-			struct zs_tls_call *tc =
-				bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
-
-			if (tc && tc->handed == 1)
-				s->handoff = tc->hctx;
 			zs_tls_handoff(s, id);
 		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
@@ -973,7 +977,9 @@ __noinline int zs_tls_send_handoff(struct zs_scratch *s, __u64 id, struct zs_tls
 	struct zs_tuple_key k;
 	__u64 key = 0;
 
-	if (!s || !tc || s->tps.count || s->tps.b3)
+	/* a header block that ends in the bytes looked at: the write's return
+	 * then reports this context without scanning it again */
+	if (!s || !tc || s->tps.count || s->tps.b3 || !s->tps.end)
 		return 0;
 	k = s->tuple;
 	if (s->owner != id || zs_call_ctx(id, sample_threshold, &c, &key))
