@@ -7,10 +7,11 @@
 # them refuses, or a hook it lacks, shows here.
 #   sudo tests/kernels/run.sh [kernel]...   (default: all below)
 # Kernels (the newest package of each line in Debian's archive):
-#   trixie-6.12   Debian 13's 6.12 LTS, booted with preempt=full: no private
-#                 BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
-#                 sends timed by syscall tracepoints), BPF programs preemptible
-#   bookworm-6.1  Debian 12's 6.1: must be refused with a clear error (6.3+)
+#   trixie-6.12     Debian 13's 6.12 LTS, booted with preempt=full: no private
+#                   BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
+#                   sends timed by syscall tracepoints), BPF programs preemptible
+#   trixie-6.12-rt  the same line built PREEMPT_RT (Debian's linux-image-rt)
+#   bookworm-6.1    Debian 12's 6.1: must be refused with a clear error (6.3+)
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,7 +19,7 @@ here=tests/kernels
 cache=${KERNEL_CACHE:-build/kernels}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 kernels=("$@")
-[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 bookworm-6.1)
+[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1)
 for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
   command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
 done
@@ -73,6 +74,7 @@ pass=0; fail=0
 for k in "${kernels[@]}"; do
   case $k in
     trixie-6.12) suite=trixie; re='^linux-image-6\.12\..*-cloud-amd64-unsigned$'; extra="preempt=full"; expect=trace ;;
+    trixie-6.12-rt) suite=trixie; re='^linux-image-6\.12\..*-rt-amd64-unsigned$'; extra=""; expect=trace ;;
     bookworm-6.1) suite=bookworm; re='^linux-image-6\.1\..*-cloud-amd64-unsigned$'; extra=""; expect=refuse ;;
     *) echo "kernels: unknown kernel $k"; fail=$((fail + 1)); continue ;;
   esac
