@@ -463,9 +463,9 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
  * Opens the kernel side and sets what it is loaded with: the agent's
  * settings, whether the kernel decides trace contexts (contexts: only when
  * the injector is there to carry them), the TLS programs (tls: loaded and
- * used, or not loaded), how sends are timed. ZEROSPAN_FAULT_TLS_LOAD=1 (tests only) gives the TLS
- * return program a type the kernel refuses, as a kernel refusing the TLS
- * programs would.
+ * used, or not loaded), how sends are timed. ZEROSPAN_FAULT_TLS_LOAD=1
+ * (tests only) gives the TLS return program a type the kernel refuses, as a
+ * kernel refusing the TLS programs would.
  */
 static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int contexts, int tls,
 			int send_begin, uint64_t rb_bytes)
