@@ -818,7 +818,9 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		zs_tuple_key_fill(&s->tuple, (const struct sock *)p.sk, st->role != ZS_ROLE_CLIENT);
 		if (tls_send) {
 			zs_tls_handoff(s, id);
-		} else if (st->role == ZS_ROLE_SERVER && dir == ZS_DIR_INGRESS) {
+		} else if (st->role != ZS_ROLE_CLIENT && dir == ZS_DIR_INGRESS) {
+			/* the server's end, its role perhaps unknown (seen on
+			 * 6.12 for the sockets openssl s_server accepted) */
 			struct zs_kernel_ctx *h = bpf_map_lookup_elem(&handoff, &s->tuple);
 
 			if (h) {
@@ -993,25 +995,24 @@ __noinline int zs_tls_send_handoff(struct zs_scratch *s, __u64 id, struct zs_tls
 
 /*
  * A TLS library write (tc, still in the call) begins to send on client
- * socket sk: before a server on this host can read a byte of it, its
- * request's context goes to the handoff map. Handed off when the write
- * returns instead, as before Linux 6.16 (no tcp_sendmsg_locked), the server
- * may have read the request first and started a trace of its own: about one
- * request in five with curl and openssl s_server on loopback (6.18, 2
- * CPUs). Once per call, on its first send.
+ * socket sk (cookie): before a server on this host can read a byte of it,
+ * its request's context goes to the handoff map. Handed off when the write
+ * returned instead, the server had often read the request first and started
+ * a trace of its own: about one request in five with curl and openssl
+ * s_server on loopback (6.18, 2 CPUs), every one in a 6.12 VM. Called from
+ * tcp_sendmsg_locked (6.16+) or the write syscalls' entries. Once per call,
+ * on its first send.
  */
-static __always_inline void zs_tls_send_begin(const struct sock *sk, __u64 id)
+static __always_inline void zs_tls_send_begin(const struct sock *sk, __u64 cookie, __u64 id)
 {
 	struct zs_tls_call *tc = bpf_task_storage_get(&tls_calls, bpf_get_current_task_btf(), 0, 0);
 	__u32 cpu = bpf_get_smp_processor_id(), n;
 	struct zs_conn_state *st;
 	struct zs_scratch *s;
-	__u64 cookie;
 
 	if (!tc || !tc->active || tc->handed || tc->dir != ZS_DIR_EGRESS)
 		return;
 	tc->handed = 2; /* looked at */
-	cookie = bpf_get_socket_cookie((struct sock *)sk);
 	st = bpf_map_lookup_elem(&conns, &cookie);
 	/* not while a request is unanswered (pipelining), as the injector */
 	if (!st || st->ignored || st->role != ZS_ROLE_CLIENT || st->pipelined ||
@@ -1068,7 +1069,8 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 	/* a client socket that carries TLS (its ClientHello seen by the
 	 * injector, or a TLS call's send) */
 	if (make_contexts && tls_hooks && si && si->tls)
-		zs_tls_send_begin(sk, bpf_get_current_pid_tgid());
+		zs_tls_send_begin(sk, bpf_get_socket_cookie((struct sock *)sk),
+				  bpf_get_current_pid_tgid());
 	return 0;
 }
 
@@ -1076,12 +1078,45 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
  * the start time instead (for whichever socket the send then names). The
  * loader attaches these only then: a syscall tracepoint puts every syscall
  * of every process on the kernel's slower traced path. */
-#define ZS_SEND_ENTRY(prog, syscall)                   \
-	SEC("tracepoint/syscalls/sys_enter_" #syscall) \
-	int prog(void *ctx)                            \
-	{                                              \
-		zs_send_mark(ZS_SEND_ANY, 0);          \
-		return 0;                              \
+/* ...and the socket a TLS library write is about to send on is found from
+ * the syscall's fd (its first argument in all of them), for the handoff
+ * zs_send_begin makes from 6.16. The socket's cookie was given out when the
+ * handshake's bytes were captured. */
+static __always_inline void zs_tls_send_enter(__u64 fd)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct zs_tls_call *tc;
+	struct file **fds, *f = NULL;
+	struct fdtable *fdt;
+	struct socket *so;
+	struct sock *sk;
+
+	if (!make_contexts || !tls_hooks)
+		return;
+	tc = bpf_task_storage_get(&tls_calls, task, 0, 0);
+	if (!tc || !tc->active || tc->handed || tc->dir != ZS_DIR_EGRESS)
+		return;
+	fdt = BPF_CORE_READ(task, files, fdt);
+	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
+		return;
+	fds = BPF_CORE_READ(fdt, fd);
+	if (bpf_probe_read_kernel(&f, sizeof(f), &fds[fd & 0xffffff]) || !f ||
+	    (BPF_CORE_READ(f, f_inode, i_mode) & 0170000) != 0140000 /* S_IFSOCK */)
+		return;
+	so = BPF_CORE_READ(f, private_data);
+	sk = so ? BPF_CORE_READ(so, sk) : NULL;
+	if (sk)
+		zs_tls_send_begin(sk, BPF_CORE_READ(sk, __sk_common.skc_cookie.counter),
+				  bpf_get_current_pid_tgid());
+}
+
+#define ZS_SEND_ENTRY(prog, syscall)                    \
+	SEC("tracepoint/syscalls/sys_enter_" #syscall)  \
+	int prog(struct trace_event_raw_sys_enter *ctx) \
+	{                                               \
+		zs_send_mark(ZS_SEND_ANY, 0);           \
+		zs_tls_send_enter((__u64)ctx->args[0]); \
+		return 0;                               \
 	}
 
 ZS_SEND_ENTRY(zs_enter_write, write)

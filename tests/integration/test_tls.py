@@ -217,13 +217,14 @@ def test_https_hops_join_one_trace():
         t.stop()
 
 
-def test_same_host_https_server_spans_all_join_their_client():
+def test_same_host_https_server_spans_all_join_their_client(env=None):
     """curl -(https)-> nginx, 60 times, each on a new connection. The TLS
     request's context must reach the kernel's handoff map before nginx can
     read the request: handed off when curl's SSL_write returned, it came too
     late for about one request in five on this 6.18 VM (nginx read it first
-    and started a trace of its own). Linux 6.16+ (tcp_sendmsg_locked)."""
-    t = Rig()
+    and started a trace of its own). Handed off at tcp_sendmsg_locked here
+    (Linux 6.16+); env may choose the write syscalls' entries instead."""
+    t = Rig(env=env)
     port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     n = 60
     try:
@@ -243,6 +244,13 @@ def test_same_host_https_server_spans_all_join_their_client():
         assert m["zerospan_tls_handoffs_total"] == n, m
     finally:
         t.stop()
+
+
+def test_same_host_https_joins_with_syscall_send_times():
+    """The same where sends are timed by the write syscalls' entries, as
+    before Linux 6.16: the handoff is made there, the socket found from the
+    syscall's file descriptor."""
+    test_same_host_https_server_spans_all_join_their_client(env={"ZEROSPAN_SEND_TIME": "syscalls"})
 
 
 def test_library_attached_per_file_and_detached_with_its_last_user():
@@ -761,6 +769,7 @@ TESTS = [
     test_wrk_https_counts_every_request,
     test_https_hops_join_one_trace,
     test_same_host_https_server_spans_all_join_their_client,
+    test_same_host_https_joins_with_syscall_send_times,
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
     test_gnutls_probed_where_the_kernel_emulates,

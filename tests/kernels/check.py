@@ -4,9 +4,9 @@ agent did on that kernel.
   check.py CONSOLE trace|refuse
 trace: the agent loads with injection and TLS uprobes on, every plain HTTP
 request is a CLIENT span whose SERVER span on the other end is its child
-(traceparent injected and read back, across two processes), the HTTPS
-requests are spans on both ends, nothing is dropped, and nothing of the
-agent's stays attached after it exits.
+(traceparent injected and read back, across two processes), so is every
+HTTPS one (the context handed off inside the kernel), nothing is dropped,
+and nothing of the agent's stays attached after it exits.
 refuse: the agent stops at once with a clear error and attaches nothing.
 Prints one line per check and "RESULT <passed> <failed>"."""
 import json
@@ -83,8 +83,10 @@ else:
     check("3 HTTPS requests: CLIENT spans (curl) and SERVER spans (openssl s_server)",
           len(tls_c) == 3 and len(tls_s) == 3, "%d CLIENT, %d SERVER" % (len(tls_c), len(tls_s)))
     ids = {c["span_id"]: c for c in tls_c}
-    n = sum(1 for s in tls_s if s["parent_span_id"] in ids)
-    print("info HTTPS SERVER spans linked to their CLIENT span: %d of %d" % (n, len(tls_s)))
+    n = sum(1 for s in tls_s if s["parent_span_id"] in ids
+            and ids[s["parent_span_id"]]["trace_id"] == s["trace_id"])
+    check("each HTTPS SERVER span is the child of its CLIENT span (kernel handoff at the send)",
+          n == len(tls_s) == 3, "%d of %d linked" % (n, len(tls_s)))
     drops = sum(v for k, v in metrics.items() if k.startswith("zerospan_kernel_drops_total"))
     check("no kernel drops, no stream gaps", metrics and drops == 0 and
           metrics.get("zerospan_stream_gaps_total", 1) == 0,
