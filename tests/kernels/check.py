@@ -87,6 +87,26 @@ else:
             and ids[s["parent_span_id"]]["trace_id"] == s["trace_id"])
     check("each HTTPS SERVER span is the child of its CLIENT span (kernel handoff at the send)",
           n == len(tls_s) == 3, "%d of %d linked" % (n, len(tls_s)))
+    burst_c = [s for s in spans if s["kind"] == "CLIENT" and s["path"] == "/burst.html"]
+    burst_s = [s for s in spans if s["kind"] == "SERVER" and s["path"] == "/burst.html"]
+    ids = {c["span_id"]: c for c in burst_c}
+    n = sum(1 for s in burst_s if s["parent_span_id"] in ids)
+    reused = (metrics.get('zerospan_kernel_drops_total{cause="scratch_reused",help="a preempted TLS uprobe '
+                          'program\'s scratch buffer was reused, its record not sent"}', 0),
+              sum(v for k, v in metrics.items()
+                  if k.startswith('zerospan_inject_total{result="scratch_reused"')))
+    print("info 100 requests from 4 clients at once: %d CLIENT, %d SERVER spans, %d linked; "
+          "preempted and given up: %d records, %d injections" % (len(burst_c), len(burst_s), n,
+                                                                 reused[0], reused[1]))
+    # A preempted program gives its record or injection up, and counts it
+    # (LIMITATIONS): such a request may lack a span, or its SERVER span a
+    # parent, and nothing else may.
+    check("100 requests from 4 clients at once: every one a pair of spans, or its record's loss counted",
+          (len(burst_c) == len(burst_s) == 100) or reused[0] >= 200 - len(burst_c) - len(burst_s),
+          "%d CLIENT, %d SERVER, %d records given up" % (len(burst_c), len(burst_s), reused[0]))
+    check("...and every pair linked, or its injection given up and counted",
+          n + reused[1] >= min(len(burst_c), len(burst_s)),
+          "%d linked, %d injections given up" % (n, reused[1]))
     drops = sum(v for k, v in metrics.items() if k.startswith("zerospan_kernel_drops_total"))
     check("no kernel drops, no stream gaps", metrics and drops == 0 and
           metrics.get("zerospan_stream_gaps_total", 1) == 0,

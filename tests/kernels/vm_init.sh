@@ -14,7 +14,7 @@ mount -t tmpfs tmp /tmp
 ip link set lo up
 echo "ZSVM kernel $(uname -r)"
 echo "ZSVM cmdline $(cat /proc/cmdline)"
-mkdir -p /www && echo hello > /www/index.html
+mkdir -p /www && echo hello > /www/index.html && echo burst > /www/burst.html
 httpd -p 127.0.0.1:8080 -h /www
 openssl s_server -accept 8443 -cert /zs/cert.pem -key /zs/key.pem -www -quiet >/dev/null 2>&1 &
 # shellcheck disable=SC2086
@@ -33,6 +33,17 @@ echo "ZSVM ready $ready after ${i} s"
 if [ $ready = yes ]; then
   for n in 1 2 3 4 5; do wget -q -O /dev/null http://127.0.0.1:8080/index.html; done
   for n in 1 2 3; do curl -sk -o /dev/null https://127.0.0.1:8443/; done
+  # then four clients at once, 25 requests each, to /burst (the burst's
+  # threads preempt each other's BPF programs on a preemptible kernel)
+  pids=
+  for c in 1 2 3 4; do
+    (for n in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25; do
+      wget -q -O /dev/null http://127.0.0.1:8080/burst.html
+    done) &
+    pids="$pids $!"
+  done
+  # shellcheck disable=SC2086
+  wait $pids
   sleep 3
   wget -q -O /tmp/metrics http://127.0.0.1:9464/metrics
   echo "ZSVM programs while running $(bpftool prog show | grep -c ' zs_')"
