@@ -291,7 +291,7 @@ int zs_inject(struct sk_msg_md *msg)
 	zs_judge_first(info, ZS_FIRST_HTTP);
 	/* Never into a pipelined follower: a request is unanswered. */
 	st = bpf_map_lookup_elem(&conns, &info->cookie);
-	if (st && (__u8)(st->req_starts - st->resp_starts) != 0)
+	if (st && zs_conn_unanswered(st))
 		return zs_inj_count(ZS_INJ_PIPELINED);
 	sc.buf = s->head;
 	sc.n = n;

@@ -735,7 +735,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	 * Responses may then share a read with the previous body, which only
 	 * whole-chunk copies let userspace frame. */
 	if (start == ZS_START_REQUEST) {
-		if ((__u8)(st->req_starts - st->resp_starts) > 0)
+		if (zs_conn_unanswered(st))
 			st->pipelined = 1;
 		st->req_starts++;
 	} else if (start == ZS_START_RESPONSE) {
@@ -1016,7 +1016,7 @@ static __always_inline void zs_tls_send_begin(const struct sock *sk, __u64 cooki
 	st = bpf_map_lookup_elem(&conns, &cookie);
 	/* not while a request is unanswered (pipelining), as the injector */
 	if (!st || st->ignored || st->role != ZS_ROLE_CLIENT || st->pipelined ||
-	    (__u8)(st->req_starts - st->resp_starts) != 0)
+	    zs_conn_unanswered(st))
 		return;
 	s = bpf_map_lookup_elem(&scratch, &cpu);
 	if (!s)

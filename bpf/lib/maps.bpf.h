@@ -31,6 +31,14 @@ struct {
 	__type(value, struct zs_conn_state);
 } conns SEC(".maps");
 
+/* Has the connection a request without its response's start yet? (The
+ * counters wrap together.) Nothing is added to a request sent then:
+ * pipelining. */
+static __always_inline int zs_conn_unanswered(const struct zs_conn_state *st)
+{
+	return (__u8)(st->req_starts - st->resp_starts) != 0;
+}
+
 /*
  * The context of the request each thread serves now, key: pid_tgid; and of
  * the latest request each process read, key: tgid << 32 | 0xffffffff (pool
