@@ -155,14 +155,6 @@ int zs_sockops(struct bpf_sock_ops *skops)
 	sk = skops->sk;
 	if (!sk)
 		return 1;
-	if (skops->op == BPF_SOCK_OPS_TCP_CONNECT_CB) {
-		/* connect() runs in the app's process: the one chance to apply
-		 * --pid/--exe (established runs in softirq, any process) */
-		si = bpf_sk_storage_get(&sock_info, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
-		if (si)
-			si->in_scope = zs_in_scope(bpf_get_current_pid_tgid());
-		return 1;
-	}
 	if (skops->op == BPF_SOCK_OPS_RTT_CB || skops->op == BPF_SOCK_OPS_HDR_OPT_LEN_CB) {
 		/* An ACK received (RTT) or a segment about to be sent (HDR_OPT_LEN,
 		 * asked for below) on an enrolled socket, under the socket's lock:

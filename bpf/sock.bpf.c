@@ -182,6 +182,8 @@ struct zs_scratch {
 	/* not sent: the trace context headers found in payload
 	 * (zs_ctx_scan), for zs_server_ctx and zs_tls_handoff */
 	struct zs_tp_scan tps;
+	/* not sent: a vectored chunk's tail as zs_tail_cb assembles it */
+	__u8 tail_tmp[2 * ZS_TAIL_LEN];
 	/* not sent: the thread (pid_tgid) of the capture that last began to
 	 * use this buffer (zs_capture: a preempted uprobe program finds
 	 * another's). Only the thread itself writes its own id. */
@@ -241,12 +243,16 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 /* iovecs walked back from the last one to assemble a chunk's tail. */
 #define ZS_TAIL_SEGS 4
 
+/* Its buffer is the scratch's tail_tmp, not on the stack: Linux 6.8 and older
+ * round each frame of a call chain up to 32 bytes, and with tmp[] here this
+ * callback's chain took 544 of the 512 bytes they allow (Ubuntu 24.04's 6.8
+ * refused the capture programs). */
 struct zs_tail_ctx {
+	struct zs_scratch *s; /* tail bytes go to s->tail_tmp */
 	__u64 iov_arr;
 	__u64 last_take; /* bytes used of the last iovec (a read may fill it partly) */
 	__u32 last_idx;
-	__u32 rem; /* tail bytes still wanted; they fill tmp[] from the end */
-	__u8 tmp[2 * ZS_TAIL_LEN];
+	__u32 rem; /* tail bytes still wanted; they fill tail_tmp[] from the end */
 };
 
 /* bpf_loop callback: one iovec, walking backwards. In a loop callback so the
@@ -268,7 +274,7 @@ static long zs_tail_cb(__u64 k, void *data)
 	at = c->rem - n;
 	zs_clamp_umax(at, ZS_TAIL_LEN);
 	zs_clamp_umax(n, ZS_TAIL_LEN);
-	if (bpf_probe_read_user(&c->tmp[at], n, (void *)((__u64)iov.iov_base + take - n)))
+	if (bpf_probe_read_user(&c->s->tail_tmp[at], n, (void *)((__u64)iov.iov_base + take - n)))
 		return 1;
 	c->rem -= n;
 	return 0;
@@ -345,6 +351,7 @@ __noinline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *
 	}
 	if (off < len && last_take) {
 		struct zs_tail_ctx tc = {
+			.s = s,
 			.iov_arr = p->buf,
 			.last_take = last_take,
 			.last_idx = last_idx,
@@ -357,7 +364,7 @@ __noinline __u32 zs_copy_payload(struct zs_scratch *s, const struct zs_pending *
 		tl = ZS_TAIL_LEN - r;
 #pragma unroll
 		for (j = 0; j < ZS_TAIL_LEN; j++)
-			tail[j] = tc.tmp[(r + j) & (2 * ZS_TAIL_LEN - 1)];
+			tail[j] = s->tail_tmp[(r + j) & (2 * ZS_TAIL_LEN - 1)];
 		*tail_len = tl;
 	}
 	return off;
@@ -1225,6 +1232,20 @@ static __always_inline void zs_emit_listen(const struct sock *sk, int up)
 	bpf_ringbuf_submit(ev, zs_rb_flags(sizeof(*ev)));
 }
 
+/* connect() runs in the app's process: the one chance to apply --pid/--exe
+ * to the injector's enrolment of the connection (sockops, at ESTABLISHED,
+ * runs in softirq, any process; and its connect callback may not ask for the
+ * process before Linux 6.10, which refused the injector). SYN_SENT is set
+ * just before that callback. */
+static __always_inline void zs_connect_scope(const struct sock *sk, int in)
+{
+	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, (struct sock *)sk, 0,
+						     in ? BPF_SK_STORAGE_GET_F_CREATE : 0);
+
+	if (si)
+		si->in_scope = in;
+}
+
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int newstate)
 {
@@ -1236,8 +1257,14 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 		return 0;
 	if (newstate == ZS_TCP_SYN_SENT || newstate == ZS_TCP_SYN_RECV) {
 		id = bpf_get_current_pid_tgid();
-		if (newstate == ZS_TCP_SYN_SENT && !zs_in_scope(id))
-			return 0;
+		if (newstate == ZS_TCP_SYN_SENT) {
+			int in = zs_in_scope(id);
+
+			if (make_contexts)
+				zs_connect_scope(sk, in);
+			if (!in)
+				return 0;
+		}
 		cookie = bpf_get_socket_cookie((void *)sk);
 		zs_conn_get(cookie, sk,
 			    newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,

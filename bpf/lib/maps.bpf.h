@@ -64,8 +64,9 @@ struct {
 	__type(value, struct zs_tstate);
 } thread_ts SEC(".maps");
 
-/* Per client socket: its cookie (sk_msg cannot ask for it), whether the
- * process that connected it is in scope (inject.bpf.c's sockops sets both),
+/* Per client socket: its cookie (sk_msg cannot ask for it; inject.bpf.c's
+ * sockops sets it), whether the process that connected it is in scope
+ * (sock.bpf.c, at SYN_SENT, in that process),
  * the context the injector just inserted into a send, which the send's
  * sock_send_length program (sock.bpf.c) moves into its DATA record, and
  * whether it carries TLS (its first message a TLS record, or a TLS library
