@@ -36,6 +36,11 @@ void zs_conn_on_proxy(const struct zs_proxy_event *ev);
 /* Forgets connections idle since before now - idle_timeout. */
 void zs_conn_expire(uint64_t now_mono_ns);
 
+/* SERVER spans of requests from this host that ended before the agent saw
+ * their CLIENT span wait for it a while (conn.c: park()); those parked
+ * longer than that before now_mono_ns leave as roots. UINT64_MAX: all. */
+void zs_conn_release_parked(uint64_t now_mono_ns);
+
 uint32_t zs_conn_count(void);
 
 #endif

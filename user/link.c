@@ -13,7 +13,7 @@
 #define SERVED_MAX 4096
 
 struct served {
-	const struct zs_span *s;
+	struct zs_span *s;
 	uint32_t tid;
 };
 
@@ -93,7 +93,7 @@ static struct proc *proc_find(uint32_t pid, bool create)
 	return free_p;
 }
 
-void zs_link_server_begin(uint32_t pid, uint32_t tid, const struct zs_span *s)
+void zs_link_server_begin(uint32_t pid, uint32_t tid, struct zs_span *s)
 {
 	struct proc *p;
 
@@ -142,10 +142,10 @@ static bool same_request(const struct zs_span *server, const struct zs_span *cli
  * thread when tid is 0): the only one, or the only one with c's method and
  * path. *ambiguous says there were several and none stood out.
  */
-static const struct zs_span *pick(const struct proc *p, uint32_t tid, const struct zs_span *c,
-				  bool *ambiguous)
+static struct zs_span *pick(const struct proc *p, uint32_t tid, const struct zs_span *c,
+			    bool *ambiguous)
 {
-	const struct zs_span *only = NULL, *match = NULL;
+	struct zs_span *only = NULL, *match = NULL;
 	uint32_t i, n = 0, n_match = 0;
 
 	for (i = 0; i < p->n; i++) {
@@ -169,7 +169,7 @@ static const struct zs_span *pick(const struct proc *p, uint32_t tid, const stru
 
 bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s)
 {
-	const struct zs_span *parent = NULL;
+	struct zs_span *parent = NULL;
 	const struct proc *p;
 	bool ambiguous = false;
 
@@ -191,6 +191,7 @@ bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s
 		return false;
 	}
 	zs_span_continue(s, parent);
+	parent->has_children = true;
 	return true;
 }
 

@@ -27,7 +27,7 @@ int zs_link_init(uint32_t max_procs);
 void zs_link_fini(void);
 
 /* Thread tid of process pid read the request of SERVER span s. */
-void zs_link_server_begin(uint32_t pid, uint32_t tid, const struct zs_span *s);
+void zs_link_server_begin(uint32_t pid, uint32_t tid, struct zs_span *s);
 
 /* SERVER span s of process pid leaves its connection (response ended,
  * exchange dropped): it is nobody's parent from now on. */
@@ -35,7 +35,7 @@ void zs_link_server_end(uint32_t pid, const struct zs_span *s);
 
 /* CLIENT span s, sent by pid/tid (parent process ppid, 0 if unknown): takes
  * trace id, flags and tracestate from the SERVER span being served, and that
- * span as parent. Returns true when linked. */
+ * span as parent (which is marked has_children). Returns true when linked. */
 bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s);
 
 /* CLIENT span s (trace id already set) of process pid: parent is the

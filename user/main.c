@@ -177,6 +177,7 @@ int main(int argc, char **argv)
 		/* The kernel wakes us only per batch: drain on every tick too. */
 		ring_buffer__consume(zs_loader_ringbuf(loader));
 		now = zs_now_ns(CLOCK_MONOTONIC);
+		zs_conn_release_parked(now);
 		zs_tls_tick(now);
 		if (now - last_tick >= 1000000000ULL) {
 			last_tick = now;
@@ -199,6 +200,7 @@ int main(int argc, char **argv)
 	log_info("%s: flushing and detaching", strsignal(stop_signal));
 	zs_yield_stop();
 	ring_buffer__consume(zs_loader_ringbuf(loader));
+	zs_conn_release_parked(UINT64_MAX);
 	exit_code = 0;
 out:
 	zs_yield_stop(); /* before the threads it watches end */

@@ -41,6 +41,8 @@
 	X(links_process, "CLIENT spans linked to a request their process serves")                  \
 	X(links_parent_process, "CLIENT spans linked to a request their parent serves")            \
 	X(links_same_node, "SERVER spans linked to a CLIENT span on this host")                    \
+	X(links_same_node_missed,                                                                  \
+	  "SERVER spans of requests from this host that waited for their CLIENT span in vain")     \
 	X(links_ambiguous, "CLIENT spans left unlinked: several requests in flight")               \
 	X(link_evictions, "in-flight requests forgotten: link tables full")                        \
 	X(injected, "requests the kernel added a traceparent to")                                  \

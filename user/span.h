@@ -24,6 +24,8 @@ struct zs_span {
 	bool has_parent;
 	bool claimed;	    /* CLIENT: a SERVER span on this host took it as parent */
 	bool awaiting_peer; /* SERVER: a root for now, may be claimed by a CLIENT span */
+	bool has_children;  /* SERVER: a CLIENT span took its trace (zs_link_client): it
+			     * keeps the trace it has, so no CLIENT span claims it later */
 	uint8_t trace_flags;
 	uint32_t pid, tid; /* process and thread that read or sent the request */
 	uint8_t kind;

@@ -669,6 +669,97 @@ static void test_same_node_links(void)
 	conns_end();
 }
 
+/* The span of path, of that kind. */
+static struct zs_span *span_of(const char *path, uint8_t kind)
+{
+	for (int i = 0; i < n_linked; i++)
+		if (linked[i]->kind == kind && strcmp(linked[i]->path, path) == 0)
+			return linked[i];
+	return NULL;
+}
+
+static const char *const REQ_LATE = "GET /late HTTP/1.1\r\nHost: x\r\n\r\n";
+static const char *const RESP_OK = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+/* The server's whole exchange is seen before the client's send (its thread
+ * preempted between the two): the SERVER span waits, parked, and still
+ * becomes the CLIENT span's child; also when the server closed meanwhile.
+ * Unclaimed, it leaves as a root after ZS_PARK_NS (50 ms), not before. A
+ * server span whose trace an outgoing call already took is not re-parented. */
+static void test_same_node_client_seen_late(void)
+{
+	const uint64_t ms = 1000000;
+	struct zs_span *sv, *out;
+
+	conns_begin();
+	ev_open(1, ZS_ROLE_CLIENT, 40001, 8080);
+	ev_open(2, ZS_ROLE_SERVER, 8080, 40001);
+	ev_data(2, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(2, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	CHECK(n_linked == 0, "the SERVER span waits: %d spans out", n_linked);
+	ev_data(1, ZS_DIR_EGRESS, REQ_LATE, 10 * ms + 30);
+	ev_data(1, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 40);
+	CHECK(n_linked == 2 && linked_pair("/late"), "late CLIENT span claims it: %d spans",
+	      n_linked);
+	ev_close(1);
+	ev_close(2);
+	conns_end();
+
+	conns_begin(); /* the server closes before the client's records come */
+	ev_open(3, ZS_ROLE_SERVER, 8080, 40002);
+	ev_data(3, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(3, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	ev_close(3);
+	CHECK(n_linked == 0 && zs_conn_count() == 1, "closed, kept for its parked span: %u",
+	      zs_conn_count());
+	ev_open(4, ZS_ROLE_CLIENT, 40002, 8080);
+	ev_data(4, ZS_DIR_EGRESS, REQ_LATE, 10 * ms + 30);
+	ev_data(4, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 40);
+	ev_close(4);
+	CHECK(n_linked == 2 && linked_pair("/late") && zs_conn_count() == 0,
+	      "linked after the server closed: %d spans, %u connections", n_linked,
+	      zs_conn_count());
+	conns_end();
+
+	conns_begin(); /* no CLIENT span ever comes */
+	ev_open(5, ZS_ROLE_SERVER, 8080, 40003);
+	ev_data(5, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(5, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	ev_close(5);
+	zs_conn_release_parked(10 * ms + 20 + 50 * ms - 1);
+	CHECK(n_linked == 0, "still parked before 50 ms");
+	zs_conn_release_parked(10 * ms + 20 + 50 * ms);
+	sv = span_of("/late", ZS_KIND_SERVER);
+	CHECK(n_linked == 1 && sv && !sv->has_parent && zs_conn_count() == 0,
+	      "a root after 50 ms, its connection gone: %d spans, %u connections", n_linked,
+	      zs_conn_count());
+	conns_end();
+
+	conns_begin(); /* the server called out while serving: its trace is taken */
+	ev_open(6, ZS_ROLE_SERVER, 8080, 40004);
+	ev_open(7, ZS_ROLE_CLIENT, 40005, 9090);
+	ev_data(6, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(7, ZS_DIR_EGRESS, "GET /down HTTP/1.1\r\nHost: y\r\n\r\n", 10 * ms + 5);
+	ev_data(7, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 8);
+	ev_data(6, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	sv = span_of("/late", ZS_KIND_SERVER);
+	out = span_of("/down", ZS_KIND_CLIENT);
+	CHECK(n_linked == 2 && sv && out && sv->has_children && !sv->has_parent &&
+		      memcmp(out->parent_span_id, sv->span_id, 8) == 0 &&
+		      memcmp(out->trace_id, sv->trace_id, 16) == 0,
+	      "not parked, its outgoing call its child: %d spans", n_linked);
+	ev_open(1, ZS_ROLE_CLIENT, 40004, 8080);
+	ev_data(1, ZS_DIR_EGRESS, REQ_LATE, 10 * ms + 30);
+	ev_data(1, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 40);
+	CHECK(n_linked == 3 && !sv->has_parent && memcmp(out->trace_id, sv->trace_id, 16) == 0,
+	      "a late CLIENT span leaves it in its trace");
+	ev_close(1);
+	ev_close(6);
+	ev_close(7);
+	CHECK(zs_conn_count() == 0, "connections left: %u", zs_conn_count());
+	conns_end();
+}
+
 /* The indexes start small and grow with the connections tracked, then
  * shrink: every connection is found by cookie (its close) and by tuple (its
  * peer) across each change. Both ends of a pair are opened before a change
@@ -845,6 +936,7 @@ static void test_host_ports(void)
 		ev_open(6, ZS_ROLE_SERVER, 8080, 40000);
 		ev_data(6, ZS_DIR_INGRESS, req, 2000);
 		ev_data(6, ZS_DIR_EGRESS, "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 3000);
+		zs_conn_release_parked(UINT64_MAX); /* a loopback client not seen: parked */
 		CHECK(n_linked == 1 && linked[0]->server_port == cases[k].port &&
 			      strcmp(linked[0]->server_address, cases[k].addr) == 0,
 		      "Host %s: got %s port %u", cases[k].host,
@@ -865,6 +957,7 @@ int main(void)
 	test_retry_after();
 	test_procinfo_recheck();
 	test_same_node_links();
+	test_same_node_client_seen_late();
 	test_tables_grow_and_shrink();
 	test_injected_in_data();
 	test_address_strings();
