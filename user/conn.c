@@ -87,6 +87,7 @@ static struct zs_conn **tuples; /* client and server connections by tuple_hash()
 static uint32_t table_mask, table_max, n_conns;
 static struct zs_conn *lru_head, *lru_tail;   /* head: most recent */
 static struct zs_conn *park_head, *park_tail; /* connections with a parked span, oldest first */
+static uint64_t seen_ts;		      /* the latest kernel time of a record handled */
 
 static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 					const struct zs_http_header *h, size_t n);
@@ -555,10 +556,16 @@ static void finish(struct zs_conn *c, struct zs_span *s);
  * the request after the whole exchange on the server's side (1 in ~20,000
  * wrk -> nginx requests at saturation with --inject=off here, 1 in 100 on
  * an emulated 2-CPU VM). Such a span is parked on its connection (one at a
- * time; a closing connection is kept for it) for ZS_PARK_NS, for
- * claim_waiting_server(), then leaves as the root it was.
+ * time; a closing connection is kept for it) for claim_waiting_server(),
+ * and leaves as the root it was once a record made ZS_PARK_NS after it has
+ * been handled: records are read in the order they were made, so the
+ * client's, if made by then, came first. Not by the agent's clock: a
+ * record made but not yet committed (its CPU stopped: a VM's vCPU, seen
+ * here) holds back all later ones. Records may stop coming (an idle host):
+ * then ZS_PARK_MAX_NS by the clock.
  */
 #define ZS_PARK_NS (50 * 1000000ULL)
+#define ZS_PARK_MAX_NS (1000 * 1000000ULL)
 
 static void park(struct zs_conn *c, struct zs_span *s)
 {
@@ -602,7 +609,8 @@ static void release_parked(struct zs_conn *c)
 
 void zs_conn_release_parked(uint64_t now)
 {
-	while (park_head && park_head->parked_ns + ZS_PARK_NS <= now) {
+	while (park_head && (park_head->parked_ns + ZS_PARK_NS <= seen_ts ||
+			     park_head->parked_ns + ZS_PARK_MAX_NS <= now)) {
 		struct zs_conn *c = park_head;
 
 		release_parked(c);
@@ -1006,6 +1014,8 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 		c->req_kctx = ev->ctx;
 	}
 	c->cur_ts = ev->hdr.ts_ns;
+	if (ev->hdr.ts_ns > seen_ts)
+		seen_ts = ev->hdr.ts_ns;
 	c->cur_pid = ev->hdr.pid;
 	c->cur_tid = ev->hdr.tid;
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
@@ -1031,6 +1041,8 @@ void zs_conn_on_close(const struct zs_close_event *ev)
 		return;
 	zs_count(conns_closed);
 	c->cur_ts = ev->hdr.ts_ns;
+	if (ev->hdr.ts_ns > seen_ts)
+		seen_ts = ev->hdr.ts_ns;
 	if (!c->tunnel) {
 		zs_http_stream_eof(&c->resp);
 		zs_http_stream_eof(&c->req);
@@ -1067,6 +1079,7 @@ void zs_conn_table_fini(void)
 {
 	while (lru_tail)
 		conn_remove(lru_tail);
+	seen_ts = 0;
 	free(table);
 	free(tuples);
 	table = NULL;

@@ -37,8 +37,9 @@ void zs_conn_on_proxy(const struct zs_proxy_event *ev);
 void zs_conn_expire(uint64_t now_mono_ns);
 
 /* SERVER spans of requests from this host that ended before the agent saw
- * their CLIENT span wait for it a while (conn.c: park()); those parked
- * longer than that before now_mono_ns leave as roots. UINT64_MAX: all. */
+ * their CLIENT span wait for it (conn.c: park()): until a record made 50 ms
+ * later has been handled, or 1 s by now_mono_ns; then they leave as roots.
+ * UINT64_MAX: all. */
 void zs_conn_release_parked(uint64_t now_mono_ns);
 
 uint32_t zs_conn_count(void);

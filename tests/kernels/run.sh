@@ -18,6 +18,10 @@
 #   noble-6.8       Ubuntu 24.04's own 6.8: stack frames counted in 32-byte
 #                   steps, sockops without bpf_get_current_pid_tgid (before 6.10)
 #   noble-6.11      Ubuntu 24.04's HWE 6.11
+#   noble-6.8-inject-off  6.8 again, the agent run with --inject=off: same-host
+#                   calls linked by connection in the agent, under emulation's
+#                   stalls (a SERVER span seen whole before its client's send)
+# and, not in the default list: noble-6.14, noble-6.17 (Ubuntu 24.04's later HWE kernels).
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -26,7 +30,8 @@ cache=${KERNEL_CACHE:-build/kernels}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ubuntu_mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
 kernels=("$@")
-[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-6.5 noble-6.8 noble-6.11)
+[ ${#kernels[@]} -eq 0 ] &&
+  kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-6.5 noble-6.8 noble-6.8-inject-off noble-6.11)
 for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
   command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
 done
@@ -83,7 +88,7 @@ trap 'rm -rf "$work"' EXIT
 initramfs "$work/initrd.gz"
 pass=0; fail=0; skipped=0
 for k in "${kernels[@]}"; do
-  src=$mirror
+  src=$mirror; pkg=$k
   case $k in
     trixie-6.12) suite=trixie; re='^linux-image-6\.12\..*-cloud-amd64-unsigned$'; extra="preempt=full"; expect=trace ;;
     trixie-6.12-rt) suite=trixie; re='^linux-image-6\.12\..*-rt-amd64-unsigned$'; extra=""; expect=trace ;;
@@ -92,12 +97,18 @@ for k in "${kernels[@]}"; do
       src=$ubuntu_mirror ;;
     noble-6.8) suite=noble-updates; re='^linux-image-unsigned-6\.8\.0-[0-9]+-generic$'; extra=""; expect=trace
       src=$ubuntu_mirror ;;
+    noble-6.8-inject-off) suite=noble-updates; re='^linux-image-unsigned-6\.8\.0-[0-9]+-generic$'
+      extra="ZS_ARGS=--inject=off"; expect=trace-noinject; src=$ubuntu_mirror; pkg=noble-6.8 ;;
     noble-6.11) suite=noble-updates; re='^linux-image-unsigned-6\.11\.0-[0-9]+-generic$'; extra=""; expect=trace
+      src=$ubuntu_mirror ;;
+    noble-6.14) suite=noble-updates; re='^linux-image-unsigned-6\.14\.0-[0-9]+-generic$'; extra=""; expect=trace
+      src=$ubuntu_mirror ;;
+    noble-6.17) suite=noble-updates; re='^linux-image-unsigned-6\.17\.0-[0-9]+-generic$'; extra=""; expect=trace
       src=$ubuntu_mirror ;;
     *) echo "kernels: unknown kernel $k"; fail=$((fail + 1)); continue ;;
   esac
   got=0
-  fetch "$k" "$suite" "$re" "$src" || got=$?
+  fetch "$pkg" "$suite" "$re" "$src" || got=$?
   if [ "$got" = 2 ] && [ "$src" != "$mirror" ]; then
     # not Debian's archive: this machine may have no way to it
     echo "SKIP $k: $src not reachable"; skipped=$((skipped + 1)); continue
@@ -107,7 +118,7 @@ for k in "${kernels[@]}"; do
   echo "== $k"
   for attempt in 1 2; do
     timeout 900 qemu-system-x86_64 -M q35 -cpu max -smp 2 -m 2048 -nographic -nic none -no-reboot \
-      -kernel "$cache/$k/vmlinuz" -initrd "$work/initrd.gz" \
+      -kernel "$cache/$pkg/vmlinuz" -initrd "$work/initrd.gz" \
       -append "console=ttyS0 panic=-1 quiet $extra ${KERNEL_APPEND:-}" </dev/null >"$work/$k.console" 2>&1 || true
     grep -q '^==== end' "$work/$k.console" && break
     # Seen once in 14 runs (its console was lost): the VM stopped early. Its

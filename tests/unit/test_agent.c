@@ -684,8 +684,9 @@ static const char *const RESP_OK = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n
 /* The server's whole exchange is seen before the client's send (its thread
  * preempted between the two): the SERVER span waits, parked, and still
  * becomes the CLIENT span's child; also when the server closed meanwhile.
- * Unclaimed, it leaves as a root after ZS_PARK_NS (50 ms), not before. A
- * server span whose trace an outgoing call already took is not re-parented. */
+ * Unclaimed, it leaves as a root once a record made 50 ms after it was
+ * handled, or after 1 s by the clock when none comes; not before. A server
+ * span whose trace an outgoing call already took is not re-parented. */
 static void test_same_node_client_seen_late(void)
 {
 	const uint64_t ms = 1000000;
@@ -721,18 +722,35 @@ static void test_same_node_client_seen_late(void)
 	      zs_conn_count());
 	conns_end();
 
-	conns_begin(); /* no CLIENT span ever comes */
+	conns_begin(); /* no CLIENT span ever comes; other records do */
 	ev_open(5, ZS_ROLE_SERVER, 8080, 40003);
 	ev_data(5, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
 	ev_data(5, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
-	ev_close(5);
-	zs_conn_release_parked(10 * ms + 20 + 50 * ms - 1);
-	CHECK(n_linked == 0, "still parked before 50 ms");
-	zs_conn_release_parked(10 * ms + 20 + 50 * ms);
+	ev_close(5); /* parked at its response, 10 ms + 20 */
+	ev_open(6, ZS_ROLE_SERVER, 8080, 40004);
+	ev_data(6, ZS_DIR_INGRESS, "GET /other HTTP/1.1\r\nHost: x\r\n\r\n",
+		10 * ms + 20 + 50 * ms - 1);
+	zs_conn_release_parked(10 * ms + 20 + 900 * ms);
+	CHECK(n_linked == 0, "still parked: no record made 50 ms later yet, under 1 s");
+	ev_data(6, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20 + 50 * ms);
+	zs_conn_release_parked(0);
 	sv = span_of("/late", ZS_KIND_SERVER);
-	CHECK(n_linked == 1 && sv && !sv->has_parent && zs_conn_count() == 0,
-	      "a root after 50 ms, its connection gone: %d spans, %u connections", n_linked,
-	      zs_conn_count());
+	CHECK(sv && !sv->has_parent && zs_conn_count() == 1,
+	      "a root once a record 50 ms later came, its connection gone: %d spans, %u "
+	      "connections",
+	      n_linked, zs_conn_count());
+	conns_end();
+
+	conns_begin(); /* and no other record either: 1 s by the clock */
+	ev_open(5, ZS_ROLE_SERVER, 8080, 40003);
+	ev_data(5, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(5, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	zs_conn_release_parked(10 * ms + 20 + 1000 * ms - 1);
+	CHECK(n_linked == 0, "still parked before 1 s");
+	zs_conn_release_parked(10 * ms + 20 + 1000 * ms);
+	sv = span_of("/late", ZS_KIND_SERVER);
+	CHECK(n_linked == 1 && sv && !sv->has_parent, "a root after 1 s: %d spans", n_linked);
+	ev_close(5);
 	conns_end();
 
 	conns_begin(); /* the server called out while serving: its trace is taken */
