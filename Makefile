@@ -44,6 +44,8 @@ all: $(BUILD)/zerospan
 deps:
 	./scripts/deps.sh build
 
+# The injector takes its buffer with an atomic fetch-or (BPF ISA v3, Linux 5.12+).
+$(BUILD)/bpf/inject.bpf.o: BPF_CFLAGS += -mcpu=v3
 $(BUILD)/bpf/%.bpf.o: bpf/%.bpf.c $(wildcard bpf/lib/*.h) include/zerospan_abi.h
 	@mkdir -p $(@D)
 	$(CLANG) $(BPF_CFLAGS) -c $< -o $@

@@ -62,21 +62,41 @@ struct zs_inj_scratch {
 		__u8 hdr[ZS_INJ_HDR_MAX + 8];
 		__u64 hdr_w[(ZS_INJ_HDR_MAX + 15) / 8];
 	};
-	/* The thread (pid_tgid) whose send last began to use this buffer. An
-	 * sk_msg program can be preempted (it runs with migration, not
-	 * preemption, disabled): another thread's send on this CPU may then
-	 * rewrite head and hdr. Only the thread itself writes its own id. */
-	__u64 owner;
 };
 
-/* One per CPU (an ARRAY sized by the loader, indexed by CPU: a per-CPU
- * value this large is refused). */
+/*
+ * An sk_msg program can be preempted (it runs with migration, not
+ * preemption, disabled), and another thread's send then runs the injector
+ * on the same CPU. So each CPU has ZS_INJ_SLOTS buffers (an ARRAY sized by
+ * the loader, CPU * ZS_INJ_SLOTS + slot: a per-CPU value this large is
+ * refused), and a word of in-use bits each send takes a free one from with
+ * an atomic fetch-or and gives back when done: a preempted send's buffer is
+ * never another's. Only that CPU's programs touch its word.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 256 * ZS_INJ_SLOTS);
+	__type(key, __u32);
+	__type(value, struct zs_inj_scratch);
+} inj_scratch SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 256);
 	__type(key, __u32);
-	__type(value, struct zs_inj_scratch);
-} inj_scratch SEC(".maps");
+	__type(value, __u64);
+} inj_slots SEC(".maps");
+
+/* A free slot of *used, now taken; -1 when all are in use. */
+static __always_inline int zs_inj_slot_take(__u64 *used)
+{
+	int i;
+
+	for (i = 0; i < ZS_INJ_SLOTS; i++)
+		if (!(__sync_fetch_and_or(used, 1ULL << i) & (1ULL << i)))
+			return i;
+	return -1;
+}
 
 /* Counts what became of a message; the message always passes. */
 static __always_inline int zs_inj_count(__u32 result)
@@ -229,13 +249,12 @@ static __always_inline __u32 zs_tracestate_hdr(__u64 key, __u8 *hdr)
 	return 12 + len + 2;
 }
 
-SEC("sk_msg")
-int zs_inject(struct sk_msg_md *msg)
+/* The injector's work on a message of an enrolled socket, in buffer s (its
+ * own while it runs). Returns the verdict (always SK_PASS). */
+static __always_inline int zs_inject_msg(struct sk_msg_md *msg, struct zs_sock_info *info,
+					 struct zs_inj_scratch *s, __u64 id)
 {
-	__u64 id = bpf_get_current_pid_tgid();
-	struct zs_sock_info *info;
-	__u32 cpu = bpf_get_smp_processor_id(), n, line_end = 0, k;
-	struct zs_inj_scratch *s;
+	__u32 n, line_end = 0, k;
 	struct zs_conn_state *st;
 	struct zs_kernel_ctx c = {}; /* state NONE until zs_caller_ctx finds one */
 	__u64 key = 0;
@@ -243,15 +262,6 @@ int zs_inject(struct sk_msg_md *msg)
 	struct zs_tp_scan sc = {};
 	__u8 *p, *end, *q;
 
-	struct bpf_sock *sk = msg->sk;
-
-	if (!sk || !zs_in_scope(id))
-		return SK_PASS;
-	info = bpf_sk_storage_get(&sock_info, sk, 0, 0);
-	s = bpf_map_lookup_elem(&inj_scratch, &cpu);
-	if (!info || !info->cookie || !s)
-		return SK_PASS;
-	s->owner = id;
 	n = msg->size < ZS_INJ_HEAD ? msg->size : ZS_INJ_HEAD;
 	if (n < 2)
 		return zs_inj_count(ZS_INJ_NOT_REQUEST);
@@ -315,9 +325,6 @@ int zs_inject(struct sk_msg_md *msg)
 	if (c.state == ZS_CTX_INCOMING && c.has_ts)
 		add += zs_tracestate_hdr(key, s->hdr);
 
-	/* what was judged and formatted in s is this message's, so far */
-	if (s->owner != id)
-		return zs_inj_count(ZS_INJ_SCRATCH_REUSED);
 	if (add > ZS_INJ_HDR_MAX || bpf_msg_push_data(msg, line_end, add, 0))
 		return zs_inj_count(ZS_INJ_FAILED);
 	/* Keep the header block in one piece: push_data alone leaves three
@@ -350,12 +357,6 @@ int zs_inject(struct sk_msg_md *msg)
 			break;
 		*q = s->hdr[k];
 	}
-	/* preempted while copying, and hdr rewritten: the inserted bytes may
-	 * be partly another send's, so they come out again */
-	if (s->owner != id) {
-		bpf_msg_pop_data(msg, line_end, add, 0);
-		return zs_inj_count(ZS_INJ_SCRATCH_REUSED);
-	}
 
 	/* On the wire. The send's DATA record reports it (sock.bpf.c's
 	 * zs_sock_send takes it from here), no record of its own. One still
@@ -365,6 +366,33 @@ int zs_inject(struct sk_msg_md *msg)
 	c.via = ZS_VIA_HEADER;
 	info->inj = c;
 	return zs_inj_count(ZS_INJ_INJECTED);
+}
+
+SEC("sk_msg")
+int zs_inject(struct sk_msg_md *msg)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *used;
+	__u32 cpu = bpf_get_smp_processor_id(), key;
+	struct zs_inj_scratch *s;
+	struct zs_sock_info *info;
+	struct bpf_sock *sk = msg->sk;
+	int slot, verdict = SK_PASS;
+
+	if (!sk || !zs_in_scope(id))
+		return SK_PASS;
+	info = bpf_sk_storage_get(&sock_info, sk, 0, 0);
+	used = bpf_map_lookup_elem(&inj_slots, &cpu);
+	if (!info || !info->cookie || !used)
+		return SK_PASS;
+	slot = zs_inj_slot_take(used);
+	if (slot < 0) /* sends preempted on this CPU hold every buffer */
+		return zs_inj_count(ZS_INJ_SCRATCH_REUSED);
+	key = cpu * ZS_INJ_SLOTS + (__u32)slot;
+	s = bpf_map_lookup_elem(&inj_scratch, &key);
+	if (s)
+		verdict = zs_inject_msg(msg, info, s, id);
+	__sync_fetch_and_and(used, ~(1ULL << slot));
+	return verdict;
 }
 
 /*

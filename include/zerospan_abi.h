@@ -17,6 +17,9 @@
 #define ZS_TAIL_LEN 16
 /* iovecs walked per readv/writev/recvmsg/sendmsg call. */
 #define ZS_IOV_MAX 16
+/* The injector's buffers per CPU (inject.bpf.c): one for a send, one for a
+ * send that preempts it there; 33 KB each. */
+#define ZS_INJ_SLOTS 2
 
 /* Event types: X(name, value). Enum and name table are built from this list.
  * 4 (INJECT) is retired: contexts the kernel gives requests ride in their
@@ -55,7 +58,7 @@ enum zs_event_type {
 		    "their bytes)")                                                          \
 	X(NOT_HTTP_LEFT, "connections taken out of injection because their first message "   \
 			 "was no HTTP/1.x request")                                          \
-	X(SCRATCH_REUSED, "preempted while another thread's send used the per-CPU buffer: "  \
+	X(SCRATCH_REUSED, "sends preempted on this CPU held all its buffers: "               \
 			  "message left as it was")
 
 /* clang-format off */

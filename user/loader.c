@@ -316,8 +316,10 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 	inj->rodata->filter_comms = cfg->n_exes > 0;
 	inj->rodata->filter_ports = cfg->n_ports > 0;
 	inj->rodata->sample_threshold = sample_threshold(&cfg->sampler);
-	if (ncpu > 0)
-		bpf_map__set_max_entries(inj->maps.inj_scratch, (uint32_t)ncpu);
+	if (ncpu > 0) {
+		bpf_map__set_max_entries(inj->maps.inj_scratch, (uint32_t)ncpu * ZS_INJ_SLOTS);
+		bpf_map__set_max_entries(inj->maps.inj_slots, (uint32_t)ncpu);
+	}
 	/* tests only: the kernel refuses the injector, as 6.12 did (a failed
 	 * CO-RE relocation) */
 	if (getenv("ZEROSPAN_FAULT_INJECT_LOAD"))
