@@ -23,6 +23,8 @@
 #                   stalls (a SERVER span seen whole before its client's send)
 # and, not in the default list: noble-6.14, noble-6.17 (Ubuntu 24.04's later HWE kernels).
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
+# KERNEL_APPEND adds to the kernel command line, e.g. preempt=full, or ZS_ARGS=-v
+# (agent flags: -v puts the verifier's log on the console).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/kernels
