@@ -31,8 +31,10 @@
 #define ZS_TS_HDR_MAX (12 + ZS_TS_MAX + 2)
 
 /* Bytes of a message's head examined: the request line and the header
- * block must fit, else no injection (counted INCOMPLETE). */
-#define ZS_INJ_HEAD 2048
+ * block must fit, else no injection (counted INCOMPLETE). 8 KiB, nginx's
+ * default for a header line: bearer tokens and cookies of a few KiB are
+ * common. Only a message that long costs the longer copy and scan. */
+#define ZS_INJ_HEAD 8192
 
 const volatile __u64 sample_threshold = 1ULL << 53;
 

@@ -974,7 +974,7 @@ static __always_inline int zs_syscall_io(struct zs_pending *p, __u8 dir)
 
 /* Plaintext bytes of a TLS write looked at for its request's context when
  * its first bytes go to the socket (the injector looks at as many). */
-#define ZS_HANDOFF_HEAD 2048
+#define ZS_HANDOFF_HEAD 8192
 
 /* zs_tls_send_begin's handoff, from s->tps and s->tuple. The tuple and the
  * scan are this thread's only while s->owner says so (a tp_btf program can

@@ -15,7 +15,8 @@
 # and p99 latency with and without the agent, and the agent's CPU per 1,000
 # requests/s. PACE=random: each connection waits 0-10 ms (5 on average) instead
 # of exactly 5, so the connections do not fire in step. NEWCONN=1: a new
-# connection per request (Connection: close).
+# connection per request (Connection: close). HEADER="Name: value": one more
+# request header (e.g. a large cookie).
 # Prints a table of throughput, the with/without ratio, the CPU nginx and wrk
 # spend per request with and without the agent (its kernel programs run in
 # their context), agent CPU (over each run but its first and last second)
@@ -66,6 +67,7 @@ if [ -n "$rate" ]; then
   wrk_args+=(-s "$dir/pace.lua")
 fi
 [ "${NEWCONN:-0}" = 1 ] && wrk_args+=(-H "Connection: close")
+[ -n "${HEADER:-}" ] && wrk_args+=(-H "$HEADER")
 # One wrk run: prints "req/s p50_ms p99_ms wrk_cpu_s" (wrk's user + system time, from
 # the shell's `times` for its children).
 rps() {

@@ -453,6 +453,37 @@ def test_injection_never_breaks_keepalive():
         agent.stop()
 
 
+def test_large_header_blocks_are_injected():
+    """curl -> nginx with a 6,000-byte cookie, 20 times: the header block
+    ends past the first 2 KiB of the send, where the injector stopped
+    looking until 2026-12-02 (no traceparent, counted incomplete, and each
+    SERVER span a root of its own). It looks at 8 KiB, nginx's default
+    limit for a header line."""
+    n = 20
+    port = free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    ngx = Nginx(port)
+    try:
+        for _ in range(n):
+            r = run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-H", "Cookie: s=" + "c" * 6000,
+                     "http://127.0.0.1:%d/index.html" % port])
+            assert r.returncode == 0 and r.stdout == "200", r
+        spans = rec.wait(lambda s: True, 2 * n, timeout=30)
+        clients = {s["span_id"]: s for s in spans if s["kind"] == "CLIENT"}
+        servers = [s for s in spans if s["kind"] == "SERVER"]
+        assert len(clients) == n and len(servers) == n, dump(spans)
+        for sv in servers:
+            c = clients.get(sv["parent_span_id"])
+            assert c and c["trace_id"] == sv["trace_id"], ("SERVER not under its CLIENT span", sv)
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="injected"}'] == n, m
+        assert m['zerospan_inject_total{result="incomplete"}'] == 0, m
+    finally:
+        ngx.stop()
+        agent.stop()
+
+
 # A line-echo server and a client that speaks something else than HTTP on
 # one connection (first message argv[3], then Redis-style commands),
 # checking each echo.
@@ -656,6 +687,7 @@ TESTS = [
     test_large_upload_nests_with_syscall_send_times,
     test_early_response_to_a_large_upload_arrives_whole,
     test_injection_never_breaks_keepalive,
+    test_large_header_blocks_are_injected,
     test_other_protocols_leave_the_injector,
     test_chain_is_one_trace_when_the_kernel_refuses_the_injector,
     test_across_nodes_through_the_header_alone,

@@ -217,20 +217,22 @@ def test_https_hops_join_one_trace():
         t.stop()
 
 
-def test_same_host_https_server_spans_all_join_their_client(env=None):
+def test_same_host_https_server_spans_all_join_their_client(env=None, headers=()):
     """curl -(https)-> nginx, 60 times, each on a new connection. The TLS
     request's context must reach the kernel's handoff map before nginx can
     read the request: handed off when curl's SSL_write returned, it came too
     late for about one request in five on this 6.18 VM (nginx read it first
     and started a trace of its own). Handed off at tcp_sendmsg_locked here
-    (Linux 6.16+); env may choose the write syscalls' entries instead."""
+    (Linux 6.16+); env may choose the write syscalls' entries instead, and
+    headers adds curl -H arguments."""
     t = Rig(env=env)
     port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     n = 60
     try:
         t.start(Nginx(port, tls=cert))
         for _ in range(n):
-            r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null", "https://127.0.0.1:%d/index.html" % port])
+            r = run(["curl", "-sSk", "--http1.1", "-o", "/dev/null"] + [a for h in headers for a in ("-H", h)]
+                    + ["https://127.0.0.1:%d/index.html" % port])
             assert r.returncode == 0, r.stderr
         spans = settle(rec, 2 * n)
         clients = {s["span_id"]: s for s in by_kind(spans, "CLIENT")}
@@ -251,6 +253,14 @@ def test_same_host_https_joins_with_syscall_send_times():
     before Linux 6.16: the handoff is made there, the socket found from the
     syscall's file descriptor."""
     test_same_host_https_server_spans_all_join_their_client(env={"ZEROSPAN_SEND_TIME": "syscalls"})
+
+
+def test_same_host_https_with_a_large_header_block_joins():
+    """The same with a 6,000-byte cookie: the header block ends past the
+    first 2 KiB of the write, which the send-time handoff looked at until
+    2026-12-02 (such requests were handed off when the write returned, as
+    before, and raced nginx's read). It looks at 8 KiB now."""
+    test_same_host_https_server_spans_all_join_their_client(headers=["Cookie: s=" + "c" * 6000])
 
 
 def test_library_attached_per_file_and_detached_with_its_last_user():
@@ -770,6 +780,7 @@ TESTS = [
     test_https_hops_join_one_trace,
     test_same_host_https_server_spans_all_join_their_client,
     test_same_host_https_joins_with_syscall_send_times,
+    test_same_host_https_with_a_large_header_block_joins,
     test_library_attached_per_file_and_detached_with_its_last_user,
     test_openssl_probes_sit_where_the_kernel_emulates,
     test_gnutls_probed_where_the_kernel_emulates,
