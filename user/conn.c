@@ -619,27 +619,42 @@ void zs_conn_release_parked(uint64_t now)
 	}
 }
 
-/* SERVER span ss, read before CLIENT span cs existed, becomes its child. */
+/* Can SERVER span ss, read before CLIENT span cs existed, become its child?
+ * Not when ss's trace is taken (its own calls carry it) and so is cs's (cs
+ * has a parent, or its ids went out on the wire: fixed). */
+static bool claimable(const struct zs_span *ss, const struct zs_span *cs, bool fixed)
+{
+	return ss->awaiting_peer && (!ss->has_children || (!cs->has_parent && !fixed));
+}
+
+/* ss becomes cs's child. When ss's trace is taken by its own calls, cs (a
+ * root, claimable()) joins that trace instead of ss joining cs's. */
 static void claim(struct zs_span *ss, struct zs_span *cs)
 {
 	ss->awaiting_peer = false;
 	cs->claimed = true;
-	zs_span_continue(ss, cs);
-	apply_sampling(ss);
+	if (ss->has_children) {
+		memcpy(cs->trace_id, ss->trace_id, sizeof(cs->trace_id));
+		cs->trace_flags = ss->trace_flags;
+		memcpy(ss->parent_span_id, cs->span_id, sizeof(ss->parent_span_id));
+		ss->has_parent = true;
+	} else {
+		zs_span_continue(ss, cs);
+		apply_sampling(ss);
+	}
 	zs_count(links_same_node);
 }
 
 /* Same-node links, from the CLIENT side: a SERVER span on this host that
  * read cs's request before cs existed becomes its child: a parked one (its
- * exchange over: the oldest), else one in flight. Not one whose trace a
- * CLIENT span already took (its outgoing calls would be left in another
- * trace). */
-static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs)
+ * exchange over: the oldest), else one in flight. fixed: cs's ids are on
+ * the wire already (injected). */
+static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs, bool fixed)
 {
 	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_SERVER);
 	uint32_t i;
 
-	if (peer && peer->parked) {
+	if (peer && peer->parked && claimable(peer->parked, cs, fixed)) {
 		struct zs_span *ss = unpark(peer);
 
 		claim(ss, cs);
@@ -651,7 +666,7 @@ static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs)
 	for (i = 0; peer && i < peer->p_count; i++) {
 		struct zs_span *ss = pending_at(peer, i);
 
-		if (!ss->awaiting_peer || ss->has_children)
+		if (!claimable(ss, cs, fixed))
 			continue;
 		claim(ss, cs);
 		return;
@@ -757,7 +772,7 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 		kernel_server_context(c, s, m);
 	} else if (s->kind == ZS_KIND_CLIENT && take_injected(c, c->req_begin_pos, &k)) {
 		injected_client_context(c, s, &k);
-		claim_waiting_server(c, s);
+		claim_waiting_server(c, s, true);
 		return; /* no sampling here: the flags are those on the wire */
 	} else if (wire_context(m, &ctx, &w3c)) {
 		continue_remote(s, ctx.trace_id, ctx.span_id, ctx.flags);
@@ -778,7 +793,7 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 	if (s->kind == ZS_KIND_SERVER)
 		zs_link_server_begin(s->pid, s->tid, s);
 	else
-		claim_waiting_server(c, s);
+		claim_waiting_server(c, s, false);
 }
 
 static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
@@ -885,8 +900,7 @@ static void finish(struct zs_conn *c, struct zs_span *s)
 	const struct zs_conn *peer =
 		tuple_peer(c, s->kind == ZS_KIND_SERVER ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER);
 
-	if (s->kind == ZS_KIND_SERVER && s->awaiting_peer && !s->has_children &&
-	    (peer || is_loopback(c->raddr))) {
+	if (s->kind == ZS_KIND_SERVER && s->awaiting_peer && (peer || is_loopback(c->raddr))) {
 		if (c->parked)
 			release_parked(c);
 		park(c, s);
