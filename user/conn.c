@@ -619,6 +619,15 @@ void zs_conn_release_parked(uint64_t now)
 	}
 }
 
+/* c's record being handled was made at ts: the connection's time, and the
+ * latest the records handled so far reached (zs_conn_release_parked). */
+static void conn_at(struct zs_conn *c, uint64_t ts)
+{
+	c->cur_ts = ts;
+	if (ts > seen_ts)
+		seen_ts = ts;
+}
+
 /* Can SERVER span ss, read before CLIENT span cs existed, become its child?
  * Not when ss's trace is taken (its own calls carry it) and so is cs's (cs
  * has a parent, or its ids went out on the wire: fixed). */
@@ -1027,9 +1036,7 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 		/* the kernel found the context in a later chunk of the headers */
 		c->req_kctx = ev->ctx;
 	}
-	c->cur_ts = ev->hdr.ts_ns;
-	if (ev->hdr.ts_ns > seen_ts)
-		seen_ts = ev->hdr.ts_ns;
+	conn_at(c, ev->hdr.ts_ns);
 	c->cur_pid = ev->hdr.pid;
 	c->cur_tid = ev->hdr.tid;
 	zs_http_stream_feed(st, payload, ev->cap_len, ev->len, ev->tail, ev->tail_len,
@@ -1054,9 +1061,7 @@ void zs_conn_on_close(const struct zs_close_event *ev)
 	if (!c)
 		return;
 	zs_count(conns_closed);
-	c->cur_ts = ev->hdr.ts_ns;
-	if (ev->hdr.ts_ns > seen_ts)
-		seen_ts = ev->hdr.ts_ns;
+	conn_at(c, ev->hdr.ts_ns);
 	if (!c->tunnel) {
 		zs_http_stream_eof(&c->resp);
 		zs_http_stream_eof(&c->req);
