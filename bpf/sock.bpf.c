@@ -6,7 +6,9 @@
  * is worth copying (message starts and header bytes) goes to the ringbuf.
  * tcp:tcp_sendmsg_locked gives a send's start time (before Linux 6.16, the
  * write syscalls' entry tracepoints do: the only syscall tracepoints, as
- * they put every syscall of every process on a slower path). TCP state
+ * they put every syscall of every process on a slower path). Before 6.3,
+ * fexit and fentry programs on inet(6)_sendmsg/recvmsg stand in for both
+ * (Debian 12's 6.1). TCP state
  * changes give each connection its role and its end. Uprobes on TLS
  * libraries (SSL_read/SSL_write, gnutls_record_recv/send) report the
  * plaintext of TLS connections through the same capture path.
@@ -570,6 +572,7 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 __noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 {
 	struct zs_kernel_ctx c = {};
+	struct zs_tuple_key k;
 	__u64 key = 0;
 
 	if (!s)
@@ -589,7 +592,8 @@ __noinline int zs_tls_handoff(struct zs_scratch *s, __u64 id)
 	if (zs_call_ctx(id, sample_threshold, &c, &key))
 		return 0;
 	c.via = ZS_VIA_HANDOFF;
-	bpf_map_update_elem(&handoff, &s->tuple, &c, BPF_ANY);
+	k = s->tuple; /* a map key from a function's argument: Linux 6.2+ */
+	bpf_map_update_elem(&handoff, &k, &c, BPF_ANY);
 	s->ev.ctx = c; /* reported with the request's DATA record */
 	return 0;
 }
@@ -1064,9 +1068,7 @@ static __always_inline void zs_send_mark(__u64 sk, int keep)
  * peer cannot have read (and ended its span) earlier than this. Fires once
  * per socket buffer the send fills; the first one of the send counts.
  */
-SEC("tp_btf/tcp_sendmsg_locked")
-int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
-	     const struct sk_buff *skb, int size_goal)
+static __always_inline int zs_send_starts(const struct sock *sk)
 {
 	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, (struct sock *)sk, 0, 0);
 
@@ -1079,6 +1081,13 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 		zs_tls_send_begin(sk, bpf_get_socket_cookie((struct sock *)sk),
 				  bpf_get_current_pid_tgid());
 	return 0;
+}
+
+SEC("tp_btf/tcp_sendmsg_locked")
+int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
+	     const struct sk_buff *skb, int size_goal)
+{
+	return zs_send_starts(sk);
 }
 
 /* Before Linux 6.16 (no tcp_sendmsg_locked) the write syscalls' entries give
@@ -1138,8 +1147,7 @@ ZS_SEND_ENTRY(zs_enter_sendfile, sendfile64)
  * time the send began, with the traceparent the injector (sk_msg, which ran
  * inside this send) inserted. Writes to files and pipes run nothing.
  */
-SEC("tp_btf/sock_send_length")
-int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
+static __always_inline int zs_send_done(struct sock *sk, int ret)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
@@ -1188,8 +1196,13 @@ int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
  * any for reads of files and pipes). Peeks are read again; truncating and
  * error-queue reads do not move stream bytes.
  */
-SEC("tp_btf/sock_recv_length")
-int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
+{
+	return zs_send_done(sk, ret);
+}
+
+static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags)
 {
 	struct zs_pending p = {};
 	struct zs_sock_info *si;
@@ -1210,6 +1223,79 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 	if (zs_io_done(id, &p, ret) == ZS_IO_OPAQUE)
 		zs_mark_opaque(si, sk);
 	return 0;
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
+{
+	return zs_recv_done(sk, ret, flags);
+}
+
+/*
+ * Before Linux 6.3 (no sock_{send,recv}_length): the same at the return of
+ * the socket layer's calls those tracepoints follow, for TCP over IPv4 and
+ * IPv6 (fexit, where the kernel has BPF trampolines: Debian 12's 6.1 does),
+ * and a send's start at their entry, as tcp_sendmsg_locked gives it from
+ * 6.16 (no syscall tracepoint then). Before 6.5 a sendfile's bytes go
+ * through sendpage instead. A socket in the injector's sockhash takes the
+ * same calls (its TCP-level ones are swapped, not these).
+ */
+SEC("fexit/inet_sendmsg")
+int BPF_PROG(zs_inet_send, struct socket *sock, struct msghdr *msg, size_t size, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_send_done(sk, ret) : 0;
+}
+
+SEC("fexit/inet6_sendmsg")
+int BPF_PROG(zs_inet6_send, struct socket *sock, struct msghdr *msg, size_t size, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_send_done(sk, ret) : 0;
+}
+
+SEC("fexit/inet_sendpage")
+int BPF_PROG(zs_inet_sendpage, struct socket *sock, struct page *page, int offset, size_t size,
+	     int flags, long ret)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_send_done(sk, (int)ret) : 0;
+}
+
+SEC("fexit/inet_recvmsg")
+int BPF_PROG(zs_inet_recv, struct socket *sock, struct msghdr *msg, size_t size, int flags, int ret)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_recv_done(sk, ret, flags) : 0;
+}
+
+SEC("fexit/inet6_recvmsg")
+int BPF_PROG(zs_inet6_recv, struct socket *sock, struct msghdr *msg, size_t size, int flags,
+	     int ret)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_recv_done(sk, ret, flags) : 0;
+}
+
+SEC("fentry/inet_sendmsg")
+int BPF_PROG(zs_inet_send_begin, struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_send_starts(sk) : 0;
+}
+
+SEC("fentry/inet6_sendmsg")
+int BPF_PROG(zs_inet6_send_begin, struct socket *sock, struct msghdr *msg, size_t size)
+{
+	struct sock *sk = sock->sk;
+
+	return sk ? zs_send_starts(sk) : 0;
 }
 
 /* ---- TCP state: role at birth, end at close ---- */
@@ -1457,9 +1543,17 @@ int BPF_KRETPROBE(zs_tls_exit)
 	p.sk = ref.sk;
 	p.cookie = ref.cookie;
 	p.dir = tcp->dir & 1;
-	p.op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
 	p.ts = tcp->ts;
-	zs_capture(id, &p, len, st, 1);
+	/* The byte count and op go through the call's storage and back: read
+	 * from memory they are any value to the verifier, which then checks the
+	 * capture once, not once for each way this call got them (a known op
+	 * for each direction, a range for each kind of return): Linux 6.1's
+	 * verifier gave up on this program after a million instructions. */
+	tcp->len = len; /* the call's argument is no longer needed */
+	tcp->op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
+	asm volatile("" ::: "memory");
+	p.op = tcp->op;
+	zs_capture(id, &p, tcp->len, st, 1);
 	return 0;
 }
 

@@ -322,7 +322,8 @@ struct zs_tls_call {
 	/* a write whose request's context was handed off when its first
 	 * bytes went to the socket (hctx), before the server could read them */
 	__u8 handed;
-	__u8 _pad[4];
+	__u8 op; /* at the return: the capture's enum zs_op (zs_tls_exit) */
+	__u8 _pad[3];
 	struct zs_kernel_ctx hctx;
 };
 _Static_assert(sizeof(struct zs_tls_call) == 96, "zs_tls_call size");

@@ -50,6 +50,12 @@ struct zs_loader {
 	struct bpf_link *links[MAX_LINKS];
 	int n_links;
 	int tls; /* the TLS programs are loaded (cfg->tls, unless the kernel refused them) */
+	struct zs_io_hooks {
+		int send_begin; /* tcp:tcp_sendmsg_locked (Linux 6.16) */
+		/* no sock:sock_{send,recv}_length (before 6.3): fexit programs on
+		 * the socket layer's calls stand in, with these of them there */
+		int fexit, inet6, sendpage;
+	} io;
 };
 
 static int drops_fd = -1, inject_stats_fd = -1, let_go_fd = -1;
@@ -84,6 +90,26 @@ static int btf_has_tracepoint(const struct btf *btf, const char *name)
 
 	snprintf(tn, sizeof(tn), "btf_trace_%s", name);
 	return btf && btf__find_by_name_kind(btf, tn, BTF_KIND_TYPEDEF) > 0;
+}
+
+static int btf_has_func(const struct btf *btf, const char *name)
+{
+	return btf && btf__find_by_name_kind(btf, name, BTF_KIND_FUNC) > 0;
+}
+
+/* Does the kernel know helper name (BPF_FUNC_...)? enum bpf_func_id says. */
+static int btf_has_helper(const struct btf *btf, const char *name)
+{
+	int id = btf ? btf__find_by_name_kind(btf, "bpf_func_id", BTF_KIND_ENUM) : -1;
+	const struct btf_type *t = id > 0 ? btf__type_by_id(btf, (__u32)id) : NULL;
+	const struct btf_enum *e = t ? btf_enum(t) : NULL;
+	int i;
+
+	for (i = 0; e && i < btf_vlen(t); i++) {
+		if (strcmp(btf__name_by_offset(btf, e[i].name_off), name) == 0)
+			return 1;
+	}
+	return 0;
 }
 
 /* Sums the n per-CPU counters of an array map into out[n]. */
@@ -203,6 +229,41 @@ static void choose_send_time(struct sock_bpf *skel, int have_tcp_tp, bool force_
 		log_warn("%d write syscall tracepoints not found: those sends are timed at their "
 			 "end",
 			 missing);
+}
+
+/*
+ * Which programs see socket data: sock:sock_{send,recv}_length (Linux 6.3)
+ * and a send-start source (choose_send_time), or before 6.3 fexit programs
+ * on inet(6)_sendmsg/recvmsg (and inet_sendpage for sendfile, before 6.5),
+ * with their fentry twins giving a send's start. Loads only the one set.
+ */
+static void choose_io_hooks(struct sock_bpf *skel, const struct zs_io_hooks *io,
+			    bool force_syscalls)
+{
+	struct bpf_program *fexit_progs[] = { skel->progs.zs_inet_send, skel->progs.zs_inet_recv,
+					      skel->progs.zs_inet_send_begin };
+	struct bpf_program *inet6_progs[] = { skel->progs.zs_inet6_send, skel->progs.zs_inet6_recv,
+					      skel->progs.zs_inet6_send_begin };
+	struct bpf_program *prog;
+	size_t i;
+
+	for (i = 0; i < sizeof(fexit_progs) / sizeof(fexit_progs[0]); i++) {
+		bpf_program__set_autoload(fexit_progs[i], io->fexit);
+		bpf_program__set_autoload(inet6_progs[i], io->fexit && io->inet6);
+	}
+	bpf_program__set_autoload(skel->progs.zs_inet_sendpage, io->fexit && io->sendpage);
+	if (!io->fexit) {
+		choose_send_time(skel, io->send_begin, force_syscalls);
+		return;
+	}
+	bpf_program__set_autoload(skel->progs.zs_sock_send, false);
+	bpf_program__set_autoload(skel->progs.zs_sock_recv, false);
+	bpf_program__set_autoload(skel->progs.zs_send_begin, false);
+	bpf_object__for_each_program(prog, skel->obj)
+	{
+		if (strncmp(bpf_program__section_name(prog), "tracepoint/", 11) == 0)
+			bpf_program__set_autoload(prog, false);
+	}
 }
 
 /* The cgroup v2 root, where sockops sees every socket of the host. */
@@ -470,7 +531,7 @@ static int fill_scope(struct zs_loader *l, const struct zs_config *cfg)
  * kernel refusing the TLS programs would.
  */
 static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int contexts, int tls,
-			int send_begin, uint64_t rb_bytes)
+			uint64_t rb_bytes)
 {
 	struct bpf_program *prog;
 	int ncpu;
@@ -520,7 +581,7 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int co
 		if (!tls && is_tls_prog(l->skel, prog))
 			bpf_program__set_autoload(prog, false);
 	}
-	choose_send_time(l->skel, send_begin, cfg->send_time_syscalls);
+	choose_io_hooks(l->skel, &l->io, cfg->send_time_syscalls);
 
 	if (tls && getenv("ZEROSPAN_FAULT_TLS_LOAD"))
 		bpf_program__set_type(l->skel->progs.zs_tls_exit, BPF_PROG_TYPE_SOCKET_FILTER);
@@ -535,9 +596,9 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int co
  * Returns 0 or a negative errno, logged.
  */
 static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int contexts, int *tls,
-		     const char **tls_state, int send_begin, uint64_t rb_bytes)
+		     const char **tls_state, uint64_t rb_bytes)
 {
-	int err = sock_prepare(l, cfg, contexts, *tls, send_begin, rb_bytes);
+	int err = sock_prepare(l, cfg, contexts, *tls, rb_bytes);
 
 	if (err)
 		return err;
@@ -551,12 +612,18 @@ static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int conte
 		l->skel = NULL;
 		*tls = 0;
 		*tls_state = "refused by the kernel, HTTPS not traced";
-		err = sock_prepare(l, cfg, contexts, *tls, send_begin, rb_bytes);
+		err = sock_prepare(l, cfg, contexts, *tls, rb_bytes);
 		if (err)
 			return err;
 		err = sock_bpf__load(l->skel);
 	}
-	if (err)
+	if (err && l->io.fexit)
+		log_error("load BPF programs: %s: this kernel has no sock:sock_send_length "
+			  "tracepoints (Linux 6.3) and the fexit programs that stand in for them "
+			  "need BPF trampolines (CONFIG_DYNAMIC_FTRACE_WITH_DIRECT_CALLS, no "
+			  "lockdown=confidentiality; run with -v for the verifier log)",
+			  strerror(-err));
+	else if (err)
 		log_error("load BPF programs: %s%s", strerror(-err),
 			  err == -EPERM ? " (run as root, or see docs/CAPABILITIES.md)"
 					: " (run with -v for the verifier log)");
@@ -569,7 +636,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	struct btf *vmlinux = NULL;
 	const char *inject = "off", *tls_state = cfg->tls ? "on" : "off";
 	struct bpf_program *prog;
-	int err, send_begin, tls, contexts;
+	int err, tls, contexts;
 	uint64_t rb_bytes = (uint64_t)cfg->ringbuf_mb << 20;
 
 	if (!l)
@@ -587,16 +654,33 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	vmlinux = btf__load_vmlinux_btf();
 	if (!btf_has_tracepoint(vmlinux, "sock_send_length") ||
 	    !btf_has_tracepoint(vmlinux, "sock_recv_length")) {
-		log_error(
-			"this kernel lacks the sock:sock_send_length/sock_recv_length tracepoints "
-			"(Linux 6.3 or later is needed)");
-		goto fail;
+		if (!btf_has_func(vmlinux, "inet_sendmsg") ||
+		    !btf_has_func(vmlinux, "inet_recvmsg") ||
+		    !btf_has_helper(vmlinux, "BPF_FUNC_loop")) {
+			log_error("this kernel has neither the sock:sock_send_length/"
+				  "sock_recv_length tracepoints (Linux 6.3) nor what stands in for "
+				  "them, bpf_loop (5.17) and inet_sendmsg/inet_recvmsg in its BTF: "
+				  "Linux 6.1 or later is needed");
+			goto fail;
+		}
+		l->io.fexit = 1;
+		l->io.inet6 = btf_has_func(vmlinux, "inet6_sendmsg") &&
+			      btf_has_func(vmlinux, "inet6_recvmsg");
+		l->io.sendpage = btf_has_func(vmlinux, "inet_sendpage");
+		log_info("this kernel has no sock:sock_send_length/sock_recv_length tracepoints "
+			 "(Linux 6.3): socket data seen at the return of inet_sendmsg/"
+			 "inet_recvmsg%s (fexit)%s",
+			 l->io.inet6 ? " and their IPv6 twins" : "",
+			 l->io.sendpage ? ", sendfile at inet_sendpage's" : "");
+		if (!l->io.inet6)
+			log_warn("no inet6_sendmsg/inet6_recvmsg in this kernel's BTF (IPv6 a "
+				 "module?): TCP over IPv6 is not traced");
 	}
 	if (!btf_has_tracepoint(vmlinux, "inet_sock_set_state")) {
 		log_error("this kernel lacks the sock:inet_sock_set_state tracepoint");
 		goto fail;
 	}
-	send_begin = btf_has_tracepoint(vmlinux, "tcp_sendmsg_locked");
+	l->io.send_begin = btf_has_tracepoint(vmlinux, "tcp_sendmsg_locked");
 	/* 5 MiB and more: not held while libbpf parses its own copies */
 	btf__free(vmlinux);
 	vmlinux = NULL;
@@ -604,7 +688,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	tls = cfg->tls;
 	contexts = cfg->inject;
 	for (;;) {
-		err = sock_load(l, cfg, contexts, &tls, &tls_state, send_begin, rb_bytes);
+		err = sock_load(l, cfg, contexts, &tls, &tls_state, rb_bytes);
 		if (err)
 			goto fail;
 		err = fill_scope(l, cfg);

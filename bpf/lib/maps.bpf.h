@@ -130,16 +130,19 @@ static __always_inline void zs_random_id(__u8 *dst, __u32 n, __u64 id)
  * target here has none with results), and no store or load order assumed.
  * zs_ctx_put writes c at key (in place when there, else a new entry).
  */
+static const struct zs_kernel_ctx zs_ctx_blank;
+
 static __always_inline void zs_ctx_put(__u64 key, struct zs_kernel_ctx *c)
 {
 	struct zs_kernel_ctx *e = bpf_map_lookup_elem(&thread_ctx, &key);
 
-	if (e) {
+	/* A new entry starts blank (its check does not match: absent to a
+	 * reader) and is written in place too: c may be in the ringbuf, which
+	 * map updates take from Linux 6.2 only. */
+	if (!e && bpf_map_update_elem(&thread_ctx, &key, &zs_ctx_blank, BPF_NOEXIST) == 0)
+		e = bpf_map_lookup_elem(&thread_ctx, &key);
+	if (e)
 		zs_ctx_store(e, c);
-		return;
-	}
-	c->check = zs_ctx_check(c);
-	bpf_map_update_elem(&thread_ctx, &key, c, BPF_ANY);
 }
 
 /* A consistent copy of the thread_ctx entry at key into out, or -1 (out

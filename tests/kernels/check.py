@@ -45,7 +45,7 @@ check("nothing of the agent attached after it exits",
 
 if expect == "refuse":
     check("the agent does not start", (marker("ready") or "").startswith("no"), marker("ready") or "")
-    check("it names the kernel it needs", "Linux 6.3 or later is needed" in err, err[-400:])
+    check("it names the kernel it needs", "Linux 6.1 or later is needed" in err, err[-400:])
     check("it exits with an error", marker("agent exit") not in (None, "0"), str(marker("agent exit")))
 else:
     spans = []

@@ -11,10 +11,13 @@
 #                   BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
 #                   sends timed by syscall tracepoints), BPF programs preemptible
 #   trixie-6.12-rt  the same line built PREEMPT_RT (Debian's linux-image-rt)
-#   bookworm-6.1    Debian 12's 6.1: must be refused with a clear error (6.3+)
+#   bookworm-6.1    Debian 12's 6.1: no sock:sock_{send,recv}_length (before
+#                   6.3): socket data seen by fexit programs instead
 # and in Ubuntu's (linux-image-unsigned-*-generic), for the lines Debian
 # has none of; skipped, and said so, when that archive cannot be reached:
-#   jammy-6.5       Ubuntu 22.04's HWE 6.5, near the oldest the agent takes
+#   jammy-5.15      Ubuntu 22.04's own 5.15 (no bpf_loop): must be refused
+#                   with a clear error (6.1+)
+#   jammy-6.5       Ubuntu 22.04's HWE 6.5
 #   noble-6.8       Ubuntu 24.04's own 6.8: stack frames counted in 32-byte
 #                   steps, sockops without bpf_get_current_pid_tgid (before 6.10)
 #   noble-6.11      Ubuntu 24.04's HWE 6.11
@@ -33,7 +36,7 @@ cache=${KERNEL_CACHE:-build/kernels}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ubuntu_mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
 kernels=("$@")
-[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-6.5 noble-6.8 noble-6.11)
+[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-5.15 jammy-6.5 noble-6.8 noble-6.11)
 for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
   command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
 done
@@ -94,7 +97,9 @@ for k in "${kernels[@]}"; do
   case $k in
     trixie-6.12) suite=trixie; re='^linux-image-6\.12\..*-cloud-amd64-unsigned$'; extra="preempt=full"; expect=trace ;;
     trixie-6.12-rt) suite=trixie; re='^linux-image-6\.12\..*-rt-amd64-unsigned$'; extra=""; expect=trace ;;
-    bookworm-6.1) suite=bookworm; re='^linux-image-6\.1\..*-cloud-amd64-unsigned$'; extra=""; expect=refuse ;;
+    bookworm-6.1) suite=bookworm; re='^linux-image-6\.1\..*-cloud-amd64-unsigned$'; extra=""; expect=trace ;;
+    jammy-5.15) suite=jammy-updates; re='^linux-image-unsigned-5\.15\.0-[0-9]+-generic$'; extra=""; expect=refuse
+      src=$ubuntu_mirror ;;
     jammy-6.5) suite=jammy-updates; re='^linux-image-unsigned-6\.5\.0-[0-9]+-generic$'; extra=""; expect=trace
       src=$ubuntu_mirror ;;
     noble-6.8) suite=noble-updates; re='^linux-image-unsigned-6\.8\.0-[0-9]+-generic$'; extra=""; expect=trace
