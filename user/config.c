@@ -210,9 +210,11 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	if ((v = env_get(env, "ZEROSPAN_SEND_TIME"))) {
 		if (strcmp(v, "syscalls") == 0)
 			c->send_time_syscalls = true;
+		else if (strcmp(v, "fentry") == 0)
+			c->send_time_fentry = true;
 		else if (strcmp(v, "auto") != 0) {
-			snprintf(err, errlen, "ZEROSPAN_SEND_TIME '%s': expected auto or syscalls",
-				 v);
+			snprintf(err, errlen,
+				 "ZEROSPAN_SEND_TIME '%s': expected auto, syscalls or fentry", v);
 			return -1;
 		}
 	}

@@ -61,6 +61,7 @@ struct zs_config {
 	bool tls;		   /* --tls=on|off: uprobes on TLS libraries */
 	bool yield;		   /* --yield=on|off: busy threads SCHED_IDLE (yield.h) */
 	bool send_time_syscalls;   /* ZEROSPAN_SEND_TIME=syscalls: time sends as before 6.16 */
+	bool send_time_fentry; /* ZEROSPAN_SEND_TIME=fentry: time them by fentry on any kernel */
 	/* routes and metrics */
 	const char *routes[ZS_MAX_SCOPE]; /* --route patterns (argv strings) */
 	int n_routes;

@@ -55,6 +55,9 @@ struct zs_loader {
 		/* no sock:sock_{send,recv}_length (before 6.3): fexit programs on
 		 * the socket layer's calls stand in, with these of them there */
 		int fexit, inet6, sendpage;
+		/* no tcp_sendmsg_locked: fentry on inet(6)_sendmsg times the
+		 * sends, unless the kernel refuses it (then syscall tracepoints) */
+		int fentry_begin;
 	} io;
 };
 
@@ -252,12 +255,21 @@ static void choose_io_hooks(struct sock_bpf *skel, const struct zs_io_hooks *io,
 		bpf_program__set_autoload(inet6_progs[i], io->fexit && io->inet6);
 	}
 	bpf_program__set_autoload(skel->progs.zs_inet_sendpage, io->fexit && io->sendpage);
-	if (!io->fexit) {
+	if (!io->fexit && !io->fentry_begin) {
 		choose_send_time(skel, io->send_begin, force_syscalls);
 		return;
 	}
-	bpf_program__set_autoload(skel->progs.zs_sock_send, false);
-	bpf_program__set_autoload(skel->progs.zs_sock_recv, false);
+	if (io->fentry_begin) {
+		bpf_program__set_autoload(skel->progs.zs_inet_send_begin, true);
+		bpf_program__set_autoload(skel->progs.zs_inet6_send_begin, io->inet6);
+		log_info("sends timed by fentry programs on inet_sendmsg%s: %s",
+			 io->inet6 ? "/inet6_sendmsg" : "",
+			 io->send_begin ? "ZEROSPAN_SEND_TIME=fentry"
+					: "this kernel has no tcp:tcp_sendmsg_locked (Linux 6.16)");
+	} else {
+		bpf_program__set_autoload(skel->progs.zs_sock_send, false);
+		bpf_program__set_autoload(skel->progs.zs_sock_recv, false);
+	}
 	bpf_program__set_autoload(skel->progs.zs_send_begin, false);
 	bpf_object__for_each_program(prog, skel->obj)
 	{
@@ -603,6 +615,19 @@ static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int conte
 	if (err)
 		return err;
 	err = sock_bpf__load(l->skel);
+	if (err && l->io.fentry_begin) {
+		/* BPF trampolines not allowed (this project's CI host) */
+		log_warn("load BPF programs with fentry send timing: %s; loading them without "
+			 "(run with -v for the verifier log)",
+			 strerror(-err));
+		sock_bpf__destroy(l->skel);
+		l->skel = NULL;
+		l->io.fentry_begin = 0;
+		err = sock_prepare(l, cfg, contexts, *tls, rb_bytes);
+		if (err)
+			return err;
+		err = sock_bpf__load(l->skel);
+	}
 	if (err && *tls && err != -EPERM) {
 		log_error(
 			"load BPF programs with the TLS uprobes: %s (run with -v for the verifier "
@@ -681,6 +706,12 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		goto fail;
 	}
 	l->io.send_begin = btf_has_tracepoint(vmlinux, "tcp_sendmsg_locked");
+	if (!l->io.fexit) {
+		l->io.inet6 = btf_has_func(vmlinux, "inet6_sendmsg");
+		l->io.fentry_begin = btf_has_func(vmlinux, "inet_sendmsg") &&
+				     !cfg->send_time_syscalls &&
+				     (!l->io.send_begin || cfg->send_time_fentry);
+	}
 	/* 5 MiB and more: not held while libbpf parses its own copies */
 	btf__free(vmlinux);
 	vmlinux = NULL;

@@ -620,7 +620,7 @@ def test_bad_flags_and_env_give_clear_errors():
         ([], {"OTEL_EXPORTER_OTLP_COMPRESSION": "zstd"}, "gzip or none"),
         ([], {"OTEL_METRIC_EXPORT_INTERVAL": "5"}, "OTEL_METRIC_EXPORT_INTERVAL '5'"),
         ([], {"OTEL_EXPORTER_OTLP_METRICS_ENDPOINT": "udp://x"}, "metrics endpoint"),
-        ([], {"ZEROSPAN_SEND_TIME": "later"}, "ZEROSPAN_SEND_TIME 'later': expected auto or syscalls"),
+        ([], {"ZEROSPAN_SEND_TIME": "later"}, "ZEROSPAN_SEND_TIME 'later': expected auto, syscalls or fentry"),
     ]
     for args, env, want in cases:
         e = dict(os.environ)

@@ -217,14 +217,14 @@ def test_https_hops_join_one_trace():
         t.stop()
 
 
-def test_same_host_https_server_spans_all_join_their_client(env=None, headers=()):
+def test_same_host_https_server_spans_all_join_their_client(env=None, headers=(), log_re=None):
     """curl -(https)-> nginx, 60 times, each on a new connection. The TLS
     request's context must reach the kernel's handoff map before nginx can
     read the request: handed off when curl's SSL_write returned, it came too
     late for about one request in five on this 6.18 VM (nginx read it first
     and started a trace of its own). Handed off at tcp_sendmsg_locked here
-    (Linux 6.16+); env may choose the write syscalls' entries instead, and
-    headers adds curl -H arguments."""
+    (Linux 6.16+); env may choose the write syscalls' entries instead,
+    headers adds curl -H arguments, and the agent's log must match log_re."""
     t = Rig(env=env)
     port, cert, rec, agent = t.port, t.cert, t.rec, t.agent
     n = 60
@@ -244,8 +244,21 @@ def test_same_host_https_server_spans_all_join_their_client(env=None, headers=()
             len(orphans), n, dump(orphans[:2]))
         m = agent.assert_no_loss()
         assert m["zerospan_tls_handoffs_total"] == n, m
+        if log_re:
+            assert re.search(log_re, agent.stderr()), agent.stderr()
     finally:
         t.stop()
+
+
+def test_same_host_https_joins_with_fentry_send_times():
+    """The same with sends timed by fentry on inet_sendmsg, as on Linux
+    6.3-6.15 (the tests/kernels VMs run that path). This host refuses BPF
+    trampolines: the agent must say so and load again without them, every
+    span still joined."""
+    test_same_host_https_server_spans_all_join_their_client(
+        env={"ZEROSPAN_SEND_TIME": "fentry"},
+        log_re=r"sends timed by fentry programs on inet_sendmsg.*\n(?!.*load BPF programs with fentry)"
+        r"|warn: load BPF programs with fentry send timing: Operation not permitted; loading them without")
 
 
 def test_same_host_https_joins_with_syscall_send_times():
@@ -779,6 +792,7 @@ TESTS = [
     test_wrk_https_counts_every_request,
     test_https_hops_join_one_trace,
     test_same_host_https_server_spans_all_join_their_client,
+    test_same_host_https_joins_with_fentry_send_times,
     test_same_host_https_joins_with_syscall_send_times,
     test_same_host_https_with_a_large_header_block_joins,
     test_library_attached_per_file_and_detached_with_its_last_user,

@@ -9,7 +9,7 @@
 # Kernels (the newest package of each line in Debian's archive):
 #   trixie-6.12     Debian 13's 6.12 LTS, booted with preempt=full: no private
 #                   BPF stacks (before 6.13), no tcp_sendmsg_locked (before 6.16,
-#                   sends timed by syscall tracepoints), BPF programs preemptible
+#                   sends timed by fentry on inet_sendmsg), BPF programs preemptible
 #   trixie-6.12-rt  the same line built PREEMPT_RT (Debian's linux-image-rt)
 #   bookworm-6.1    Debian 12's 6.1: no sock:sock_{send,recv}_length (before
 #                   6.3): socket data seen by fexit programs instead
@@ -28,7 +28,9 @@
 # HTTPS requests went unlinked in 1 of ~6 runs (LIMITATIONS).
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
 # KERNEL_APPEND adds to the kernel command line, e.g. preempt=full, or ZS_ARGS=-v
-# (agent flags: -v puts the verifier's log on the console).
+# (agent flags: -v puts the verifier's log on the console), or the agent's
+# environment (ZEROSPAN_SEND_TIME=syscalls: the send timing for kernels that
+# refuse fentry).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 here=tests/kernels

@@ -57,6 +57,10 @@ static void test_config(void)
 				 sizeof(err)) == 0 &&
 		      c.send_time_syscalls,
 	      "syscall send times asked for");
+	CHECK(zs_config_from_env(&c, (char *[]){ "ZEROSPAN_SEND_TIME=fentry", NULL }, err,
+				 sizeof(err)) == 0 &&
+		      c.send_time_fentry && !c.send_time_syscalls,
+	      "fentry send times asked for");
 	CHECK(zs_config_from_env(&c, (char *[]){ "ZEROSPAN_SEND_TIME=soon", NULL }, err,
 				 sizeof(err)) == -1 &&
 		      strstr(err, "ZEROSPAN_SEND_TIME 'soon'") != NULL,
