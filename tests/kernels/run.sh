@@ -27,6 +27,9 @@
 # emulation's stalls). Not in the default list because one of its three
 # HTTPS requests went unlinked in 1 of ~6 runs (LIMITATIONS).
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
+# ZS_BENCH=rounds runs scripts/bench-syscalls.c in each VM instead of the
+# checks: without the agent, with it, and with it timing sends by syscall
+# tracepoints, alternated (emulated: only ratios mean much).
 # KERNEL_APPEND adds to the kernel command line, e.g. preempt=full, or ZS_ARGS=-v
 # (agent flags: -v puts the verifier's log on the console), or the agent's
 # environment (ZEROSPAN_SEND_TIME=syscalls: the send timing for kernels that
@@ -43,6 +46,7 @@ for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
   command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
 done
 make -s all >/dev/null
+[ -z "${ZS_BENCH:-}" ] || cc -O2 -Wall -o build/bench-syscalls scripts/bench-syscalls.c -ldl
 
 # fetch NAME SUITE PACKAGE_REGEX [MIRROR]: the newest matching kernel package's
 # vmlinuz, extracted to $cache/NAME/vmlinuz (kept: later runs reuse it).
@@ -72,7 +76,8 @@ initramfs() {
   mkdir -p "$root"/{bin,usr/bin,usr/sbin,zs,proc,sys,dev,etc}
   cp "$(command -v busybox)" "$root/bin/busybox"
   for a in $("$root/bin/busybox" --list); do [ -e "$root/bin/$a" ] || ln -s busybox "$root/bin/$a"; done
-  for b in build/zerospan "$(command -v curl)" "$(command -v openssl)" "$(command -v bpftool)"; do
+  for b in build/zerospan "$(command -v curl)" "$(command -v openssl)" "$(command -v bpftool)" \
+    ${ZS_BENCH:+build/bench-syscalls}; do
     for l in $(ldd "$b" | awk '/=>/ {print $3} /^\t\/lib/ {print $1}'); do
       mkdir -p "$root$(dirname "$l")" && cp -L "$l" "$root$l"
     done
@@ -81,6 +86,7 @@ initramfs() {
   cp "$(command -v curl)" "$(command -v openssl)" "$root/usr/bin/"
   cp "$(command -v bpftool)" "$root/usr/sbin/"
   cp build/zerospan "$root/zs/zerospan"
+  [ -z "${ZS_BENCH:-}" ] || cp build/bench-syscalls "$root/zs/"
   cp "$here/vm_init.sh" "$root/init"
   openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$root/zs/key.pem" \
     -out "$root/zs/cert.pem" -subj /CN=localhost 2>/dev/null
@@ -128,7 +134,12 @@ for k in "${kernels[@]}"; do
   for attempt in 1 2; do
     timeout 900 qemu-system-x86_64 -M q35 -cpu max -smp 2 -m 2048 -nographic -nic none -no-reboot \
       -kernel "$cache/$pkg/vmlinuz" -initrd "$work/initrd.gz" \
-      -append "console=ttyS0 panic=-1 quiet $extra ${KERNEL_APPEND:-}" </dev/null >"$work/$k.console" 2>&1 || true
+      -append "console=ttyS0 panic=-1 quiet $extra ${KERNEL_APPEND:-} ${ZS_BENCH:+ZS_BENCH=$ZS_BENCH}" \
+      </dev/null >"$work/$k.console" 2>&1 || true
+    if [ -n "${ZS_BENCH:-}" ]; then
+      tr -d '\r' <"$work/$k.console" | grep -a '^ZSVM bench' || true
+      continue 2
+    fi
     grep -q '^==== end' "$work/$k.console" && break
     # Seen once in 14 runs (its console was lost): the VM stopped early. Its
     # console's end is shown, whatever the second attempt does.

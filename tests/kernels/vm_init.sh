@@ -14,6 +14,30 @@ mount -t tmpfs tmp /tmp
 ip link set lo up
 echo "ZSVM kernel $(uname -r)"
 echo "ZSVM cmdline $(cat /proc/cmdline)"
+# ZS_BENCH=rounds: what every process pays per call, without the agent and
+# with it (its own send timing, then ZEROSPAN_SEND_TIME=syscalls), rounds
+# alternated (scripts/bench-syscalls.c); emulated, so only ratios mean much.
+if [ -n "$ZS_BENCH" ]; then
+  r=0
+  while [ $r -lt "$ZS_BENCH" ]; do
+    echo "ZSVM bench no agent: $(/zs/bench-syscalls 200000)"
+    for mode in auto syscalls; do
+      ZEROSPAN_SEND_TIME=$mode /zs/zerospan --print=none --admin-addr=127.0.0.1:9464 \
+        --stats-interval=0 2>/tmp/bench.err &
+      a=$!
+      i=0
+      until wget -q -O /dev/null http://127.0.0.1:9464/readyz 2>/dev/null || [ $i -gt 300 ]; do
+        sleep 1
+        i=$((i + 1))
+      done
+      echo "ZSVM bench $mode: $(/zs/bench-syscalls 200000) ($(grep -o 'sends timed by [^:(]*' /tmp/bench.err))"
+      kill -INT $a
+      wait $a
+    done
+    r=$((r + 1))
+  done
+  poweroff -f
+fi
 mkdir -p /www && echo hello > /www/index.html && echo burst > /www/burst.html
 httpd -p 127.0.0.1:8080 -h /www
 openssl s_server -accept 8443 -cert /zs/cert.pem -key /zs/key.pem -www -quiet >/dev/null 2>&1 &
@@ -59,5 +83,11 @@ echo "==== spans"
 cat /tmp/spans.json
 echo "==== metrics"
 cat /tmp/metrics 2>/dev/null | grep '^zerospan_'
+# ZEROSPAN_RECORD=file on the kernel command line: the agent's ringbuf
+# records, for a replay on the host (a debugging aid)
+if [ -n "$ZEROSPAN_RECORD" ] && [ -s "$ZEROSPAN_RECORD" ]; then
+  echo "==== record"
+  base64 "$ZEROSPAN_RECORD"
+fi
 echo "==== end"
 poweroff -f
