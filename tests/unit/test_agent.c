@@ -725,6 +725,24 @@ static void test_same_node_client_seen_late(void)
 	ev_close(2);
 	conns_end();
 
+	/* The same with the server connection's role unknown when it opened,
+	 * as Linux 6.1-6.12 report every accepted socket (tests/kernels): told
+	 * by its first request, it must still be found by the late client. */
+	conns_begin();
+	ev_open(2, ZS_ROLE_UNKNOWN, 8080, 40001);
+	ev_data(2, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
+	ev_data(2, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+	CHECK(n_linked == 0, "role unknown: the SERVER span waits: %d spans out", n_linked);
+	ev_open(1, ZS_ROLE_CLIENT, 40001, 8080);
+	ev_data(1, ZS_DIR_EGRESS, REQ_LATE, 10 * ms + 30);
+	ev_data(1, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 40);
+	CHECK(n_linked == 2 && linked_pair("/late"),
+	      "role unknown at open: the late CLIENT span claims it: %d spans", n_linked);
+	ev_close(1);
+	ev_close(2);
+	CHECK(zs_conn_count() == 0, "connections left: %u", zs_conn_count());
+	conns_end();
+
 	conns_begin(); /* the server closes before the client's records come */
 	ev_open(3, ZS_ROLE_SERVER, 8080, 40002);
 	ev_data(3, ZS_DIR_INGRESS, REQ_LATE, 10 * ms);
