@@ -1341,7 +1341,14 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 
 	if (sk->sk_protocol != ZS_IPPROTO_TCP)
 		return 0;
-	if (newstate == ZS_TCP_SYN_SENT || newstate == ZS_TCP_SYN_RECV) {
+	/* An accepted socket is a server at SYN_RECV -> ESTABLISHED, not when
+	 * it enters SYN_RECV: up to Linux 6.12 at least (not 6.18) that comes
+	 * before the clone takes its cookie from the request
+	 * (inet_csk_clone_lock), so the role went under a cookie nobody used
+	 * again and every server socket reached the agent with none (seen on
+	 * 6.1, 6.8 and 6.12). */
+	if (newstate == ZS_TCP_SYN_SENT ||
+	    (oldstate == ZS_TCP_SYN_RECV && newstate == ZS_TCP_ESTABLISHED)) {
 		id = bpf_get_current_pid_tgid();
 		if (newstate == ZS_TCP_SYN_SENT) {
 			int in = zs_in_scope(id);

@@ -20,12 +20,12 @@
 #   jammy-6.5       Ubuntu 22.04's HWE 6.5
 #   noble-6.8       Ubuntu 24.04's own 6.8: stack frames counted in 32-byte
 #                   steps, sockops without bpf_get_current_pid_tgid (before 6.10)
+#   noble-6.8-inject-off  6.8 again with the agent run with --inject=off
+#                   (same-host calls linked by connection in the agent, under
+#                   emulation's stalls; server sockets had no role there)
 #   noble-6.11      Ubuntu 24.04's HWE 6.11
 # and, not in the default list: noble-6.14, noble-6.17 (Ubuntu 24.04's later
-# HWE kernels), and noble-6.8-inject-off: 6.8 again with the agent run with
-# --inject=off (same-host calls linked by connection in the agent, under
-# emulation's stalls). Not in the default list because one of its three
-# HTTPS requests went unlinked in 1 of ~6 runs (LIMITATIONS).
+# HWE kernels).
 # Downloads are kept in build/kernels/ (KERNEL_CACHE), with each VM's last console output.
 # ZS_BENCH=rounds runs scripts/bench-syscalls.c in each VM instead of the
 # checks: without the agent, with it, and with it timing sends by syscall
@@ -41,7 +41,8 @@ cache=${KERNEL_CACHE:-build/kernels}
 mirror=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
 ubuntu_mirror=${UBUNTU_MIRROR:-http://archive.ubuntu.com/ubuntu}
 kernels=("$@")
-[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-5.15 jammy-6.5 noble-6.8 noble-6.11)
+[ ${#kernels[@]} -eq 0 ] && kernels=(trixie-6.12 trixie-6.12-rt bookworm-6.1 jammy-5.15 jammy-6.5 noble-6.8
+  noble-6.8-inject-off noble-6.11)
 for t in qemu-system-x86_64 busybox cpio xz curl openssl bpftool; do
   command -v "$t" >/dev/null || { echo "kernels: $t missing (scripts/deps.sh test)"; echo "0 passed, 1 failed"; exit 1; }
 done
