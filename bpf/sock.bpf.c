@@ -4,12 +4,13 @@
  * send or receive with its struct sock and byte count; the registers the
  * thread entered the kernel with name the syscall and its buffer, and what
  * is worth copying (message starts and header bytes) goes to the ringbuf.
- * tcp:tcp_sendmsg_locked gives a send's start time (before Linux 6.16, the
- * write syscalls' entry tracepoints do: the only syscall tracepoints, as
- * they put every syscall of every process on a slower path). Before 6.3,
- * fexit and fentry programs on inet(6)_sendmsg/recvmsg stand in for both
- * (Debian 12's 6.1). TCP state
- * changes give each connection its role and its end. Uprobes on TLS
+ * tcp:tcp_sendmsg_locked gives a send's start time (before Linux 6.16,
+ * fentry on inet(6)_sendmsg does, and only where the kernel refuses BPF
+ * trampolines the write syscalls' entry tracepoints: the only syscall
+ * tracepoints, as they put every syscall of every process on a slower
+ * path). Before 6.3, fexit programs on inet(6)_sendmsg/recvmsg stand in
+ * for sock_{send,recv}_length (Debian 12's 6.1). TCP state changes give
+ * each connection its role and its end. Uprobes on TLS
  * libraries (SSL_read/SSL_write, gnutls_record_recv/send) report the
  * plaintext of TLS connections through the same capture path.
  */
@@ -859,9 +860,10 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	return 0;
 }
 
-/* ret bytes moved by the socket call p describes, on a TCP socket.
- * Returns ZS_IO_TLS, ZS_IO_OPAQUE or 0. */
-static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret)
+/* ret bytes moved by the socket call p describes, on a TCP socket;
+ * preemptible as zs_capture's. Returns ZS_IO_TLS, ZS_IO_OPAQUE or 0. */
+static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret,
+				      const int preemptible)
 {
 	struct zs_tls_call *tc;
 	struct zs_conn_state *st;
@@ -884,7 +886,7 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, pp, (__u64)ret, st, 0); /* which takes its own copy */
+	return zs_capture(id, pp, (__u64)ret, st, preemptible); /* which takes its own copy */
 }
 
 /*
@@ -1065,8 +1067,9 @@ static __always_inline void zs_send_mark(__u64 sk, int keep)
 
 /*
  * A TCP send begins: before its first segment can reach the peer, so the
- * peer cannot have read (and ended its span) earlier than this. Fires once
- * per socket buffer the send fills; the first one of the send counts.
+ * peer cannot have read (and ended its span) earlier than this.
+ * tcp_sendmsg_locked fires once per socket buffer the send fills: the first
+ * one of the send counts (fentry on inet(6)_sendmsg, once per send).
  */
 static __always_inline int zs_send_starts(const struct sock *sk)
 {
@@ -1090,10 +1093,11 @@ int BPF_PROG(zs_send_begin, const struct sock *sk, const struct msghdr *msg,
 	return zs_send_starts(sk);
 }
 
-/* Before Linux 6.16 (no tcp_sendmsg_locked) the write syscalls' entries give
- * the start time instead (for whichever socket the send then names). The
- * loader attaches these only then: a syscall tracepoint puts every syscall
- * of every process on the kernel's slower traced path. */
+/* Before Linux 6.16 (no tcp_sendmsg_locked), where the kernel refuses the
+ * fentry programs below, the write syscalls' entries give the start time
+ * (for whichever socket the send then names). The loader attaches these
+ * only then: a syscall tracepoint puts every syscall of every process on
+ * the kernel's slower traced path. */
 /* ...and the socket a TLS library write is about to send on is found from
  * the syscall's fd (its first argument in all of them), for the handoff
  * zs_send_begin makes from 6.16. The socket's cookie was given out when the
@@ -1147,7 +1151,7 @@ ZS_SEND_ENTRY(zs_enter_sendfile, sendfile64)
  * time the send began, with the traceparent the injector (sk_msg, which ran
  * inside this send) inserted. Writes to files and pipes run nothing.
  */
-static __always_inline int zs_send_done(struct sock *sk, int ret)
+static __always_inline int zs_send_done(struct sock *sk, int ret, const int preemptible)
 {
 	__u64 id = bpf_get_current_pid_tgid();
 	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, sk, 0, 0);
@@ -1177,7 +1181,7 @@ static __always_inline int zs_send_done(struct sock *sk, int ret)
 	/* An enrolled client socket that carries TLS: nothing can be inserted
 	 * into its bytes, so it leaves the sockhash (zs_sockops) and its sends
 	 * and receives stop paying for the sockmap path. */
-	switch (zs_io_done(id, &p, ret)) {
+	switch (zs_io_done(id, &p, ret, preemptible)) {
 	case ZS_IO_TLS:
 		if (si && !si->tls)
 			si->tls = 1;
@@ -1199,10 +1203,10 @@ static __always_inline int zs_send_done(struct sock *sk, int ret)
 SEC("tp_btf/sock_send_length")
 int BPF_PROG(zs_sock_send, struct sock *sk, int ret, int flags)
 {
-	return zs_send_done(sk, ret);
+	return zs_send_done(sk, ret, 0);
 }
 
-static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags)
+static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags, const int preemptible)
 {
 	struct zs_pending p = {};
 	struct zs_sock_info *si;
@@ -1220,7 +1224,7 @@ static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags)
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
-	if (zs_io_done(id, &p, ret) == ZS_IO_OPAQUE)
+	if (zs_io_done(id, &p, ret, preemptible) == ZS_IO_OPAQUE)
 		zs_mark_opaque(si, sk);
 	return 0;
 }
@@ -1228,7 +1232,7 @@ static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags)
 SEC("tp_btf/sock_recv_length")
 int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
 {
-	return zs_recv_done(sk, ret, flags);
+	return zs_recv_done(sk, ret, flags, 0);
 }
 
 /*
@@ -1238,14 +1242,17 @@ int BPF_PROG(zs_sock_recv, struct sock *sk, int ret, int flags)
  * and a send's start at their entry, as tcp_sendmsg_locked gives it from
  * 6.16 (no syscall tracepoint then). Before 6.5 a sendfile's bytes go
  * through sendpage instead. A socket in the injector's sockhash takes the
- * same calls (its TCP-level ones are swapped, not these).
+ * same calls (its TCP-level ones are swapped, not these). Unlike a
+ * tracepoint's, a trampoline's program can be preempted (with migration
+ * off): its capture checks that the CPU's scratch stayed its own, as the
+ * TLS programs' do. The fentry twins time the sends on 6.3-6.15 too.
  */
 SEC("fexit/inet_sendmsg")
 int BPF_PROG(zs_inet_send, struct socket *sock, struct msghdr *msg, size_t size, int ret)
 {
 	struct sock *sk = sock->sk;
 
-	return sk ? zs_send_done(sk, ret) : 0;
+	return sk ? zs_send_done(sk, ret, 1) : 0;
 }
 
 SEC("fexit/inet6_sendmsg")
@@ -1253,7 +1260,7 @@ int BPF_PROG(zs_inet6_send, struct socket *sock, struct msghdr *msg, size_t size
 {
 	struct sock *sk = sock->sk;
 
-	return sk ? zs_send_done(sk, ret) : 0;
+	return sk ? zs_send_done(sk, ret, 1) : 0;
 }
 
 SEC("fexit/inet_sendpage")
@@ -1262,7 +1269,7 @@ int BPF_PROG(zs_inet_sendpage, struct socket *sock, struct page *page, int offse
 {
 	struct sock *sk = sock->sk;
 
-	return sk ? zs_send_done(sk, (int)ret) : 0;
+	return sk ? zs_send_done(sk, (int)ret, 1) : 0;
 }
 
 SEC("fexit/inet_recvmsg")
@@ -1270,7 +1277,7 @@ int BPF_PROG(zs_inet_recv, struct socket *sock, struct msghdr *msg, size_t size,
 {
 	struct sock *sk = sock->sk;
 
-	return sk ? zs_recv_done(sk, ret, flags) : 0;
+	return sk ? zs_recv_done(sk, ret, flags, 1) : 0;
 }
 
 SEC("fexit/inet6_recvmsg")
@@ -1279,7 +1286,7 @@ int BPF_PROG(zs_inet6_recv, struct socket *sock, struct msghdr *msg, size_t size
 {
 	struct sock *sk = sock->sk;
 
-	return sk ? zs_recv_done(sk, ret, flags) : 0;
+	return sk ? zs_recv_done(sk, ret, flags, 1) : 0;
 }
 
 SEC("fentry/inet_sendmsg")

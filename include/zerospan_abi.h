@@ -78,8 +78,7 @@ enum zs_inject_result {
 	X(IOV_TRUNCATED, "an iovec array was longer than ZS_IOV_MAX, only its head was copied")    \
 	X(TLS_UNMATCHED, "plaintext of a TLS library call with no known connection, not reported") \
 	X(TLS_CALLS_FULL, "TLS library call arguments could not be stored")                        \
-	X(SCRATCH_REUSED,                                                                          \
-	  "a preempted TLS uprobe program's scratch buffer was reused, its record not sent")
+	X(SCRATCH_REUSED, "a preempted program's scratch buffer was reused, its record not sent")
 
 /* clang-format cannot tell an X-macro expansion from an expression: */
 /* clang-format off */

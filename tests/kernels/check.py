@@ -96,8 +96,8 @@ else:
     burst_s = [s for s in spans if s["kind"] == "SERVER" and s["path"] == "/burst.html"]
     ids = {c["span_id"]: c for c in burst_c}
     n = sum(1 for s in burst_s if s["parent_span_id"] in ids)
-    reused = (metrics.get('zerospan_kernel_drops_total{cause="scratch_reused",help="a preempted TLS uprobe '
-                          'program\'s scratch buffer was reused, its record not sent"}', 0),
+    reused = (sum(v for k, v in metrics.items()
+                  if k.startswith('zerospan_kernel_drops_total{cause="scratch_reused"')),
               sum(v for k, v in metrics.items()
                   if k.startswith('zerospan_inject_total{result="scratch_reused"')))
     print("info 100 requests from 4 clients at once: %d CLIENT, %d SERVER spans, %d linked; "
@@ -105,15 +105,17 @@ else:
                                                                  reused[0], reused[1]))
     # A preempted program gives its record or injection up, and counts it
     # (LIMITATIONS): such a request may lack a span, or its SERVER span a
-    # parent, and nothing else may.
+    # parent, and nothing else may. (Records are given up by TLS programs, and
+    # on 6.1-6.2 by the fexit programs: a lost request record leaves its pair
+    # unlinked.)
     check("100 requests from 4 clients at once: every one a pair of spans, or its record's loss counted",
           (len(burst_c) == len(burst_s) == 100) or reused[0] >= 200 - len(burst_c) - len(burst_s),
           "%d CLIENT, %d SERVER, %d records given up" % (len(burst_c), len(burst_s), reused[0]))
-    check("...and every pair linked, or its injection given up and counted",
-          n + reused[1] >= min(len(burst_c), len(burst_s)),
-          "%d linked, %d injections given up" % (n, reused[1]))
-    drops = sum(v for k, v in metrics.items() if k.startswith("zerospan_kernel_drops_total"))
-    check("no kernel drops, no stream gaps", metrics and drops == 0 and
-          metrics.get("zerospan_stream_gaps_total", 1) == 0,
+    check("...and every pair linked, or its injection or a record given up and counted",
+          n + reused[1] + reused[0] >= min(len(burst_c), len(burst_s)),
+          "%d linked, %d injections and %d records given up" % (n, reused[1], reused[0]))
+    drops = sum(v for k, v in metrics.items() if k.startswith("zerospan_kernel_drops_total")) - reused[0]
+    check("no kernel drops (but records of preempted programs given up), no stream gaps",
+          metrics and drops == 0 and metrics.get("zerospan_stream_gaps_total", 1) == 0,
           "drops %s, gaps %s" % (drops, metrics.get("zerospan_stream_gaps_total")))
 print("RESULT %d %d" % (sum(results), len(results) - sum(results)))
