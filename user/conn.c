@@ -1031,9 +1031,10 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 		zs_http_stream_reset(&c->req);
 		zs_http_stream_reset(&c->resp);
 		/* Indexed now, or a CLIENT span on this host whose request record
-		 * comes after this server's could not find its SERVER span:
-		 * server sockets reach the agent in this state on Linux 6.1-6.12
-		 * (every one in their VMs: tests/kernels) */
+		 * comes after this server's could not find its SERVER span. Here
+		 * come connections opened before the agent, and every server
+		 * socket on Linux 6.1-6.12 came until the kernel side set the
+		 * role at ESTABLISHED (zs_set_state). */
 		tuple_index(c);
 	}
 	is_req = (c->role == ZS_ROLE_SERVER) == (d == ZS_DIR_INGRESS);
