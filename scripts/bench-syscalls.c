@@ -18,7 +18,6 @@
  * exchanges are a twentieth): tests/kernels/run.sh (ZS_BENCH) runs it in an
  * emulated VM with fewer.
  */
-#include <stdlib.h>
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <dlfcn.h>
@@ -26,6 +25,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>

@@ -600,11 +600,26 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int co
 	return 0;
 }
 
+/* The object l->skel held is dropped and opened again with the settings as
+ * they are now (one of them changed after a refusal), and loaded. l->skel is
+ * NULL when it could not be opened (logged). */
+static int sock_reload(struct zs_loader *l, const struct zs_config *cfg, int contexts, int tls,
+		       uint64_t rb_bytes)
+{
+	int err;
+
+	sock_bpf__destroy(l->skel);
+	l->skel = NULL;
+	err = sock_prepare(l, cfg, contexts, tls, rb_bytes);
+	return err ? err : sock_bpf__load(l->skel);
+}
+
 /*
  * Opens and loads the kernel side (sock_prepare's settings). A kernel may
- * refuse the TLS programs alone (6.18.44 refused a uretprobe whose call
- * chain needed more stack than it gives uprobes): they are then left out,
- * *tls cleared and *tls_state saying why, and plaintext is still traced.
+ * refuse the fentry send timing (no BPF trampolines): loaded again without.
+ * It may refuse the TLS programs alone (6.18.44 refused a uretprobe whose
+ * call chain needed more stack than it gives uprobes): they are then left
+ * out, *tls cleared and *tls_state saying why, and plaintext is still traced.
  * Returns 0 or a negative errno, logged.
  */
 static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int contexts, int *tls,
@@ -620,27 +635,21 @@ static int sock_load(struct zs_loader *l, const struct zs_config *cfg, int conte
 		log_warn("load BPF programs with fentry send timing: %s; loading them without "
 			 "(run with -v for the verifier log)",
 			 strerror(-err));
-		sock_bpf__destroy(l->skel);
-		l->skel = NULL;
 		l->io.fentry_begin = 0;
-		err = sock_prepare(l, cfg, contexts, *tls, rb_bytes);
-		if (err)
+		err = sock_reload(l, cfg, contexts, *tls, rb_bytes);
+		if (!l->skel)
 			return err;
-		err = sock_bpf__load(l->skel);
 	}
 	if (err && *tls && err != -EPERM) {
 		log_error(
 			"load BPF programs with the TLS uprobes: %s (run with -v for the verifier "
 			"log); loading them without: HTTPS is not traced",
 			strerror(-err));
-		sock_bpf__destroy(l->skel);
-		l->skel = NULL;
 		*tls = 0;
 		*tls_state = "refused by the kernel, HTTPS not traced";
-		err = sock_prepare(l, cfg, contexts, *tls, rb_bytes);
-		if (err)
+		err = sock_reload(l, cfg, contexts, *tls, rb_bytes);
+		if (!l->skel)
 			return err;
-		err = sock_bpf__load(l->skel);
 	}
 	if (err && l->io.fexit)
 		log_error("load BPF programs: %s: this kernel has no sock:sock_send_length "
