@@ -176,6 +176,9 @@ struct {
  * a per-CPU array value may not exceed 32 KiB (PCPU_MIN_UNIT_SIZE, E2BIG).
  * The loader sets max_entries to the number of possible CPUs. */
 struct zs_scratch {
+	/* a connection's CONN record, sent with its first DATA record: the
+	 * two are one output from conn (zs_emit_data), so ev follows it */
+	struct zs_conn_event conn;
 	struct zs_data_event ev;
 	__u8 payload[2 * ZS_CAPTURE_MAX];
 	/* not sent: a TLS request's connection and the context its client
@@ -199,6 +202,8 @@ struct {
 	__type(key, __u32);
 	__type(value, struct zs_scratch);
 } scratch SEC(".maps");
+_Static_assert(__builtin_offsetof(struct zs_scratch, ev) == sizeof(struct zs_conn_event),
+	       "the CONN record and the DATA record are one output");
 
 static __always_inline void zs_drop(__u32 cause)
 {
@@ -430,8 +435,7 @@ struct {
  * function: verified once, apart from its callers. */
 __noinline int zs_first_conn_of_proc(__u32 tgid)
 {
-	struct task_struct *t = (struct task_struct *)bpf_get_current_task();
-	__u64 start = BPF_CORE_READ(t, group_leader, start_time);
+	__u64 start = bpf_get_current_task_btf()->group_leader->start_time;
 	__u64 *seen = bpf_map_lookup_elem(&woken_procs, &tgid);
 
 	if (seen && *seen == start)
@@ -440,6 +444,27 @@ __noinline int zs_first_conn_of_proc(__u32 tgid)
 	return 1;
 }
 
+/* A connection's CONN record, announced from inside a send or receive:
+ * current is the connection's process. bsk: sk as a BTF-typed pointer (a
+ * socket call's), read with plain loads; NULL (a TLS call's) reads sk with
+ * helper calls. */
+static __always_inline void zs_conn_fill(struct zs_conn_event *ev, __u64 cookie,
+					 const struct sock *sk, const struct sock *bsk, __u8 role,
+					 __u8 tls, __u64 id)
+{
+	__builtin_memset(ev, 0, sizeof(*ev));
+	zs_hdr_fill(&ev->hdr, ZS_EV_CONN, sizeof(*ev), id, cookie);
+	ev->role = role;
+	ev->tls = tls;
+	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
+	ev->ppid = bpf_get_current_task_btf()->real_parent->tgid;
+	if (bsk)
+		zs_conn_fill_tuple_btf(ev, bsk);
+	else
+		zs_conn_fill_tuple(ev, sk);
+}
+
+/* The CONN record alone (a PROXY record follows it). */
 static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u8 tls,
 					__u64 id)
 {
@@ -453,17 +478,15 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return -1;
 	}
-	__builtin_memset(ev, 0, sizeof(*ev));
-	zs_hdr_fill(&ev->hdr, ZS_EV_CONN, sizeof(*ev), id, cookie);
-	ev->role = role;
-	ev->tls = tls;
-	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
-	/* Announced from inside a send or receive: current is the connection's process. */
-	ev->ppid = BPF_CORE_READ((struct task_struct *)bpf_get_current_task(), real_parent, tgid);
-	zs_conn_fill_tuple(ev, sk);
+	zs_conn_fill(ev, cookie, sk, NULL, role, tls, id);
 	bpf_ringbuf_submit(ev, flags);
 	return 0;
 }
+
+/* zs_emit_data's announce: the CONN record in s->conn goes first; WAKE: it
+ * is its process's first (zs_first_conn_of_proc) */
+#define ZS_ANNOUNCE 1
+#define ZS_ANNOUNCE_WAKE 2
 
 /* The request's tracestate goes with its context (thread_ts), if any;
  * c->has_ts says whether it did. Since a stale entry is never read without
@@ -662,7 +685,9 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
 #define ZS_IO_OPAQUE 2
 
 /*
- * Sends the DATA record in s (got bytes of payload). owner: the thread of a
+ * Sends the DATA record in s (got bytes of payload), announce: with the
+ * CONN record in s->conn before it, in the same sample. Returns 0 when sent,
+ * -1 when not (counted). owner: the thread of a
  * uprobe program, which the kernel may preempt (a tracepoint's it cannot),
  * or 0. If another capture on this CPU used s in the meantime (s->owner is
  * no longer it), the record would carry some of its bytes: not sent, but
@@ -671,38 +696,50 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
  * covered. A global function: its frame is apart from the programs', which
  * the deepest call chain adds to.
  */
-__noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner)
+__noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner, __u32 announce)
 {
+	__u64 flags;
 	__u32 size;
 
 	if (!s)
-		return 0;
+		return -1;
 	if (owner && s->owner != owner) {
 		zs_drop(ZS_DROP_SCRATCH_REUSED);
-		return 0;
+		return -1;
 	}
 	zs_clamp_umax(got, ZS_CAPTURE_MAX);
 	size = sizeof(s->ev) + got;
-	if (bpf_ringbuf_output(&events, s, size, zs_rb_flags(size)))
-		zs_drop(ZS_DROP_RINGBUF_FULL);
+	if (announce) {
+		size += sizeof(s->conn);
+		flags = announce == ZS_ANNOUNCE_WAKE ? BPF_RB_FORCE_WAKEUP : zs_rb_flags(size);
+		if (bpf_ringbuf_output(&events, &s->conn, size, flags))
+			goto full;
+		return 0;
+	}
+	if (bpf_ringbuf_output(&events, &s->ev, size, zs_rb_flags(size)))
+		goto full;
 	return 0;
+full:
+	zs_drop(ZS_DROP_RINGBUF_FULL);
+	return -1;
 }
 
 /*
  * Reports len bytes a socket operation or TLS call moved on connection st:
  * classifies, copies what is worth copying, decides a served request's
- * context, sends the DATA record (and the CONN record first). Returns
- * ZS_IO_OPAQUE or 0. preemptible: called from a uprobe program, which
+ * context, sends the DATA record (and the CONN record first, in one output).
+ * bsk: the socket as a BTF-typed pointer, or NULL (a TLS call's, p.sk only).
+ * Returns ZS_IO_OPAQUE or 0. preemptible: called from a uprobe program, which
  * (unlike a tracepoint's) the kernel may preempt, so that another thread's
  * program on this CPU can rewrite the scratch buffer in the meantime.
  */
-static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u64 len,
-				      struct zs_conn_state *st, const int preemptible)
+static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, const struct sock *bsk,
+				      __u64 len, struct zs_conn_state *st, const int preemptible)
 {
 	struct zs_pending p = *pp;
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
-	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
+	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0, announce = 0;
 	int tls_req, tls_send, server_req;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 	/* the socket's first bytes, on a connection seen from its start */
@@ -719,17 +756,22 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	 * are then the first (the stream's positions leave the header out;
 	 * the header goes to the agent in a PROXY record).
 	 * Buffers given as iovecs are not shifted: such a chunk is judged as it
-	 * starts. */
+	 * starts. The peek's first bytes tell whether to look at all. */
 	if (first && ZS_OP_IS_FLAT(p.op)) {
-		__u32 hl = zs_proxy_first(s, st, &p, len, id);
+		have = zs_peek(s, &p, len);
+		if (zs_proxy_maybe(s->payload, have)) {
+			__u32 hl = zs_proxy_first(s, st, &p, len, id);
 
-		if (hl >= len)
-			return 0;
-		p.buf += hl;
-		len -= hl;
+			if (hl >= len)
+				return 0;
+			p.buf += hl;
+			len -= hl;
+			have = 0; /* peeked again after the header */
+		}
 	}
 	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO) {
-		have = zs_peek(s, &p, len);
+		if (!have)
+			have = zs_peek(s, &p, len);
 		start = zs_classify_start(s->payload, have);
 	}
 	if (!zs_http_verdict_step(st, start)) {
@@ -737,10 +779,11 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 		zs_note_rx(id, &p);
 		return first && zs_first_is_opaque(s->payload, have) ? ZS_IO_OPAQUE : 0;
 	}
+	/* the connection's CONN record goes out with this DATA record */
 	if (!st->announced) {
-		if (zs_emit_conn(p.cookie, (const struct sock *)p.sk, st->role, st->tls, id))
-			return 0;
-		st->announced = 1;
+		zs_conn_fill(&s->conn, p.cookie, (const struct sock *)p.sk, bsk, st->role, st->tls,
+			     id);
+		announce = zs_first_conn_of_proc(id >> 32) ? ZS_ANNOUNCE_WAKE : ZS_ANNOUNCE;
 	}
 
 	/* A request starting while an earlier one is unanswered: pipelining.
@@ -856,14 +899,15 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, __u
 	s->ev.op = p.op;
 	s->ev.start = start;
 	st->pos[dir] += len;
-	zs_emit_data(s, got, preemptible ? id : 0);
+	if (!zs_emit_data(s, got, preemptible ? id : 0, announce) && announce)
+		st->announced = 1;
 	return 0;
 }
 
 /* ret bytes moved by the socket call p describes, on a TCP socket;
  * preemptible as zs_capture's. Returns ZS_IO_TLS, ZS_IO_OPAQUE or 0. */
-static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, long ret,
-				      const int preemptible)
+static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, const struct sock *bsk,
+				      long ret, const int preemptible)
 {
 	struct zs_tls_call *tc;
 	struct zs_conn_state *st;
@@ -886,7 +930,7 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, lon
 		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, pp, (__u64)ret, st, preemptible); /* which takes its own copy */
+	return zs_capture(id, pp, bsk, (__u64)ret, st, preemptible); /* which takes its own copy */
 }
 
 /*
@@ -1181,7 +1225,7 @@ static __always_inline int zs_send_done(struct sock *sk, int ret, const int pree
 	/* An enrolled client socket that carries TLS: nothing can be inserted
 	 * into its bytes, so it leaves the sockhash (zs_sockops) and its sends
 	 * and receives stop paying for the sockmap path. */
-	switch (zs_io_done(id, &p, ret, preemptible)) {
+	switch (zs_io_done(id, &p, sk, ret, preemptible)) {
 	case ZS_IO_TLS:
 		if (si && !si->tls)
 			si->tls = 1;
@@ -1224,7 +1268,7 @@ static __always_inline int zs_recv_done(struct sock *sk, int ret, int flags, con
 		return 0;
 	p.sk = (__u64)sk;
 	p.cookie = bpf_get_socket_cookie(sk);
-	if (zs_io_done(id, &p, ret, preemptible) == ZS_IO_OPAQUE)
+	if (zs_io_done(id, &p, sk, ret, preemptible) == ZS_IO_OPAQUE)
 		zs_mark_opaque(si, sk);
 	return 0;
 }
@@ -1567,7 +1611,7 @@ int BPF_KRETPROBE(zs_tls_exit)
 	tcp->op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
 	asm volatile("" ::: "memory");
 	p.op = tcp->op;
-	zs_capture(id, &p, tcp->len, st, 1);
+	zs_capture(id, &p, NULL, tcp->len, st, 1);
 	return 0;
 }
 

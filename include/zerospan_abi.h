@@ -145,7 +145,10 @@ enum zs_start {
 	ZS_START_RESPONSE = 2,
 };
 
-/* Common header of every ringbuf record. */
+/* Common header of every ringbuf record. A ringbuf sample holds one record,
+ * or several back to back, each as long as its header's size says: a
+ * connection's CONN record comes in the same sample as its first DATA
+ * record (one output instead of two for each new connection). */
 struct zs_event_hdr {
 	__u16 type; /* enum zs_event_type */
 	__u16 size; /* bytes of the whole record, header and payload */

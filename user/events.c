@@ -70,7 +70,8 @@ int zs_events_validate(const void *data, size_t size)
 	return -1;
 }
 
-int zs_events_handle(void *ctx, void *data, size_t size)
+/* One record of a sample. */
+static void handle_one(const void *data, size_t size)
 {
 	int type = zs_events_validate(data, size);
 
@@ -131,6 +132,26 @@ int zs_events_handle(void *ctx, void *data, size_t size)
 	default:
 		zs_count(events_malformed);
 	}
+}
+
+int zs_events_handle(void *ctx, void *data, size_t size)
+{
+	const uint8_t *p = data;
+
+	/* A sample holds one record or several back to back (a CONN record
+	 * and the connection's first DATA record), each of its header's size;
+	 * a size that does not fit ends the sample as one malformed record. */
+	while (size >= sizeof(struct zs_event_hdr)) {
+		struct zs_event_hdr h;
+
+		memcpy(&h, p, sizeof(h));
+		if (h.size < sizeof(h) || h.size >= size)
+			break;
+		handle_one(p, h.size);
+		p += h.size;
+		size -= h.size;
+	}
+	handle_one(p, size);
 	return 0;
 }
 

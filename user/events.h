@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-/* libbpf ring_buffer callback. Never fails the poll: bad records are counted. */
+/* libbpf ring_buffer callback: a sample of one record or several back to
+ * back (zerospan_abi.h). Never fails the poll: bad records are counted. */
 int zs_events_handle(void *ctx, void *data, size_t size);
 
 /* A developer aid for scripts/bench-agent.c: when ZEROSPAN_RECORD names a

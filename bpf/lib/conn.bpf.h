@@ -36,6 +36,32 @@ static __always_inline void zs_conn_fill_tuple(struct zs_conn_event *ev, const s
 	}
 }
 
+/* zs_conn_fill_tuple for sk a BTF-typed pointer (a tp_btf or trampoline
+ * program's argument): plain loads instead of a helper call per field (the
+ * CONN record of every new connection). */
+static __always_inline void zs_conn_fill_tuple_btf(struct zs_conn_event *ev, const struct sock *sk)
+{
+	__u16 family = sk->__sk_common.skc_family;
+	int i;
+
+	ev->family = family;
+	ev->lport = sk->__sk_common.skc_num;
+	ev->rport = bpf_ntohs(sk->__sk_common.skc_dport);
+	ev->netns = sk->__sk_common.skc_net.net->ns.inum;
+	if (family == ZS_AF_INET6) {
+		__u32 *l = (__u32 *)ev->laddr, *r = (__u32 *)ev->raddr;
+
+#pragma unroll
+		for (i = 0; i < 4; i++) {
+			l[i] = sk->__sk_common.skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			r[i] = sk->__sk_common.skc_v6_daddr.in6_u.u6_addr32[i];
+		}
+	} else {
+		zs_addr_v4_mapped(ev->laddr, sk->__sk_common.skc_rcv_saddr);
+		zs_addr_v4_mapped(ev->raddr, sk->__sk_common.skc_daddr);
+	}
+}
+
 /* The connection's tuple as its client sees it; server: sk is the server's
  * end (the accepted socket), else the client's. */
 static __always_inline void zs_tuple_key_fill(struct zs_tuple_key *k, const struct sock *sk,

@@ -35,6 +35,7 @@ int test_proxy_hdr(struct zs_t_proxy *ctx)
 	struct zs_t_proxy c = *ctx;
 
 	ctx->result = zs_proxy_hdr_len(c.buf, c.n < ZS_T_PROXY_MAX ? c.n : ZS_T_PROXY_MAX);
+	ctx->maybe = zs_proxy_maybe(c.buf, c.n < ZS_T_PROXY_MAX ? c.n : ZS_T_PROXY_MAX);
 	return 0;
 }
 

@@ -36,6 +36,8 @@ struct zs_t_proxy {
 	__u8 buf[ZS_T_PROXY_MAX];
 	__u32 n;
 	__u32 result; /* zs_proxy_hdr_len() */
+	__u32 maybe;  /* zs_proxy_maybe() */
+	__u32 _pad;
 };
 
 struct zs_t_verdict {

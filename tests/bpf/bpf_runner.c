@@ -123,14 +123,26 @@ static void test_first_opaque(void)
 	}
 }
 
-static unsigned proxy_hdr(const char *s, unsigned n)
+/* The header's length; also checks that the capture's two-byte look
+ * (zs_proxy_maybe) lets every header through. *maybe: what it said. */
+static unsigned proxy_hdr_maybe(const char *s, unsigned n, unsigned *maybe)
 {
 	struct zs_t_proxy c = { 0 };
 
 	memcpy(c.buf, s, n);
 	c.n = n;
 	run("test_proxy_hdr", &c, sizeof(c));
+	CHECK(!c.result || c.maybe, "a PROXY header (%u bytes) the first look would miss",
+	      c.result);
+	*maybe = c.maybe;
 	return c.result;
+}
+
+static unsigned proxy_hdr(const char *s, unsigned n)
+{
+	unsigned maybe;
+
+	return proxy_hdr_maybe(s, n, &maybe);
 }
 
 /* PROXY protocol headers a load balancer sends first: their lengths. */
@@ -168,6 +180,20 @@ static void test_proxy_hdr(void)
 	v2[7] = 'q';
 	CHECK(proxy_hdr(v2, 28) == 0, "v2 signature broken");
 	CHECK(proxy_hdr("\r\n\r\n", 4) == 0, "too short");
+	/* what most first chunks start with: no look for a header */
+	{
+		static const char *plain[] = {
+			"GET / HTTP/1.1\r\n",  "POST /a HTTP/1.1\r\n",
+			"PUT /a HTTP/1.1\r\n", "PATCH /a HTTP/1.1\r\n",
+			"HTTP/1.1 200 OK\r\n", "\x16\x03\x01\x02\x01\x01\x01\x02"
+		};
+		unsigned i, maybe;
+
+		for (i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+			CHECK(proxy_hdr_maybe(plain[i], (unsigned)strlen(plain[i]), &maybe) == 0 &&
+				      !maybe,
+			      "%.5s: looked for a PROXY header", plain[i]);
+	}
 }
 
 static void test_hdr_end(void)

@@ -9,6 +9,7 @@
 #include "context.h"
 #include "events.h"
 #include "link.h"
+#include "metrics.h"
 #include "procinfo.h"
 #include "sampler.h"
 #include "span.h"
@@ -221,7 +222,8 @@ static void catch_span(struct zs_span *s)
 		zs_span_free(s);
 }
 
-static void conn_ev(uint64_t cookie, uint32_t pid, int role, uint16_t lport, uint16_t rport)
+static void conn_rec(struct zs_conn_event *evp, uint64_t cookie, uint32_t pid, int role,
+		     uint16_t lport, uint16_t rport)
 {
 	struct zs_conn_event ev = { 0 };
 
@@ -238,14 +240,23 @@ static void conn_ev(uint64_t cookie, uint32_t pid, int role, uint16_t lport, uin
 	ev.rport = rport;
 	ev.role = (uint8_t)role;
 	ev.netns = 4026531840u;
+	*evp = ev;
+}
+
+static void conn_ev(uint64_t cookie, uint32_t pid, int role, uint16_t lport, uint16_t rport)
+{
+	struct zs_conn_event ev;
+
+	conn_rec(&ev, cookie, pid, role, lport, rport);
 	zs_events_handle(NULL, &ev, sizeof(ev));
 }
 
 static uint64_t positions[8][2];
 
-static void data_ev(uint64_t cookie, uint32_t pid, uint32_t tid, int dir, const char *bytes)
+/* A DATA record of bytes at buf (room for 1024 of them); returns its size. */
+static size_t data_rec(uint8_t *buf, uint64_t cookie, uint32_t pid, uint32_t tid, int dir,
+		       const char *bytes)
 {
-	uint8_t buf[sizeof(struct zs_data_event) + 1024];
 	struct zs_data_event *ev = (void *)buf;
 	size_t n = strlen(bytes);
 
@@ -263,7 +274,14 @@ static void data_ev(uint64_t cookie, uint32_t pid, uint32_t tid, int dir, const 
 	ev->cap_len = (uint32_t)n;
 	positions[cookie][dir] += n;
 	memcpy(buf + sizeof(*ev), bytes, n);
-	zs_events_handle(NULL, buf, sizeof(*ev) + n);
+	return sizeof(*ev) + n;
+}
+
+static void data_ev(uint64_t cookie, uint32_t pid, uint32_t tid, int dir, const char *bytes)
+{
+	uint8_t buf[sizeof(struct zs_data_event) + 1024];
+
+	zs_events_handle(NULL, buf, data_rec(buf, cookie, pid, tid, dir, bytes));
 }
 
 static struct zs_span *find(int kind, const char *path)
@@ -350,6 +368,54 @@ static void test_record_path(void)
 	zs_procinfo_fini();
 }
 
+/* The kernel sends a connection's CONN record and its first DATA record in
+ * one ringbuf sample, back to back: both are handled, in order. */
+static void test_records_in_one_sample(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 60, .capture_size = 4096 };
+	uint8_t buf[sizeof(struct zs_conn_event) + sizeof(struct zs_data_event) + 1024];
+	uint64_t received = zs_metrics.events_received, malformed = zs_metrics.events_malformed;
+	struct zs_conn_event ce;
+	struct zs_event_hdr bad = { .type = ZS_EV_DATA, .size = 4000 };
+	struct zs_span *s;
+	size_t n;
+
+	zs_procinfo_init("/nonexistent", 16);
+	CHECK(zs_conn_table_init(&o) == 0, "table");
+	zs_span_sink = catch_span;
+	conn_rec(&ce, 5, 30, ZS_ROLE_SERVER, 7000, 4100);
+	memcpy(buf, &ce, sizeof(ce));
+	n = sizeof(ce) + data_rec(buf + sizeof(ce), 5, 30, 31, ZS_DIR_INGRESS,
+				  "GET /one-sample HTTP/1.1\r\nHost: s\r\n\r\n");
+	zs_events_handle(NULL, buf, n);
+	CHECK(zs_metrics.events_received - received == 2 &&
+		      zs_metrics.events_malformed == malformed,
+	      "two records in one sample (%llu received)",
+	      (unsigned long long)(zs_metrics.events_received - received));
+	data_ev(5, 30, 31, ZS_DIR_EGRESS, RESP);
+	zs_conn_release_parked(UINT64_MAX);
+	s = find(ZS_KIND_SERVER, "/one-sample");
+	CHECK(s && s->server_port == 7000 && s->peer_port == 4100,
+	      "the DATA record after the CONN record in its sample makes the SERVER span");
+	/* a record whose size runs past the sample's end: what came before it
+	 * is handled, the rest counted malformed */
+	conn_rec(&ce, 6, 30, ZS_ROLE_SERVER, 7000, 4101);
+	memcpy(buf, &ce, sizeof(ce));
+	memcpy(buf + sizeof(ce), &bad, sizeof(bad));
+	n = zs_conn_count();
+	zs_events_handle(NULL, buf, sizeof(ce) + 200);
+	CHECK(zs_conn_count() == n + 1 && zs_metrics.events_malformed == malformed + 1,
+	      "a bad record after a good one: the good one taken, the bad one counted");
+	/* a zero size cannot loop */
+	memset(buf, 0, sizeof(struct zs_event_hdr) * 2);
+	zs_events_handle(NULL, buf, sizeof(struct zs_event_hdr) * 2);
+	CHECK(zs_metrics.events_malformed == malformed + 2, "a zero-size record: malformed");
+	zs_conn_table_fini();
+	while (n_caught)
+		zs_span_free(caught[--n_caught]);
+	zs_procinfo_fini();
+}
+
 int main(void)
 {
 	test_traceparent();
@@ -358,5 +424,6 @@ int main(void)
 	test_sampler();
 	test_link();
 	test_record_path();
+	test_records_in_one_sample();
 	return zs_test_done("test_context");
 }
