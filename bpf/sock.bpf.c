@@ -194,6 +194,10 @@ struct zs_scratch {
 	 * use this buffer (zs_capture: a preempted uprobe program finds
 	 * another's). Only the thread itself writes its own id. */
 	__u64 owner;
+	/* not sent: does conn go out before ev (ZS_ANNOUNCE*, zs_emit_data)?
+	 * Kept here, not in a variable, so that the verifier does not check
+	 * the rest of the capture once for each value */
+	__u32 announce;
 };
 
 struct {
@@ -445,12 +449,12 @@ __noinline int zs_first_conn_of_proc(__u32 tgid)
 }
 
 /* A connection's CONN record, announced from inside a send or receive:
- * current is the connection's process. bsk: sk as a BTF-typed pointer (a
- * socket call's), read with plain loads; NULL (a TLS call's) reads sk with
- * helper calls. */
+ * current is the connection's process. typed (a constant): bsk is sk as a
+ * BTF-typed pointer (a socket call's), read with plain loads; else (a TLS
+ * call's) sk is read with helper calls. */
 static __always_inline void zs_conn_fill(struct zs_conn_event *ev, __u64 cookie,
-					 const struct sock *sk, const struct sock *bsk, __u8 role,
-					 __u8 tls, __u64 id)
+					 const struct sock *sk, const struct sock *bsk,
+					 const int typed, __u8 role, __u8 tls, __u64 id)
 {
 	__builtin_memset(ev, 0, sizeof(*ev));
 	zs_hdr_fill(&ev->hdr, ZS_EV_CONN, sizeof(*ev), id, cookie);
@@ -458,7 +462,7 @@ static __always_inline void zs_conn_fill(struct zs_conn_event *ev, __u64 cookie,
 	ev->tls = tls;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	ev->ppid = bpf_get_current_task_btf()->real_parent->tgid;
-	if (bsk)
+	if (typed)
 		zs_conn_fill_tuple_btf(ev, bsk);
 	else
 		zs_conn_fill_tuple(ev, sk);
@@ -478,7 +482,7 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return -1;
 	}
-	zs_conn_fill(ev, cookie, sk, NULL, role, tls, id);
+	zs_conn_fill(ev, cookie, sk, NULL, 0, role, tls, id);
 	bpf_ringbuf_submit(ev, flags);
 	return 0;
 }
@@ -685,9 +689,10 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
 #define ZS_IO_OPAQUE 2
 
 /*
- * Sends the DATA record in s (got bytes of payload), announce: with the
- * CONN record in s->conn before it, in the same sample. Returns 0 when sent,
- * -1 when not (counted). owner: the thread of a
+ * Sends the DATA record in s (got bytes of payload), with the CONN record in
+ * s->conn before it, in the same sample, when s->announce says so. Returns 1
+ * when sent with the CONN record, 0 without, -1 when not sent (counted).
+ * owner: the thread of a
  * uprobe program, which the kernel may preempt (a tracepoint's it cannot),
  * or 0. If another capture on this CPU used s in the meantime (s->owner is
  * no longer it), the record would carry some of its bytes: not sent, but
@@ -696,10 +701,10 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
  * covered. A global function: its frame is apart from the programs', which
  * the deepest call chain adds to.
  */
-__noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner, __u32 announce)
+__noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner)
 {
+	__u32 size, announce;
 	__u64 flags;
-	__u32 size;
 
 	if (!s)
 		return -1;
@@ -709,12 +714,13 @@ __noinline int zs_emit_data(struct zs_scratch *s, __u32 got, __u64 owner, __u32 
 	}
 	zs_clamp_umax(got, ZS_CAPTURE_MAX);
 	size = sizeof(s->ev) + got;
+	announce = s->announce;
 	if (announce) {
 		size += sizeof(s->conn);
 		flags = announce == ZS_ANNOUNCE_WAKE ? BPF_RB_FORCE_WAKEUP : zs_rb_flags(size);
 		if (bpf_ringbuf_output(&events, &s->conn, size, flags))
 			goto full;
-		return 0;
+		return 1;
 	}
 	if (bpf_ringbuf_output(&events, &s->ev, size, zs_rb_flags(size)))
 		goto full;
@@ -728,18 +734,20 @@ full:
  * Reports len bytes a socket operation or TLS call moved on connection st:
  * classifies, copies what is worth copying, decides a served request's
  * context, sends the DATA record (and the CONN record first, in one output).
- * bsk: the socket as a BTF-typed pointer, or NULL (a TLS call's, p.sk only).
+ * typed (a constant): bsk is the socket as a BTF-typed pointer (a socket
+ * call's); else only p.sk tells it (a TLS call's).
  * Returns ZS_IO_OPAQUE or 0. preemptible: called from a uprobe program, which
  * (unlike a tracepoint's) the kernel may preempt, so that another thread's
  * program on this CPU can rewrite the scratch buffer in the meantime.
  */
 static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, const struct sock *bsk,
-				      __u64 len, struct zs_conn_state *st, const int preemptible)
+				      const int typed, __u64 len, struct zs_conn_state *st,
+				      const int preemptible)
 {
 	struct zs_pending p = *pp;
 	struct zs_scratch *s;
 	struct zs_scan_ctx sc = {};
-	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0, announce = 0;
+	__u32 cpu = bpf_get_smp_processor_id(), want, got, prev_rolling = 0, have = 0;
 	int tls_req, tls_send, server_req;
 	__u8 start = ZS_START_NONE, dir = p.dir & 1;
 	/* the socket's first bytes, on a connection seen from its start */
@@ -750,30 +758,27 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 	if (!s)
 		return 0;
 	s->owner = id;
+	s->announce = 0;
 
 	/* A PROXY protocol header first (a load balancer's): the connection is
 	 * judged by what follows it, in this chunk or the next, whose bytes
 	 * are then the first (the stream's positions leave the header out;
 	 * the header goes to the agent in a PROXY record).
 	 * Buffers given as iovecs are not shifted: such a chunk is judged as it
-	 * starts. The peek's first bytes tell whether to look at all. */
-	if (first && ZS_OP_IS_FLAT(p.op)) {
+	 * starts. The peeked bytes tell whether to look for one at all. */
+	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO)
 		have = zs_peek(s, &p, len);
-		if (zs_proxy_maybe(s->payload, have)) {
-			__u32 hl = zs_proxy_first(s, st, &p, len, id);
+	if (first && ZS_OP_IS_FLAT(p.op) && zs_proxy_maybe(s->payload, have)) {
+		__u32 hl = zs_proxy_first(s, st, &p, len, id);
 
-			if (hl >= len)
-				return 0;
-			p.buf += hl;
-			len -= hl;
-			have = 0; /* peeked again after the header */
-		}
+		if (hl >= len)
+			return 0;
+		p.buf += hl;
+		len -= hl;
+		have = zs_peek(s, &p, len);
 	}
-	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO) {
-		if (!have)
-			have = zs_peek(s, &p, len);
+	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO)
 		start = zs_classify_start(s->payload, have);
-	}
 	if (!zs_http_verdict_step(st, start)) {
 		st->pos[dir] += len;
 		zs_note_rx(id, &p);
@@ -781,9 +786,9 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 	}
 	/* the connection's CONN record goes out with this DATA record */
 	if (!st->announced) {
-		zs_conn_fill(&s->conn, p.cookie, (const struct sock *)p.sk, bsk, st->role, st->tls,
-			     id);
-		announce = zs_first_conn_of_proc(id >> 32) ? ZS_ANNOUNCE_WAKE : ZS_ANNOUNCE;
+		zs_conn_fill(&s->conn, p.cookie, (const struct sock *)p.sk, bsk, typed, st->role,
+			     st->tls, id);
+		s->announce = zs_first_conn_of_proc(id >> 32) ? ZS_ANNOUNCE_WAKE : ZS_ANNOUNCE;
 	}
 
 	/* A request starting while an earlier one is unanswered: pipelining.
@@ -899,7 +904,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 	s->ev.op = p.op;
 	s->ev.start = start;
 	st->pos[dir] += len;
-	if (!zs_emit_data(s, got, preemptible ? id : 0, announce) && announce)
+	if (zs_emit_data(s, got, preemptible ? id : 0) == 1)
 		st->announced = 1;
 	return 0;
 }
@@ -930,7 +935,8 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, con
 		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, pp, bsk, (__u64)ret, st, preemptible); /* which takes its own copy */
+	return zs_capture(id, pp, bsk, 1, (__u64)ret, st,
+			  preemptible); /* which takes its own copy */
 }
 
 /*
@@ -1611,7 +1617,7 @@ int BPF_KRETPROBE(zs_tls_exit)
 	tcp->op = p.dir == ZS_DIR_EGRESS ? ZS_OP_TLS_WRITE : ZS_OP_TLS_READ;
 	asm volatile("" ::: "memory");
 	p.op = tcp->op;
-	zs_capture(id, &p, NULL, tcp->len, st, 1);
+	zs_capture(id, &p, NULL, 0, tcp->len, st, 1);
 	return 0;
 }
 

@@ -21,7 +21,7 @@ results = []
 
 
 def check(name, ok, detail=""):
-    results.append(ok)
+    results.append(bool(ok))  # a check given a falsy dict or list still counts
     print(("ok   " if ok else "FAIL ") + name + (": " + detail if detail and not ok else ""))
 
 
