@@ -935,8 +935,8 @@ static __always_inline int zs_io_done(__u64 id, const struct zs_pending *pp, con
 		zs_note_rx(id, pp);
 		return 0;
 	}
-	return zs_capture(id, pp, bsk, 1, (__u64)ret, st,
-			  preemptible); /* which takes its own copy */
+	/* which takes its own copy of p */
+	return zs_capture(id, pp, bsk, 1, (__u64)ret, st, preemptible);
 }
 
 /*
