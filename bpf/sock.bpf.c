@@ -36,6 +36,7 @@ char LICENSE[] SEC("license") = "Dual BSD/GPL";
 #define ZS_TCP_SYN_RECV 3
 #define ZS_TCP_CLOSE 7
 #define ZS_TCP_LISTEN 10
+#define ZS_EEXIST 17 /* errno: an insert found the key there */
 #define ZS_MSG_PEEK 2
 #define ZS_MSG_TRUNC 0x20
 #define ZS_MSG_ERRQUEUE 0x2000
@@ -248,6 +249,22 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 		return NULL;
 	}
 	return bpf_map_lookup_elem(&conns, &cookie);
+}
+
+/* Creates the state of a connection just made (SYN_SENT, or accepted): one
+ * insert where zs_conn_get makes two lookups and an insert. An entry already
+ * there is left as it is, as zs_conn_get leaves it. */
+static __always_inline void zs_conn_new(__u64 cookie, const struct sock *sk, __u8 role, __u32 tgid)
+{
+	struct zs_conn_state fresh = {};
+	long err;
+
+	fresh.role = role;
+	fresh.tgid = tgid;
+	fresh.ignored = !zs_ports_in_scope(sk);
+	err = bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST);
+	if (err && err != -ZS_EEXIST)
+		zs_drop(ZS_DROP_CONN_MAP_FULL);
 }
 
 /* ---- copy and report ---- */
@@ -1416,7 +1433,7 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 				return 0;
 		}
 		cookie = bpf_get_socket_cookie((void *)sk);
-		zs_conn_get(cookie, sk,
+		zs_conn_new(cookie, sk,
 			    newstate == ZS_TCP_SYN_SENT ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER,
 			    newstate == ZS_TCP_SYN_SENT ? id >> 32 : 0);
 		return 0;
