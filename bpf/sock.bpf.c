@@ -231,40 +231,42 @@ static __always_inline __u64 zs_rb_flags(__u64 adding)
 	return BPF_RB_FORCE_WAKEUP;
 }
 
+/* Inserts a connection's fresh state; returns the map's error (-EEXIST:
+ * an entry already there, left as it is). */
+static __always_inline long zs_conn_insert(__u64 cookie, const struct sock *sk, __u8 role,
+					   __u32 tgid)
+{
+	struct zs_conn_state fresh = {};
+
+	fresh.role = role;
+	fresh.tgid = tgid;
+	fresh.ignored = !zs_ports_in_scope(sk);
+	return bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST);
+}
+
+/* Creates the state of a connection just made (SYN_SENT, or accepted): one
+ * insert, no lookup. */
+static __always_inline void zs_conn_new(__u64 cookie, const struct sock *sk, __u8 role, __u32 tgid)
+{
+	long err = zs_conn_insert(cookie, sk, role, tgid);
+
+	if (err && err != -ZS_EEXIST)
+		zs_drop(ZS_DROP_CONN_MAP_FULL);
+}
+
 /* Finds or creates the state of a connection. */
 static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const struct sock *sk,
 							 __u8 role, __u32 tgid)
 {
 	struct zs_conn_state *st = bpf_map_lookup_elem(&conns, &cookie);
-	struct zs_conn_state fresh = {};
 
 	if (st)
 		return st;
-	fresh.role = role;
-	fresh.tgid = tgid;
-	fresh.ignored = !zs_ports_in_scope(sk);
-	if (bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST) &&
-	    bpf_map_lookup_elem(&conns, &cookie) == NULL) {
+	zs_conn_insert(cookie, sk, role, tgid);
+	st = bpf_map_lookup_elem(&conns, &cookie);
+	if (!st)
 		zs_drop(ZS_DROP_CONN_MAP_FULL);
-		return NULL;
-	}
-	return bpf_map_lookup_elem(&conns, &cookie);
-}
-
-/* Creates the state of a connection just made (SYN_SENT, or accepted): one
- * insert where zs_conn_get makes two lookups and an insert. An entry already
- * there is left as it is, as zs_conn_get leaves it. */
-static __always_inline void zs_conn_new(__u64 cookie, const struct sock *sk, __u8 role, __u32 tgid)
-{
-	struct zs_conn_state fresh = {};
-	long err;
-
-	fresh.role = role;
-	fresh.tgid = tgid;
-	fresh.ignored = !zs_ports_in_scope(sk);
-	err = bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST);
-	if (err && err != -ZS_EEXIST)
-		zs_drop(ZS_DROP_CONN_MAP_FULL);
+	return st;
 }
 
 /* ---- copy and report ---- */
