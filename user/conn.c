@@ -576,6 +576,7 @@ static void finish(struct zs_conn *c, struct zs_span *s);
 
 static void park(struct zs_conn *c, struct zs_span *s)
 {
+	s->was_parked = true;
 	c->parked = s;
 	c->parked_ns = c->cur_ts;
 	c->park_prev = park_tail;
@@ -609,8 +610,9 @@ static void release_parked(struct zs_conn *c)
 {
 	struct zs_span *s = unpark(c);
 
+	if (s->awaiting_peer)
+		zs_count(links_same_node_missed);
 	s->awaiting_peer = false;
-	zs_count(links_same_node_missed);
 	finish(c, s);
 }
 
@@ -670,6 +672,14 @@ static void claim_waiting_server(struct zs_conn *c, struct zs_span *cs, bool fix
 	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_SERVER);
 	uint32_t i;
 
+	if (peer && peer->parked && !peer->parked->awaiting_peer) {
+		/* it waited for c only to name its client */
+		finish(peer, unpark(peer));
+		if (peer->closed) {
+			conn_remove(peer);
+			return;
+		}
+	}
 	if (peer && peer->parked && claimable(peer->parked, cs, fixed)) {
 		struct zs_span *ss = unpark(peer);
 
@@ -908,6 +918,19 @@ static enum zs_http_body resp_on_headers(void *u, const struct zs_http_msg *m,
 	return body;
 }
 
+/* Does SERVER span s wait for its client on this host (park())? To be
+ * claimed as its child (awaiting_peer), or, having its context already (from
+ * the wire or the kernel), only to name it: a loopback client not seen yet is
+ * still in its send (the graph would call it "user"). Once. */
+static bool must_wait(const struct zs_conn *c, const struct zs_span *s, const struct zs_conn *peer)
+{
+	if (s->kind != ZS_KIND_SERVER || s->was_parked)
+		return false;
+	if (s->awaiting_peer)
+		return peer || is_loopback(c->raddr);
+	return !peer && c->has_tuple && is_loopback(c->raddr);
+}
+
 /* A span is complete: name its peer, let metrics see it (sampled or not),
  * hand it on if its trace is sampled. A SERVER span still waiting for its
  * CLIENT span on this host is parked instead (park()). */
@@ -916,7 +939,7 @@ static void finish(struct zs_conn *c, struct zs_span *s)
 	const struct zs_conn *peer =
 		tuple_peer(c, s->kind == ZS_KIND_SERVER ? ZS_ROLE_CLIENT : ZS_ROLE_SERVER);
 
-	if (s->kind == ZS_KIND_SERVER && s->awaiting_peer && (peer || is_loopback(c->raddr))) {
+	if (must_wait(c, s, peer)) {
 		if (c->parked)
 			release_parked(c);
 		park(c, s);

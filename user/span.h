@@ -24,6 +24,7 @@ struct zs_span {
 	bool has_parent;
 	bool claimed;	    /* CLIENT: a SERVER span on this host took it as parent */
 	bool awaiting_peer; /* SERVER: a root for now, may be claimed by a CLIENT span */
+	bool was_parked;    /* SERVER: has waited once for its client on this host */
 	bool has_children;  /* SERVER: a CLIENT span took its trace (zs_link_client): it
 			     * keeps the trace it has, so no CLIENT span claims it later */
 	uint8_t trace_flags;

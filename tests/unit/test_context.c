@@ -251,7 +251,7 @@ static void conn_ev(uint64_t cookie, uint32_t pid, int role, uint16_t lport, uin
 	zs_events_handle(NULL, &ev, sizeof(ev));
 }
 
-static uint64_t positions[8][2];
+static uint64_t positions[16][2];
 
 /* A DATA record of bytes at buf (room for 1024 of them); returns its size. */
 static size_t data_rec(uint8_t *buf, uint64_t cookie, uint32_t pid, uint32_t tid, int dir,
@@ -416,6 +416,47 @@ static void test_records_in_one_sample(void)
 	zs_procinfo_fini();
 }
 
+/* A SERVER span with its context on the wire (or from the kernel) whose
+ * loopback client is not seen yet (still in its send) waits for it to name
+ * its peer: without the wait, the service graph calls that client "user". */
+static void test_server_waits_for_its_clients_name(void)
+{
+	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 60, .capture_size = 4096 };
+	struct zs_conn_event ce;
+	struct zs_span *s;
+	uint64_t missed = zs_metrics.links_same_node_missed;
+
+	zs_procinfo_init("/nonexistent", 16);
+	CHECK(zs_conn_table_init(&o) == 0, "table");
+	zs_span_sink = catch_span;
+	conn_ev(6, 40, ZS_ROLE_SERVER, 6100, 5100);
+	data_ev(6, 40, 41, ZS_DIR_INGRESS, "GET /named HTTP/1.1\r\ntraceparent: " TP_OK "\r\n\r\n");
+	data_ev(6, 40, 41, ZS_DIR_EGRESS, RESP);
+	CHECK(!find(ZS_KIND_SERVER, "/named"), "the SERVER span waits for its client");
+	conn_rec(&ce, 7, 50, ZS_ROLE_CLIENT, 5100, 6100);
+	memcpy(ce.comm, "clientapp", 10);
+	zs_events_handle(NULL, &ce, sizeof(ce));
+	data_ev(7, 50, 51, ZS_DIR_EGRESS, "GET /named HTTP/1.1\r\ntraceparent: " TP_OK "\r\n\r\n");
+	s = find(ZS_KIND_SERVER, "/named");
+	CHECK(s && strcmp(s->peer_service, "clientapp") == 0,
+	      "...and leaves named by it once the client's request is seen (%s)",
+	      s ? s->peer_service : "not yet");
+	CHECK(s && s->has_parent && s->parent_span_id[0] == 0xb7, "its context is the wire's");
+	/* an untraced loopback client: the wait ends, once */
+	conn_ev(8, 40, ZS_ROLE_SERVER, 6100, 5101);
+	data_ev(8, 40, 41, ZS_DIR_INGRESS,
+		"GET /unnamed HTTP/1.1\r\ntraceparent: " TP_OK "\r\n\r\n");
+	data_ev(8, 40, 41, ZS_DIR_EGRESS, RESP);
+	zs_conn_release_parked(UINT64_MAX);
+	s = find(ZS_KIND_SERVER, "/unnamed");
+	CHECK(s && !s->peer_service[0] && zs_metrics.links_same_node_missed == missed,
+	      "an unseen client: the span leaves unnamed, no link counted missed");
+	zs_conn_table_fini();
+	while (n_caught)
+		zs_span_free(caught[--n_caught]);
+	zs_procinfo_fini();
+}
+
 int main(void)
 {
 	test_traceparent();
@@ -425,5 +466,6 @@ int main(void)
 	test_link();
 	test_record_path();
 	test_records_in_one_sample();
+	test_server_waits_for_its_clients_name();
 	return zs_test_done("test_context");
 }
