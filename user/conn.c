@@ -928,7 +928,7 @@ static bool must_wait(const struct zs_conn *c, const struct zs_span *s, const st
 		return false;
 	if (s->awaiting_peer)
 		return peer || is_loopback(c->raddr);
-	return !peer && c->has_tuple && is_loopback(c->raddr);
+	return !peer && is_loopback(c->raddr); /* no tuple: raddr is "" */
 }
 
 /* A span is complete: name its peer, let metrics see it (sampled or not),

@@ -294,17 +294,33 @@ static struct zs_span *find(int kind, const char *path)
 	return NULL;
 }
 
-#define RESP "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
-
-static void test_record_path(void)
+/* The record path's tables, empty, with spans caught at the sink; and their
+ * end, the caught spans freed. */
+static void record_path_begin(void)
 {
 	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 60, .capture_size = 4096 };
-	struct zs_span *front, *out, *back, *inv, *inst;
-	uint8_t want_trace[16] = { 0x0a, 0xf7, 0x65, 0x19 };
 
 	zs_procinfo_init("/nonexistent", 16);
 	CHECK(zs_conn_table_init(&o) == 0, "table");
 	zs_span_sink = catch_span;
+}
+
+static void record_path_end(void)
+{
+	zs_conn_table_fini();
+	while (n_caught)
+		zs_span_free(caught[--n_caught]);
+	zs_procinfo_fini();
+}
+
+#define RESP "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+
+static void test_record_path(void)
+{
+	struct zs_span *front, *out, *back, *inv, *inst;
+	uint8_t want_trace[16] = { 0x0a, 0xf7, 0x65, 0x19 };
+
+	record_path_begin();
 	/* front (pid 10) serves /front on conn 1 with a traceparent, and its
 	 * thread 11 calls the back on conn 2 (client, 127.0.0.1:5000 -> :6000);
 	 * the back (pid 20) reads it on conn 3 (server, :6000 <- :5000). */
@@ -343,8 +359,10 @@ static void test_record_path(void)
 	inv = find(ZS_KIND_SERVER, "/invalid");
 	inst = find(ZS_KIND_CLIENT, "/inst");
 	CHECK(front && out && back && inv && inst, "all spans built (%d)", n_caught);
-	if (!(front && out && back && inv && inst))
+	if (!(front && out && back && inv && inst)) {
+		record_path_end();
 		return;
+	}
 	CHECK(memcmp(front->trace_id, want_trace, 4) == 0 && front->has_parent &&
 		      front->parent_span_id[0] == 0xb7,
 	      "SERVER joins the incoming trace");
@@ -362,17 +380,13 @@ static void test_record_path(void)
 		      inst->trace_flags == 1,
 	      "instrumented client keeps its context");
 	CHECK(!find(ZS_KIND_SERVER, "/unsampled") && n_caught == 5, "unsampled trace not exported");
-	zs_conn_table_fini();
-	while (n_caught)
-		zs_span_free(caught[--n_caught]);
-	zs_procinfo_fini();
+	record_path_end();
 }
 
 /* The kernel sends a connection's CONN record and its first DATA record in
  * one ringbuf sample, back to back: both are handled, in order. */
 static void test_records_in_one_sample(void)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 60, .capture_size = 4096 };
 	uint8_t buf[sizeof(struct zs_conn_event) + sizeof(struct zs_data_event) + 1024];
 	uint64_t received = zs_metrics.events_received, malformed = zs_metrics.events_malformed;
 	struct zs_conn_event ce;
@@ -380,9 +394,7 @@ static void test_records_in_one_sample(void)
 	struct zs_span *s;
 	size_t n;
 
-	zs_procinfo_init("/nonexistent", 16);
-	CHECK(zs_conn_table_init(&o) == 0, "table");
-	zs_span_sink = catch_span;
+	record_path_begin();
 	conn_rec(&ce, 5, 30, ZS_ROLE_SERVER, 7000, 4100);
 	memcpy(buf, &ce, sizeof(ce));
 	n = sizeof(ce) + data_rec(buf + sizeof(ce), 5, 30, 31, ZS_DIR_INGRESS,
@@ -410,10 +422,7 @@ static void test_records_in_one_sample(void)
 	memset(buf, 0, sizeof(struct zs_event_hdr) * 2);
 	zs_events_handle(NULL, buf, sizeof(struct zs_event_hdr) * 2);
 	CHECK(zs_metrics.events_malformed == malformed + 2, "a zero-size record: malformed");
-	zs_conn_table_fini();
-	while (n_caught)
-		zs_span_free(caught[--n_caught]);
-	zs_procinfo_fini();
+	record_path_end();
 }
 
 /* A SERVER span with its context on the wire (or from the kernel) whose
@@ -421,14 +430,11 @@ static void test_records_in_one_sample(void)
  * its peer: without the wait, the service graph calls that client "user". */
 static void test_server_waits_for_its_clients_name(void)
 {
-	struct zs_conn_opts o = { .max_conns = 64, .idle_timeout_s = 60, .capture_size = 4096 };
 	struct zs_conn_event ce;
 	struct zs_span *s;
 	uint64_t missed = zs_metrics.links_same_node_missed;
 
-	zs_procinfo_init("/nonexistent", 16);
-	CHECK(zs_conn_table_init(&o) == 0, "table");
-	zs_span_sink = catch_span;
+	record_path_begin();
 	conn_ev(6, 40, ZS_ROLE_SERVER, 6100, 5100);
 	data_ev(6, 40, 41, ZS_DIR_INGRESS, "GET /named HTTP/1.1\r\ntraceparent: " TP_OK "\r\n\r\n");
 	data_ev(6, 40, 41, ZS_DIR_EGRESS, RESP);
@@ -451,10 +457,7 @@ static void test_server_waits_for_its_clients_name(void)
 	s = find(ZS_KIND_SERVER, "/unnamed");
 	CHECK(s && !s->peer_service[0] && zs_metrics.links_same_node_missed == missed,
 	      "an unseen client: the span leaves unnamed, no link counted missed");
-	zs_conn_table_fini();
-	while (n_caught)
-		zs_span_free(caught[--n_caught]);
-	zs_procinfo_fini();
+	record_path_end();
 }
 
 int main(void)
