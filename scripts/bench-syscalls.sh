@@ -14,7 +14,7 @@ agent=${AGENT:-build/zerospan}
 [ -x "$agent" ] || make -s all
 mkdir -p build
 cc -O2 -Wall -o build/bench-syscalls scripts/bench-syscalls.c -ldl
-admin=$((20000 + RANDOM % 20000))
+admin=$((10000 + RANDOM % 20000)) # below the ephemeral range
 with_agent() { # $1: agent binary
   local a=$1 pid
   "$a" --admin-addr=127.0.0.1:$admin --print=none --stats-interval=0 2>/dev/null &

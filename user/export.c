@@ -24,6 +24,8 @@ static const struct zs_config *cfg;
 static pthread_t thread;
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cond = PTHREAD_COND_INITIALIZER;
+/* Signalled when the export thread takes a batch off the queue. */
+static pthread_cond_t space = PTHREAD_COND_INITIALIZER;
 /* Spans wait encoded, in batches of up to bsp_batch: `fill` takes new ones;
  * full batches queue (oldest first) for the export thread, which empties the
  * batch it sent into `spare` for reuse. q_len counts the spans in both. */
@@ -35,15 +37,52 @@ static int stopping, started;
 static CURL *curl;
 static struct curl_slist *headers;
 
+/* Backpressure: a full queue holds the event loop while the endpoint
+ * answers (the kernel's ring keeps the records meanwhile), until the thread
+ * takes a batch, at most ZS_ENQUEUE_WAIT_MS and only while the ring stays
+ * under ZS_ENQUEUE_RING_MAX full (checked every ZS_ENQUEUE_SLICE_MS): a wait
+ * never turns spans dropped here into records lost there. With the endpoint
+ * failing, or after a wait ran out (until the thread takes the next batch),
+ * a full queue drops at once. */
+#define ZS_ENQUEUE_WAIT_MS 50
+#define ZS_ENQUEUE_SLICE_MS 5
+#define ZS_ENQUEUE_RING_MAX 0.75
+static int exporter_ok = 1, wait_spent;
+static double (*upstream_fill)(void *arg);
+static void *upstream_arg;
+
+void zs_export_set_upstream(double (*fill_fn)(void *arg), void *arg)
+{
+	pthread_mutex_lock(&lock);
+	upstream_fill = fill_fn;
+	upstream_arg = arg;
+	pthread_mutex_unlock(&lock);
+}
+
+/* Under the lock, the queue full: waits for room as told above. */
+static void wait_for_room(void)
+{
+	uint64_t start = zs_now_ns(CLOCK_MONOTONIC);
+
+	zs_count(export_queue_waits);
+	while (q_len >= cfg->bsp_queue && exporter_ok && !stopping) {
+		struct timespec ts;
+
+		if (zs_now_ns(CLOCK_MONOTONIC) - start >= ZS_ENQUEUE_WAIT_MS * 1000000ULL ||
+		    (upstream_fill && upstream_fill(upstream_arg) >= ZS_ENQUEUE_RING_MAX)) {
+			wait_spent = 1;
+			return;
+		}
+		ts = zs_deadline_ms(CLOCK_REALTIME, ZS_ENQUEUE_SLICE_MS);
+		pthread_cond_timedwait(&space, &lock, &ts);
+	}
+}
+
 void zs_export_enqueue(struct zs_span *s)
 {
-	/* unlocked look first: a full queue costs no encoding */
-	if (__atomic_load_n(&q_len, __ATOMIC_RELAXED) >= cfg->bsp_queue) {
-		zs_count(spans_dropped_queue_full);
-		zs_span_free(s);
-		return;
-	}
 	pthread_mutex_lock(&lock);
+	if (q_len >= cfg->bsp_queue && exporter_ok && !wait_spent && !stopping)
+		wait_for_room();
 	if (q_len >= cfg->bsp_queue) {
 		pthread_mutex_unlock(&lock);
 		zs_count(spans_dropped_queue_full);
@@ -223,6 +262,9 @@ static void export_batch(const struct zs_otlp_batch *b)
 		long wait = backoff;
 
 		rc = post_once(body, body_len, n, &wait);
+		pthread_mutex_lock(&lock);
+		exporter_ok = rc == 1;
+		pthread_mutex_unlock(&lock);
 		if (rc >= 0)
 			break;
 		pthread_mutex_lock(&lock);
@@ -299,8 +341,11 @@ static void *export_main(void *arg)
 			b = fill;
 			fill = NULL;
 		}
-		if (b)
+		if (b) {
 			__atomic_store_n(&q_len, q_len - (uint32_t)b->n, __ATOMIC_RELAXED);
+			wait_spent = 0;
+			pthread_cond_signal(&space);
+		}
 		zs_gauge_set(queue_depth, q_len);
 		stop = stopping && !q_head && !(fill && fill->n);
 		pthread_mutex_unlock(&lock);
@@ -347,6 +392,7 @@ void zs_export_stop(void)
 	pthread_mutex_lock(&lock);
 	stopping = 1;
 	pthread_cond_broadcast(&cond);
+	pthread_cond_broadcast(&space);
 	pthread_mutex_unlock(&lock);
 	pthread_join(thread, NULL);
 	/* the thread sent what there was: only empty batches are left */

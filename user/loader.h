@@ -22,10 +22,13 @@ void zs_loader_close(struct zs_loader *l);
 
 struct ring_buffer *zs_loader_ringbuf(struct zs_loader *l);
 
-/* How full the ring is beyond the eighth at which the kernel has woken the
+/* How full the ring is beyond the share at which the kernel has woken the
  * agent, 0..1; 1 when records waited a second with the consumer still (arg:
  * the loader; a zs_backlog_fn, see yield.h: one caller, the watchdog). */
 double zs_loader_backlog(void *arg);
+
+/* How full the ring is, 0..1 (arg: the loader). */
+double zs_loader_ring_fill(void *arg);
 
 /* Number of programs attached. */
 int zs_loader_attached(const struct zs_loader *l);

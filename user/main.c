@@ -36,7 +36,7 @@
 extern char **environ;
 
 /* The longest the agent sleeps with records unread. The kernel wakes it
- * sooner once an eighth of the ring is queued, and at once for a process's
+ * sooner once half the ring is queued, and at once for a process's
  * first connection (its /proc entry is read while it exists) and for each
  * exec (a new program is scanned for TLS libraries before it serves);
  * draining more often cost more CPU per request (a 20 ms drain: ~7 % more,
@@ -155,6 +155,7 @@ int main(int argc, char **argv)
 	/* listeners from before the agent; newer ones come as LISTEN events */
 	zs_listeners_scan("/proc");
 	zs_yield_enter(zs_loader_backlog, loader);
+	zs_export_set_upstream(zs_loader_ring_fill, loader);
 	atomic_store(&zs_ready, 1);
 	malloc_trim(0); /* what loading the programs parsed (BTF, ELF) is freed */
 	log_info("tracing HTTP/1.x%s%s", zs_loader_tls(loader) ? " (HTTPS too)" : "",
@@ -205,6 +206,7 @@ int main(int argc, char **argv)
 out:
 	zs_yield_stop(); /* before the threads it watches end */
 	atomic_store(&zs_ready, 0);
+	zs_export_set_upstream(NULL, NULL); /* the ring goes with the loader */
 	zs_loader_close(loader);
 	zs_conn_table_fini();
 	zs_k8s_stop();

@@ -28,6 +28,8 @@
 	X(spans_unsampled, "spans not exported: their trace was not sampled")                      \
 	X(spans_exported, "spans the OTLP endpoint accepted")                                      \
 	X(spans_dropped_queue_full, "spans dropped because the export queue was full")             \
+	X(export_queue_waits, "times the event loop waited for the exporter to make room in a "    \
+			      "full queue")                                                        \
 	X(spans_dropped_export_failed, "spans dropped after export retries ran out")               \
 	X(spans_rejected_by_endpoint, "spans the endpoint reported as rejected")                   \
 	X(spans_export_unconfirmed, "spans sent whose export timed out unanswered (not resent)")   \

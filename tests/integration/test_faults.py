@@ -92,6 +92,31 @@ def test_endpoint_down_then_back_every_span_accounted_for():
             rec.close()
 
 
+def test_burst_beyond_the_queue_waits_for_a_live_endpoint():
+    """A burst far beyond a small queue (50 spans, batches of 10) while the
+    endpoint answers: the event loop waits for the exporter to make room
+    (the kernel's ring holds the records meanwhile) instead of dropping, so
+    every span arrives, once; the waits are counted. (Without the wait 960
+    of the 1,200 spans dropped.)"""
+    port = free_port()
+    rec = Receiver()
+    srv = keepalive_server(port)
+    agent = Agent(rec, ports=[port], env={
+        "OTEL_BSP_SCHEDULE_DELAY": "100", "OTEL_BSP_MAX_QUEUE_SIZE": "50",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "10"})
+    try:
+        curl_many(port, 600)
+        m = settled(agent, 1200)
+        assert m["zerospan_export_queue_waits_total"] > 0, m
+        assert m["zerospan_spans_dropped_queue_full_total"] == 0, m
+        assert unique(rec.wait(lambda s: True, 1200, timeout=30)) == 1200
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_throttled_and_slow_endpoint():
     """429 and 503 with Retry-After, every answer 1.5 s late: all spans
     arrive, once."""
@@ -387,7 +412,8 @@ def test_sensitive_values_never_leave_the_agent():
         rec.close()
 
 
-TESTS = [test_sensitive_values_never_leave_the_agent, test_endpoint_down_then_back_every_span_accounted_for, test_throttled_and_slow_endpoint,
+TESTS = [test_sensitive_values_never_leave_the_agent, test_endpoint_down_then_back_every_span_accounted_for,
+         test_burst_beyond_the_queue_waits_for_a_live_endpoint, test_throttled_and_slow_endpoint,
          test_endpoint_slower_than_the_timeout_gets_nothing_twice, test_server_killed_mid_request,
          test_agent_killed_and_restarted_under_load, test_cpu_saturated_agent_yields_then_keeps_up,
          test_memory_bounded_under_churn_idle_slowloris_and_huge_headers]
