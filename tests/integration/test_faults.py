@@ -75,6 +75,9 @@ def test_endpoint_down_then_back_every_span_accounted_for():
         assert m["zerospan_spans_created_total"] == 1200, m
         assert m["zerospan_spans_dropped_queue_full_total"] > 0, m
         assert m["zerospan_export_queue_depth"] <= 200, m
+        # a failing endpoint never holds the event loop: at most one wait,
+        # before its first refusal
+        assert m["zerospan_export_queue_waits_total"] <= 1, m
         rec = Receiver(port=rport)
         m = settled(agent, 1200)
         got = unique(rec.spans)
