@@ -30,7 +30,7 @@ struct entry {
 #define RECHECK_NS 1000000000ULL
 
 static struct entry *buckets[NBUCKETS];
-static uint32_t n_entries, max_entries = 8192;
+static uint32_t n_entries, max_entries = 4096; /* ~2.2 KB each */
 static char proc_root[256] = "/proc";
 static char host_name[256];
 static bool keep_cmdline;
@@ -63,8 +63,10 @@ void zs_resource_ref(struct zs_resource *r)
 
 void zs_resource_unref(struct zs_resource *r)
 {
-	if (r && atomic_fetch_sub(&r->refs, 1) == 1)
+	if (r && atomic_fetch_sub(&r->refs, 1) == 1) {
+		free(r->extra);
 		free(r);
+	}
 }
 
 static ssize_t read_file(const char *path, char *buf, size_t cap)
@@ -166,9 +168,13 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 	n = read_file(path, env, sizeof(env));
 	if (n > 0) {
 		if ((v = environ_get(env, (size_t)n, "OTEL_RESOURCE_ATTRIBUTES"))) {
-			int k = zs_parse_kv_list(v, r->extra, ZS_RES_EXTRA);
+			static struct zs_kv kv[ZS_RES_EXTRA]; /* the event loop's alone */
+			int k = zs_parse_kv_list(v, kv, ZS_RES_EXTRA);
 
-			r->n_extra = k > 0 ? k : 0;
+			if (k > 0 && (r->extra = malloc((size_t)k * sizeof(*kv)))) {
+				memcpy(r->extra, kv, (size_t)k * sizeof(*kv));
+				r->n_extra = k;
+			}
 		}
 		if ((v = environ_get(env, (size_t)n, "OTEL_SERVICE_NAME")) && *v)
 			snprintf(r->service_name, sizeof(r->service_name), "%s", v);
@@ -192,12 +198,20 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 	return r;
 }
 
+/* Makes room for many inserts at once: drops the entries of every process
+ * that is gone, then, while more than about 7/8 of the bound are left (all
+ * running), whole buckets in turn. A pass stats each entry once; the next
+ * comes max_entries / 8 inserts later at the earliest. (It dropped one gone
+ * entry at a time, restarting its scan at the first bucket each insert, and
+ * when all were running it dropped a bucket that was usually empty: the
+ * cache grew to twice its bound.) */
 static void evict_some(void)
 {
+	const uint32_t low = max_entries - 1 - max_entries / 8;
+	static uint32_t victim;
 	uint32_t i;
 
-	/* Drop entries of processes that are gone; if none, drop a bucket. */
-	for (i = 0; i < NBUCKETS && n_entries >= max_entries; i++) {
+	for (i = 0; i < NBUCKETS; i++) {
 		struct entry **pp = &buckets[i];
 
 		while (*pp) {
@@ -205,7 +219,7 @@ static void evict_some(void)
 			char path[300];
 
 			snprintf(path, sizeof(path), "%s/%u", proc_root, e->pid);
-			if (access(path, F_OK) != 0 || n_entries >= max_entries * 2) {
+			if (access(path, F_OK) != 0) {
 				*pp = e->next;
 				zs_resource_unref(e->res);
 				free(e);
@@ -215,10 +229,10 @@ static void evict_some(void)
 			pp = &e->next;
 		}
 	}
-	if (n_entries >= max_entries) {
-		static uint32_t victim;
+	for (i = 0; i < NBUCKETS && n_entries > low; i++) {
 		struct entry *e = buckets[victim % NBUCKETS];
 
+		buckets[victim++ % NBUCKETS] = NULL;
 		while (e) {
 			struct entry *nx = e->next;
 
@@ -227,7 +241,6 @@ static void evict_some(void)
 			n_entries--;
 			e = nx;
 		}
-		buckets[victim++ % NBUCKETS] = NULL;
 	}
 }
 

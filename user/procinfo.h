@@ -25,11 +25,14 @@ struct zs_resource {
 	char exe_name[64];
 	char exe_path[256];
 	char cmdline[512];
-	struct zs_container container;	  /* from /proc/PID/cgroup; id "" outside containers */
-	struct zs_k8s_meta k8s;		  /* pod metadata; pod_uid "" when not known (yet) */
-	uint64_t k8s_generation;	  /* of the pod table when looked up */
-	uint64_t netns;			  /* inode of /proc/PID/ns/net; 0 if unknown */
-	struct zs_kv extra[ZS_RES_EXTRA]; /* the process's own OTEL_RESOURCE_ATTRIBUTES */
+	struct zs_container container; /* from /proc/PID/cgroup; id "" outside containers */
+	struct zs_k8s_meta k8s;	       /* pod metadata; pod_uid "" when not known (yet) */
+	uint64_t k8s_generation;       /* of the pod table when looked up */
+	uint64_t netns;		       /* inode of /proc/PID/ns/net; 0 if unknown */
+	/* the process's own OTEL_RESOURCE_ATTRIBUTES (at most ZS_RES_EXTRA),
+	 * malloc'd and freed with the resource; NULL when it has none (640
+	 * bytes each: kept in the struct they made every process's entry 12 KB) */
+	struct zs_kv *extra;
 	int n_extra;
 };
 

@@ -5,6 +5,7 @@
 #include "conn.h"
 #include "events.h"
 #include "export.h"
+#include "metrics.h"
 #include "otlp.h"
 #include "otlp.pb-c.h"
 #include "print.h"
@@ -284,6 +285,7 @@ static void test_otlp_wire(void)
 		snprintf(r[k]->service_name, sizeof(r[k]->service_name), "svc%d", k);
 		snprintf(r[k]->exe_name, sizeof(r[k]->exe_name), "exe%d", k);
 		/* a process attribute that repeats one of ours: ours wins, no duplicate */
+		r[k]->extra = calloc(2, sizeof(*r[k]->extra));
 		snprintf(r[k]->extra[0].key, sizeof(r[k]->extra[0].key), "service.name");
 		snprintf(r[k]->extra[0].value, sizeof(r[k]->extra[0].value), "dup");
 		snprintf(r[k]->extra[1].key, sizeof(r[k]->extra[1].key), "team");
@@ -489,6 +491,107 @@ static void test_procinfo_recheck(void)
 	unlink(sub);
 	snprintf(sub, sizeof(sub), "%s/4242", dir);
 	rmdir(sub);
+	rmdir(dir);
+}
+
+/* A process's own OTEL_RESOURCE_ATTRIBUTES, from its environment: kept
+ * with its resource (allocated for it), service.name among them names it. */
+static void test_procinfo_environ(void)
+{
+	static const char env[] = "A=1\0OTEL_RESOURCE_ATTRIBUTES=team=a,service.name=svc-x\0B=2";
+	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	struct zs_resource *r;
+	FILE *f;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	snprintf(sub, sizeof(sub), "%s/4343", dir);
+	mkdir(sub, 0755);
+	snprintf(sub, sizeof(sub), "%s/4343/environ", dir);
+	f = fopen(sub, "w");
+	if (f) {
+		fwrite(env, 1, sizeof(env), f);
+		fclose(f);
+	}
+	zs_procinfo_init(dir, 16);
+	r = zs_procinfo_get(4343, "py");
+	CHECK(r && r->n_extra == 2 && r->extra, "two attributes: %d", r ? r->n_extra : -1);
+	if (r && r->n_extra == 2 && r->extra) {
+		CHECK(strcmp(r->extra[0].key, "team") == 0 && strcmp(r->extra[0].value, "a") == 0,
+		      "team=a: %s=%s", r->extra[0].key, r->extra[0].value);
+		CHECK(strcmp(r->service_name, "svc-x") == 0, "named by service.name: %s",
+		      r->service_name);
+	}
+	zs_resource_unref(r);
+	r = zs_procinfo_get(4344, "gone");
+	CHECK(r && r->n_extra == 0 && !r->extra, "none for a process that is gone");
+	zs_resource_unref(r);
+	zs_procinfo_fini();
+	unlink(sub);
+	snprintf(sub, sizeof(sub), "%s/4343", dir);
+	rmdir(sub);
+	rmdir(dir);
+}
+
+/* Many processes: the resource cache stays within its bound, and the
+ * processes that are gone leave it before the ones still running. */
+static void test_procinfo_bounded(void)
+{
+	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	struct zs_resource *live[8], *r;
+	uint64_t most = 0;
+	uint32_t i;
+	int kept = 0;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	for (i = 0; i < 40; i++) { /* running: pids 1000-1039 */
+		snprintf(sub, sizeof(sub), "%s/%u", dir, 1000 + i);
+		mkdir(sub, 0755);
+	}
+	zs_procinfo_init(dir, 16);
+	for (i = 0; i < 8; i++)
+		live[i] = zs_procinfo_get(1000 + i, "live");
+	/* a thousand short-lived processes, gone by the time they are looked up */
+	for (i = 0; i < 1000; i++) {
+		r = zs_procinfo_get(5000 + i, "gone");
+		CHECK(r != NULL, "a resource for pid %u", 5000 + i);
+		if (r)
+			zs_resource_unref(r);
+		if (zs_get(procs_cached) > most)
+			most = zs_get(procs_cached);
+	}
+	CHECK(most <= 16, "at most 16 processes cached: %llu", (unsigned long long)most);
+	for (i = 0; i < 8; i++) {
+		r = zs_procinfo_get(1000 + i, "live");
+		kept += r == live[i];
+		zs_resource_unref(r);
+	}
+	CHECK(kept == 8, "the running processes stayed cached: %d of 8", kept);
+	/* more running processes than the bound: whole buckets go */
+	for (i = 0; i < 40; i++) {
+		r = zs_procinfo_get(1000 + i, "live");
+		CHECK(r != NULL, "a resource for pid %u", 1000 + i);
+		if (r)
+			zs_resource_unref(r);
+		if (zs_get(procs_cached) > most)
+			most = zs_get(procs_cached);
+	}
+	CHECK(most <= 16, "still at most 16 cached: %llu", (unsigned long long)most);
+	/* the default bound (4096) times this stays within a few MiB */
+	CHECK(sizeof(struct zs_resource) <= 2304, "a process's entry: %zu bytes",
+	      sizeof(struct zs_resource));
+	for (i = 0; i < 8; i++)
+		zs_resource_unref(live[i]);
+	zs_procinfo_fini();
+	for (i = 0; i < 40; i++) {
+		snprintf(sub, sizeof(sub), "%s/%u", dir, 1000 + i);
+		rmdir(sub);
+	}
 	rmdir(dir);
 }
 
@@ -1037,6 +1140,8 @@ int main(void)
 	test_method_and_target();
 	test_retry_after();
 	test_procinfo_recheck();
+	test_procinfo_bounded();
+	test_procinfo_environ();
 	test_same_node_links();
 	test_same_node_client_seen_late();
 	test_tables_grow_and_shrink();
