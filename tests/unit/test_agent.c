@@ -535,6 +535,23 @@ static void test_procinfo_environ(void)
 	rmdir(dir);
 }
 
+/* Looks up n pids from first (each resource released at once); returns the
+ * most processes cached meanwhile, or most if more. */
+static uint64_t look_up_pids(uint32_t first, uint32_t n, const char *comm, uint64_t most)
+{
+	uint32_t i;
+
+	for (i = 0; i < n; i++) {
+		struct zs_resource *r = zs_procinfo_get(first + i, comm);
+
+		CHECK(r != NULL, "a resource for pid %u", first + i);
+		zs_resource_unref(r);
+		if (zs_get(procs_cached) > most)
+			most = zs_get(procs_cached);
+	}
+	return most;
+}
+
 /* Many processes: the resource cache stays within its bound, and the
  * processes that are gone leave it before the ones still running. */
 static void test_procinfo_bounded(void)
@@ -557,14 +574,7 @@ static void test_procinfo_bounded(void)
 	for (i = 0; i < 8; i++)
 		live[i] = zs_procinfo_get(1000 + i, "live");
 	/* a thousand short-lived processes, gone by the time they are looked up */
-	for (i = 0; i < 1000; i++) {
-		r = zs_procinfo_get(5000 + i, "gone");
-		CHECK(r != NULL, "a resource for pid %u", 5000 + i);
-		if (r)
-			zs_resource_unref(r);
-		if (zs_get(procs_cached) > most)
-			most = zs_get(procs_cached);
-	}
+	most = look_up_pids(5000, 1000, "gone", most);
 	CHECK(most <= 16, "at most 16 processes cached: %llu", (unsigned long long)most);
 	for (i = 0; i < 8; i++) {
 		r = zs_procinfo_get(1000 + i, "live");
@@ -573,14 +583,7 @@ static void test_procinfo_bounded(void)
 	}
 	CHECK(kept == 8, "the running processes stayed cached: %d of 8", kept);
 	/* more running processes than the bound: whole buckets go */
-	for (i = 0; i < 40; i++) {
-		r = zs_procinfo_get(1000 + i, "live");
-		CHECK(r != NULL, "a resource for pid %u", 1000 + i);
-		if (r)
-			zs_resource_unref(r);
-		if (zs_get(procs_cached) > most)
-			most = zs_get(procs_cached);
-	}
+	most = look_up_pids(1000, 40, "live", most);
 	CHECK(most <= 16, "still at most 16 cached: %llu", (unsigned long long)most);
 	/* the default bound (4096) times this stays within a few MiB */
 	CHECK(sizeof(struct zs_resource) <= 2304, "a process's entry: %zu bytes",
