@@ -30,7 +30,7 @@ struct entry {
 #define RECHECK_NS 1000000000ULL
 
 static struct entry *buckets[NBUCKETS];
-static uint32_t n_entries, max_entries = 4096; /* ~2.2 KB each */
+static uint32_t n_entries, max_entries = 2048; /* ~2.2 KB each (~3 KB of RSS) */
 static char proc_root[256] = "/proc";
 static char host_name[256];
 static bool keep_cmdline;

@@ -585,7 +585,7 @@ static void test_procinfo_bounded(void)
 	/* more running processes than the bound: whole buckets go */
 	most = look_up_pids(1000, 40, "live", most);
 	CHECK(most <= 16, "still at most 16 cached: %llu", (unsigned long long)most);
-	/* the default bound (4096) times this stays within a few MiB */
+	/* the default bound (2048) times this stays within a few MiB */
 	CHECK(sizeof(struct zs_resource) <= 2304, "a process's entry: %zu bytes",
 	      sizeof(struct zs_resource));
 	for (i = 0; i < 8; i++)
