@@ -6,6 +6,12 @@
 # own. (Served by the measured worker, each export request of 512 spans held
 # up the benchmark's requests behind it: a cost no traced app pays.)
 #   bench_nginx_conf DIR PORT SINK [TLS]   writes DIR/nginx.conf, DIR/sink.conf and DIR/www
+#   bench_port                             prints a first port (it and the next three are used)
+
+# Below the ephemeral range (32768-): a new connection per request leaves
+# thousands of those ports in TIME_WAIT, where a listener could not bind.
+bench_port() { echo $((10000 + RANDOM % 20000)); }
+
 bench_nginx_conf() {
   local dir=$1 port=$2 sink=$3 tls=${4:-} name
   mkdir -p "$dir/www"; head -c 600 /dev/zero | tr '\0' x > "$dir/www/index.html"

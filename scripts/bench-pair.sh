@@ -25,10 +25,8 @@ A=$(realpath "$1"); B=$(realpath "$2"); rounds=${3:-4}; secs=${4:-12}; rate=${RA
 command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh test
 
 dir=$(mktemp -d /tmp/zs-pair.XXXXXX); chmod 755 "$dir"
-# below the ephemeral range (32768-): a new connection per request leaves
-# thousands of those ports in TIME_WAIT, where a listener could not bind
-port=$((10000 + RANDOM % 20000)); sink=$((port + 1))
 . scripts/bench-nginx.sh
+port=$(bench_port); sink=$((port + 1))
 bench_nginx_conf "$dir" "$port" "$sink"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
 nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!

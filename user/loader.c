@@ -813,14 +813,22 @@ fail:
 	return NULL;
 }
 
+/* The ring's unread bytes; *cons: the consumer's position. */
+static unsigned long ring_unread(const struct zs_loader *l, unsigned long *cons)
+{
+	const unsigned long *c = l->rb_pos,
+			    *p = (const unsigned long *)((const char *)l->rb_pos + page_size());
+
+	*cons = __atomic_load_n(c, __ATOMIC_ACQUIRE);
+	return __atomic_load_n(p, __ATOMIC_ACQUIRE) - *cons;
+}
+
 double zs_loader_backlog(void *arg)
 {
 	struct zs_loader *l = arg;
-	const unsigned long *cons = l->rb_pos,
-			    *prod = (const unsigned long *)((const char *)l->rb_pos + page_size());
-	unsigned long c = __atomic_load_n(cons, __ATOMIC_ACQUIRE),
-		      queued = __atomic_load_n(prod, __ATOMIC_ACQUIRE) - c,
-		      woken = l->rb_size / ZS_WAKEUP_SHARE; /* by then every CPU woke the agent */
+	unsigned long c,
+		queued = ring_unread(l, &c),
+		woken = l->rb_size / ZS_WAKEUP_SHARE; /* by then every CPU woke the agent */
 	uint64_t now = zs_now_ns(CLOCK_MONOTONIC);
 
 	/* Records waiting with the consumer still: starved, however few (the
@@ -837,12 +845,9 @@ double zs_loader_backlog(void *arg)
 double zs_loader_ring_fill(void *arg)
 {
 	const struct zs_loader *l = arg;
-	const unsigned long *cons = l->rb_pos,
-			    *prod = (const unsigned long *)((const char *)l->rb_pos + page_size());
+	unsigned long c;
 
-	return (double)(__atomic_load_n(prod, __ATOMIC_ACQUIRE) -
-			__atomic_load_n(cons, __ATOMIC_ACQUIRE)) /
-	       (double)l->rb_size;
+	return (double)ring_unread(l, &c) / (double)l->rb_size;
 }
 
 struct ring_buffer *zs_loader_ringbuf(struct zs_loader *l)

@@ -198,6 +198,14 @@ static struct zs_resource *resource_load(uint32_t pid, const char *comm)
 	return r;
 }
 
+/* Frees an entry taken out of its bucket (the resource lives on while spans
+ * hold it). */
+static void entry_free(struct entry *e)
+{
+	zs_resource_unref(e->res);
+	free(e);
+}
+
 /* Makes room for many inserts at once: drops the entries of every process
  * that is gone, then, while more than about 7/8 of the bound are left (all
  * running), whole buckets in turn. A pass stats each entry once; the next
@@ -221,8 +229,7 @@ static void evict_some(void)
 			snprintf(path, sizeof(path), "%s/%u", proc_root, e->pid);
 			if (access(path, F_OK) != 0) {
 				*pp = e->next;
-				zs_resource_unref(e->res);
-				free(e);
+				entry_free(e);
 				n_entries--;
 				continue;
 			}
@@ -236,8 +243,7 @@ static void evict_some(void)
 		while (e) {
 			struct entry *nx = e->next;
 
-			zs_resource_unref(e->res);
-			free(e);
+			entry_free(e);
 			n_entries--;
 			e = nx;
 		}
@@ -274,8 +280,7 @@ struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm)
 		}
 		/* pid reused by another process, or its pod is known now */
 		*pp = e->next;
-		zs_resource_unref(e->res);
-		free(e);
+		entry_free(e);
 		n_entries--;
 		break;
 	}
@@ -312,8 +317,7 @@ void zs_procinfo_fini(void)
 		while (e) {
 			struct entry *nx = e->next;
 
-			zs_resource_unref(e->res);
-			free(e);
+			entry_free(e);
 			e = nx;
 		}
 		buckets[i] = NULL;
