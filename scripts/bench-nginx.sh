@@ -7,10 +7,18 @@
 # up the benchmark's requests behind it: a cost no traced app pays.)
 #   bench_nginx_conf DIR PORT SINK [TLS]   writes DIR/nginx.conf, DIR/sink.conf and DIR/www
 #   bench_port                             prints a first port (it and the next three are used)
+#   bench_tls DIR                          makes a self-signed certificate in DIR, prints the
+#                                          ssl part of a listen line that serves it
 
 # Below the ephemeral range (32768-): a new connection per request leaves
 # thousands of those ports in TIME_WAIT, where a listener could not bind.
 bench_port() { echo $((10000 + RANDOM % 20000)); }
+
+bench_tls() {
+  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$1/key.pem" -out "$1/cert.pem" \
+    -subj /CN=localhost 2>/dev/null
+  echo " ssl; ssl_certificate $1/cert.pem; ssl_certificate_key $1/key.pem"
+}
 
 bench_nginx_conf() {
   local dir=$1 port=$2 sink=$3 tls=${4:-} name

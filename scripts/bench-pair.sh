@@ -12,7 +12,8 @@
 # Prints each round and the median ratio B/A. The slots are not quite even
 # (one build in both read B/A 0.96-0.97 on the CI VM): run A B, then B A.
 # NEWCONN=1: a new connection per request (Connection: close), where what the
-# agent does per connection shows.
+# agent does per connection shows. SCHEME=https: nginx serves TLS and wrk
+# speaks it (the agents' uprobes in OpenSSL).
 # KSTATS=1: also each build's kernel programs, ns per run over the same
 # seconds (bpf_stats, from the agents' program fds): on this VM one build's
 # programs alone move by +-20 % between runs, side by side they do not. The
@@ -26,8 +27,9 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh te
 
 dir=$(mktemp -d /tmp/zs-pair.XXXXXX); chmod 755 "$dir"
 . scripts/bench-nginx.sh
-port=$(bench_port); sink=$((port + 1))
-bench_nginx_conf "$dir" "$port" "$sink"
+port=$(bench_port); sink=$((port + 1)); scheme=${SCHEME:-http}
+tls=; [ "$scheme" = https ] && tls=$(bench_tls "$dir")
+bench_nginx_conf "$dir" "$port" "$sink" "$tls"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
 nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!
 pa=; pb=
@@ -63,8 +65,8 @@ for r in $(seq "$rounds"); do
     start pb "$B" $((port + 3)) "$dir/b.err"; start pa "$A" $((port + 2)) "$dir/a.err"
   fi
   # warm-up: both agents find wrk's and nginx's connections and libraries
-  wrk -t2 -c"$conns" -d2s -s "$dir/pace.lua" "${wrk_hdr[@]}" "http://127.0.0.1:$port/index.html" >/dev/null
-  wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "${wrk_hdr[@]}" "http://127.0.0.1:$port/index.html" \
+  wrk -t2 -c"$conns" -d2s -s "$dir/pace.lua" "${wrk_hdr[@]}" "$scheme://127.0.0.1:$port/index.html" >/dev/null
+  wrk -t2 -c"$conns" -d"${secs}s" -s "$dir/pace.lua" "${wrk_hdr[@]}" "$scheme://127.0.0.1:$port/index.html" \
     >"$dir/wrk.out" & w=$!
   sleep 1; a0=$(runtime "$pa"); b0=$(runtime "$pb")
   [ "$kstats" = 1 ] && { kstats_snap "$pa" >"$dir/pa0"; kstats_snap "$pb" >"$dir/pb0"; }

@@ -36,12 +36,7 @@ command -v wrk >/dev/null && command -v nginx >/dev/null || ./scripts/deps.sh te
 dir=$(mktemp -d /tmp/zs-bench.XXXXXX); chmod 755 "$dir"
 . scripts/bench-nginx.sh
 port=$(bench_port); sink=$((port + 1)); admin=$((port + 2))
-tls=
-if [ "$scheme" = https ]; then
-  openssl req -x509 -newkey rsa:2048 -nodes -days 2 -keyout "$dir/key.pem" -out "$dir/cert.pem" \
-    -subj /CN=localhost 2>/dev/null
-  tls=" ssl; ssl_certificate $dir/cert.pem; ssl_certificate_key $dir/key.pem"
-fi
+tls=; [ "$scheme" = https ] && tls=$(bench_tls "$dir")
 bench_nginx_conf "$dir" "$port" "$sink" "$tls"
 nginx -c "$dir/nginx.conf" -g 'daemon off;' & ngx=$!
 nginx -c "$dir/sink.conf" -g 'daemon off;' & ngx_sink=$!

@@ -144,7 +144,7 @@ static void url_full(char *out, size_t cap, const struct zs_span *s)
 
 static void put_span(struct zs_pb *pb, const struct zs_span *s)
 {
-	size_t m = zs_pb_begin(pb, F_SS_SPANS), st;
+	size_t m = zs_pb_begin2(pb, F_SS_SPANS), st;
 
 	zs_pb_bytes(pb, F_SPAN_TRACE_ID, s->trace_id, 16);
 	zs_pb_bytes(pb, F_SPAN_SPAN_ID, s->span_id, 8);
@@ -188,7 +188,7 @@ static void put_span(struct zs_pb *pb, const struct zs_span *s)
 		zs_pb_uint(pb, F_STATUS_CODE, ZS__OTLP__STATUS__STATUS_CODE__STATUS_CODE_ERROR);
 	zs_pb_end(pb, st);
 	zs_pb_fixed32(pb, F_SPAN_FLAGS, s->trace_flags);
-	zs_pb_end(pb, m);
+	zs_pb_end2(pb, m);
 }
 
 int zs_otlp_batch_add(struct zs_otlp_batch *b, const struct zs_span *s)

@@ -21,6 +21,10 @@ CURL *zs_otlp_http_new(const struct zs_config *cfg, const char *url, struct curl
 	*headers = curl_slist_append(NULL, "Content-Type: application/x-protobuf");
 	if (cfg->gzip)
 		*headers = curl_slist_append(*headers, "Content-Encoding: gzip");
+	/* No "Expect: 100-continue", which curl adds to a body over 1 MiB (a
+	 * batch of large spans): a round trip before every such request, and a
+	 * second's stall behind an endpoint or proxy that never answers it. */
+	*headers = curl_slist_append(*headers, "Expect:");
 	for (i = 0; i < cfg->n_headers; i++) {
 		snprintf(hdr, sizeof(hdr), "%s: %s", cfg->headers[i].key, cfg->headers[i].value);
 		*headers = curl_slist_append(*headers, hdr);

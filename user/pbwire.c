@@ -36,19 +36,19 @@ void zs_pb_free(struct zs_pb *pb)
 	pb->len = pb->cap = 0;
 }
 
-void zs_pb_end_long(struct zs_pb *pb, size_t mark)
+void zs_pb_end_moved(struct zs_pb *pb, size_t mark, size_t reserved)
 {
 	size_t body, k;
 
 	if (pb->failed)
 		return;
-	body = pb->len - mark - 1;
+	body = pb->len - mark - reserved;
 	k = zs_pb_varint_len(body);
-	if (k > 1) {
-		if (!zs_pb_reserve(pb, k - 1))
-			return;
-		memmove(pb->buf + mark + k, pb->buf + mark + 1, body);
-		pb->len += k - 1;
+	if (k > reserved && !zs_pb_reserve(pb, k - reserved))
+		return;
+	if (k != reserved) {
+		memmove(pb->buf + mark + k, pb->buf + mark + reserved, body);
+		pb->len = pb->len + k - reserved;
 	}
 	zs_pb_put_varint(pb->buf + mark, body);
 }

@@ -4,8 +4,10 @@
  * straight into one growing buffer, in one pass, with no message tree.
  * A nested message is opened with zs_pb_begin (tag plus one reserved length
  * byte) and closed with zs_pb_end, which writes its length and, when that
- * needs more than one byte, moves the body up (rare: spans and key-values are
- * short; only the few enclosing messages are long).
+ * needs more than one byte, moves the body up (rare: key-values are short;
+ * only the few enclosing messages are long). A span (128 bytes to a few KiB)
+ * is opened with zs_pb_begin2 (two bytes reserved) and closed with zs_pb_end2,
+ * which moves the body only when its length needs one or three bytes.
  * Out of memory sets failed and turns every later call into a no-op.
  */
 #ifndef ZS_PBWIRE_H
@@ -144,8 +146,10 @@ static inline void zs_pb_raw(struct zs_pb *pb, const void *p, size_t n)
 	pb->len += n;
 }
 
-/* zs_pb_end for a body of 128 bytes or more (or a failed buffer). */
-void zs_pb_end_long(struct zs_pb *pb, size_t mark);
+/* Closes the message opened at mark with `reserved` length bytes whose
+ * length takes another number of bytes: the body moves (or a failed buffer
+ * is left alone). zs_pb_end's and zs_pb_end2's rare path. */
+void zs_pb_end_moved(struct zs_pb *pb, size_t mark, size_t reserved);
 
 /* Closes the message opened at mark: writes its length before its body. */
 static inline void zs_pb_end(struct zs_pb *pb, size_t mark)
@@ -155,7 +159,32 @@ static inline void zs_pb_end(struct zs_pb *pb, size_t mark)
 	if (__builtin_expect(!pb->failed && body < 0x80, 1))
 		pb->buf[mark] = (uint8_t)body;
 	else
-		zs_pb_end_long(pb, mark);
+		zs_pb_end_moved(pb, mark, 1);
+}
+
+/* Opens a nested message whose body is expected to take a two-byte length
+ * (128 bytes to 16 KiB): returns the mark zs_pb_end2 takes. */
+static inline size_t zs_pb_begin2(struct zs_pb *pb, uint32_t field)
+{
+	if (!zs_pb_reserve(pb, 12))
+		return 0;
+	pb->len += zs_pb_put_varint(pb->buf + pb->len, (uint64_t)field << 3 | ZS_PB_LEN);
+	pb->buf[pb->len] = pb->buf[pb->len + 1] = 0;
+	pb->len += 2;
+	return pb->len - 2;
+}
+
+/* Closes the message zs_pb_begin2 opened at mark. */
+static inline void zs_pb_end2(struct zs_pb *pb, size_t mark)
+{
+	size_t body = pb->len - mark - 2;
+
+	if (__builtin_expect(!pb->failed && body >= 0x80 && body < 0x4000, 1)) {
+		pb->buf[mark] = (uint8_t)(body | 0x80);
+		pb->buf[mark + 1] = (uint8_t)(body >> 7);
+	} else {
+		zs_pb_end_moved(pb, mark, 2);
+	}
 }
 
 #endif

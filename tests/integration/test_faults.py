@@ -140,6 +140,34 @@ def test_throttled_and_slow_endpoint():
         rec.close()
 
 
+def test_batch_over_a_mebibyte_goes_without_expect():
+    """A batch of large spans (2,000 spans of ~1 KB: 500-byte paths, long
+    user agents) is one request of over 1 MiB, where curl would add
+    "Expect: 100-continue" and wait for the endpoint's go-ahead (a second's
+    stall behind one that never gives it): sent without it."""
+    port = free_port()
+    rec = Receiver()
+    srv = keepalive_server(port)
+    agent = Agent(rec, ports=[port], env={
+        "OTEL_BSP_SCHEDULE_DELAY": "5000", "OTEL_BSP_MAX_QUEUE_SIZE": "4096",
+        "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "4096"})
+    try:
+        r = run(["curl", "-sS", "-o", "/dev/null", "-A", "agent/" + "u" * 240,
+                 "http://127.0.0.1:%d/%s[1-1000]" % (port, "p" * 500)], timeout=120)
+        assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: True, 2000, timeout=30)
+        assert unique(spans) == 2000
+        sizes = {int(s["headers"].get("Content-Length", 0)) for s in spans}
+        assert max(sizes) > 1 << 20, "no request over 1 MiB: %s" % sorted(sizes)
+        expect = [s["headers"]["Expect"] for s in spans if "Expect" in s["headers"]]
+        assert not expect, "Expect sent: %s" % expect[:1]
+        agent.assert_no_loss()
+    finally:
+        srv.stop()
+        agent.stop()
+        rec.close()
+
+
 def test_endpoint_slower_than_the_timeout_gets_nothing_twice():
     """An endpoint that answers after the export timeout may still have
     taken the spans: they are counted as unconfirmed, not resent."""
@@ -416,7 +444,8 @@ def test_sensitive_values_never_leave_the_agent():
 
 
 TESTS = [test_sensitive_values_never_leave_the_agent, test_endpoint_down_then_back_every_span_accounted_for,
-         test_burst_beyond_the_queue_waits_for_a_live_endpoint, test_throttled_and_slow_endpoint,
+         test_burst_beyond_the_queue_waits_for_a_live_endpoint, test_batch_over_a_mebibyte_goes_without_expect,
+         test_throttled_and_slow_endpoint,
          test_endpoint_slower_than_the_timeout_gets_nothing_twice, test_server_killed_mid_request,
          test_agent_killed_and_restarted_under_load, test_cpu_saturated_agent_yields_then_keeps_up,
          test_memory_bounded_under_churn_idle_slowloris_and_huge_headers]

@@ -252,6 +252,44 @@ static const Zs__Otlp__AnyValue *attr(Zs__Otlp__KeyValue **kv, size_t n, const c
 	return NULL;
 }
 
+/* A span's message opened with two length bytes: every length that needs
+ * one, two or three bytes comes out as the shortest varint, the body intact
+ * after it, whatever was written before. */
+static void test_pb_two_byte_length(void)
+{
+	static const size_t sizes[] = { 0, 1, 127, 128, 300, 16383, 16384, 70000 };
+	size_t i, j;
+
+	for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++) {
+		struct zs_pb pb = { 0 };
+		size_t body = sizes[i], m, at, got = 0, shift = 0;
+		bool same = true;
+
+		zs_pb_raw(&pb, "\xaa", 1);
+		m = zs_pb_begin2(&pb, 5);
+		for (j = 0; j < body; j++) {
+			uint8_t b = (uint8_t)(j * 7 + 1);
+
+			zs_pb_raw(&pb, &b, 1);
+		}
+		zs_pb_end2(&pb, m);
+		CHECK(!pb.failed && pb.buf[0] == 0xaa && pb.buf[1] == (5 << 3 | ZS_PB_LEN),
+		      "body %zu: prefix and tag", body);
+		at = 2;
+		do {
+			got |= (size_t)(pb.buf[at] & 0x7f) << shift;
+			shift += 7;
+		} while (pb.buf[at++] & 0x80);
+		CHECK(got == body && at - 2 == zs_pb_varint_len(body) && pb.len == at + body,
+		      "body %zu: length %zu in %zu bytes, message %zu bytes", body, got, at - 2,
+		      pb.len);
+		for (j = 0; j < body && pb.len == at + body; j++)
+			same &= pb.buf[at + j] == (uint8_t)(j * 7 + 1);
+		CHECK(same, "body %zu: bytes moved intact", body);
+		zs_pb_free(&pb);
+	}
+}
+
 /* The wire encoder against protobuf-c's decoder: every field of every span, in
  * a batch large enough for 3-byte lengths, resources interleaved. */
 static void test_otlp_wire(void)
@@ -1140,6 +1178,7 @@ int main(void)
 	test_events_validate();
 	test_spans_and_otlp();
 	test_otlp_wire();
+	test_pb_two_byte_length();
 	test_method_and_target();
 	test_retry_after();
 	test_procinfo_recheck();
