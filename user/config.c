@@ -117,7 +117,7 @@ int zs_config_from_env(struct zs_config *c, char *const *env, char *err, size_t 
 	 * exporter spec); gzip costs the agent about 18 % more CPU
 	 * (docs/BENCHMARKS.md) for about 10x fewer bytes. */
 	c->gzip = false;
-	c->inject = true;
+	c->inject = ZS_INJECT_ON;
 	c->tls = true;
 	c->yield = false;
 	c->max_routes = 100;
@@ -301,8 +301,11 @@ void zs_config_usage(const char *argv0)
 	       "secrets)\n"
 	       "  --keep-cmdline           export process.command_line (dropped by default: "
 	       "arguments may hold secrets)\n"
-	       "  --inject=on|off          add traceparent to outgoing plaintext HTTP requests "
-	       "(default on)\n"
+	       "  --inject=on|off|force    add traceparent to outgoing plaintext HTTP requests "
+	       "(default on:\n"
+	       "                           where the kernel leaves apps' reads intact; force: "
+	       "also where\n"
+	       "                           splice() readers of those connections would break)\n"
 	       "  --tls=on|off             HTTPS plaintext from uprobes on OpenSSL and GnuTLS "
 	       "(default on)\n"
 	       "  --yield=on|off           the agent's busy threads use only CPU the traced "
@@ -469,8 +472,16 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 			c->keep_errors = true;
 			break;
 		case O_INJECT:
-			if (parse_on_off("--inject", optarg, &c->inject, err, errlen))
+			if (strcmp(optarg, "force") == 0) {
+				c->inject = ZS_INJECT_FORCE;
+			} else if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+				snprintf(err, errlen, "--inject '%s': expected on, off or force",
+					 optarg);
 				return -1;
+			} else {
+				c->inject =
+					strcmp(optarg, "on") == 0 ? ZS_INJECT_ON : ZS_INJECT_OFF;
+			}
 			break;
 		case O_YIELD:
 			if (parse_on_off("--yield", optarg, &c->yield, err, errlen))

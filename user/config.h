@@ -21,6 +21,11 @@ struct zs_kv {
 	char value[512];
 };
 
+/* --inject: off; on where the kernel's sockmap leaves the apps' reads as
+ * they were (the loader's self-test); force: on also where it would make
+ * splice() readers of outgoing plaintext HTTP connections get no data. */
+enum zs_inject_mode { ZS_INJECT_OFF, ZS_INJECT_ON, ZS_INJECT_FORCE };
+
 struct zs_config {
 	/* OTLP export */
 	char traces_url[1024];	     /* empty: no export */
@@ -55,12 +60,12 @@ struct zs_config {
 	bool keep_query;   /* url.query is dropped unless asked for */
 	bool keep_cmdline; /* process.command_line likewise: it may carry secrets */
 	/* sampling */
-	struct zs_sampler sampler; /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
-	bool keep_errors;	   /* export ERROR spans of unsampled traces too */
-	bool inject;		   /* --inject=on|off: traceparent into outgoing requests */
-	bool tls;		   /* --tls=on|off: uprobes on TLS libraries */
-	bool yield;		   /* --yield=on|off: busy threads SCHED_IDLE (yield.h) */
-	bool send_time_syscalls;   /* ZEROSPAN_SEND_TIME=syscalls: time sends as before 6.16 */
+	struct zs_sampler sampler;  /* OTEL_TRACES_SAMPLER, OTEL_TRACES_SAMPLER_ARG */
+	bool keep_errors;	    /* export ERROR spans of unsampled traces too */
+	enum zs_inject_mode inject; /* --inject: traceparent into outgoing requests */
+	bool tls;		    /* --tls=on|off: uprobes on TLS libraries */
+	bool yield;		    /* --yield=on|off: busy threads SCHED_IDLE (yield.h) */
+	bool send_time_syscalls;    /* ZEROSPAN_SEND_TIME=syscalls: time sends as before 6.16 */
 	bool send_time_fentry; /* ZEROSPAN_SEND_TIME=fentry: time them by fentry on any kernel */
 	/* routes and metrics */
 	const char *routes[ZS_MAX_SCOPE]; /* --route patterns (argv strings) */

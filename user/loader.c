@@ -22,8 +22,8 @@
 #include <string.h>
 #include <arpa/inet.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/syscall.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/mount.h>
@@ -40,7 +40,7 @@ struct zs_loader {
 	struct inject_bpf *inj;
 	int cgroup_fd;
 	int msg_link_fd;  /* sk_msg link on the sockhash, or -1 */
-	int skb_link_fd;  /* pass-all skb verdict link (FIONREAD fix), or -1 */
+	int skb_link_fd;  /* pass-all skb verdict link (reads fix), or -1 */
 	int msg_attached; /* sk_msg attached the old way (no link) */
 	struct ring_buffer *rb;
 	void *rb_pos;		    /* the ring's consumer and producer position pages, read-only */
@@ -301,20 +301,55 @@ static int open_cgroup2_root(void)
 	return fd;
 }
 
+/* What sockhash_reads_broken() found wrong with reads of a socket in the
+ * sockhash (bits). */
+enum {
+	ZS_READS_WAKEUP = 1,   /* the data's arrival woke no epoll waiter */
+	ZS_READS_FIONREAD = 2, /* FIONREAD did not count it */
+	ZS_READS_SPLICE = 4,   /* splice() did not get it */
+	ZS_READS_UNTESTED = 8, /* the test itself could not run */
+};
+
+/* The bits of `broken` in words, for the log. */
+static const char *reads_broken_str(int broken, char *buf, size_t cap)
+{
+	static const char *const what[] = { "no wakeup of arriving data", "FIONREAD wrong",
+					    "splice() gets no data", "could not be tested" };
+	size_t at = 0, i;
+
+	buf[0] = 0;
+	for (i = 0; i < sizeof(what) / sizeof(what[0]); i++)
+		if (broken & (1 << i))
+			at += (size_t)snprintf(buf + at, at < cap ? cap - at : 0, "%s%s",
+					       at ? ", " : "", what[i]);
+	return buf;
+}
+
 /*
- * Self-test: does FIONREAD still count waiting bytes on a socket in the
- * sockhash? A loopback pair made here, the client side put in the map.
- * Returns 1 yes, 0 no, -1 could not tell.
+ * Self-test: do reads of a socket in the sockhash still work as apps expect?
+ * A loopback pair made here, the client side put in the map, its peer then
+ * writes 8 bytes. Their arrival must wake a waiter (epoll, registered
+ * before: event loops such as node's, Go's and asyncio's wait so), FIONREAD
+ * must count them (nginx sizes its reads by it) and splice() must move them
+ * (Go's io.Copy between two TCP connections, docker-proxy, haproxy). Kernels
+ * with 929e30f93125 (6.15+; 6.6.128+, 6.12.75+, 6.18.14+ among the stable
+ * ones) answer FIONREAD from the psock's queue alone and may lose the
+ * wakeup, for a socket whose psock has no verdict program; with one, the
+ * received data goes through that queue, where splice() does not look.
+ * Returns 0 (all right) or ZS_READS_* bits.
  */
-static int fionread_ok(int map_fd)
+static int sockhash_reads_broken(int map_fd)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 				  .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
 	socklen_t sl = sizeof(sa);
-	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1, n = -1, rc = -1;
+	int ls = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), c = -1, a = -1, ep = -1, n = -1;
+	int pp[2] = { -1, -1 }, broken = ZS_READS_UNTESTED;
 	uint64_t key = 0, fd_val;
 	socklen_t kl = sizeof(key);
-	struct pollfd pfd;
+	struct epoll_event ev = { .events = EPOLLIN };
+	char got[8];
+	ssize_t k;
 
 	if (ls < 0 || bind(ls, (struct sockaddr *)&sa, sizeof(sa)) || listen(ls, 1) ||
 	    getsockname(ls, (struct sockaddr *)&sa, &sl))
@@ -323,25 +358,40 @@ static int fionread_ok(int map_fd)
 	if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa)))
 		goto out;
 	a = accept4(ls, NULL, NULL, SOCK_CLOEXEC);
-	if (a < 0 || getsockopt(c, SOL_SOCKET, SO_COOKIE, &key, &kl))
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	/* non-blocking: splice() waits on the socket's own flag */
+	if (a < 0 || ep < 0 || pipe2(pp, O_CLOEXEC | O_NONBLOCK) || fcntl(c, F_SETFL, O_NONBLOCK) ||
+	    getsockopt(c, SOL_SOCKET, SO_COOKIE, &key, &kl))
 		goto out;
 	fd_val = (uint64_t)c;
 	if (bpf_map_update_elem(map_fd, &key, &fd_val, BPF_ANY))
 		goto out;
-	if (write(a, "zerospan", 8) == 8) {
-		pfd = (struct pollfd){ .fd = c, .events = POLLIN };
-		if (poll(&pfd, 1, 1000) == 1 && ioctl(c, FIONREAD, &n) == 0)
-			rc = n == 8;
+	ev.data.fd = c;
+	if (epoll_ctl(ep, EPOLL_CTL_ADD, c, &ev) == 0 && write(a, "zerospan", 8) == 8) {
+		broken = 0;
+		if (epoll_wait(ep, &ev, 1, 1000) != 1)
+			broken |= ZS_READS_WAKEUP;
+		if (ioctl(c, FIONREAD, &n) || n != 8)
+			broken |= ZS_READS_FIONREAD;
+		k = splice(c, NULL, pp[1], NULL, 8, SPLICE_F_NONBLOCK);
+		if (k != 8 || read(pp[0], got, 8) != 8 || memcmp(got, "zerospan", 8))
+			broken |= ZS_READS_SPLICE;
 	}
 	bpf_map_delete_elem(map_fd, &key);
 out:
+	if (pp[0] >= 0)
+		close(pp[0]);
+	if (pp[1] >= 0)
+		close(pp[1]);
+	if (ep >= 0)
+		close(ep);
 	if (a >= 0)
 		close(a);
 	if (c >= 0)
 		close(c);
 	if (ls >= 0)
 		close(ls);
-	return rc;
+	return broken;
 }
 
 /* Root sampling threshold for the kernel: as zs_sampler_decide(). */
@@ -382,7 +432,8 @@ static void detach_injector(struct zs_loader *l)
 static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 {
 	struct inject_bpf *inj = inject_bpf__open();
-	int ncpu = libbpf_num_possible_cpus(), err, prog_fd, map_fd;
+	int ncpu = libbpf_num_possible_cpus(), err, prog_fd, map_fd, without, with;
+	char w1[128], w2[128];
 	struct bpf_link *link;
 
 	if (!inj)
@@ -456,20 +507,31 @@ static int attach_injector(struct zs_loader *l, const struct zs_config *cfg)
 		}
 		l->msg_attached = 1;
 	}
-	/* Some kernels (6.15+) answer FIONREAD on a sockmap socket from the
-	 * psock's queue only: with sk_msg alone that is 0 while data waits, and
-	 * readers that trust FIONREAD (nginx) stall. Routing received data
-	 * through that queue with a pass-all verdict program fixes it. */
-	if (fionread_ok(map_fd) == 1)
+	/* Some kernels answer FIONREAD on a sockmap socket from the psock's
+	 * queue only, or lose the wakeup of the data's arrival: with sk_msg
+	 * alone, readers that trust FIONREAD (nginx) or wait in epoll (node,
+	 * Go, asyncio) stall. A pass-all verdict program routes received data
+	 * through that queue, which fixes both but hides it from splice(). */
+	without = sockhash_reads_broken(map_fd);
+	if (!without)
 		return 0;
 	l->skb_link_fd = bpf_link_create(bpf_program__fd(inj->progs.zs_pass_skb), map_fd,
 					 BPF_SK_SKB_STREAM_VERDICT, NULL);
-	if (l->skb_link_fd >= 0 && fionread_ok(map_fd) == 1) {
-		log_info("injection: FIONREAD kept right with a pass-all skb verdict program");
+	with = l->skb_link_fd >= 0 ? sockhash_reads_broken(map_fd) : ZS_READS_UNTESTED;
+	if (!with) {
+		log_info("injection: reads kept right with a pass-all skb verdict program");
 		return 0;
 	}
-	log_warn("injection: sockets in a sockhash misreport FIONREAD on this kernel; "
-		 "injection stays off so apps relying on it are not broken");
+	if (with == ZS_READS_SPLICE && cfg->inject == ZS_INJECT_FORCE) {
+		log_warn("injection forced on: apps that read an outgoing plaintext HTTP "
+			 "connection with splice() (Go's io.Copy between two TCP connections, "
+			 "docker-proxy) get no data on this kernel");
+		return 0;
+	}
+	log_warn("injection: a socket in a sockhash on this kernel: %s; with a verdict "
+		 "program: %s. Injection stays off so that no app's reads break "
+		 "(--inject=force keeps the verdict program: splice() readers lose out)",
+		 reads_broken_str(without, w1, sizeof(w1)), reads_broken_str(with, w2, sizeof(w2)));
 	return -ENOTSUP;
 }
 
@@ -730,7 +792,7 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	vmlinux = NULL;
 
 	tls = cfg->tls;
-	contexts = cfg->inject;
+	contexts = cfg->inject != ZS_INJECT_OFF;
 	for (;;) {
 		err = sock_load(l, cfg, contexts, &tls, &tls_state, rb_bytes);
 		if (err)
@@ -742,8 +804,10 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		}
 		if (!contexts)
 			break;
-		if (attach_injector(l, cfg) == 0) {
-			inject = "on";
+		err = attach_injector(l, cfg);
+		if (err == 0) {
+			inject = cfg->inject == ZS_INJECT_FORCE ? "on (forced)" : "on";
+			zs_gauge_set(injection_active, 1);
 			break;
 		}
 		/* Nothing of it stays half attached; tracing goes on. The kernel
@@ -751,7 +815,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		 * injector to carry them, each would start its own trace (a
 		 * server's request a new one), and the agent's same-host links
 		 * by connection, as with --inject=off, would not be made. */
-		inject = "failed, traces stay within this host";
+		inject = err == -ENOTSUP
+				 ? "off on this kernel (above), traces stay within this host"
+				 : "failed, traces stay within this host";
 		while (l->n_links > 0)
 			bpf_link__destroy(l->links[--l->n_links]);
 		detach_injector(l);

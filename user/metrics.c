@@ -144,6 +144,13 @@ char *zs_metrics_render(size_t *len, bool om)
 		     "# HELP zerospan_k8s_containers containers known from the Kubernetes API\n"
 		     "# TYPE zerospan_k8s_containers gauge\nzerospan_k8s_containers %llu\n",
 		     (unsigned long long)zs_get(k8s_containers));
+	zs_sb_printf(
+		&b,
+		"# HELP zerospan_injection_active 1 while traceparent injection is attached; 0 "
+		"with --inject=off or where the kernel refused it or would break reads "
+		"(logged)\n# TYPE zerospan_injection_active gauge\nzerospan_injection_active "
+		"%llu\n",
+		(unsigned long long)zs_get(injection_active));
 	if (extra_source)
 		extra_source(&b, om);
 	if (om)

@@ -84,6 +84,7 @@ struct zs_counters {
 	_Atomic uint64_t procs_cached;
 	_Atomic uint64_t tls_libraries;
 	_Atomic uint64_t k8s_containers;
+	_Atomic uint64_t injection_active;
 };
 
 extern struct zs_counters zs_metrics;

@@ -182,6 +182,12 @@ class Agent:
         # prefix: a command that runs the agent (setpriv with fewer privileges, say)
         cmd = list(prefix) + [AGENT, "--admin-addr=127.0.0.1:%d" % self.admin_port, "--print=json",
                               "--stats-interval=0"]
+        # Injection forced on: the tests exercise it on every kernel, also
+        # where the agent's default leaves it off (6.15+, whose sockmap
+        # breaks splice() readers when it keeps FIONREAD right;
+        # test_injection_default_breaks_no_reader covers that default).
+        if not any(a.startswith("--inject") for a in args):
+            cmd.append("--inject=force")
         cmd += ["--port=%d" % p for p in ports] + list(args)
         self.out_path = "/tmp/zs-test-agent-%d-%d.out" % (os.getpid(), self.admin_port)
         self.err_path = "/tmp/zs-test-agent-%d-%d.err" % (os.getpid(), self.admin_port)

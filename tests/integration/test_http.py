@@ -613,7 +613,7 @@ def test_bad_flags_and_env_give_clear_errors():
         (["--print=yaml"], {}, "print"),
         (["--nope"], {}, "unknown option"),
         (["--tls=maybe"], {}, "--tls 'maybe': expected on or off"),
-        (["--inject=1"], {}, "--inject '1': expected on or off"),
+        (["--inject=1"], {}, "--inject '1': expected on, off or force"),
         (["--yield=yes"], {}, "--yield 'yes': expected on or off"),
         ([], {"OTEL_EXPORTER_OTLP_ENDPOINT": "ftp://x"}, "must start with http"),
         ([], {"OTEL_BSP_MAX_QUEUE_SIZE": "lots"}, "OTEL_BSP_MAX_QUEUE_SIZE"),

@@ -83,7 +83,14 @@ else:
           len(linked) == len(servers) == 5, "%d of %d linked" % (len(linked), len(servers)))
     check(("the injected" if inject else "the") + " requests were answered (200)",
           all(s["status"] == 200 for s in clients + servers))
-    tls_c = [s for s in spans if s["kind"] == "CLIENT" and s["service"] == "curl" and s["status"] == 200]
+    check("3 HTTP requests from curl, waiting in poll(), answered in time (the data's wakeup)",
+          (marker("curl plain") or "").split() == ["200"] * 3, str(marker("curl plain")))
+    polled = [s for s in spans if s["path"] == "/poll.html" and s["status"] == 200]
+    check("...and traced: 3 CLIENT and 3 SERVER spans",
+          sorted(s["kind"] for s in polled) == ["CLIENT"] * 3 + ["SERVER"] * 3,
+          "%d spans" % len(polled))
+    tls_c = [s for s in spans if s["kind"] == "CLIENT" and s["service"] == "curl" and s["status"] == 200
+             and s["path"] != "/poll.html"]
     tls_s = [s for s in spans if s["kind"] == "SERVER" and s["service"] == "openssl" and s["status"] == 200]
     check("3 HTTPS requests: CLIENT spans (curl) and SERVER spans (openssl s_server)",
           len(tls_c) == 3 and len(tls_s) == 3, "%d CLIENT, %d SERVER" % (len(tls_c), len(tls_s)))
