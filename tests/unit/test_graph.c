@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 /* RED metrics and service graph from hand-made spans: counts, edges, bounds. */
 #include "graph.h"
+#include "graph_tables.h"
 #include "metrics.h"
 #include "route.h"
 #include "zs_test.h"
@@ -170,9 +171,59 @@ static void bounds(void)
 	zs_graph_fini();
 }
 
+/* The RED series' labels: a span's, each truncated to its field. Labels
+ * that differ only past what their fields hold are one series; a scheme or
+ * an error type of its own makes a series of its own. */
+static void series_labels(void)
+{
+	static struct zs_resource long_a, long_b;
+	const struct zs_graph_tables *t;
+	uint64_t count[8];
+	struct zs_series *x;
+	struct zs_span s;
+	size_t i, n = 0;
+
+	memset(long_a.service_name, 'a', 127);
+	memset(long_b.service_name, 'a', 127);
+	long_b.service_name[126] = 'b'; /* differs within what the label holds: a series */
+	zs_graph_init(&(struct zs_graph_opts){ 100, 1000, 100 });
+	s = mk(ZS_KIND_SERVER, &long_a, "/", 200, "", 0.01);
+	zs_graph_observe(&s);
+	s = mk(ZS_KIND_SERVER, &long_a, "/", 200, "", 0.01);
+	zs_graph_observe(&s);
+	s = mk(ZS_KIND_SERVER, &long_b, "/", 200, "", 0.01);
+	zs_graph_observe(&s);
+	s = mk(ZS_KIND_CLIENT, &svc_a, "/", 200, "", 0.01);
+	memset(s.server_address, 'h', 200); /* past its label's 128 bytes */
+	s.server_address[200] = 0;
+	zs_graph_observe(&s);
+	s.server_address[150] = 'x'; /* differs only past the label's end */
+	zs_graph_observe(&s);
+	snprintf(s.scheme, sizeof(s.scheme), "https");
+	zs_graph_observe(&s);
+	s = mk(ZS_KIND_CLIENT, &svc_a, "/", 0, "", 0.01);
+	snprintf(s.error_type, sizeof(s.error_type), "timeout");
+	zs_graph_observe(&s);
+	snprintf(s.error_type, sizeof(s.error_type), "reset");
+	zs_graph_observe(&s);
+	t = zs_graph_lock();
+	for (i = 0; i < ZS_GRAPH_HASH; i++)
+		for (x = t->series[i]; x; x = x->next)
+			if (n < 8)
+				count[n++] = x->h.count;
+	zs_graph_unlock();
+	/* long_a (2), long_b (1), the long address (2), https (1), timeout, reset */
+	CHECK(n == 6, "%zu series", n);
+	for (i = 0; i < n && i < 8; i++)
+		CHECK(count[i] >= 1 && count[i] <= 2, "series %zu: %llu spans", i,
+		      (unsigned long long)count[i]);
+	zs_graph_fini();
+}
+
 int main(void)
 {
 	edges_and_red();
 	bounds();
+	series_labels();
 	return zs_test_done("graph");
 }
