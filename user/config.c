@@ -471,18 +471,20 @@ int zs_config_from_args(struct zs_config *c, int argc, char **argv, char *err, s
 		case O_ERRORS:
 			c->keep_errors = true;
 			break;
-		case O_INJECT:
+		case O_INJECT: {
+			bool on;
+
 			if (strcmp(optarg, "force") == 0) {
 				c->inject = ZS_INJECT_FORCE;
-			} else if (strcmp(optarg, "on") && strcmp(optarg, "off")) {
+			} else if (parse_on_off("--inject", optarg, &on, err, errlen) == 0) {
+				c->inject = on ? ZS_INJECT_ON : ZS_INJECT_OFF;
+			} else {
 				snprintf(err, errlen, "--inject '%s': expected on, off or force",
 					 optarg);
 				return -1;
-			} else {
-				c->inject =
-					strcmp(optarg, "on") == 0 ? ZS_INJECT_ON : ZS_INJECT_OFF;
 			}
 			break;
+		}
 		case O_YIELD:
 			if (parse_on_off("--yield", optarg, &c->yield, err, errlen))
 				return -1;

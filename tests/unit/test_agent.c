@@ -19,6 +19,7 @@
 #include <zlib.h>
 #include <unistd.h>
 #include <sys/socket.h>
+#include <ftw.h>
 #include <sys/stat.h>
 
 static void test_config(void)
@@ -484,32 +485,61 @@ static void test_retry_after(void)
 	CHECK(zs_parse_retry_after("soon", 0) == -1, "garbage");
 }
 
-static void write_stat(const char *dir, unsigned long long start)
+/* A fake /proc for procinfo: mkdtemp'd dir, pid directories in it, files in
+ * those (name NULL: the directory alone). */
+static void fake_proc_file(const char *dir, uint32_t pid, const char *name, const void *data,
+			   size_t n)
 {
-	char path[256];
+	char path[300];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/4242/stat", dir);
+	snprintf(path, sizeof(path), "%s/%u", dir, pid);
+	mkdir(path, 0755);
+	if (!name)
+		return;
+	snprintf(path, sizeof(path), "%s/%u/%s", dir, pid, name);
 	f = fopen(path, "w");
 	if (!f)
 		return;
-	fprintf(f, "4242 (srv) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", start);
+	fwrite(data, 1, n, f);
 	fclose(f);
+}
+
+static int fake_proc_rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+/* Removes the fake /proc, files first. */
+static void fake_proc_rm(const char *dir)
+{
+	nftw(dir, fake_proc_rm_one, 8, FTW_DEPTH | FTW_PHYS);
+}
+
+static void write_stat(const char *dir, unsigned long long start)
+{
+	char line[128];
+	int n = snprintf(line, sizeof(line),
+			 "4242 (srv) S 1 1 1 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 %llu 0 0\n", start);
+
+	fake_proc_file(dir, 4242, "stat", line, (size_t)n);
 }
 
 /* Resources by pid: cached, the start time (pid reuse) read again at most
  * once a second, not on every lookup (one per new connection). */
 static void test_procinfo_recheck(void)
 {
-	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	char dir[] = "/tmp/zs-proc-XXXXXX";
 	struct zs_resource *a, *b, *c;
 
 	if (!mkdtemp(dir)) {
 		CHECK(0, "mkdtemp");
 		return;
 	}
-	snprintf(sub, sizeof(sub), "%s/4242", dir);
-	mkdir(sub, 0755);
 	write_stat(dir, 1000);
 	zs_procinfo_init(dir, 16);
 	a = zs_procinfo_get(4242, "srv");
@@ -525,11 +555,7 @@ static void test_procinfo_recheck(void)
 	zs_resource_unref(b);
 	zs_resource_unref(c);
 	zs_procinfo_fini();
-	snprintf(sub, sizeof(sub), "%s/4242/stat", dir);
-	unlink(sub);
-	snprintf(sub, sizeof(sub), "%s/4242", dir);
-	rmdir(sub);
-	rmdir(dir);
+	fake_proc_rm(dir);
 }
 
 /* A process's own OTEL_RESOURCE_ATTRIBUTES, from its environment: kept
@@ -537,22 +563,14 @@ static void test_procinfo_recheck(void)
 static void test_procinfo_environ(void)
 {
 	static const char env[] = "A=1\0OTEL_RESOURCE_ATTRIBUTES=team=a,service.name=svc-x\0B=2";
-	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	char dir[] = "/tmp/zs-proc-XXXXXX";
 	struct zs_resource *r;
-	FILE *f;
 
 	if (!mkdtemp(dir)) {
 		CHECK(0, "mkdtemp");
 		return;
 	}
-	snprintf(sub, sizeof(sub), "%s/4343", dir);
-	mkdir(sub, 0755);
-	snprintf(sub, sizeof(sub), "%s/4343/environ", dir);
-	f = fopen(sub, "w");
-	if (f) {
-		fwrite(env, 1, sizeof(env), f);
-		fclose(f);
-	}
+	fake_proc_file(dir, 4343, "environ", env, sizeof(env));
 	zs_procinfo_init(dir, 16);
 	r = zs_procinfo_get(4343, "py");
 	CHECK(r && r->n_extra == 2 && r->extra, "two attributes: %d", r ? r->n_extra : -1);
@@ -567,10 +585,7 @@ static void test_procinfo_environ(void)
 	CHECK(r && r->n_extra == 0 && !r->extra, "none for a process that is gone");
 	zs_resource_unref(r);
 	zs_procinfo_fini();
-	unlink(sub);
-	snprintf(sub, sizeof(sub), "%s/4343", dir);
-	rmdir(sub);
-	rmdir(dir);
+	fake_proc_rm(dir);
 }
 
 /* Looks up n pids from first (each resource released at once); returns the
@@ -594,7 +609,7 @@ static uint64_t look_up_pids(uint32_t first, uint32_t n, const char *comm, uint6
  * processes that are gone leave it before the ones still running. */
 static void test_procinfo_bounded(void)
 {
-	char dir[] = "/tmp/zs-proc-XXXXXX", sub[300];
+	char dir[] = "/tmp/zs-proc-XXXXXX";
 	struct zs_resource *live[8], *r;
 	uint64_t most = 0;
 	uint32_t i;
@@ -604,10 +619,8 @@ static void test_procinfo_bounded(void)
 		CHECK(0, "mkdtemp");
 		return;
 	}
-	for (i = 0; i < 40; i++) { /* running: pids 1000-1039 */
-		snprintf(sub, sizeof(sub), "%s/%u", dir, 1000 + i);
-		mkdir(sub, 0755);
-	}
+	for (i = 0; i < 40; i++) /* running: pids 1000-1039 */
+		fake_proc_file(dir, 1000 + i, NULL, NULL, 0);
 	zs_procinfo_init(dir, 16);
 	for (i = 0; i < 8; i++)
 		live[i] = zs_procinfo_get(1000 + i, "live");
@@ -629,11 +642,7 @@ static void test_procinfo_bounded(void)
 	for (i = 0; i < 8; i++)
 		zs_resource_unref(live[i]);
 	zs_procinfo_fini();
-	for (i = 0; i < 40; i++) {
-		snprintf(sub, sizeof(sub), "%s/%u", dir, 1000 + i);
-		rmdir(sub);
-	}
-	rmdir(dir);
+	fake_proc_rm(dir);
 }
 
 /* ---- same-node links through conn.c: events in, spans out ---- */
