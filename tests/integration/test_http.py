@@ -589,7 +589,14 @@ def test_admin_endpoint_and_clean_exit():
         rec.close()
     assert rc == 0, agent.stderr()
     assert "final:" in agent.stderr()
-    assert not (zs_prog_ids() & ours), "programs left after SIGTERM"
+    left = zs_prog_ids() & ours
+    if left:  # name them, and say whether the kernel let them go later
+        shown = run(["bpftool", "prog", "show"]).stdout.splitlines()
+        names = [ln for ln in shown if ln.split(":")[0] in {str(p) for p in left}]
+        t0 = time.time()
+        later = wait_programs_gone(left, timeout=5)
+        assert not left, "programs left after SIGTERM: %s (%s)" % (
+            names, "still there after 5 s" if later else "gone %.1f s later" % (time.time() - t0))
 
 
 def test_sigkill_leaves_nothing_attached():
