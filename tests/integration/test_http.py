@@ -589,14 +589,14 @@ def test_admin_endpoint_and_clean_exit():
         rec.close()
     assert rc == 0, agent.stderr()
     assert "final:" in agent.stderr()
-    left = zs_prog_ids() & ours
-    if left:  # name them, and say whether the kernel let them go later
-        shown = run(["bpftool", "prog", "show"]).stdout.splitlines()
-        names = [ln for ln in shown if ln.split(":")[0] in {str(p) for p in left}]
-        t0 = time.time()
-        later = wait_programs_gone(left, timeout=5)
-        assert not left, "programs left after SIGTERM: %s (%s)" % (
-            names, "still there after 5 s" if later else "gone %.1f s later" % (time.time() - t0))
+    # The kernel lets a program attached by a link go only after an RCU
+    # grace period once the agent's fds are closed: 10-20 ms after the
+    # agent's exit here, longer on a loaded machine (a clean-clone CI run
+    # once saw them right after the exit). Waited for, as after SIGKILL.
+    left = wait_programs_gone(ours, timeout=5)
+    assert not left, "programs left 5 s after SIGTERM: %s" % [
+        ln for ln in run(["bpftool", "prog", "show"]).stdout.splitlines()
+        if ln.split(":")[0] in {str(p) for p in left}]
 
 
 def test_sigkill_leaves_nothing_attached():

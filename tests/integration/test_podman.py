@@ -37,7 +37,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(__file__))
 from fake_kube_api import FakeKubeAPI  # noqa: E402
 from harness import (Certificate, Receiver, dump, free_port, main, run, wait_programs_gone,  # noqa: E402
-                     wait_tcp, zs_prog_ids)
+                     wait_tcp)
 from test_capabilities import available, documented  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -73,7 +73,8 @@ def build_images():
 
 def agent_in_a_container(privileged):
     build_images()
-    assert not zs_prog_ids(), "programs of ours already loaded: another agent runs"
+    # (an agent that just exited leaves its programs for an RCU grace period)
+    assert not wait_programs_gone(timeout=5), "programs of ours loaded: another agent runs"
     tag = "zs-test-%d" % os.getpid()
     names = []
     cert = Certificate()
