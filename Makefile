@@ -38,7 +38,7 @@ UNIT_BINS     := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
 # Keep generated intermediates (the protobuf-c sources): the fuzz build uses them.
 .SECONDARY:
 
-.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode bench-agent bench-syscalls fuzz
+.PHONY: all deps run test test-unit test-bpf test-integration verify check clean bench bench-encode bench-agent bench-syscalls soak fuzz
 all: $(BUILD)/zerospan
 
 deps:
@@ -148,3 +148,10 @@ bench-agent: all $(BUILD)/bench-agent
 # (scripts/bench-syscalls.sh; OLD_AGENT=path for an A/B).
 bench-syscalls: all
 	./scripts/bench-syscalls.sh
+
+# Mixed traffic for MINUTES (default 10) under one agent: its RSS and CPU
+# every 30 s, loss counted, every request through a three-service chain
+# checked as one whole trace (scripts/soak.py; AGENT_ARGS e.g. --inject=force).
+soak: all
+	./scripts/deps.sh test
+	/usr/bin/python3 scripts/soak.py $(or $(MINUTES),10) $(AGENT_ARGS)

@@ -29,6 +29,11 @@ struct entry {
  * window keeps the previous process's resource for at most as long. */
 #define RECHECK_NS 1000000000ULL
 
+/* zs_procinfo_sweep leaves an entry looked up (checked) this recently: the
+ * records of a process that just exited may still wait in the ring, and
+ * read again its connections would have only its comm. */
+#define SWEEP_IDLE_NS 5000000000ULL
+
 static struct entry *buckets[NBUCKETS];
 static uint32_t n_entries, max_entries = 2048; /* ~2.2 KB each (~3 KB of RSS) */
 static char proc_root[256] = "/proc";
@@ -206,6 +211,15 @@ static void entry_free(struct entry *e)
 	free(e);
 }
 
+/* Is the process of e gone? (A reused pid is told apart at lookup.) */
+static bool entry_gone(const struct entry *e)
+{
+	char path[300];
+
+	snprintf(path, sizeof(path), "%s/%u", proc_root, e->pid);
+	return access(path, F_OK) != 0;
+}
+
 /* Makes room for many inserts at once: drops the entries of every process
  * that is gone, then, while more than about 7/8 of the bound are left (all
  * running), whole buckets in turn. A pass stats each entry once; the next
@@ -224,10 +238,8 @@ static void evict_some(void)
 
 		while (*pp) {
 			struct entry *e = *pp;
-			char path[300];
 
-			snprintf(path, sizeof(path), "%s/%u", proc_root, e->pid);
-			if (access(path, F_OK) != 0) {
+			if (entry_gone(e)) {
 				*pp = e->next;
 				entry_free(e);
 				n_entries--;
@@ -248,6 +260,30 @@ static void evict_some(void)
 			e = nx;
 		}
 	}
+}
+
+void zs_procinfo_sweep(uint64_t now, uint32_t budget)
+{
+	static uint32_t cursor;
+	uint32_t seen = 0, i;
+
+	for (i = 0; i < NBUCKETS && seen < budget; i++, cursor = (cursor + 1) % NBUCKETS) {
+		struct entry **pp = &buckets[cursor];
+
+		while (*pp) {
+			struct entry *e = *pp;
+
+			seen++;
+			if (now >= e->checked_ns + SWEEP_IDLE_NS && entry_gone(e)) {
+				*pp = e->next;
+				entry_free(e);
+				n_entries--;
+				continue;
+			}
+			pp = &e->next;
+		}
+	}
+	zs_gauge_set(procs_cached, n_entries);
 }
 
 /* A container process whose pod was not known when it was loaded, and the

@@ -47,6 +47,14 @@ void zs_procinfo_fini(void);
  * when it is already gone. Never NULL unless out of memory. */
 struct zs_resource *zs_procinfo_get(uint32_t pid, const char *comm);
 
+/* Drops the entries of processes that are gone and not looked up for 5 s
+ * (now: CLOCK_MONOTONIC ns), looking at about budget entries from where the
+ * previous call stopped (whole hash buckets; all of them at most). Once a
+ * second: a short-lived process's entry goes within seconds instead of
+ * staying until the cache is full, so that a host starting many short-lived
+ * clients keeps a small cache and a flat RSS. */
+void zs_procinfo_sweep(uint64_t now, uint32_t budget);
+
 void zs_resource_ref(struct zs_resource *r);
 void zs_resource_unref(struct zs_resource *r);
 

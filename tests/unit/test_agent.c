@@ -9,6 +9,7 @@
 #include "otlp.h"
 #include "otlp.pb-c.h"
 #include "print.h"
+#include "clock.h"
 #include "procinfo.h"
 #include "proxy_proto.h"
 #include "span.h"
@@ -645,6 +646,39 @@ static void test_procinfo_bounded(void)
 	fake_proc_rm(dir);
 }
 
+/* Gone processes leave the cache within seconds (the agent's once-a-second
+ * sweep), not when it is full; those looked up in the last 5 s and those
+ * still running stay; a small budget a call still gets round all of them. */
+static void test_procinfo_sweep(void)
+{
+	char dir[] = "/tmp/zs-proc-XXXXXX";
+	uint64_t now = zs_now_ns(CLOCK_MONOTONIC);
+	uint32_t i;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	for (i = 0; i < 10; i++) /* running: pids 2000-2009 */
+		fake_proc_file(dir, 2000 + i, NULL, NULL, 0);
+	zs_procinfo_init(dir, 64);
+	look_up_pids(2000, 10, "live", 0);
+	look_up_pids(3000, 20, "gone", 0);
+	zs_procinfo_sweep(now, 1000);
+	CHECK(zs_get(procs_cached) == 30, "just looked up: all 30 stay: %llu",
+	      (unsigned long long)zs_get(procs_cached));
+	zs_procinfo_sweep(now + 6000000000ULL, 1000);
+	CHECK(zs_get(procs_cached) == 10, "6 s later the 20 gone ones went: %llu left",
+	      (unsigned long long)zs_get(procs_cached));
+	look_up_pids(3000, 20, "gone", 0);
+	for (i = 0; i < 30; i++) /* one entry a call (each pid in a bucket of its own) */
+		zs_procinfo_sweep(now + 6000000000ULL, 1);
+	CHECK(zs_get(procs_cached) == 10, "budget 1, 30 calls: the gone ones went: %llu left",
+	      (unsigned long long)zs_get(procs_cached));
+	zs_procinfo_fini();
+	fake_proc_rm(dir);
+}
+
 /* ---- same-node links through conn.c: events in, spans out ---- */
 
 static struct zs_span *linked[16];
@@ -1192,6 +1226,7 @@ int main(void)
 	test_retry_after();
 	test_procinfo_recheck();
 	test_procinfo_bounded();
+	test_procinfo_sweep();
 	test_procinfo_environ();
 	test_same_node_links();
 	test_same_node_client_seen_late();
