@@ -254,7 +254,12 @@ static __always_inline void zs_conn_new(__u64 cookie, const struct sock *sk, __u
 		zs_drop(ZS_DROP_CONN_MAP_FULL);
 }
 
-/* Finds or creates the state of a connection. */
+/* Finds or creates the state of a connection. Not for a socket already
+ * closed: its state went at TCP_CLOSE (and its CLOSE record to the agent),
+ * and the bytes an app still reads from it after a reset would have started
+ * it anew, of unknown role, from a mid-message byte: a response's "T" read
+ * alone made a "request" served by the reading process, whose children's
+ * calls then all continued that context (2026-12-03, scripts/soak.py). */
 static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const struct sock *sk,
 							 __u8 role, __u32 tgid)
 {
@@ -262,6 +267,8 @@ static __always_inline struct zs_conn_state *zs_conn_get(__u64 cookie, const str
 
 	if (st)
 		return st;
+	if (BPF_CORE_READ(sk, __sk_common.skc_state) == ZS_TCP_CLOSE)
+		return NULL;
 	zs_conn_insert(cookie, sk, role, tgid);
 	st = bpf_map_lookup_elem(&conns, &cookie);
 	if (!st)
@@ -796,7 +803,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 		len -= hl;
 		have = zs_peek(s, &p, len);
 	}
-	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO)
+	if (p.op != ZS_OP_SENDFILE && st->http != ZS_HTTP_NO && zs_may_start(st, dir))
 		start = zs_classify_start(s->payload, have);
 	if (!zs_http_verdict_step(st, start)) {
 		st->pos[dir] += len;

@@ -155,6 +155,27 @@ static __always_inline int zs_http_verdict_step(struct zs_conn_state *st, __u8 s
 }
 
 /*
+ * May a chunk in direction dir start a message, or does it continue one? A
+ * header block still open in that direction (its copy budget armed, its end
+ * not seen) is continued: a reader that takes a response one byte a read
+ * would otherwise start a "request" at each 'T' or 'G' of it (zs_match_token
+ * takes a short chunk's prefix: "T" may begin "TRACE "), and on a connection
+ * of unknown role (opened before the agent) the kernel took that for a
+ * served request and gave the reading thread and its process a context that
+ * their children's calls then continued (2026-12-03: one trace of thousands
+ * of requests). Pipelined connections look at every chunk.
+ */
+static __always_inline int zs_may_start(const struct zs_conn_state *st, __u8 dir)
+{
+	__u32 open = dir & 1 ? st->budget[1] : st->budget[0];
+
+	/* (not budget[dir]: clang made that an OR into the pointer, which the
+	 * verifier refuses) */
+	asm volatile("" : "+r"(open));
+	return st->pipelined || open == 0;
+}
+
+/*
  * How many bytes of a chunk to copy. A message start re-arms the per-direction
  * budget to capture_size; continuation chunks are copied while the budget
  * lasts (headers split over many syscalls); body chunks get nothing.

@@ -82,6 +82,22 @@ int test_verdict(struct zs_t_verdict *ctx)
 }
 
 SEC("syscall")
+int test_may_start(struct zs_t_may_start *ctx)
+{
+	struct zs_conn_state st = {};
+	__u32 b0 = ctx->st.budget[0], b1 = ctx->st.budget[1], dir = ctx->dir;
+	__u8 pipelined = ctx->st.pipelined;
+
+	/* each field read on its own (no select on the ctx pointer) */
+	asm volatile("" : "+r"(b0), "+r"(b1), "+r"(dir), "+r"(pipelined));
+	st.budget[0] = b0;
+	st.budget[1] = b1;
+	st.pipelined = pipelined;
+	ctx->result = zs_may_start(&st, (__u8)dir);
+	return 0;
+}
+
+SEC("syscall")
 int test_copy_len(struct zs_t_copy *ctx)
 {
 	struct zs_t_copy c = {};

@@ -46,6 +46,12 @@ struct zs_t_verdict {
 	__u32 report;
 };
 
+struct zs_t_may_start {
+	struct zs_conn_state st;
+	__u32 dir;
+	__u32 result;
+};
+
 struct zs_t_copy {
 	__u64 len;
 	__u32 budget;

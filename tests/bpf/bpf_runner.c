@@ -455,6 +455,29 @@ static void test_verdict(void)
 	CHECK(v.st.http == ZS_HTTP_NO, "pre-existing non-HTTP conn given up after 64 chunks");
 }
 
+/* A chunk inside a header block still open in its direction continues it;
+ * one after the block ended (budget 0), or on a pipelined connection, may
+ * start a message. */
+static void test_may_start(void)
+{
+	struct zs_t_may_start m;
+
+	memset(&m, 0, sizeof(m));
+	m.dir = 1;
+	run("test_may_start", &m, sizeof(m));
+	CHECK(m.result == 1, "no header block open: may start");
+	m.st.budget[1] = 4095; /* a response's "H" read alone: its block is open */
+	run("test_may_start", &m, sizeof(m));
+	CHECK(m.result == 0, "inside an open header block: continues it");
+	m.dir = 0;
+	run("test_may_start", &m, sizeof(m));
+	CHECK(m.result == 1, "the other direction may start");
+	m.dir = 1;
+	m.st.pipelined = 1;
+	run("test_may_start", &m, sizeof(m));
+	CHECK(m.result == 1, "pipelined: every chunk looked at");
+}
+
 static void test_copy_len(void)
 {
 	struct zs_t_copy c = {
@@ -919,6 +942,7 @@ int main(int argc, char **argv)
 			test_proxy_hdr();
 			test_hdr_end();
 			test_verdict();
+			test_may_start();
 			test_copy_len();
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "test_hdr_scan"))

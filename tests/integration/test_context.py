@@ -739,6 +739,52 @@ def test_sdk_instrumented_service_joins_the_same_trace():
         agent.stop()
 
 
+def test_bytes_read_after_a_reset_serve_no_request():
+    """A client that reads a response one byte at a time, part of it after
+    its connection was reset (the kernel's state of it gone at TCP_CLOSE),
+    serves no request: the calls of its children start traces of their own.
+    The kernel took such a late "T" (of "HTTP") for a request of a new
+    connection of unknown role, served by the reading process, and every
+    later call of its children continued that one context (scripts/soak.py's
+    slowloris client and wrk, 2026-12-03: traces of thousands of requests)."""
+    import socket
+    port = free_port()
+    ngx = Nginx(port, extra="lingering_close off;")  # closed at once after its 400
+    rec = Receiver()
+    agent = Agent(rec, ports=[port])
+    try:
+        s = socket.create_connection(("127.0.0.1", port))
+        s.send(b"GET / HTTP/1.1\r\n")
+        time.sleep(0.3)
+        s.send(b"GET / HTTP/1.1\r\n")  # not a header line: nginx answers 400 and closes
+        time.sleep(0.3)
+        got = s.recv(1)
+        s.send(b"X")  # to a closed peer: reset, the socket goes to TCP_CLOSE
+        time.sleep(0.3)
+        try:
+            while True:
+                b = s.recv(1)
+                if not b:
+                    break
+                got += b
+        except OSError:
+            pass
+        s.close()
+        assert got.startswith(b"HTTP/1.1 400"), got[:40]
+        for _ in range(2):  # children of this process, one after the other
+            r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/index.html" % port])
+            assert r.returncode == 0, r.stderr
+        spans = rec.wait(lambda s: s["kind"] == "CLIENT" and s["resource"].get("process.executable.name") == "curl"
+                         and s["attrs"].get("url.path") == "/index.html", 2, timeout=10)
+        assert len(spans) == 2, dump(spans)
+        assert spans[0]["trace_id"] != spans[1]["trace_id"], dump(spans)
+        assert not spans[0]["parent_span_id"] and not spans[1]["parent_span_id"], dump(spans)
+    finally:
+        agent.stop()
+        ngx.stop()
+        rec.close()
+
+
 TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_chain_without_injection,
@@ -752,6 +798,7 @@ TESTS = [
     test_early_response_to_a_large_upload_arrives_whole,
     test_injection_never_breaks_keepalive,
     test_injection_default_breaks_no_reader,
+    test_bytes_read_after_a_reset_serve_no_request,
     test_large_header_blocks_are_injected,
     test_other_protocols_leave_the_injector,
     test_chain_is_one_trace_when_the_kernel_refuses_the_injector,
