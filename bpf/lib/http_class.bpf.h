@@ -160,10 +160,10 @@ static __always_inline int zs_http_verdict_step(struct zs_conn_state *st, __u8 s
  * not seen) is continued: a reader that takes a response one byte a read
  * would otherwise start a "request" at each 'T' or 'G' of it (zs_match_token
  * takes a short chunk's prefix: "T" may begin "TRACE "), and on a connection
- * of unknown role (opened before the agent) the kernel took that for a
- * served request and gave the reading thread and its process a context that
- * their children's calls then continued (2026-12-03: one trace of thousands
- * of requests). Pipelined connections look at every chunk.
+ * of unknown role (opened before the agent) that would be a request served
+ * by the reading process, whose context its children's calls continue: what
+ * a reset connection's bytes did (zs_conn_get, 2026-12-03). Pipelined
+ * connections look at every chunk.
  */
 static __always_inline int zs_may_start(const struct zs_conn_state *st, __u8 dir)
 {
