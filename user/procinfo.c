@@ -220,6 +220,28 @@ static bool entry_gone(const struct entry *e)
 	return access(path, F_OK) != 0;
 }
 
+/* Drops the entries of the bucket at pp whose process is gone, of those last
+ * checked at checked_before or earlier (UINT64_MAX: all). Returns how many
+ * entries it looked at. */
+static uint32_t drop_gone(struct entry **pp, uint64_t checked_before)
+{
+	uint32_t seen = 0;
+
+	while (*pp) {
+		struct entry *e = *pp;
+
+		seen++;
+		if (e->checked_ns <= checked_before && entry_gone(e)) {
+			*pp = e->next;
+			entry_free(e);
+			n_entries--;
+			continue;
+		}
+		pp = &e->next;
+	}
+	return seen;
+}
+
 /* Makes room for many inserts at once: drops the entries of every process
  * that is gone, then, while more than about 7/8 of the bound are left (all
  * running), whole buckets in turn. A pass stats each entry once; the next
@@ -233,21 +255,8 @@ static void evict_some(void)
 	static uint32_t victim;
 	uint32_t i;
 
-	for (i = 0; i < NBUCKETS; i++) {
-		struct entry **pp = &buckets[i];
-
-		while (*pp) {
-			struct entry *e = *pp;
-
-			if (entry_gone(e)) {
-				*pp = e->next;
-				entry_free(e);
-				n_entries--;
-				continue;
-			}
-			pp = &e->next;
-		}
-	}
+	for (i = 0; i < NBUCKETS; i++)
+		drop_gone(&buckets[i], UINT64_MAX);
 	for (i = 0; i < NBUCKETS && n_entries > low; i++) {
 		struct entry *e = buckets[victim % NBUCKETS];
 
@@ -265,24 +274,11 @@ static void evict_some(void)
 void zs_procinfo_sweep(uint64_t now, uint32_t budget)
 {
 	static uint32_t cursor;
+	uint64_t idle_since = now >= SWEEP_IDLE_NS ? now - SWEEP_IDLE_NS : 0;
 	uint32_t seen = 0, i;
 
-	for (i = 0; i < NBUCKETS && seen < budget; i++, cursor = (cursor + 1) % NBUCKETS) {
-		struct entry **pp = &buckets[cursor];
-
-		while (*pp) {
-			struct entry *e = *pp;
-
-			seen++;
-			if (now >= e->checked_ns + SWEEP_IDLE_NS && entry_gone(e)) {
-				*pp = e->next;
-				entry_free(e);
-				n_entries--;
-				continue;
-			}
-			pp = &e->next;
-		}
-	}
+	for (i = 0; i < NBUCKETS && seen < budget; i++, cursor = (cursor + 1) % NBUCKETS)
+		seen += drop_gone(&buckets[cursor], idle_since);
 	zs_gauge_set(procs_cached, n_entries);
 }
 
