@@ -39,9 +39,6 @@ sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from harness import (Agent, Certificate, Nginx, Receiver, free_port,  # noqa: E402
                      start_chain)
 
-LOSS = ("zerospan_stream_gaps_total", "zerospan_events_malformed_total",
-        "zerospan_spans_dropped_queue_full_total", "zerospan_spans_dropped_export_failed_total",
-        "zerospan_capture_truncated_total")
 # a chain request's spans, root first: (service, kind, path)
 CHAIN = [("wrk", "CLIENT", "/chain"), ("front", "SERVER", "/chain"), ("front", "CLIENT", "/chain"),
          ("mid", "SERVER", "/chain"), ("mid", "CLIENT", "/leaf"), ("leaf", "SERVER", "/leaf")]
@@ -231,7 +228,7 @@ def main():
                 raise AssertionError("agent exited: " + agent.stderr())
             rec.judge()
             m = agent.metrics()
-            lost = {k: v for k, v in m.items() if v and (k.startswith("kernel_drops:") or k in LOSS)}
+            lost = agent.lost(m)
             rss.append((time.time() - t0, rss_kib(agent.proc.pid)))
             ticks.append((time.time(), cpu_ticks(agent.proc.pid)))
             cpu = 100.0 * (ticks[-1][1] - ticks[-2][1]) / hz / (ticks[-1][0] - ticks[-2][0])
@@ -243,8 +240,7 @@ def main():
         n_static = requests_done(static.communicate()[0])
         time.sleep(5)  # the last export (100 ms schedule) and the links' waits
         rec.judge(all_of_them=True)
-        m = agent.metrics()
-        lost = {k: v for k, v in m.items() if v and (k.startswith("kernel_drops:") or k in LOSS)}
+        lost = agent.lost()
         steady = [r for t, r in rss if t >= 120] or [r for _, r in rss]
         third = max(1, len(steady) // 3)
         print("\nrequests: chain %d, static %d, curl %d (%d failed)" % (

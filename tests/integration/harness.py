@@ -225,13 +225,19 @@ class Agent:
             m[k] = float(v)
         return m
 
-    def assert_no_loss(self):
-        m = self.metrics()
-        lost = {k: v for k, v in m.items() if v and (k.startswith("kernel_drops:") or k in (
+    def lost(self, m=None):
+        """What m (default: /metrics now) counts as lost: the non-zero kernel
+        drops and loss counters."""
+        m = self.metrics() if m is None else m
+        return {k: v for k, v in m.items() if v and (k.startswith("kernel_drops:") or k in (
             "zerospan_stream_gaps_total", "zerospan_events_malformed_total",
             "zerospan_spans_dropped_queue_full_total", "zerospan_spans_dropped_export_failed_total",
             "zerospan_capture_truncated_total",
             'zerospan_inject_total{result="scratch_reused"}'))}
+
+    def assert_no_loss(self):
+        m = self.metrics()
+        lost = self.lost(m)
         assert not lost, "loss counted: %s" % lost
         return m
 
