@@ -152,6 +152,8 @@ bench-syscalls: all
 # Mixed traffic for MINUTES (default 10) under one agent: its RSS and CPU
 # every 30 s, loss counted, every request through a three-service chain
 # checked as one whole trace (scripts/soak.py; AGENT_ARGS e.g. --inject=force).
+# FAULTS=1: the OTLP endpoint failing, slow and gone, the agent killed and
+# restarted along the way (at least 9 minutes).
 soak: all
 	./scripts/deps.sh test
-	/usr/bin/python3 scripts/soak.py $(or $(MINUTES),10) $(AGENT_ARGS)
+	/usr/bin/python3 scripts/soak.py $(if $(FAULTS),--faults) $(or $(MINUTES),10) $(AGENT_ARGS)

@@ -46,8 +46,9 @@ class Receiver:
     """OTLP/HTTP receiver on loopback. POST /v1/traces and /v1/metrics,
     protobuf, gzip or not. status_plan: list of HTTP codes to answer with
     before accepting (faults); delay: seconds to wait before each answer (a
-    slow endpoint); port: a given one (an endpoint that comes back). Metrics
-    requests are kept decoded, in order."""
+    slow endpoint, changeable while it runs); port: a given one (an endpoint
+    that comes back); pause() and resume() close and reopen its port.
+    Metrics requests are kept decoded, in order."""
 
     def __init__(self, status_plan=None, delay=0.0, port=0):
         self.spans = []
@@ -56,6 +57,8 @@ class Receiver:
         self.lock = threading.Lock()
         self.status_plan = list(status_plan or [])
         self.errors = []
+        self.delay = delay
+        self.conns = set()
         recv = self
 
         class H(http.server.BaseHTTPRequestHandler):
@@ -63,6 +66,15 @@ class Receiver:
 
             def log_message(self, *a):
                 pass
+
+            def handle(self):
+                with recv.lock:
+                    recv.conns.add(self.connection)
+                try:
+                    super().handle()
+                finally:
+                    with recv.lock:
+                        recv.conns.discard(self.connection)
 
             def do_POST(self):
                 if "chunked" in self.headers.get("Transfer-Encoding", ""):
@@ -75,8 +87,8 @@ class Receiver:
                             break
                 else:
                     body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                if delay:
-                    time.sleep(delay)
+                if recv.delay:
+                    time.sleep(recv.delay)
                 with recv.lock:
                     recv.requests += 1
                     if recv.status_plan:
@@ -117,11 +129,27 @@ class Receiver:
                 except (BrokenPipeError, ConnectionResetError):
                     pass  # the exporter gave up waiting (slow-endpoint tests)
 
+        self.handler = H
+        self.port = port
+        self.resume()
+
+    def resume(self):
         http.server.ThreadingHTTPServer.allow_reuse_address = True
-        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", port), H)
+        self.srv = http.server.ThreadingHTTPServer(("127.0.0.1", self.port), self.handler)
         self.port = self.srv.server_address[1]
         self.t = threading.Thread(target=self.srv.serve_forever, daemon=True)
         self.t.start()
+
+    def pause(self):
+        """Stops listening and resets the connections it has (a crashed
+        endpoint: connections refused) until resume()."""
+        self.close()
+        with self.lock:
+            for c in self.conns:
+                try:
+                    c.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
 
     def _add(self, req, headers):
         out = []
