@@ -59,9 +59,29 @@ enum zs_event_type {
 	X(NOT_HTTP_LEFT, "connections taken out of injection because their first message "   \
 			 "was no HTTP/1.x request")                                          \
 	X(SCRATCH_REUSED, "sends preempted on this CPU held all its buffers: "               \
-			  "message left as it was")
+			  "message left as it was")                                          \
+	X(ENROLLED_OPEN, "client connections already open when the agent started, taken "    \
+			 "into injection")
+
+/* What the start-up enrolment (enrol.bpf.c) made of each open TCP socket:
+ * X(name, what). Counted in its run, logged by the loader. */
+#define ZS_ENROL_RESULTS(X)                                                     \
+	X(DONE, "enrolled")                                                     \
+	X(NOT_OPEN, "not an established IPv4/IPv6 connection")                  \
+	X(NOT_CLIENT, "accepted, or its port bound before connecting")          \
+	X(OUT_OF_SCOPE, "ports out of scope")                                   \
+	X(AGENT, "the agent's own")                                             \
+	X(UNSUPPORTED, "the kernel lets no iterator set the sockops callbacks") \
+	X(FAILED, "storage or sockhash update failed")
 
 /* clang-format off */
+enum zs_enrol_why {
+#define ZS_X(name, what) ZS_ENROL_##name,
+	ZS_ENROL_RESULTS(ZS_X)
+#undef ZS_X
+	ZS_ENROL__COUNT,
+};
+
 enum zs_inject_result {
 #define ZS_X(name, help) ZS_INJ_##name,
 	ZS_INJECT_RESULTS(ZS_X)

@@ -54,10 +54,11 @@ for s in "${suites[@]}"; do
       make -s build/tests/bpf_runner >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
       run_suite "bpf: BPF_PROG_RUN" build/tests/bpf_runner build/bpf/tests/http_class_test.bpf.o \
         build/bpf/tests/trace_ctx_test.bpf.o build/bpf/tests/tls_test.bpf.o \
-        build/bpf/tests/hdr_scan_test.bpf.o build/bpf/tests/scan_time.bpf.o
-      make -s build/bpf/sock.bpf.o build/bpf/inject.bpf.o >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
+        build/bpf/tests/hdr_scan_test.bpf.o build/bpf/tests/scan_time.bpf.o \
+        build/bpf/tests/enrol_test.bpf.o
+      make -s build/bpf/sock.bpf.o build/bpf/inject.bpf.o build/bpf/enrol.bpf.o >/dev/null || { echo "bpf: build failed"; fail=$((fail + 1)); continue; }
       run_suite "bpf: every call chain within 512 bytes of stack" python3 tests/bpf/stack_depth.py \
-        build/bpf/sock.bpf.o build/bpf/inject.bpf.o
+        build/bpf/sock.bpf.o build/bpf/inject.bpf.o build/bpf/enrol.bpf.o
       ;;
     integration)
       make -s all >/dev/null || { echo "integration: build failed"; fail=$((fail + 1)); continue; }

@@ -778,6 +778,36 @@ static void injected_client_context(struct zs_conn *c, struct zs_span *s,
 }
 
 /*
+ * With injection on, the kernel gave a request that came without a
+ * traceparent a new trace, which the server's calls carry: SERVER span s
+ * keeps it. A CLIENT span on this host that sent the request as a root (a
+ * connection the injector did not enrol: opened before the agent on a kernel
+ * that cannot enrol it then, a client bound to its port, one out of
+ * --pid/--exe) joins that trace as s's parent, now or when its request is
+ * seen (claim(): s's trace is taken). One with a parent of its own stays in
+ * its trace, and the two in theirs.
+ */
+static void adopt_root_client(struct zs_conn *c, struct zs_span *s)
+{
+	struct zs_conn *peer = tuple_peer(c, ZS_ROLE_CLIENT);
+	uint32_t i;
+
+	s->has_children = true; /* its trace is the kernel's, on the wire already */
+	for (i = 0; peer && i < peer->p_count; i++) {
+		struct zs_span *cs = pending_at(peer, i);
+
+		if (cs->claimed)
+			continue;
+		if (!cs->has_parent) {
+			s->awaiting_peer = true;
+			claim(s, cs);
+		}
+		return;
+	}
+	s->awaiting_peer = c->has_tuple;
+}
+
+/*
  * Trace id, parent and flags of a new request's span. Where the kernel
  * decided (injection on), its decision: the SERVER span takes the context
  * the kernel gave the request, the CLIENT span the ids it injected.
@@ -796,6 +826,8 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 	if (s->kind == ZS_KIND_SERVER &&
 	    (c->req_kctx.state == ZS_CTX_ROOT || c->req_kctx.state == ZS_CTX_INCOMING)) {
 		kernel_server_context(c, s, m);
+		if (c->req_kctx.state == ZS_CTX_ROOT)
+			adopt_root_client(c, s);
 	} else if (s->kind == ZS_KIND_CLIENT && take_injected(c, c->req_begin_pos, &k)) {
 		injected_client_context(c, s, &k);
 		claim_waiting_server(c, s, true);

@@ -2,6 +2,7 @@
 #include "loader.h"
 
 #include "clock.h"
+#include "enrol.h"
 #include "events.h"
 #include "log.h"
 #include "metrics.h"
@@ -869,6 +870,8 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 	l->tls = tls;
 	if (tls && start_tls(l, cfg))
 		goto fail;
+	if (l->inj)
+		zs_enrol_open(l->skel->obj, l->inj->obj, cfg);
 	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection "
 		 "%s, TLS uprobes %s)",
 		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, tls_state);

@@ -52,6 +52,11 @@ struct zs_t_may_start {
 	__u32 result;
 };
 
+struct zs_t_enrol {
+	__s32 family, state, fastreuse, fastreuseport, in_scope;
+	__u32 result; /* enum zs_enrol_why */
+};
+
 struct zs_t_copy {
 	__u64 len;
 	__u32 budget;

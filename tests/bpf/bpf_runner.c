@@ -478,6 +478,38 @@ static void test_may_start(void)
 	CHECK(m.result == 1, "pipelined: every chunk looked at");
 }
 
+static void test_enrol(void)
+{
+	struct zs_t_enrol e = {
+		.family = 2, .state = 1, .fastreuse = -1, .fastreuseport = -1, .in_scope = 1
+	};
+
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_DONE, "connect()ed IPv4: enrolled (%u)", e.result);
+	e.family = 10;
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_DONE, "connect()ed IPv6: enrolled (%u)", e.result);
+	e.fastreuse = 0; /* a listener's bucket: an accepted connection */
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_NOT_CLIENT, "accepted: left (%u)", e.result);
+	e.fastreuse = -1;
+	e.fastreuseport = 1; /* bound with SO_REUSEPORT */
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_NOT_CLIENT, "bound port: left (%u)", e.result);
+	e.fastreuseport = -1;
+	e.state = 8; /* CLOSE_WAIT */
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_NOT_OPEN, "closing: left (%u)", e.result);
+	e.state = 1;
+	e.family = 1; /* AF_UNIX */
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_NOT_OPEN, "not IP: left (%u)", e.result);
+	e.family = 2;
+	e.in_scope = 0;
+	run("test_enrol_judge", &e, sizeof(e));
+	CHECK(e.result == ZS_ENROL_OUT_OF_SCOPE, "ports out of scope: left (%u)", e.result);
+}
+
 static void test_copy_len(void)
 {
 	struct zs_t_copy c = {
@@ -955,6 +987,8 @@ int main(int argc, char **argv)
 		}
 		if (!err && bpf_object__find_program_by_name(obj, "time_scans"))
 			time_scans();
+		if (!err && bpf_object__find_program_by_name(obj, "test_enrol_judge"))
+			test_enrol();
 		if (!err && bpf_object__find_program_by_name(obj, "test_tls_ret_len"))
 			test_tls();
 		bpf_object__close(obj);

@@ -1092,6 +1092,44 @@ static void test_injected_in_data(void)
 	conns_end();
 }
 
+/* With injection on, a request read without a traceparent gets a trace the
+ * kernel started (its server's calls carry it): the SERVER span keeps it. A
+ * CLIENT span on this host that sent it without injection (a connection
+ * opened before the agent and not enrolled) and is a root joins that trace
+ * as the server span's parent: seen before the server's read, and after the
+ * server's whole exchange (the client's records late). */
+static void test_kernel_root_adopts_root_client(void)
+{
+	const uint64_t ms = 1000000;
+	const char *req = "GET /old HTTP/1.1\r\nHost: x\r\n\r\n";
+	struct zs_kernel_ctx k = { .flags = 1, .state = ZS_CTX_ROOT };
+	struct zs_span *sv, *cs;
+
+	memset(k.trace_id, 0x5a, 16);
+	for (int late = 0; late < 2; late++) {
+		conns_begin();
+		ev_open(1, ZS_ROLE_CLIENT, 40020, 8080);
+		ev_open(2, ZS_ROLE_SERVER, 8080, 40020);
+		if (!late)
+			ev_data(1, ZS_DIR_EGRESS, req, 10 * ms);
+		ev_data_ctx(2, ZS_DIR_INGRESS, req, 10 * ms + 10, &k);
+		ev_data(2, ZS_DIR_EGRESS, RESP_OK, 10 * ms + 20);
+		if (late)
+			ev_data(1, ZS_DIR_EGRESS, req, 10 * ms + 25);
+		ev_data(1, ZS_DIR_INGRESS, RESP_OK, 10 * ms + 30);
+		sv = span_of("/old", ZS_KIND_SERVER);
+		cs = span_of("/old", ZS_KIND_CLIENT);
+		CHECK(n_linked == 2 && sv && cs && memcmp(sv->trace_id, k.trace_id, 16) == 0 &&
+			      memcmp(cs->trace_id, k.trace_id, 16) == 0 && sv->has_parent &&
+			      memcmp(sv->parent_span_id, cs->span_id, 8) == 0 && !cs->has_parent,
+		      "%s: the root CLIENT span is the parent, in the kernel's trace (%d spans)",
+		      late ? "client seen late" : "client seen first", n_linked);
+		ev_close(1);
+		ev_close(2);
+		conns_end();
+	}
+}
+
 /* The load balancer's client a PROXY protocol header names: v1 text, v2
  * binary; the headers that name none, and broken ones, give -1 and "". */
 static void test_proxy_source(void)
@@ -1230,6 +1268,7 @@ int main(void)
 	test_procinfo_environ();
 	test_same_node_links();
 	test_same_node_client_seen_late();
+	test_kernel_root_adopts_root_client();
 	test_tables_grow_and_shrink();
 	test_injected_in_data();
 	test_address_strings();

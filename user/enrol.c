@@ -1,0 +1,211 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "enrol.h"
+
+#include "clock.h"
+#include "enrol.skel.h"
+#include "log.h"
+#include "zerospan_abi.h"
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Network namespaces looked into at most (each its own run of the iterator). */
+#define ZS_ENROL_NETNS_MAX 4096
+
+static const char *const why_str[ZS_ENROL__COUNT] = {
+#define ZS_X(name, what) what,
+	ZS_ENROL_RESULTS(ZS_X)
+#undef ZS_X
+};
+
+/* Each map of the enrolment that one of the loaded objects has (by name) is
+ * that object's; the others (its own) are created. */
+static int share_maps(struct enrol_bpf *e, struct bpf_object *sock, struct bpf_object *inj)
+{
+	struct bpf_map *m, *theirs;
+	int err;
+
+	bpf_object__for_each_map(m, e->obj)
+	{
+		theirs = bpf_object__find_map_by_name(inj, bpf_map__name(m));
+		if (!theirs)
+			theirs = bpf_object__find_map_by_name(sock, bpf_map__name(m));
+		if (!theirs || bpf_map__fd(theirs) < 0)
+			continue;
+		err = bpf_map__reuse_fd(m, bpf_map__fd(theirs));
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* The agent's own sockets go into enrol_skip (inode numbers, from
+ * /proc/self/fd): the exporter's connection may be open already. */
+static void skip_own_sockets(int map_fd)
+{
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	char path[64], target[64];
+	unsigned long long ino;
+	uint8_t one = 1;
+	ssize_t n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = 0;
+		if (sscanf(target, "socket:[%llu]", &ino) == 1) {
+			uint64_t key = ino;
+
+			bpf_map_update_elem(map_fd, &key, &one, BPF_ANY);
+		}
+	}
+	closedir(d);
+}
+
+/* Runs the iterator (link_fd) once to its end, over the TCP sockets of the
+ * calling thread's network namespace. */
+static int run_iter(int link_fd)
+{
+	char buf[256];
+	int fd = bpf_iter_create(link_fd), err = 0;
+	ssize_t n;
+
+	if (fd < 0)
+		return -errno;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		;
+	if (n < 0)
+		err = -errno;
+	close(fd);
+	return err;
+}
+
+struct ns_run {
+	int ns_fd, link_fd, err;
+};
+
+/* A thread of its own enters the namespace: the agent's others stay. */
+static void *ns_main(void *arg)
+{
+	struct ns_run *r = arg;
+
+	r->err = setns(r->ns_fd, CLONE_NEWNET) ? -errno : run_iter(r->link_fd);
+	return NULL;
+}
+
+/* Runs the iterator in every other network namespace a process of the host
+ * is in (a pod's, a container's), once each. *failed: those it could not. */
+static int run_in_other_netns(int link_fd, int *failed)
+{
+	static uint64_t seen[ZS_ENROL_NETNS_MAX];
+	struct stat self, st;
+	struct dirent *de;
+	char path[64];
+	int n = 0, done = 0, i;
+	DIR *d;
+
+	*failed = 0;
+	if (stat("/proc/self/ns/net", &self) || !(d = opendir("/proc")))
+		return 0;
+	while ((de = readdir(d)) && n < ZS_ENROL_NETNS_MAX) {
+		struct ns_run r = { .link_fd = link_fd, .err = -EAGAIN };
+		pthread_t t;
+
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
+		if (stat(path, &st) || st.st_ino == self.st_ino)
+			continue;
+		for (i = 0; i < n && seen[i] != st.st_ino; i++)
+			;
+		if (i < n)
+			continue;
+		seen[n++] = st.st_ino;
+		r.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (r.ns_fd < 0)
+			continue; /* the process is gone */
+		if (pthread_create(&t, NULL, ns_main, &r) == 0)
+			pthread_join(t, NULL);
+		close(r.ns_fd);
+		if (r.err)
+			(*failed)++;
+		else
+			done++;
+	}
+	closedir(d);
+	return done;
+}
+
+int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct zs_config *cfg)
+{
+	struct enrol_bpf *e;
+	struct bpf_link *link;
+	char detail[512];
+	size_t off = 0;
+	uint64_t t0 = zs_now_ns(CLOCK_MONOTONIC);
+	int err, i, n_ns, ns_failed;
+
+	if (cfg->n_pids > 0 || cfg->n_exes > 0) {
+		/* the iterator cannot tell whose a socket is */
+		log_info("injection: connections open before the start are left out under "
+			 "--pid/--exe");
+		return 0;
+	}
+	e = enrol_bpf__open();
+	if (!e)
+		return -errno;
+	e->rodata->filter_ports = cfg->n_ports > 0;
+	err = share_maps(e, sock, inj);
+	if (!err)
+		err = enrol_bpf__load(e);
+	if (err) {
+		log_info("injection: connections open before the start not enrolled: %s",
+			 strerror(-err));
+		enrol_bpf__destroy(e);
+		return err;
+	}
+	skip_own_sockets(bpf_map__fd(e->maps.enrol_skip));
+	link = bpf_program__attach_iter(e->progs.zs_enrol_open, NULL);
+	err = link ? run_iter(bpf_link__fd(link)) : -errno;
+	if (err) {
+		log_info("injection: connections open before the start not enrolled: %s",
+			 strerror(-err));
+		bpf_link__destroy(link);
+		enrol_bpf__destroy(e);
+		return err;
+	}
+	n_ns = 1 + run_in_other_netns(bpf_link__fd(link), &ns_failed);
+	bpf_link__destroy(link);
+	for (i = 1; i < ZS_ENROL__COUNT; i++)
+		if (e->bss->enrol_counts[i] && off < sizeof(detail))
+			off += (size_t)snprintf(
+				detail + off, sizeof(detail) - off, "%s%llu %s", off ? ", " : "",
+				(unsigned long long)e->bss->enrol_counts[i], why_str[i]);
+	if (e->bss->enrol_counts[ZS_ENROL_UNSUPPORTED])
+		log_info("injection: connections open before the start not enrolled (Linux "
+			 "6.12+ lets a bpf iterator set their sockops callbacks)");
+	log_info("injection: %llu client connections open before the start enrolled, in %d "
+		 "network namespace%s%s, in %.1f ms (other TCP sockets: %s)",
+		 (unsigned long long)e->bss->enrol_counts[ZS_ENROL_DONE], n_ns,
+		 n_ns == 1 ? "" : "s", ns_failed ? "; some could not be entered" : "",
+		 (double)(zs_now_ns(CLOCK_MONOTONIC) - t0) / 1e6, off ? detail : "none");
+	err = (int)e->bss->enrol_counts[ZS_ENROL_DONE];
+	enrol_bpf__destroy(e);
+	return err;
+}
