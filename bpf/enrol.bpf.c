@@ -27,25 +27,12 @@
 
 #include "zerospan_abi.h"
 #include "lib/enrol.bpf.h"
+#include "lib/inject_maps.bpf.h"
 #include "lib/maps.bpf.h"
 #include "lib/scope.bpf.h"
 
 #define ZS_SOL_TCP 6
 #define ZS_TCP_BPF_SOCK_OPS_CB_FLAGS 1008
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
-} inject_socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ZS_INJ__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} inject_stats SEC(".maps");
 
 /* The agent's own sockets (their inode numbers), left alone: the iterator
  * does not know whose a socket is, and the agent's calls are never traced. */

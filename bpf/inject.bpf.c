@@ -22,6 +22,7 @@
 
 #include "zerospan_abi.h"
 #include "lib/http_class.bpf.h"
+#include "lib/inject_maps.bpf.h"
 #include "lib/maps.bpf.h"
 #include "lib/scope.bpf.h"
 #include "lib/trace_ctx.bpf.h"
@@ -37,23 +38,6 @@
 #define ZS_INJ_HEAD 8192
 
 const volatile __u64 sample_threshold = 1ULL << 53;
-
-/* Client sockets whose messages sk_msg sees, key: socket cookie. Added by
- * sockops at active open; the kernel removes a socket when it closes. */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, 65536);
-	__type(key, __u64);
-	__type(value, __u64);
-} inject_socks SEC(".maps");
-
-/* What the injector did, per CPU, indexed by enum zs_inject_result. */
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, ZS_INJ__COUNT);
-	__type(key, __u32);
-	__type(value, __u64);
-} inject_stats SEC(".maps");
 
 /* The headers inserted: traceparent, then tracestate when passed on. */
 #define ZS_INJ_HDR_MAX (ZS_TP_HDR_LEN + ZS_TS_HDR_MAX)

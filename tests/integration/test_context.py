@@ -874,13 +874,43 @@ def linked_pairs(spans):
             k["SERVER"]["trace_id"] == k["CLIENT"]["trace_id"]]
 
 
+def old_connection_joins(client, agent_kw, enrolled):
+    """client (KEEPALIVE_CLIENT) connects and makes requests; then an agent
+    (Agent(receiver, **agent_kw)) starts: 5 of the requests after must have
+    their SERVER span under their CLIENT span, enrolled connections counted,
+    and the client must end well after the agent stopped. Returns the
+    agent's metrics."""
+    agent = None
+    try:
+        time.sleep(2)  # connected, requests made before the agent
+        rec = Receiver()
+        agent = Agent(rec, **agent_kw)
+        deadline = time.time() + 15
+        while len(linked_pairs(rec.spans)) < 5 and time.time() < deadline:
+            time.sleep(0.2)
+        assert len(linked_pairs(rec.spans)) >= 5, dump(rec.spans)
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="enrolled_open"}'] == enrolled, m
+        agent.stop()
+        agent = None
+        out, err = client.communicate(timeout=30)
+        assert client.returncode == 0 and out.startswith("ok"), (out, err)
+        return m
+    finally:
+        if client.poll() is None:
+            client.kill()
+            client.wait()
+        if agent:
+            agent.stop()
+
+
 def test_connection_open_before_the_agent_in_another_netns_joins_its_trace():
     """The same for a connection inside another network namespace (a pod's,
     with the agent in the host's): the start-up enrolment looks into each
     namespace a process is in."""
     ns = "zse" + str(os.getpid() % 100000)
     port = free_port()
-    procs, agent, client = [], None, None
+    procs = []
     try:
         for c in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"]):
             r = run(c)
@@ -889,25 +919,8 @@ def test_connection_open_before_the_agent_in_another_netns_joins_its_trace():
                            str(port)]))
         client = subprocess.Popen(["ip", "netns", "exec", ns, PY, "-c", KEEPALIVE_CLIENT, str(port), "12"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(2)  # connected, requests made before the agent
-        rec = Receiver()
-        agent = Agent(rec, ports=[port])
-        deadline = time.time() + 15
-        while len(linked_pairs(rec.spans)) < 5 and time.time() < deadline:
-            time.sleep(0.2)
-        assert len(linked_pairs(rec.spans)) >= 5, dump(rec.spans)
-        m = agent.assert_no_loss()
-        assert m['zerospan_inject_total{result="enrolled_open"}'] == 1, m
-        agent.stop()
-        agent = None
-        out, err = client.communicate(timeout=30)
-        assert client.returncode == 0 and out.startswith("ok"), (out, err)
+        old_connection_joins(client, {"ports": [port]}, 1)
     finally:
-        if client and client.poll() is None:
-            client.kill()
-            client.wait()
-        if agent:
-            agent.stop()
         for p in procs:
             p.stop()
         run(["ip", "netns", "del", ns])
@@ -922,30 +935,12 @@ def test_connection_left_out_of_injection_links_on_this_host():
     Before, the two were traces of their own."""
     port = free_port()
     srv = keepalive_server(port)
-    client = subprocess.Popen([PY, "-c", KEEPALIVE_CLIENT, str(port), "10"],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    agent = None
     try:
-        time.sleep(1.5)  # connected, requests made before the agent
-        rec = Receiver()
-        agent = Agent(rec, args=["--pid=%d" % srv.p.pid, "--pid=%d" % client.pid])
-        deadline = time.time() + 15
-        while len(linked_pairs(rec.spans)) < 5 and time.time() < deadline:
-            time.sleep(0.2)
-        assert len(linked_pairs(rec.spans)) >= 5, dump(rec.spans)
-        m = agent.assert_no_loss()
-        assert m['zerospan_inject_total{result="enrolled_open"}'] == 0, m
+        client = subprocess.Popen([PY, "-c", KEEPALIVE_CLIENT, str(port), "10"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        m = old_connection_joins(client, {"args": ["--pid=%d" % srv.p.pid, "--pid=%d" % client.pid]}, 0)
         assert m['zerospan_inject_total{result="injected"}'] == 0, m
-        agent.stop()
-        agent = None
-        out, err = client.communicate(timeout=30)
-        assert client.returncode == 0 and out.startswith("ok"), (out, err)
     finally:
-        if client.poll() is None:
-            client.kill()
-            client.wait()
-        if agent:
-            agent.stop()
         srv.stop()
 
 
