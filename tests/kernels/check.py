@@ -72,6 +72,14 @@ else:
     check("no warning or error logged", not re.search(r" zerospan (warn|error):", err),
           "".join(l + "\n" for l in err.splitlines() if " warn:" in l or " error:" in l))
     check("the agent exits cleanly on SIGINT", marker("agent exit") == "0", str(marker("agent exit")))
+    if inject:
+        line = re.search(r"injection: (\d+) client connections open before the start enrolled[^\n]*", err)
+        unsupported = "lets a bpf iterator set their sockops callbacks" in err
+        print("info connections open before the agent: %s%s" % (
+            line.group(0) if line else "no enrolment logged", " (kernel: unsupported)" if unsupported else ""))
+        check("the client connection open before the agent is enrolled, or the kernel says it cannot",
+              (line and int(line.group(1)) >= 1) or unsupported,
+              "".join(l + "\n" for l in err.splitlines() if "before the start" in l))
     clients = [s for s in spans if s["kind"] == "CLIENT" and s["path"] == "/index.html"]
     servers = [s for s in spans if s["kind"] == "SERVER" and s["path"] == "/index.html"]
     check("5 HTTP requests: 5 CLIENT and 5 SERVER spans", len(clients) == 5 and len(servers) == 5,

@@ -41,6 +41,10 @@ fi
 mkdir -p /www && echo hello > /www/index.html && echo burst > /www/burst.html && echo poll > /www/poll.html
 httpd -p 127.0.0.1:8080 -h /www
 openssl s_server -accept 8443 -cert /zs/cert.pem -key /zs/key.pem -www -quiet >/dev/null 2>&1 &
+# a client connection open before the agent starts, idle (httpd waits for
+# its request): the agent's start-up enrolment takes it into injection
+# (Linux 6.12+) or says this kernel cannot
+sleep 900 | nc 127.0.0.1 8080 >/dev/null 2>&1 &
 # shellcheck disable=SC2086
 /zs/zerospan --print=json --admin-addr=127.0.0.1:9464 --stats-interval=0 $ZS_ARGS \
   >/tmp/spans.json 2>/tmp/agent.err &
