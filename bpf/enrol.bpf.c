@@ -4,9 +4,10 @@
  * enrols a client socket when it connects, so one connected earlier (a
  * keep-alive pool's, across an agent's restart or upgrade) would carry no
  * traceparent for as long as it lives, and every call on it would split its
- * trace in two. Run once at start-up over the TCP sockets of the agent's
- * network namespace (a bpf iterator), this program enrols the established
- * client sockets as sockops would have: the RTT callback asked for (the
+ * trace in two. Run at start-up over the TCP sockets of each network
+ * namespace (a bpf iterator; user/enrol.c enters each from a thread of its
+ * own), this program enrols the established client sockets as sockops
+ * would have: the RTT callback asked for (the
  * injector's way out of the sockhash for TLS, other protocols and full
  * send buffers) and the socket put in the sockhash.
  *

@@ -2,8 +2,9 @@
 /*
  * traceparent injection into outgoing plaintext HTTP/1.x requests.
  *
- * sockops enrols every client TCP socket (active open) in a sockhash; the
- * sk_msg program attached to it sees each sendmsg's bytes before TCP does.
+ * sockops enrols every client TCP socket (active open) in a sockhash (and
+ * enrol.bpf.c, at start-up, those connected before the agent); the sk_msg
+ * program attached to it sees each sendmsg's bytes before TCP does.
  * When a message starts with a complete request line and header block that
  * carries no traceparent, on a connection with no request unanswered, it
  * inserts "traceparent: 00-<trace>-<span>-<flags>" after the request line:

@@ -141,8 +141,8 @@ class Receiver:
         self.t.start()
 
     def pause(self):
-        """Stops listening and resets the connections it has (a crashed
-        endpoint: connections refused) until resume()."""
+        """Stops listening and shuts the connections it has (an endpoint
+        gone: connections refused) until resume()."""
         self.close()
         with self.lock:
             for c in self.conns:

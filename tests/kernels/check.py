@@ -6,7 +6,9 @@ trace: the agent loads with injection and TLS uprobes on, every plain HTTP
 request is a CLIENT span whose SERVER span on the other end is its child
 (traceparent injected and read back, across two processes), so is every
 HTTPS one (the context handed off inside the kernel), nothing is dropped,
-and nothing of the agent's stays attached after it exits.
+and nothing of the agent's stays attached after it exits; a client
+connection opened before the agent is enrolled for injection at its start,
+or the agent says the kernel cannot (before 6.12).
 trace-noinject: the same with the agent run with --inject=off: the agent
 links each SERVER span to its CLIENT span by connection.
 refuse: the agent stops at once with a clear error and attaches nothing.
