@@ -44,6 +44,19 @@ struct {
 	__type(value, __u8);
 } enrol_skip SEC(".maps");
 
+/* Under --pid/--exe only the sockets listed here (their inode numbers, the
+ * loader's reading of the scoped processes' /proc/PID/fd) are taken: the
+ * iterator does not know whose a socket is. */
+const volatile __u8 enrol_listed = 0;
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__uint(max_entries, 65536);
+	__type(key, __u64);
+	__type(value, __u8);
+} enrol_only SEC(".maps");
+
 /* What the run found, by enum zs_enrol_why; read by the loader after it. */
 __u64 enrol_counts[ZS_ENROL__COUNT];
 
@@ -74,6 +87,8 @@ static __always_inline int zs_enrol_one(struct tcp_sock *tp)
 	ino = zs_sock_ino(sk);
 	if (ino && bpf_map_lookup_elem(&enrol_skip, &ino))
 		return ZS_ENROL_AGENT;
+	if (enrol_listed && !(ino && bpf_map_lookup_elem(&enrol_only, &ino)))
+		return ZS_ENROL_OUT_OF_SCOPE;
 	if (bpf_getsockopt(tp, ZS_SOL_TCP, ZS_TCP_BPF_SOCK_OPS_CB_FLAGS, &flags, sizeof(flags)))
 		return ZS_ENROL_UNSUPPORTED;
 	si = bpf_sk_storage_get(&sock_info, sk, 0, BPF_SK_STORAGE_GET_F_CREATE);

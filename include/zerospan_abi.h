@@ -69,7 +69,7 @@ enum zs_event_type {
 	X(DONE, "enrolled")                                                     \
 	X(NOT_OPEN, "not an established IPv4/IPv6 connection")                  \
 	X(NOT_CLIENT, "accepted, or its port bound before connecting")          \
-	X(OUT_OF_SCOPE, "ports out of scope")                                   \
+	X(OUT_OF_SCOPE, "out of scope (ports, processes)")                      \
 	X(AGENT, "the agent's own")                                             \
 	X(UNSUPPORTED, "the kernel lets no iterator set the sockops callbacks") \
 	X(FAILED, "storage or sockhash update failed")

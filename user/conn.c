@@ -782,7 +782,7 @@ static void injected_client_context(struct zs_conn *c, struct zs_span *s,
  * traceparent a new trace, which the server's calls carry: SERVER span s
  * keeps it. A CLIENT span on this host that sent the request as a root (a
  * connection the injector did not enrol: opened before the agent on a kernel
- * that cannot enrol it then, a client bound to its port, one out of
+ * that cannot enrol it then, a client bound to its port, a process outside
  * --pid/--exe) joins that trace as s's parent, now or when its request is
  * seen (claim(): s's trace is taken). One with a parent of its own stays in
  * its trace, and the two in theirs.

@@ -50,13 +50,13 @@ static int share_maps(struct enrol_bpf *e, struct bpf_object *sock, struct bpf_o
 	return 0;
 }
 
-/* The agent's own sockets go into enrol_skip (inode numbers, from
- * /proc/self/fd): the exporter's connection may be open already. */
-static void skip_own_sockets(int map_fd)
+/* Adds the inode numbers of the sockets open in fd_dir (/proc/PID/fd) to
+ * map_fd. */
+static void add_sockets(const char *fd_dir, int map_fd)
 {
-	DIR *d = opendir("/proc/self/fd");
+	DIR *d = opendir(fd_dir);
 	struct dirent *de;
-	char path[64], target[64];
+	char path[128], target[64];
 	unsigned long long ino;
 	uint8_t one = 1;
 	ssize_t n;
@@ -64,7 +64,7 @@ static void skip_own_sockets(int map_fd)
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		snprintf(path, sizeof(path), "/proc/self/fd/%s", de->d_name);
+		snprintf(path, sizeof(path), "%s/%s", fd_dir, de->d_name);
 		n = readlink(path, target, sizeof(target) - 1);
 		if (n <= 0)
 			continue;
@@ -74,6 +74,52 @@ static void skip_own_sockets(int map_fd)
 
 			bpf_map_update_elem(map_fd, &key, &one, BPF_ANY);
 		}
+	}
+	closedir(d);
+}
+
+/* Is process pid (a /proc entry) in the --pid/--exe scope? As the kernel
+ * programs judge it: its tgid listed (if any are), its name listed (if
+ * any are). */
+static int proc_in_scope(const struct zs_config *cfg, const char *pid_s)
+{
+	char path[64], comm[32] = { 0 };
+	long pid = strtol(pid_s, NULL, 10);
+	FILE *f;
+	int i, ok = cfg->n_pids == 0;
+
+	for (i = 0; i < cfg->n_pids && !ok; i++)
+		ok = (long)cfg->pids[i] == pid;
+	if (!ok || cfg->n_exes == 0)
+		return ok;
+	snprintf(path, sizeof(path), "/proc/%s/comm", pid_s);
+	f = fopen(path, "r");
+	if (!f)
+		return 0;
+	if (!fgets(comm, sizeof(comm), f))
+		comm[0] = 0;
+	fclose(f);
+	comm[strcspn(comm, "\n")] = 0;
+	for (i = 0; i < cfg->n_exes; i++)
+		if (strncmp(comm, cfg->exes[i], 15) == 0)
+			return 1;
+	return 0;
+}
+
+/* The sockets of the processes in the --pid/--exe scope go into map_fd. */
+static void list_scope_sockets(const struct zs_config *cfg, int map_fd)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	char path[64];
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]) || !proc_in_scope(cfg, de->d_name))
+			continue;
+		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
+		add_sockets(path, map_fd);
 	}
 	closedir(d);
 }
@@ -161,16 +207,11 @@ int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct 
 	uint64_t t0 = zs_now_ns(CLOCK_MONOTONIC);
 	int err, i, n_ns, ns_failed;
 
-	if (cfg->n_pids > 0 || cfg->n_exes > 0) {
-		/* the iterator cannot tell whose a socket is */
-		log_info("injection: connections open before the start are left out under "
-			 "--pid/--exe");
-		return 0;
-	}
 	e = enrol_bpf__open();
 	if (!e)
 		return -errno;
 	e->rodata->filter_ports = cfg->n_ports > 0;
+	e->rodata->enrol_listed = cfg->n_pids > 0 || cfg->n_exes > 0;
 	err = share_maps(e, sock, inj);
 	if (!err)
 		err = enrol_bpf__load(e);
@@ -180,7 +221,10 @@ int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct 
 		enrol_bpf__destroy(e);
 		return err;
 	}
-	skip_own_sockets(bpf_map__fd(e->maps.enrol_skip));
+	/* the exporter's connection may be open already */
+	add_sockets("/proc/self/fd", bpf_map__fd(e->maps.enrol_skip));
+	if (e->rodata->enrol_listed)
+		list_scope_sockets(cfg, bpf_map__fd(e->maps.enrol_only));
 	link = bpf_program__attach_iter(e->progs.zs_enrol_open, NULL);
 	err = link ? run_iter(bpf_link__fd(link)) : -errno;
 	if (err) {

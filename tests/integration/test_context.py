@@ -837,15 +837,17 @@ def test_connection_open_before_the_agent_joins_its_trace():
 
 
 # One keep-alive connection: a request every 100 ms for argv[2] seconds
-# (connecting as soon as the server is up), "ok N" at the end; fails on an
-# error or a new connection.
+# (connecting as soon as the server is up; argv[3] "bind": from a port it
+# bound itself first), "ok N" at the end; fails on an error or a new
+# connection.
 KEEPALIVE_CLIENT = r"""
 import http.client, sys, time
 port, secs = int(sys.argv[1]), float(sys.argv[2])
+src = ("127.0.0.1", 0) if sys.argv[3:] == ["bind"] else None
 deadline = time.time() + 10
 while True:
     try:
-        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=src)
         c.connect()
         break
     except OSError:
@@ -926,19 +928,34 @@ def test_connection_open_before_the_agent_in_another_netns_joins_its_trace():
         run(["ip", "netns", "del", ns])
 
 
-def test_connection_left_out_of_injection_links_on_this_host():
-    """Where the start-up enrolment leaves a connection opened before the
-    agent out (under --pid, as here; every one on kernels before 6.12), its
-    calls still make one trace on this host: the server's span keeps the
-    trace the kernel started for the request (its own calls carry it) and the
-    client's CLIENT span, a root, joins it as the server span's parent.
-    Before, the two were traces of their own."""
+def test_connection_open_before_an_agent_scoped_to_its_processes():
+    """Under --pid the start-up enrolment takes the connections of the
+    processes in scope only (their sockets, read from /proc/PID/fd)."""
     port = free_port()
     srv = keepalive_server(port)
     try:
         client = subprocess.Popen([PY, "-c", KEEPALIVE_CLIENT, str(port), "10"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        m = old_connection_joins(client, {"args": ["--pid=%d" % srv.p.pid, "--pid=%d" % client.pid]}, 0)
+        m = old_connection_joins(client, {"args": ["--pid=%d" % srv.p.pid, "--pid=%d" % client.pid]}, 1)
+        assert m['zerospan_inject_total{result="injected"}'] >= 5, m
+    finally:
+        srv.stop()
+
+
+def test_connection_left_out_of_injection_links_on_this_host():
+    """Where the start-up enrolment leaves a connection opened before the
+    agent out (its client bound its port before connecting, as here, and so
+    looks like a server; every one on kernels before 6.12), its calls still
+    make one trace on this host: the server's span keeps the trace the kernel
+    started for the request (its own calls carry it) and the client's CLIENT
+    span, a root, joins it as the server span's parent. Before, the two were
+    traces of their own."""
+    port = free_port()
+    srv = keepalive_server(port)
+    try:
+        client = subprocess.Popen([PY, "-c", KEEPALIVE_CLIENT, str(port), "10", "bind"],
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        m = old_connection_joins(client, {"ports": [port]}, 0)
         assert m['zerospan_inject_total{result="injected"}'] == 0, m
     finally:
         srv.stop()
@@ -960,6 +977,7 @@ TESTS = [
     test_bytes_read_after_a_reset_serve_no_request,
     test_connection_open_before_the_agent_joins_its_trace,
     test_connection_open_before_the_agent_in_another_netns_joins_its_trace,
+    test_connection_open_before_an_agent_scoped_to_its_processes,
     test_connection_left_out_of_injection_links_on_this_host,
     test_large_header_blocks_are_injected,
     test_other_protocols_leave_the_injector,
