@@ -284,7 +284,8 @@ def test_cpu_saturated_agent_yields_then_keeps_up():
 def test_agent_killed_and_restarted_under_load():
     """SIGKILL the agent while a client sends a request every 20 ms on one
     keep-alive connection: the client sees no error, nothing of ours stays
-    attached, and a new agent traces that same, already open, connection."""
+    attached, and a new agent traces that same, already open, connection,
+    each request's SERVER span under its CLIENT span."""
     port = free_port()
     srv = keepalive_server(port)
     rec1, rec2 = Receiver(), Receiver()
@@ -323,6 +324,15 @@ def test_agent_killed_and_restarted_under_load():
         assert kinds == {"SERVER", "CLIENT"}, dump(spans)
         local = sock0.getsockname()[1]
         assert any(s["kind"] == "CLIENT" and s["attrs"].get("client.port", local) == local for s in spans)
+        # and in one trace: the connection, open before the new agent, is
+        # enrolled for injection at its start (before 2026-12-03 (night)
+        # each SERVER span was a root from then on)
+        by = {}
+        for s in spans:
+            by.setdefault(s["attrs"]["url.path"], {})[s["kind"]] = s
+        pairs = [k for k in by.values() if len(k) == 2]
+        assert len(pairs) >= 5 and all(k["SERVER"]["parent_span_id"] == k["CLIENT"]["span_id"] and
+                                       k["SERVER"]["trace_id"] == k["CLIENT"]["trace_id"] for k in pairs), dump(spans)
         stop.set()
         t.join()
         assert not errors, errors[:5]
