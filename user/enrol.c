@@ -4,6 +4,7 @@
 #include "clock.h"
 #include "enrol.skel.h"
 #include "log.h"
+#include "procfs.h"
 #include "zerospan_abi.h"
 
 #include <bpf/bpf.h>
@@ -50,60 +51,13 @@ static int share_maps(struct enrol_bpf *e, struct bpf_object *sock, struct bpf_o
 	return 0;
 }
 
-/* Adds the inode numbers of the sockets open in fd_dir (/proc/PID/fd) to
- * map_fd. */
-static void add_sockets(const char *fd_dir, int map_fd)
+/* A socket's inode number into the map whose fd arg points to. */
+static void add_socket(unsigned long ino, void *arg)
 {
-	DIR *d = opendir(fd_dir);
-	struct dirent *de;
-	char path[128], target[64];
-	unsigned long long ino;
+	uint64_t key = ino;
 	uint8_t one = 1;
-	ssize_t n;
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		snprintf(path, sizeof(path), "%s/%s", fd_dir, de->d_name);
-		n = readlink(path, target, sizeof(target) - 1);
-		if (n <= 0)
-			continue;
-		target[n] = 0;
-		if (sscanf(target, "socket:[%llu]", &ino) == 1) {
-			uint64_t key = ino;
-
-			bpf_map_update_elem(map_fd, &key, &one, BPF_ANY);
-		}
-	}
-	closedir(d);
-}
-
-/* Is process pid (a /proc entry) in the --pid/--exe scope? As the kernel
- * programs judge it: its tgid listed (if any are), its name listed (if
- * any are). */
-static int proc_in_scope(const struct zs_config *cfg, const char *pid_s)
-{
-	char path[64], comm[32] = { 0 };
-	long pid = strtol(pid_s, NULL, 10);
-	FILE *f;
-	int i, ok = cfg->n_pids == 0;
-
-	for (i = 0; i < cfg->n_pids && !ok; i++)
-		ok = (long)cfg->pids[i] == pid;
-	if (!ok || cfg->n_exes == 0)
-		return ok;
-	snprintf(path, sizeof(path), "/proc/%s/comm", pid_s);
-	f = fopen(path, "r");
-	if (!f)
-		return 0;
-	if (!fgets(comm, sizeof(comm), f))
-		comm[0] = 0;
-	fclose(f);
-	comm[strcspn(comm, "\n")] = 0;
-	for (i = 0; i < cfg->n_exes; i++)
-		if (strncmp(comm, cfg->exes[i], 15) == 0)
-			return 1;
-	return 0;
+	bpf_map_update_elem(*(const int *)arg, &key, &one, BPF_ANY);
 }
 
 /* The sockets of the processes in the --pid/--exe scope go into map_fd. */
@@ -111,15 +65,17 @@ static void list_scope_sockets(const struct zs_config *cfg, int map_fd)
 {
 	DIR *d = opendir("/proc");
 	struct dirent *de;
-	char path[64];
+	char path[64], *end;
+	unsigned long pid;
 
 	if (!d)
 		return;
 	while ((de = readdir(d))) {
-		if (!isdigit((unsigned char)de->d_name[0]) || !proc_in_scope(cfg, de->d_name))
+		pid = strtoul(de->d_name, &end, 10);
+		if (*end || !pid || !zs_proc_in_scope(cfg, "/proc", (uint32_t)pid))
 			continue;
-		snprintf(path, sizeof(path), "/proc/%s/fd", de->d_name);
-		add_sockets(path, map_fd);
+		snprintf(path, sizeof(path), "/proc/%lu/fd", pid);
+		zs_proc_sockets(path, add_socket, &map_fd);
 	}
 	closedir(d);
 }
@@ -201,11 +157,11 @@ static int run_in_other_netns(int link_fd, int *failed)
 int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct zs_config *cfg)
 {
 	struct enrol_bpf *e;
-	struct bpf_link *link;
 	char detail[512];
 	size_t off = 0;
 	uint64_t t0 = zs_now_ns(CLOCK_MONOTONIC);
-	int err, i, n_ns, ns_failed;
+	struct bpf_link *link = NULL;
+	int err, i, n_ns, ns_failed, map_fd;
 
 	e = enrol_bpf__open();
 	if (!e)
@@ -215,25 +171,17 @@ int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct 
 	err = share_maps(e, sock, inj);
 	if (!err)
 		err = enrol_bpf__load(e);
-	if (err) {
-		log_info("injection: connections open before the start not enrolled: %s",
-			 strerror(-err));
-		enrol_bpf__destroy(e);
-		return err;
-	}
+	if (err)
+		goto fail;
 	/* the exporter's connection may be open already */
-	add_sockets("/proc/self/fd", bpf_map__fd(e->maps.enrol_skip));
+	map_fd = bpf_map__fd(e->maps.enrol_skip);
+	zs_proc_sockets("/proc/self/fd", add_socket, &map_fd);
 	if (e->rodata->enrol_listed)
 		list_scope_sockets(cfg, bpf_map__fd(e->maps.enrol_only));
 	link = bpf_program__attach_iter(e->progs.zs_enrol_open, NULL);
 	err = link ? run_iter(bpf_link__fd(link)) : -errno;
-	if (err) {
-		log_info("injection: connections open before the start not enrolled: %s",
-			 strerror(-err));
-		bpf_link__destroy(link);
-		enrol_bpf__destroy(e);
-		return err;
-	}
+	if (err)
+		goto fail;
 	n_ns = 1 + run_in_other_netns(bpf_link__fd(link), &ns_failed);
 	bpf_link__destroy(link);
 	for (i = 1; i < ZS_ENROL__COUNT; i++)
@@ -250,6 +198,11 @@ int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct 
 		 n_ns == 1 ? "" : "s", ns_failed ? "; some could not be entered" : "",
 		 (double)(zs_now_ns(CLOCK_MONOTONIC) - t0) / 1e6, off ? detail : "none");
 	err = (int)e->bss->enrol_counts[ZS_ENROL_DONE];
+	enrol_bpf__destroy(e);
+	return err;
+fail:
+	log_info("injection: connections open before the start not enrolled: %s", strerror(-err));
+	bpf_link__destroy(link);
 	enrol_bpf__destroy(e);
 	return err;
 }

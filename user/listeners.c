@@ -2,6 +2,7 @@
 #include "listeners.h"
 
 #include "metrics.h"
+#include "procfs.h"
 
 #include <dirent.h>
 #include <limits.h>
@@ -127,15 +128,37 @@ static int parse_line(const char *line, int v6, uint8_t addr[16], uint16_t *port
 	return 0;
 }
 
+struct found_listener {
+	uint8_t addr[16];
+	uint16_t port;
+	unsigned long inode;
+};
+
+/* zs_listeners_scan's walk of the processes' sockets */
+struct owner_walk {
+	const struct found_listener *found;
+	int n_found;
+	uint32_t netns, pid;
+};
+
+/* A socket process w->pid holds: if it is one of the listeners found, the
+ * process owns that listener. */
+static void owns(unsigned long ino, void *arg)
+{
+	const struct owner_walk *w = arg;
+	int i;
+
+	for (i = 0; i < w->n_found; i++)
+		if (w->found[i].inode == ino)
+			add(w->found[i].addr, w->found[i].port, w->netns, w->pid);
+}
+
 void zs_listeners_scan(const char *proc_root)
 {
-	struct {
-		uint8_t addr[16];
-		uint16_t port;
-		unsigned long inode;
-	} found[256];
+	struct found_listener found[256];
+	struct owner_walk owner;
 	char path[PATH_MAX], line[512];
-	int n_found = 0, v6, i;
+	int n_found = 0, v6;
 	unsigned long self_netns = 0;
 	struct dirent *d;
 	DIR *procs;
@@ -158,38 +181,19 @@ void zs_listeners_scan(const char *proc_root)
 	if (!n_found)
 		return;
 	/* who owns them: a walk of every process's fds, once */
+	owner.found = found;
+	owner.n_found = n_found;
+	owner.netns = (uint32_t)self_netns;
 	procs = opendir(proc_root);
 	while (procs && (d = readdir(procs)) != NULL) {
 		char *end;
 		unsigned long pid = strtoul(d->d_name, &end, 10);
-		struct dirent *fd;
-		DIR *fds;
 
 		if (*end || !pid)
 			continue;
 		snprintf(path, sizeof(path), "%s/%lu/fd", proc_root, pid);
-		fds = opendir(path);
-		while (fds && (fd = readdir(fds)) != NULL) {
-			char link[64], p2[PATH_MAX];
-			unsigned long ino;
-			ssize_t l;
-
-			if (fd->d_name[0] == '.')
-				continue;
-			snprintf(p2, sizeof(p2), "%s/%lu/fd/%s", proc_root, pid, fd->d_name);
-			l = readlink(p2, link, sizeof(link) - 1);
-			if (l <= 0)
-				continue;
-			link[l] = 0;
-			if (sscanf(link, "socket:[%lu]", &ino) != 1)
-				continue;
-			for (i = 0; i < n_found; i++)
-				if (found[i].inode == ino)
-					add(found[i].addr, found[i].port, (uint32_t)self_netns,
-					    (uint32_t)pid);
-		}
-		if (fds)
-			closedir(fds);
+		owner.pid = (uint32_t)pid;
+		zs_proc_sockets(path, owns, &owner);
 	}
 	if (procs)
 		closedir(procs);

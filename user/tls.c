@@ -3,6 +3,7 @@
 
 #include "log.h"
 #include "metrics.h"
+#include "procfs.h"
 
 #include <bpf/libbpf.h>
 #include <dirent.h>
@@ -275,36 +276,6 @@ static void proc_release(struct tls_proc *p)
 	*p = procs[--n_procs];
 }
 
-static int in_scope(uint32_t pid)
-{
-	char path[PATH_MAX], comm[32] = "";
-	FILE *f;
-	int i;
-
-	if (pid == (uint32_t)getpid())
-		return 0;
-	if (cfg->n_pids) {
-		for (i = 0; i < cfg->n_pids; i++)
-			if (cfg->pids[i] == pid)
-				break;
-		if (i == cfg->n_pids)
-			return 0;
-	}
-	if (!cfg->n_exes)
-		return 1;
-	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, pid);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	if (fgets(comm, sizeof(comm), f))
-		comm[strcspn(comm, "\n")] = 0;
-	fclose(f);
-	for (i = 0; i < cfg->n_exes; i++)
-		if (strncmp(cfg->exes[i], comm, 15) == 0)
-			return 1;
-	return 0;
-}
-
 /* Looks at the executable mappings of pid and takes up the TLS files. */
 static void scan_pid(uint32_t pid)
 {
@@ -314,7 +285,7 @@ static void scan_pid(uint32_t pid)
 	ssize_t n;
 	FILE *m;
 
-	if (!start || !in_scope(pid))
+	if (!start || !zs_proc_in_scope(cfg, proc_root, pid))
 		return;
 	p = proc_find(pid);
 	if (p && p->start != start) {

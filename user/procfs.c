@@ -1,0 +1,62 @@
+// SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
+#include "procfs.h"
+
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+int zs_proc_in_scope(const struct zs_config *cfg, const char *proc_root, uint32_t pid)
+{
+	char path[PATH_MAX], comm[32] = "";
+	FILE *f;
+	int i;
+
+	if (pid == (uint32_t)getpid())
+		return 0;
+	if (cfg->n_pids) {
+		for (i = 0; i < cfg->n_pids; i++)
+			if (cfg->pids[i] == pid)
+				break;
+		if (i == cfg->n_pids)
+			return 0;
+	}
+	if (!cfg->n_exes)
+		return 1;
+	snprintf(path, sizeof(path), "%s/%u/comm", proc_root, pid);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	if (fgets(comm, sizeof(comm), f))
+		comm[strcspn(comm, "\n")] = 0;
+	fclose(f);
+	for (i = 0; i < cfg->n_exes; i++)
+		if (strncmp(cfg->exes[i], comm, 15) == 0)
+			return 1;
+	return 0;
+}
+
+void zs_proc_sockets(const char *fd_dir, void (*fn)(unsigned long ino, void *arg), void *arg)
+{
+	DIR *d = opendir(fd_dir);
+	struct dirent *de;
+	char path[PATH_MAX], link[64];
+	unsigned long ino;
+	ssize_t n;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", fd_dir, de->d_name);
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n <= 0)
+			continue;
+		link[n] = 0;
+		if (sscanf(link, "socket:[%lu]", &ino) == 1)
+			fn(ino, arg);
+	}
+	closedir(d);
+}
