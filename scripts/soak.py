@@ -49,7 +49,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "tests", "integration"))
 from harness import (Agent, Certificate, Nginx, Receiver, free_port,  # noqa: E402
-                     start_chain, wait_programs_gone)
+                     rss_kib, start_chain, wait_programs_gone)
 
 # a chain request's spans, root first: (service, kind, path)
 CHAIN = [("wrk", "CLIENT", "/chain"), ("front", "SERVER", "/chain"), ("front", "CLIENT", "/chain"),
@@ -200,13 +200,6 @@ class Load:
         self.stop.set()
         for t in self.threads:
             t.join(timeout=15)
-
-
-def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def cpu_ticks(pid):

@@ -412,6 +412,26 @@ def zs_prog_ids():
     return {p["id"] for p in json.loads(r.stdout or "[]") if p.get("name", "").startswith("zs_")}
 
 
+def rss_kib(pid):
+    for line in open("/proc/%d/status" % pid):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    return 0
+
+
+def request_pairs(spans):
+    """The (CLIENT, SERVER) spans of each url.path that has both."""
+    by = {}
+    for s in spans:
+        by.setdefault(s["attrs"].get("url.path"), {})[s["kind"]] = s
+    return [(k["CLIENT"], k["SERVER"]) for k in by.values() if "CLIENT" in k and "SERVER" in k]
+
+
+def is_child(server, client):
+    """Is SERVER span server the child of CLIENT span client, in its trace?"""
+    return server["parent_span_id"] == client["span_id"] and server["trace_id"] == client["trace_id"]
+
+
 def wait_programs_gone(ids=None, timeout=10):
     """Waits until none of ids (default: no program named zs_*) is loaded;
     returns those still loaded."""

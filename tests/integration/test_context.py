@@ -10,7 +10,8 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import AGENT, Agent, Nginx, Proc, Receiver, check_span_sanity, dump, free_port, main, run  # noqa: E402
+from harness import (AGENT, Agent, Nginx, Proc, Receiver, check_span_sanity, dump, free_port,  # noqa: E402
+                     is_child, main, request_pairs, run)
 
 PY = sys.executable
 SERVERS = os.path.join(os.path.dirname(__file__), "servers")
@@ -868,12 +869,7 @@ print("ok", i)
 
 def linked_pairs(spans):
     """Requests whose SERVER span is the child of their CLIENT span."""
-    by = {}
-    for s in spans:
-        by.setdefault(s["attrs"].get("url.path"), {})[s["kind"]] = s
-    return [p for p, k in by.items() if "SERVER" in k and "CLIENT" in k and
-            k["SERVER"]["parent_span_id"] == k["CLIENT"]["span_id"] and
-            k["SERVER"]["trace_id"] == k["CLIENT"]["trace_id"]]
+    return [(cl, sv) for cl, sv in request_pairs(spans) if is_child(sv, cl)]
 
 
 def old_connection_joins(client, agent_kw, enrolled):

@@ -16,8 +16,8 @@ import time
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (Agent, Nginx, Receiver, dump, free_port, main, run, thread_policies,  # noqa: E402
-                     wait_programs_gone)
+from harness import (Agent, Nginx, Receiver, dump, free_port, is_child, main, request_pairs,  # noqa: E402
+                     rss_kib, run, thread_policies, wait_programs_gone)
 from test_http import keepalive_server, path_is  # noqa: E402
 
 PY = sys.executable
@@ -50,13 +50,6 @@ def curl_many(port, n, prefix="/ok"):
     r = run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d%s[1-%d]" % (port, prefix, n)],
             timeout=120)
     assert r.returncode == 0, r.stderr
-
-
-def rss_kib(pid):
-    for line in open("/proc/%d/status" % pid):
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def test_endpoint_down_then_back_every_span_accounted_for():
@@ -327,12 +320,8 @@ def test_agent_killed_and_restarted_under_load():
         # and in one trace: the connection, open before the new agent, is
         # enrolled for injection at its start (before 2026-12-03 (night)
         # each SERVER span was a root from then on)
-        by = {}
-        for s in spans:
-            by.setdefault(s["attrs"]["url.path"], {})[s["kind"]] = s
-        pairs = [k for k in by.values() if len(k) == 2]
-        assert len(pairs) >= 5 and all(k["SERVER"]["parent_span_id"] == k["CLIENT"]["span_id"] and
-                                       k["SERVER"]["trace_id"] == k["CLIENT"]["trace_id"] for k in pairs), dump(spans)
+        pairs = request_pairs(spans)
+        assert len(pairs) >= 5 and all(is_child(sv, cl) for cl, sv in pairs), dump(spans)
         stop.set()
         t.join()
         assert not errors, errors[:5]
