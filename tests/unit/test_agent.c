@@ -606,6 +606,23 @@ static uint64_t look_up_pids(uint32_t first, uint32_t n, const char *comm, uint6
 	return most;
 }
 
+/* A fake /proc in dir (a mkdtemp template) with n running processes from
+ * pid first, and the process cache on it with room for bound. 0 if the
+ * directory could not be made (a failed check). */
+static int fake_procs_begin(char *dir, uint32_t first, uint32_t n, uint32_t bound)
+{
+	uint32_t i;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return 0;
+	}
+	for (i = 0; i < n; i++)
+		fake_proc_file(dir, first + i, NULL, NULL, 0);
+	zs_procinfo_init(dir, bound);
+	return 1;
+}
+
 /* Many processes: the resource cache stays within its bound, and the
  * processes that are gone leave it before the ones still running. */
 static void test_procinfo_bounded(void)
@@ -616,13 +633,8 @@ static void test_procinfo_bounded(void)
 	uint32_t i;
 	int kept = 0;
 
-	if (!mkdtemp(dir)) {
-		CHECK(0, "mkdtemp");
+	if (!fake_procs_begin(dir, 1000, 40, 16)) /* running: pids 1000-1039 */
 		return;
-	}
-	for (i = 0; i < 40; i++) /* running: pids 1000-1039 */
-		fake_proc_file(dir, 1000 + i, NULL, NULL, 0);
-	zs_procinfo_init(dir, 16);
 	for (i = 0; i < 8; i++)
 		live[i] = zs_procinfo_get(1000 + i, "live");
 	/* a thousand short-lived processes, gone by the time they are looked up */
@@ -655,13 +667,8 @@ static void test_procinfo_sweep(void)
 	uint64_t now = zs_now_ns(CLOCK_MONOTONIC);
 	uint32_t i;
 
-	if (!mkdtemp(dir)) {
-		CHECK(0, "mkdtemp");
+	if (!fake_procs_begin(dir, 2000, 10, 64)) /* running: pids 2000-2009 */
 		return;
-	}
-	for (i = 0; i < 10; i++) /* running: pids 2000-2009 */
-		fake_proc_file(dir, 2000 + i, NULL, NULL, 0);
-	zs_procinfo_init(dir, 64);
 	look_up_pids(2000, 10, "live", 0);
 	look_up_pids(3000, 20, "gone", 0);
 	zs_procinfo_sweep(now, 1000);
