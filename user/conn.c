@@ -981,7 +981,8 @@ static void finish(struct zs_conn *c, struct zs_span *s)
 		zs_strlcpy(s->peer_service, peer->res->service_name, sizeof(s->peer_service));
 	} else if (s->kind == ZS_KIND_CLIENT && c->has_tuple) {
 		/* a server on this host that zerospan does not trace */
-		uint32_t pid = zs_listeners_pid(c->raddr_bin, c->rport, c->netns);
+		uint32_t pid = zs_listeners_pid(c->raddr_bin, c->rport, c->netns, c->pid,
+						zs_now_ns(CLOCK_MONOTONIC));
 		struct zs_resource *r = pid ? zs_procinfo_get(pid, NULL) : NULL;
 
 		if (r) {

@@ -9,7 +9,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -18,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 /* Network namespaces looked into at most (each its own run of the iterator). */
@@ -111,47 +109,47 @@ static void *ns_main(void *arg)
 	return NULL;
 }
 
+/* run_in_other_netns's walk */
+struct ns_walk {
+	uint64_t self;
+	int link_fd, done, failed;
+};
+
+/* Runs the iterator in process pid's network namespace, unless it is the
+ * agent's own. Nonzero when the process is gone. */
+static int run_in_netns(uint32_t pid, uint64_t netns, void *arg)
+{
+	struct ns_walk *w = arg;
+	struct ns_run r = { .link_fd = w->link_fd, .err = -EAGAIN };
+	char path[64];
+	pthread_t t;
+
+	if (netns == w->self)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
+	r.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r.ns_fd < 0)
+		return -1;
+	if (pthread_create(&t, NULL, ns_main, &r) == 0)
+		pthread_join(t, NULL);
+	close(r.ns_fd);
+	if (r.err)
+		w->failed++;
+	else
+		w->done++;
+	return 0;
+}
+
 /* Runs the iterator in every other network namespace a process of the host
  * is in (a pod's, a container's), once each. *failed: those it could not. */
 static int run_in_other_netns(int link_fd, int *failed)
 {
-	static uint64_t seen[ZS_ENROL_NETNS_MAX];
-	struct stat self, st;
-	struct dirent *de;
-	char path[64];
-	int n = 0, done = 0, i;
-	DIR *d;
+	struct ns_walk w = { .self = zs_proc_netns("/proc", (uint32_t)getpid()),
+			     .link_fd = link_fd };
 
-	*failed = 0;
-	if (stat("/proc/self/ns/net", &self) || !(d = opendir("/proc")))
-		return 0;
-	while ((de = readdir(d)) && n < ZS_ENROL_NETNS_MAX) {
-		struct ns_run r = { .link_fd = link_fd, .err = -EAGAIN };
-		pthread_t t;
-
-		if (!isdigit((unsigned char)de->d_name[0]))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%s/ns/net", de->d_name);
-		if (stat(path, &st) || st.st_ino == self.st_ino)
-			continue;
-		for (i = 0; i < n && seen[i] != st.st_ino; i++)
-			;
-		if (i < n)
-			continue;
-		seen[n++] = st.st_ino;
-		r.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-		if (r.ns_fd < 0)
-			continue; /* the process is gone */
-		if (pthread_create(&t, NULL, ns_main, &r) == 0)
-			pthread_join(t, NULL);
-		close(r.ns_fd);
-		if (r.err)
-			(*failed)++;
-		else
-			done++;
-	}
-	closedir(d);
-	return done;
+	zs_proc_each_netns("/proc", ZS_ENROL_NETNS_MAX, run_in_netns, &w);
+	*failed = w.failed;
+	return w.done;
 }
 
 int zs_enrol_open(struct bpf_object *sock, struct bpf_object *inj, const struct zs_config *cfg)

@@ -2,6 +2,7 @@
 #include "listeners.h"
 
 #include "metrics.h"
+#include "netns_addrs.h"
 #include "procfs.h"
 
 #include <dirent.h>
@@ -17,6 +18,9 @@ struct listener {
 	uint32_t netns;
 	uint32_t pid;
 };
+
+/* Network namespaces whose listeners the start-up scan reads at most */
+#define ZS_LISTENERS_NETNS_MAX 4096
 
 static struct listener tab[ZS_LISTENERS_MAX];
 static int n;
@@ -69,25 +73,35 @@ void zs_listeners_on_event(const struct zs_conn_event *ev, int up)
 		tab[i] = tab[--n];
 }
 
-uint32_t zs_listeners_pid(const uint8_t addr[16], uint16_t port, uint32_t netns)
+uint32_t zs_listeners_pid(const uint8_t addr[16], uint16_t port, uint32_t netns, uint32_t pid,
+			  uint64_t now_ns)
 {
-	uint32_t pid = 0, local = 0;
-	int i, several = 0;
+	/* is addr the client's namespace's own (then so is the server), or
+	 * another's (the client's namespace's listeners are not meant)? */
+	int here = zs_netns_addr_is_local(netns, pid, addr, now_ns), i, several = 0;
+	uint32_t found = 0, local = 0;
 
 	for (i = 0; i < n; i++) {
 		const struct listener *l = &tab[i];
 
 		if (l->port != port || (!is_any(l->addr) && memcmp(l->addr, addr, 16)))
 			continue;
-		if (l->netns == netns && !local)
-			local = l->pid;
-		if (pid && pid != l->pid)
+		if (l->netns == netns) {
+			if (here != 0 && !local)
+				local = l->pid;
+			continue;
+		}
+		/* a wildcard listener elsewhere: where addr is an address */
+		if (here == 1 ||
+		    (is_any(l->addr) && !zs_netns_addr_is_local(l->netns, l->pid, addr, now_ns)))
+			continue;
+		if (found && found != l->pid)
 			several = 1;
-		pid = l->pid;
+		found = l->pid;
 	}
 	if (local)
 		return local;
-	return several ? 0 : pid;
+	return several ? 0 : found;
 }
 
 /* Parses one /proc/net/tcp{,6} line of a listening socket: address, port, inode. */
@@ -131,60 +145,89 @@ static int parse_line(const char *line, int v6, uint8_t addr[16], uint16_t *port
 struct found_listener {
 	uint8_t addr[16];
 	uint16_t port;
+	uint32_t netns;
 	unsigned long inode;
 };
 
-/* zs_listeners_scan's walk of the processes' sockets */
-struct owner_walk {
-	const struct found_listener *found;
+/* zs_listeners_scan's walk: the listeners found, then their owners */
+struct scan {
+	const char *proc_root;
+	struct found_listener *found;
 	int n_found;
-	uint32_t netns, pid;
+	uint32_t pid;
 };
 
-/* A socket process w->pid holds: if it is one of the listeners found, the
+/* Reads the listening sockets of process pid's network namespace (its
+ * proc_root/PID/net/tcp{,6}). Nonzero when the process is gone. */
+static int read_netns(uint32_t pid, uint64_t netns, void *arg)
+{
+	struct scan *sc = arg;
+	char path[PATH_MAX], line[512];
+	int v6;
+
+	for (v6 = 0; v6 < 2; v6++) {
+		struct found_listener l;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/%u/net/%s", sc->proc_root, pid,
+			 v6 ? "tcp6" : "tcp");
+		f = fopen(path, "re");
+		if (!f) {
+			if (!v6)
+				return -1;
+			continue; /* no IPv6 */
+		}
+		while (fgets(line, sizeof(line), f)) {
+			if (parse_line(line, v6, l.addr, &l.port, &l.inode))
+				continue;
+			l.netns = (uint32_t)netns;
+			if (sc->n_found == ZS_LISTENERS_MAX)
+				zs_count(listeners_untracked);
+			else
+				sc->found[sc->n_found++] = l;
+		}
+		fclose(f);
+	}
+	return 0;
+}
+
+static int by_inode(const void *a, const void *b)
+{
+	unsigned long x = ((const struct found_listener *)a)->inode,
+		      y = ((const struct found_listener *)b)->inode;
+
+	return x < y ? -1 : x > y;
+}
+
+/* A socket process sc->pid holds: if it is one of the listeners found, the
  * process owns that listener. */
 static void owns(unsigned long ino, void *arg)
 {
-	const struct owner_walk *w = arg;
-	int i;
+	const struct scan *sc = arg;
+	struct found_listener key = { .inode = ino };
+	const struct found_listener *l =
+		bsearch(&key, sc->found, (size_t)sc->n_found, sizeof(key), by_inode);
 
-	for (i = 0; i < w->n_found; i++)
-		if (w->found[i].inode == ino)
-			add(w->found[i].addr, w->found[i].port, w->netns, w->pid);
+	if (l)
+		add(l->addr, l->port, l->netns, sc->pid);
 }
 
 void zs_listeners_scan(const char *proc_root)
 {
-	struct found_listener found[256];
-	struct owner_walk owner;
-	char path[PATH_MAX], line[512];
-	int n_found = 0, v6;
-	unsigned long self_netns = 0;
+	struct scan sc = { .proc_root = proc_root,
+			   .found = malloc(ZS_LISTENERS_MAX * sizeof(*sc.found)) };
+	char path[PATH_MAX];
 	struct dirent *d;
 	DIR *procs;
 
-	snprintf(path, sizeof(path), "%s/self/ns/net", proc_root);
-	if (readlink(path, line, sizeof(line) - 1) > 0)
-		sscanf(line, "net:[%lu]", &self_netns);
-	for (v6 = 0; v6 < 2; v6++) {
-		FILE *f;
-
-		snprintf(path, sizeof(path), "%s/net/%s", proc_root, v6 ? "tcp6" : "tcp");
-		f = fopen(path, "re");
-		while (f && fgets(line, sizeof(line), f) && n_found < 256)
-			if (parse_line(line, v6, found[n_found].addr, &found[n_found].port,
-				       &found[n_found].inode) == 0)
-				n_found++;
-		if (f)
-			fclose(f);
-	}
-	if (!n_found)
+	zs_netns_addrs_root(proc_root);
+	if (!sc.found)
 		return;
+	/* each network namespace's tables once, read through a process in it */
+	zs_proc_each_netns(proc_root, ZS_LISTENERS_NETNS_MAX, read_netns, &sc);
+	qsort(sc.found, (size_t)sc.n_found, sizeof(*sc.found), by_inode);
 	/* who owns them: a walk of every process's fds, once */
-	owner.found = found;
-	owner.n_found = n_found;
-	owner.netns = (uint32_t)self_netns;
-	procs = opendir(proc_root);
+	procs = sc.n_found ? opendir(proc_root) : NULL;
 	while (procs && (d = readdir(procs)) != NULL) {
 		char *end;
 		unsigned long pid = strtoul(d->d_name, &end, 10);
@@ -192,11 +235,12 @@ void zs_listeners_scan(const char *proc_root)
 		if (*end || !pid)
 			continue;
 		snprintf(path, sizeof(path), "%s/%lu/fd", proc_root, pid);
-		owner.pid = (uint32_t)pid;
-		zs_proc_sockets(path, owns, &owner);
+		sc.pid = (uint32_t)pid;
+		zs_proc_sockets(path, owns, &sc);
 	}
 	if (procs)
 		closedir(procs);
+	free(sc.found);
 }
 
 void zs_listeners_clear(void)

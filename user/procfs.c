@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -59,4 +60,43 @@ void zs_proc_sockets(const char *fd_dir, void (*fn)(unsigned long ino, void *arg
 			fn(ino, arg);
 	}
 	closedir(d);
+}
+
+uint64_t zs_proc_netns(const char *proc_root, uint32_t pid)
+{
+	char path[PATH_MAX], link[64];
+	unsigned long long ino;
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "%s/%u/ns/net", proc_root, pid);
+	n = readlink(path, link, sizeof(link) - 1);
+	if (n <= 0)
+		return 0;
+	link[n] = 0;
+	return sscanf(link, "net:[%llu]", &ino) == 1 ? ino : 0;
+}
+
+int zs_proc_each_netns(const char *proc_root, int max,
+		       int (*fn)(uint32_t pid, uint64_t netns, void *arg), void *arg)
+{
+	uint64_t *seen = calloc((size_t)max, sizeof(*seen)), ns;
+	DIR *d = opendir(proc_root);
+	struct dirent *de;
+	unsigned long pid;
+	char *end;
+	int n = 0, i;
+
+	while (seen && d && n < max && (de = readdir(d)) != NULL) {
+		pid = strtoul(de->d_name, &end, 10);
+		if (*end || !pid || !(ns = zs_proc_netns(proc_root, (uint32_t)pid)))
+			continue;
+		for (i = 0; i < n && seen[i] != ns; i++)
+			;
+		if (i == n && fn((uint32_t)pid, ns, arg) == 0)
+			seen[n++] = ns;
+	}
+	if (d)
+		closedir(d);
+	free(seen);
+	return n;
 }

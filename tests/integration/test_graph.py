@@ -218,6 +218,67 @@ def test_untraced_local_servers_named_by_their_listening_process():
         rec.close()
 
 
+def test_untraced_servers_named_by_listeners_of_the_right_netns():
+    """A host and a "pod" (a network namespace joined by veth, 10.232.0.1 and
+    .2) each with a server on 0.0.0.0 and the same port, both listening
+    before the agent started (as after a DaemonSet rollout), only curl
+    traced. Each call names the server it reached: the start-up scan reads
+    the listening sockets of every namespace (/proc/PID/net/tcp), and a
+    wildcard listener is the one of the namespace that has the address
+    called (/proc/PID/net/fib_trie). Before, the pod's listener was not
+    known and every call was named after the host's server; and a call to
+    the other side's address was named after the caller's own side."""
+    tag = str(os.getpid() % 100000)
+    ns, vh, vp = "zsl" + tag, "zlh" + tag, "zlp" + tag
+    port = free_port()
+    rec = Receiver()
+    srvs, agent = [], None
+    pod = ["ip", "netns", "exec", ns]
+
+    def curl(prefix, addr):
+        return run(prefix + ["curl", "-sS", "-o", "/dev/null", "--max-time", "2",
+                             "http://%s:%d/x" % (addr, port)]).returncode
+
+    try:
+        for c in (["ip", "netns", "add", ns], ["ip", "-n", ns, "link", "set", "lo", "up"],
+                  ["ip", "link", "add", vh, "type", "veth", "peer", "name", vp],
+                  ["ip", "link", "set", vp, "netns", ns],
+                  ["ip", "addr", "add", "10.232.0.1/24", "dev", vh],
+                  ["ip", "-n", ns, "addr", "add", "10.232.0.2/24", "dev", vp],
+                  ["ip", "link", "set", vh, "up"], ["ip", "-n", ns, "link", "set", vp, "up"]):
+            r = run(c)
+            assert r.returncode == 0, (c, r.stderr)
+        srvs.append(Proc([PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
+                         env={"OTEL_SERVICE_NAME": "decoy", "BIND": "0.0.0.0"}, wait_port=port))
+        srvs.append(Proc(pod + [PY, os.path.join(SERVERS, "chain_server.py"), str(port), "leaf"],
+                         env={"OTEL_SERVICE_NAME": "ledger", "BIND": "0.0.0.0"}))
+        deadline = time.time() + 15
+        while curl(pod, "127.0.0.1") != 0:
+            assert time.time() < deadline and srvs[1].p.poll() is None, "the pod's server did not start"
+            time.sleep(0.2)
+        agent = Agent(rec, args=["--exe=curl"])
+        calls = [(pod, "127.0.0.1", "ledger"), ([], "127.0.0.1", "decoy"),
+                 ([], "10.232.0.2", "ledger"), (pod, "10.232.0.1", "decoy"), (pod, "10.232.0.2", "ledger")]
+        for prefix, addr, _ in calls:
+            assert curl(prefix, addr) == 0, (prefix, addr)
+        spans = rec.wait(lambda s: True, len(calls), timeout=15)
+        time.sleep(0.5)
+        spans = rec.wait(lambda s: True, len(calls) + 1, timeout=0)
+        assert len(spans) == len(calls) and all(s["kind"] == "CLIENT" for s in spans), dump(spans)
+        p = prom(agent)
+        edges = {k: v for k, v in p.items() if k.startswith("traces_service_graph_request_total")}
+        assert edges == {edge("traces_service_graph_request_total", "curl", "ledger"): 3,
+                         edge("traces_service_graph_request_total", "curl", "decoy"): 2}, edges
+    finally:
+        if agent:
+            agent.stop()
+        for srv in srvs:
+            srv.stop()
+        run(["ip", "link", "del", vh])
+        run(["ip", "netns", "del", ns])
+        rec.close()
+
+
 def test_bad_route_flag_is_a_clear_error():
     from harness import AGENT
     r = run([AGENT, "--route=users/{id}"])
@@ -230,6 +291,7 @@ TESTS = [
     test_chain_edges_and_red_metrics,
     test_routes_stay_bounded,
     test_untraced_local_servers_named_by_their_listening_process,
+    test_untraced_servers_named_by_listeners_of_the_right_netns,
     test_bad_route_flag_is_a_clear_error,
 ]
 
