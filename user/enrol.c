@@ -11,9 +11,6 @@
 #include <bpf/libbpf.h>
 #include <dirent.h>
 #include <errno.h>
-#include <fcntl.h>
-#include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -96,44 +93,30 @@ static int run_iter(int link_fd)
 	return err;
 }
 
-struct ns_run {
-	int ns_fd, link_fd, err;
-};
-
-/* A thread of its own enters the namespace: the agent's others stay. */
-static void *ns_main(void *arg)
-{
-	struct ns_run *r = arg;
-
-	r->err = setns(r->ns_fd, CLONE_NEWNET) ? -errno : run_iter(r->link_fd);
-	return NULL;
-}
-
 /* run_in_other_netns's walk */
 struct ns_walk {
 	uint64_t self;
 	int link_fd, done, failed;
 };
 
+static int run_iter_here(void *arg)
+{
+	return run_iter(*(const int *)arg);
+}
+
 /* Runs the iterator in process pid's network namespace, unless it is the
  * agent's own. Nonzero when the process is gone. */
 static int run_in_netns(uint32_t pid, uint64_t netns, void *arg)
 {
 	struct ns_walk *w = arg;
-	struct ns_run r = { .link_fd = w->link_fd, .err = -EAGAIN };
-	char path[64];
-	pthread_t t;
+	int err;
 
 	if (netns == w->self)
 		return 0;
-	snprintf(path, sizeof(path), "/proc/%u/ns/net", pid);
-	r.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (r.ns_fd < 0)
+	err = zs_proc_in_netns("/proc", pid, run_iter_here, &w->link_fd);
+	if (err == -ENOENT || err == -ESRCH)
 		return -1;
-	if (pthread_create(&t, NULL, ns_main, &r) == 0)
-		pthread_join(t, NULL);
-	close(r.ns_fd);
-	if (r.err)
+	if (err)
 		w->failed++;
 	else
 		w->done++;

@@ -16,8 +16,9 @@
 #define ZS_LISTENERS_MAX 4096
 
 void zs_listeners_on_event(const struct zs_conn_event *ev, int up);
-/* Reads the listeners that existed before the agent (proc_root: "/proc"). */
-void zs_listeners_scan(const char *proc_root);
+/* Reads the listeners that existed before the agent (proc_root: "/proc"):
+ * returns how many were found, in how many network namespaces (*n_netns). */
+int zs_listeners_scan(const char *proc_root, int *n_netns);
 /*
  * The pid listening on addr (16 bytes, IPv4 mapped) port for a client in
  * network namespace netns (pid: the client process): one of netns when addr

@@ -69,8 +69,8 @@ int main(int argc, char **argv)
 	struct zs_loader *loader = NULL;
 	struct sigaction sa;
 	char err[512], line[512];
-	uint64_t last_tick = 0, last_stats = 0, last_sync = 0;
-	int rc, exit_code = 1;
+	uint64_t last_tick = 0, last_stats = 0, last_sync = 0, t0;
+	int rc, exit_code = 1, n, n_netns;
 
 	if (argc > 1 && strcmp(argv[1], "graph") == 0)
 		return zs_graph_command(argc - 1, argv + 1);
@@ -153,7 +153,12 @@ int main(int argc, char **argv)
 	if (!loader)
 		goto out;
 	/* listeners from before the agent; newer ones come as LISTEN events */
-	zs_listeners_scan("/proc");
+	t0 = zs_now_ns(CLOCK_MONOTONIC);
+	n = zs_listeners_scan("/proc", &n_netns);
+	log_info("listening sockets open before the start: %d, in %d network namespace%s, read in "
+		 "%.1f ms",
+		 n, n_netns, n_netns == 1 ? "" : "s",
+		 (double)(zs_now_ns(CLOCK_MONOTONIC) - t0) / 1e6);
 	zs_yield_enter(zs_loader_backlog, loader);
 	zs_export_set_upstream(zs_loader_ring_fill, loader);
 	atomic_store(&zs_ready, 1);

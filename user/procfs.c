@@ -2,7 +2,11 @@
 #include "procfs.h"
 
 #include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,4 +103,36 @@ int zs_proc_each_netns(const char *proc_root, int max,
 		closedir(d);
 	free(seen);
 	return n;
+}
+
+struct ns_call {
+	int ns_fd, ret;
+	int (*fn)(void *arg);
+	void *arg;
+};
+
+static void *ns_thread(void *p)
+{
+	struct ns_call *c = p;
+
+	c->ret = setns(c->ns_fd, CLONE_NEWNET) ? -errno : c->fn(c->arg);
+	return NULL;
+}
+
+int zs_proc_in_netns(const char *proc_root, uint32_t pid, int (*fn)(void *arg), void *arg)
+{
+	struct ns_call c = { .ret = -EAGAIN, .fn = fn, .arg = arg };
+	char path[PATH_MAX];
+	pthread_t t;
+	int err;
+
+	snprintf(path, sizeof(path), "%s/%u/ns/net", proc_root, pid);
+	c.ns_fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (c.ns_fd < 0)
+		return -errno;
+	err = pthread_create(&t, NULL, ns_thread, &c);
+	if (err == 0)
+		pthread_join(t, NULL);
+	close(c.ns_fd);
+	return err ? -err : c.ret;
 }

@@ -28,4 +28,10 @@ uint64_t zs_proc_netns(const char *proc_root, uint32_t pid);
 int zs_proc_each_netns(const char *proc_root, int max,
 		       int (*fn)(uint32_t pid, uint64_t netns, void *arg), void *arg);
 
+/* Runs fn(arg) on a thread of its own that entered the network namespace of
+ * process pid (setns on proc_root/PID/ns/net: CAP_SYS_ADMIN), the calling
+ * thread waiting: fn's result, or a negative errno when the namespace could
+ * not be entered (the process is gone, no permission). */
+int zs_proc_in_netns(const char *proc_root, uint32_t pid, int (*fn)(void *arg), void *arg);
+
 #endif

@@ -39,9 +39,15 @@ def run_as(caps, args, check_https):
     web, tls_port = free_port(), free_port()
     cert = Certificate()
     rec = Receiver()
-    agent = Agent(rec, ports=[web, tls_port], args=args + ["--yield=on"], prefix=setpriv(caps))
-    srv = ngx = None
+    # listening before the agent: found at its start (sock_diag from inside each network
+    # namespace with CAP_SYS_ADMIN, /proc/PID/net/tcp without)
+    srv = Proc([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
+               cwd=tempfile.gettempdir(), wait_port=web)
+    agent = ngx = None
     try:
+        agent = Agent(rec, ports=[web, tls_port], args=args + ["--yield=on"], prefix=setpriv(caps))
+        m = re.search(r"listening sockets open before the start: (\d+)", agent.stderr())
+        assert m and int(m.group(1)) >= 1, agent.stderr()
         status = open("/proc/%d/status" % agent.proc.pid).read()
         assert re.search(r"^Uid:\s+65534\s", status, re.M), "not running as nobody: " + status[:300]
         eff = int(re.search(r"^CapEff:\s+([0-9a-f]+)", status, re.M).group(1), 16)
@@ -51,8 +57,6 @@ def run_as(caps, args, check_https):
             assert policy == 5, "the event loop is not SCHED_IDLE: %d" % policy
         else:
             assert policy == 0 and "keep normal scheduling" in agent.stderr(), (policy, agent.stderr())
-        srv = Proc([sys.executable, "-m", "http.server", str(web), "--bind", "127.0.0.1"],
-                   cwd=tempfile.gettempdir(), wait_port=web)
         ngx = Nginx(tls_port, tls=cert)
         assert run(["curl", "-sS", "-o", "/dev/null", "http://127.0.0.1:%d/" % web]).returncode == 0
         assert run(["curl", "-sSk", "--http1.1", "-o", "/dev/null",
@@ -70,9 +74,9 @@ def run_as(caps, args, check_https):
     finally:
         if ngx:
             ngx.stop()
-        if srv:
-            srv.stop()
-        agent.stop()
+        srv.stop()
+        if agent:
+            agent.stop()
         rec.close()
         cert.remove()
 

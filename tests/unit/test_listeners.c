@@ -102,6 +102,7 @@ static void scan(void)
 	char dir[] = "/tmp/zs-proc-XXXXXX", p[512];
 	uint8_t lo[16], any6[16] = { 0 };
 	const uint32_t host = 4026531840u, pod = 4026532999u;
+	int n_netns;
 
 	if (!mkdtemp(dir)) {
 		CHECK(0, "mkdtemp");
@@ -133,7 +134,8 @@ static void scan(void)
 		    "   0: 0100007F:1F90 00000000:0000 0A 00000000:00000000 00:00000000 00000000 "
 		    "    0        0 8888 1 0000000000000000 100 0 0 10 0\n");
 	zs_listeners_clear();
-	zs_listeners_scan(dir);
+	CHECK(zs_listeners_scan(dir, &n_netns) == 3 && n_netns == 2,
+	      "three listeners in two namespaces");
 	v4(lo, 127, 0, 0, 1);
 	CHECK(zs_listeners_pid(lo, 8080, host, 0, 0) == 4242, "v4 listener from /proc");
 	CHECK(zs_listeners_pid(lo, 8080, pod, 0, 0) == 900,
