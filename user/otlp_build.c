@@ -92,8 +92,9 @@ int zs_kvs_init(struct zs_arena *a, struct zs_kvs *l, size_t cap)
 static void zs_resource_k8s(const struct zs_attr_sink *o, const struct zs_k8s_meta *m)
 {
 	static const char *const owners[][2] = {
-		{ "deployment", "k8s.deployment.name" }, { "statefulset", "k8s.statefulset.name" },
-		{ "daemonset", "k8s.daemonset.name" },	 { "job", "k8s.job.name" },
+		{ "deployment", "k8s.deployment.name" },
+		{ "statefulset", "k8s.statefulset.name" },
+		{ "daemonset", "k8s.daemonset.name" },
 		{ "cronjob", "k8s.cronjob.name" },
 	};
 	size_t i;
@@ -103,6 +104,7 @@ static void zs_resource_k8s(const struct zs_attr_sink *o, const struct zs_k8s_me
 	o->str(o->ctx, "k8s.container.name", m->container_name);
 	o->str(o->ctx, "k8s.node.name", m->node_name);
 	o->str(o->ctx, "k8s.replicaset.name", m->replicaset_name);
+	o->str(o->ctx, "k8s.job.name", m->job_name);
 	for (i = 0; i < sizeof(owners) / sizeof(owners[0]); i++)
 		if (strcmp(m->owner_kind, owners[i][0]) == 0)
 			o->str(o->ctx, owners[i][1], m->owner_name);

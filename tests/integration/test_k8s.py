@@ -131,12 +131,12 @@ def test_pod_metadata_watch_and_restart():
         assert "k8s.pod.name" not in before, before
         events = agent.metrics().get("zerospan_k8s_watch_events_total", 0)
         api.put(api.pod(uids["e"], "late-0", NODE, [("web", "containerd://" + ids["e"])],
-                        owner=("Job", "late")))
+                        owner=("Job", "late-29417375")))  # a CronJob's Job
         wait_metric(agent, "zerospan_k8s_watch_events_total", lambda v: v > events)
         curl(ports[4])
         after = server_span(rec, ports[4], 1)["resource"]
         assert after["k8s.pod.name"] == "late-0" and after["service.name"] == "late", after
-        assert after["k8s.job.name"] == "late", after
+        assert after["k8s.job.name"] == "late-29417375" and after["k8s.cronjob.name"] == "late", after
 
         # nothing changes: the watch stays open, no polling
         time.sleep(0.5)

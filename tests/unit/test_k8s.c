@@ -162,6 +162,34 @@ static void owners_and_names(void)
 	CHECK_STR(m.owner_kind, "daemonset");
 	CHECK_STR(m.container_name, "c");
 
+	/* A CronJob's Job ("<cronjob>-<minutes since 1970>"): the CronJob names
+	 * the service, the same for every run; a Job of its own names itself. */
+	o = pod("u5", "report-29417375-x2k9p", "Job", "report-29417375", "",
+		"{\"name\":\"c\",\"containerID\":\"containerd://" ID_SIDE "\"}");
+	zs_k8s_pods_apply(p, ZS_K8S_ADDED, o, NULL);
+	json_object_put(o);
+	CHECK(zs_k8s_pods_lookup(p, ID_SIDE, NULL, &m), "cronjob's pod");
+	CHECK_STR(m.owner_kind, "cronjob");
+	CHECK_STR(m.owner_name, "report");
+	CHECK_STR(m.job_name, "report-29417375");
+	CHECK_STR(zs_k8s_service_name(&m), "report");
+	{
+		static const char *const jobs[] = { "migrate",	 "migrate-2", "backup-1234567",
+						    "-29417375", "29417375",  "a-b29417375" };
+		size_t i;
+
+		for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
+			o = pod("u5", "job-x", "Job", jobs[i], "",
+				"{\"name\":\"c\",\"containerID\":\"containerd://" ID_SIDE "\"}");
+			zs_k8s_pods_apply(p, ZS_K8S_MODIFIED, o, NULL);
+			json_object_put(o);
+			CHECK(zs_k8s_pods_lookup(p, ID_SIDE, NULL, &m), "job %s", jobs[i]);
+			CHECK_STR(m.owner_kind, "job");
+			CHECK_STR(m.owner_name, jobs[i]);
+			CHECK_STR(m.job_name, jobs[i]);
+		}
+	}
+
 	/* A full list that has only u1: the others are swept. */
 	zs_k8s_pods_mark(p);
 	o = pod("u1", "db-0", "StatefulSet", "db", "", st);

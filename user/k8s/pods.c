@@ -179,6 +179,22 @@ static void pod_fields(struct json_object *pod, struct zs_k8s_meta *m)
 			return;
 		}
 	}
+	if (strcmp(kind, "Job") == 0) {
+		size_t nl = strlen(name), d = 0;
+
+		cpy(m->job_name, sizeof(m->job_name), name);
+		/* A CronJob names its Jobs "<cronjob>-<scheduled time in minutes
+		 * since 1970>" (8 digits since 1989): named after the Job, each
+		 * run's pods would be a service of their own. */
+		while (d < nl && isdigit((unsigned char)name[nl - 1 - d]))
+			d++;
+		if (d >= 8 && nl > d + 1 && name[nl - d - 1] == '-') {
+			cpy(m->owner_kind, sizeof(m->owner_kind), "cronjob");
+			snprintf(m->owner_name, sizeof(m->owner_name), "%.*s", (int)(nl - d - 1),
+				 name);
+			return;
+		}
+	}
 	cpy(m->owner_kind, sizeof(m->owner_kind), kind);
 	for (k = m->owner_kind; *k; k++)
 		*k = (char)tolower((unsigned char)*k);

@@ -23,8 +23,10 @@ struct zs_k8s_meta {
 	char container_name[64];
 	char node_name[128];
 	char owner_kind[16];  /* k8s.<kind>.name: deployment, statefulset, daemonset, ... */
-	char owner_name[128]; /* the top owner: a Deployment above its ReplicaSet */
+	char owner_name[128]; /* the top owner: a Deployment above its ReplicaSet, a
+			       * CronJob above its Job */
 	char replicaset_name[128];
+	char job_name[128];
 	char app_name[128];    /* label app.kubernetes.io/name */
 	char env_service[128]; /* the container spec's own OTEL_SERVICE_NAME value */
 	uint32_t n_containers; /* containers of the pod (a pod-level lookup names one only if 1) */
