@@ -84,8 +84,9 @@ uint32_t zs_listeners_pid(const uint8_t addr[16], uint16_t port, uint32_t netns,
 			  uint64_t now_ns)
 {
 	/* is addr the client's namespace's own (then so is the server), or
-	 * another's (the client's namespace's listeners are not meant)? */
-	int here = zs_netns_addr_is_local(netns, pid, addr, now_ns), i, several = 0;
+	 * another's (the client's namespace's listeners are not meant)? Asked
+	 * once a listener could be meant: 2 until then */
+	int here = 2, i, several = 0;
 	uint32_t found = 0, local = 0;
 
 	for (i = 0; i < n; i++) {
@@ -93,6 +94,8 @@ uint32_t zs_listeners_pid(const uint8_t addr[16], uint16_t port, uint32_t netns,
 
 		if (l->port != port || (!is_any(l->addr) && memcmp(l->addr, addr, 16)))
 			continue;
+		if (here == 2)
+			here = zs_netns_addr_is_local(netns, pid, addr, now_ns);
 		if (l->netns == netns) {
 			if (here != 0 && !local)
 				local = l->pid;
