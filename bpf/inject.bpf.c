@@ -306,7 +306,7 @@ static __always_inline int zs_inject_msg(struct sk_msg_md *msg, struct zs_sock_i
 			return zs_inj_count(ZS_INJ_NOT_REQUEST);
 	}
 
-	if (zs_call_ctx(id, sample_threshold, &c, &key))
+	if (zs_conn_call_ctx(info, id, sample_threshold, &c, &key))
 		return zs_inj_count(ZS_INJ_FOREIGN_CONTEXT);
 	zs_tp_format(&c, s->hdr);
 	if (c.state == ZS_CTX_INCOMING && c.has_ts)

@@ -1406,13 +1406,16 @@ static __always_inline void zs_emit_listen(const struct sock *sk, int up)
  * runs in softirq, any process; and its connect callback may not ask for the
  * process before Linux 6.10, which refused the injector). SYN_SENT is set
  * just before that callback. */
-static __always_inline void zs_connect_scope(const struct sock *sk, int in)
+static __always_inline void zs_connect_scope(const struct sock *sk, int in, __u64 id)
 {
 	struct zs_sock_info *si = bpf_sk_storage_get(&sock_info, (struct sock *)sk, 0,
 						     in ? BPF_SK_STORAGE_GET_F_CREATE : 0);
 
-	if (si)
-		si->in_scope = in;
+	if (!si)
+		return;
+	si->in_scope = in;
+	if (in)
+		zs_conn_ctx_keep(si, id);
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -1437,7 +1440,7 @@ int BPF_PROG(zs_set_state, const struct sock *sk, const int oldstate, const int 
 			int in = zs_in_scope(id);
 
 			if (make_contexts)
-				zs_connect_scope(sk, in);
+				zs_connect_scope(sk, in, id);
 			if (!in)
 				return 0;
 		}

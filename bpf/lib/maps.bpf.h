@@ -82,6 +82,11 @@ struct zs_sock_info {
 	__u8 opaque; /* first bytes neither HTTP/1.x nor TLS: socket calls skip capture */
 	__u8 _pad[3];
 	struct zs_kernel_ctx inj; /* state NONE: nothing waiting */
+	/* what the thread that called connect() served then (state NONE:
+	 * nothing, or used), where it was found, and when (zs_conn_call_ctx) */
+	struct zs_kernel_ctx conn_ctx;
+	__u64 conn_key;
+	__u64 conn_ns;
 };
 
 struct {
@@ -203,6 +208,70 @@ static __always_inline int zs_call_ctx(__u64 id, __u64 threshold, struct zs_kern
 	} else {
 		c->state = ZS_CTX_INCOMING;
 	}
+	zs_random_id(c->span_id, 8, id);
+	return 0;
+}
+
+/* How long after connect() its connection's first request takes the
+ * context its connecting thread served then (zs_conn_call_ctx). */
+#define ZS_CONNECT_CTX_NS (1000ULL * 1000 * 1000)
+
+/* Do a and b name the same trace and span? */
+static __always_inline int zs_ctx_same(const struct zs_kernel_ctx *a, const struct zs_kernel_ctx *b)
+{
+	__u64 x[3], y[3];
+
+	__builtin_memcpy(x, a->trace_id, 16);
+	__builtin_memcpy(x + 2, a->span_id, 8);
+	__builtin_memcpy(y, b->trace_id, 16);
+	__builtin_memcpy(y + 2, b->span_id, 8);
+	return x[0] == y[0] && x[1] == y[1] && x[2] == y[2];
+}
+
+/* At connect() (SYN_SENT, in the connecting thread): the context that
+ * thread (else its process, its parent) serves, kept on the socket. */
+static __always_inline void zs_conn_ctx_keep(struct zs_sock_info *si, __u64 id)
+{
+	struct zs_kernel_ctx c;
+	__u64 key = 0;
+
+	if (zs_caller_ctx(id, &c, &key) || c.state == ZS_CTX_NONE) {
+		si->conn_ctx.state = ZS_CTX_NONE;
+		return;
+	}
+	si->conn_ctx = c;
+	si->conn_key = key;
+	si->conn_ns = bpf_ktime_get_ns();
+}
+
+/*
+ * The context of a call sent on client connection si: for its first
+ * request, sent within ZS_CONNECT_CTX_NS of connect(), the one its
+ * connecting thread served then (zs_conn_ctx_keep); else zs_call_ctx's, the
+ * sending thread's now. An event loop (node, nginx) or a Go program connects
+ * while it handles the request that needs the call, but sends the request
+ * from a later turn of its loop or another goroutine's thread, which by
+ * then may have read another request (with Go's default pool of 2 idle
+ * connections a host, 8 clients at once: a quarter of the calls went under
+ * the wrong request). A tracestate is passed on (c->has_ts) only while
+ * *key_out still holds that context. Returns as zs_call_ctx.
+ */
+static __always_inline int zs_conn_call_ctx(struct zs_sock_info *si, __u64 id, __u64 threshold,
+					    struct zs_kernel_ctx *c, __u64 *key_out)
+{
+	struct zs_kernel_ctx now;
+	__u8 state = si->conn_ctx.state;
+
+	si->conn_ctx.state = ZS_CTX_NONE; /* once */
+	if (state == ZS_CTX_NONE || bpf_ktime_get_ns() - si->conn_ns > ZS_CONNECT_CTX_NS)
+		return zs_call_ctx(id, threshold, c, key_out);
+	if (state == ZS_CTX_FOREIGN)
+		return -1;
+	*c = si->conn_ctx;
+	c->state = ZS_CTX_INCOMING;
+	*key_out = si->conn_key;
+	if (c->has_ts && (zs_ctx_get(si->conn_key, &now) || !zs_ctx_same(&now, c)))
+		c->has_ts = 0;
 	zs_random_id(c->span_id, 8, id);
 	return 0;
 }

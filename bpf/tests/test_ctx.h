@@ -154,4 +154,13 @@ struct zs_t_scan_time {
 	__u32 out;
 };
 
+/* conn_ctx_test.bpf.c's only global: contexts a (served at connect()) and b
+ * (served since), what each step's call got and returned. */
+#define ZS_T_CONN_STEPS 7
+struct zs_t_conn_ctx {
+	struct zs_kernel_ctx a, b;
+	struct zs_kernel_ctx out[ZS_T_CONN_STEPS];
+	__s32 ret[ZS_T_CONN_STEPS];
+};
+
 #endif

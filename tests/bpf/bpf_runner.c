@@ -952,6 +952,52 @@ static void test_tls(void)
 	CHECK(m.st.tls == 1 && m.st.pos[1] == 100 && m.st.http == ZS_HTTP_YES, "announced kept");
 }
 
+static void test_conn_ctx(void)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(obj, "test_conn_ctx");
+	struct bpf_map *bss = bpf_object__find_map_by_name(obj, ".bss");
+	static struct zs_t_conn_ctx t;
+	LIBBPF_OPTS(bpf_test_run_opts, o);
+	unsigned key = 0;
+	int i;
+
+	memset(&t, 0, sizeof(t));
+	for (i = 0; i < 16; i++) {
+		t.a.trace_id[i] = (uint8_t)(0xa0 + i);
+		t.b.trace_id[i] = (uint8_t)(0xb0 + i);
+	}
+	memset(t.a.span_id, 0xaa, 8);
+	memset(t.b.span_id, 0xbb, 8);
+	t.a.state = ZS_CTX_INCOMING;
+	t.b.state = ZS_CTX_ROOT;
+	t.a.flags = t.b.flags = 1;
+	t.a.has_ts = 1;
+	for (i = 0; i < ZS_T_CONN_STEPS; i++)
+		t.ret[i] = 7;
+	if (!p || !bss || bpf_map_update_elem(bpf_map__fd(bss), &key, &t, 0)) {
+		CHECK(0, "test_conn_ctx: program or .bss");
+		return;
+	}
+	CHECK(bpf_prog_test_run_opts(bpf_program__fd(p), &o) == 0, "test_conn_ctx ran");
+	CHECK(bpf_map_lookup_elem(bpf_map__fd(bss), &key, &t) == 0, "test_conn_ctx: .bss read");
+#define SAME_TRACE(c, x) (memcmp((c).trace_id, t.x.trace_id, 16) == 0)
+	CHECK(t.ret[0] == 0 && SAME_TRACE(t.out[0], a) && t.out[0].state == ZS_CTX_INCOMING &&
+		      memcmp(t.out[0].span_id, t.a.span_id, 8) != 0,
+	      "the first request takes what its connecting thread served (a), a span of its own");
+	CHECK(t.ret[1] == 0 && SAME_TRACE(t.out[1], b),
+	      "the second takes what its sending thread serves now (b)");
+	CHECK(t.ret[2] == 0 && SAME_TRACE(t.out[2], b),
+	      "a first request sent over a second after connect(): the sender's (b)");
+	CHECK(t.ret[3] == 0 && SAME_TRACE(t.out[3], a) && t.out[3].has_ts == 1,
+	      "a's tracestate passed on while the thread still serves a");
+	CHECK(t.ret[4] == 0 && SAME_TRACE(t.out[4], a) && t.out[4].has_ts == 0,
+	      "a, without its tracestate, once the thread serves b (its tracestate is b's now)");
+	CHECK(t.ret[5] == 0 && SAME_TRACE(t.out[5], b),
+	      "nothing served at connect(): the sender's (b)");
+	CHECK(t.ret[6] == -1, "B3 only at connect(): not injected (%d)", t.ret[6]);
+#undef SAME_TRACE
+}
+
 int main(int argc, char **argv)
 {
 	int err;
@@ -991,6 +1037,8 @@ int main(int argc, char **argv)
 			test_enrol();
 		if (!err && bpf_object__find_program_by_name(obj, "test_tls_ret_len"))
 			test_tls();
+		if (!err && bpf_object__find_program_by_name(obj, "test_conn_ctx"))
+			test_conn_ctx();
 		bpf_object__close(obj);
 	}
 	return zs_test_done("bpf_prog_run");

@@ -10,7 +10,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (AGENT, Agent, Nginx, Proc, Receiver, check_span_sanity, dump, free_port,  # noqa: E402
+from harness import (AGENT, Agent, Nginx, Proc, Receiver, by_kind, check_span_sanity, dump, free_port,  # noqa: E402
                      is_child, main, request_pairs, run)
 
 PY = sys.executable
@@ -100,6 +100,65 @@ def test_chain_of_three_services_is_one_trace(inject="force", env=None):
         for p in procs:
             p.stop()
         agent.stop()
+
+
+TWO_REQUESTS = r"""
+import socket, sys
+port, tag = int(sys.argv[1]), sys.argv[2]
+socks = []
+for name in ("a", "b"):
+    s = socket.create_connection(("127.0.0.1", port), timeout=10)
+    s.sendall(b"GET /%s-%s HTTP/1.1\r\nHost: front\r\nConnection: close\r\n\r\n" % (name.encode(), tag.encode()))
+    socks.append(s)
+for s in socks:
+    data = b""
+    while True:
+        d = s.recv(65536)
+        if not d:
+            break
+        data += d
+    assert data.startswith(b"HTTP/1.1 200"), data
+print("ok")
+"""
+
+
+def test_event_loop_call_joins_the_request_that_connected_it():
+    """An event loop (one thread) reads request A, connects for A's call,
+    reads request B, connects for B's, then sends A's call and B's: when A's
+    call is sent, its thread last read B. A new connection's first request
+    takes the context its connecting thread served at connect() (within a
+    second), so each call joins its own request's trace; before, A's call
+    went into B's trace, as node's, nginx's and Go's calls on new
+    connections could."""
+    back_p, front_p = free_port(), free_port()
+    rec = Receiver()
+    agent = Agent(rec, ports=[front_p, back_p], args=["--inject=force"])
+    procs = []
+    try:
+        procs.append(chain_service(back_p, "leaf", name="back"))
+        procs.append(Proc([PY, os.path.join(SERVERS, "evloop_front.py"), str(front_p), str(back_p)],
+                          env={"OTEL_SERVICE_NAME": "front"}, wait_port=front_p))
+        n = 5
+        for i in range(n):
+            r = run([PY, "-c", TWO_REQUESTS, str(front_p), str(i)])
+            assert r.returncode == 0 and r.stdout.strip() == "ok", (r.stdout, r.stderr)
+        spans = rec.wait(lambda s: s["resource"]["service.name"] in ("front", "back"), 6 * n)
+        by_path = {}
+        for s in spans:
+            by_path.setdefault(s["attrs"].get("url.path"), []).append(s)
+        assert len(by_path) == 2 * n, sorted(by_path)
+        for path, ss in sorted(by_path.items()):
+            fs, fc, bs = (by_kind([s for s in ss if s["resource"]["service.name"] == svc], kind)
+                          for svc, kind in (("front", "SERVER"), ("front", "CLIENT"), ("back", "SERVER")))
+            assert len(fs) == len(fc) == len(bs) == 1, (path, dump(ss))
+            assert is_child(fc[0], fs[0]) and is_child(bs[0], fc[0]), (path, dump(ss))
+        m = agent.assert_no_loss()
+        assert m['zerospan_inject_total{result="injected"}'] >= 2 * n, m
+    finally:
+        for p in procs:
+            p.stop()
+        agent.stop()
+        rec.close()
 
 
 def test_child_process_call_is_linked(inject="force"):
@@ -960,6 +1019,7 @@ def test_connection_left_out_of_injection_links_on_this_host():
 TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_chain_without_injection,
+    test_event_loop_call_joins_the_request_that_connected_it,
     test_child_process_call_is_linked,
     test_child_process_without_injection,
     test_incoming_context_is_honoured_and_invalid_is_not,
