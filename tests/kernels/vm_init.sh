@@ -87,6 +87,14 @@ if [ $ready = yes ]; then
 fi
 wait $agent
 echo "ZSVM agent exit $?"
+# the kernel frees a detached program after an RCU grace period (uprobe
+# programs after an RCU tasks-trace one, slow under PREEMPT_RT and emulation):
+# up to 10 s, as the integration tests' wait_programs_gone
+i=0
+while [ $i -lt 50 ] && [ "$(bpftool prog show | grep -c ' zs_')" != 0 ]; do
+  sleep 0.2
+  i=$((i + 1))
+done
 echo "ZSVM programs after exit $(bpftool prog show | grep -c ' zs_')"
 echo "ZSVM links after exit $(bpftool link show | grep -c ' zs_')"
 echo "==== agent.err"
