@@ -251,10 +251,11 @@ static __always_inline void zs_conn_ctx_keep(struct zs_sock_info *si, __u64 id)
  * sending thread's now. An event loop (node, nginx) or a Go program connects
  * while it handles the request that needs the call, but sends the request
  * from a later turn of its loop or another goroutine's thread, which by
- * then may have read another request (with Go's default pool of 2 idle
- * connections a host, 8 clients at once: a quarter of the calls went under
- * the wrong request). A tracestate is passed on (c->has_ts) only while
- * *key_out still holds that context. Returns as zs_call_ctx.
+ * then may have read another request (a Go front with its default pool of 2
+ * idle connections a host, 8 clients at once: 20-27 % of its calls went under
+ * another request, 16-21 % since, docs/BENCHMARKS.md). A tracestate is passed
+ * on (c->has_ts) only while *key_out still holds that context. Returns as
+ * zs_call_ctx.
  */
 static __always_inline int zs_conn_call_ctx(struct zs_sock_info *si, __u64 id, __u64 threshold,
 					    struct zs_kernel_ctx *c, __u64 *key_out)
