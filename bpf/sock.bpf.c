@@ -240,6 +240,11 @@ static __always_inline long zs_conn_insert(__u64 cookie, const struct sock *sk, 
 
 	fresh.role = role;
 	fresh.tgid = tgid;
+	if (tgid && role == ZS_ROLE_CLIENT) {
+		/* made at connect(), in the connecting thread (zs_set_state) */
+		fresh.connect_tid = (__u32)bpf_get_current_pid_tgid();
+		fresh.connect_ns = bpf_ktime_get_ns();
+	}
 	fresh.ignored = !zs_ports_in_scope(sk);
 	return bpf_map_update_elem(&conns, &cookie, &fresh, BPF_NOEXIST);
 }
@@ -480,12 +485,14 @@ __noinline int zs_first_conn_of_proc(__u32 tgid)
  * call's) sk is read with helper calls. */
 static __always_inline void zs_conn_fill(struct zs_conn_event *ev, __u64 cookie,
 					 const struct sock *sk, const struct sock *bsk,
-					 const int typed, __u8 role, __u8 tls, __u64 id)
+					 const int typed, const struct zs_conn_state *st, __u64 id)
 {
 	__builtin_memset(ev, 0, sizeof(*ev));
 	zs_hdr_fill(&ev->hdr, ZS_EV_CONN, sizeof(*ev), id, cookie);
-	ev->role = role;
-	ev->tls = tls;
+	ev->role = st->role;
+	ev->tls = st->tls;
+	ev->connect_tid = st->connect_tid;
+	ev->connect_ns = st->connect_ns;
 	bpf_get_current_comm(ev->comm, sizeof(ev->comm));
 	ev->ppid = bpf_get_current_task_btf()->real_parent->tgid;
 	if (typed)
@@ -495,8 +502,8 @@ static __always_inline void zs_conn_fill(struct zs_conn_event *ev, __u64 cookie,
 }
 
 /* The CONN record alone (a PROXY record follows it). */
-static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u8 role, __u8 tls,
-					__u64 id)
+static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk,
+					const struct zs_conn_state *st, __u64 id)
 {
 	__u64 flags = zs_rb_flags(sizeof(struct zs_conn_event));
 	struct zs_conn_event *ev;
@@ -508,7 +515,7 @@ static __always_inline int zs_emit_conn(__u64 cookie, const struct sock *sk, __u
 		zs_drop(ZS_DROP_RINGBUF_FULL);
 		return -1;
 	}
-	zs_conn_fill(ev, cookie, sk, NULL, 0, role, tls, id);
+	zs_conn_fill(ev, cookie, sk, NULL, 0, st, id);
 	bpf_ringbuf_submit(ev, flags);
 	return 0;
 }
@@ -690,7 +697,7 @@ __noinline __u32 zs_proxy_first(struct zs_scratch *s, struct zs_conn_state *st,
 	if (!hl || p->dir != ZS_DIR_INGRESS || st->role != ZS_ROLE_SERVER)
 		return hl;
 	if (!st->announced) {
-		if (zs_emit_conn(p->cookie, (const struct sock *)p->sk, st->role, st->tls, id))
+		if (zs_emit_conn(p->cookie, (const struct sock *)p->sk, st, id))
 			return hl;
 		st->announced = 1;
 	}
@@ -812,8 +819,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 	}
 	/* the connection's CONN record goes out with this DATA record */
 	if (!st->announced) {
-		zs_conn_fill(&s->conn, p.cookie, (const struct sock *)p.sk, bsk, typed, st->role,
-			     st->tls, id);
+		zs_conn_fill(&s->conn, p.cookie, (const struct sock *)p.sk, bsk, typed, st, id);
 		s->announce = zs_first_conn_of_proc(id >> 32) ? ZS_ANNOUNCE_WAKE : ZS_ANNOUNCE;
 	}
 

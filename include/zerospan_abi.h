@@ -240,8 +240,13 @@ struct zs_conn_event {
 	__u32 netns;   /* network namespace inode */
 	__u32 ppid;    /* parent's tgid: links calls of processes forked per request */
 	__u8 comm[16]; /* task comm, a name for processes gone before we look */
+	/* client: the thread that called connect() (0: not seen), and when
+	 * (CLOCK_MONOTONIC ns) */
+	__u32 connect_tid;
+	__u32 _pad;
+	__u64 connect_ns;
 };
-_Static_assert(sizeof(struct zs_conn_event) == 96, "zs_conn_event size");
+_Static_assert(sizeof(struct zs_conn_event) == 112, "zs_conn_event size");
 
 /* CLOSE: the socket reached TCP_CLOSE. */
 struct zs_close_event {
@@ -294,8 +299,11 @@ struct zs_conn_state {
 	__u8 ctx_pending;   /* server request: header block not yet scanned to its end */
 	__u8 tls;	    /* plaintext comes from a TLS library: socket bytes ignored */
 	__u8 _pad;
+	__u32 connect_tid; /* client: the thread that called connect(), for its CONN record */
+	__u32 _pad2;
+	__u64 connect_ns;
 };
-_Static_assert(sizeof(struct zs_conn_state) == 56, "zs_conn_state size");
+_Static_assert(sizeof(struct zs_conn_state) == 72, "zs_conn_state size");
 
 enum zs_http_verdict {
 	ZS_HTTP_UNKNOWN = 0,

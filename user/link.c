@@ -195,6 +195,29 @@ bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s
 	return true;
 }
 
+bool zs_link_client_connect(uint32_t pid, uint32_t tid, uint64_t at_ns, struct zs_span *s)
+{
+	struct zs_span *best = NULL;
+	const struct proc *p;
+	uint32_t i;
+
+	if (!procs || !pid || !tid || !(p = proc_find(pid, false)))
+		return false;
+	for (i = 0; i < p->n; i++) {
+		struct zs_span *v = p->v[i].s;
+
+		if (p->v[i].tid == tid && v->start_ns <= at_ns &&
+		    (!best || v->start_ns > best->start_ns))
+			best = v;
+	}
+	if (!best)
+		return false;
+	zs_span_continue(s, best);
+	best->has_children = true;
+	zs_count(links_connect);
+	return true;
+}
+
 static const struct zs_span *find_trace(const struct proc *p, const uint8_t trace_id[16])
 {
 	uint32_t i;

@@ -38,6 +38,13 @@ void zs_link_server_end(uint32_t pid, const struct zs_span *s);
  * span as parent (which is marked has_children). Returns true when linked. */
 bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s);
 
+/* CLIENT span s, the first request on a connection thread tid of process
+ * pid made at at_ns (unix epoch): as zs_link_client, with the request in
+ * flight that tid read last before at_ns (an event loop or a Go program
+ * connects for the request it handles but sends from a later turn, or
+ * another thread, that may have read another request by then). */
+bool zs_link_client_connect(uint32_t pid, uint32_t tid, uint64_t at_ns, struct zs_span *s);
+
 /* CLIENT span s (trace id already set) of process pid: parent is the
  * SERVER span in flight in pid (else ppid) with the same trace id. */
 bool zs_link_client_in_trace(uint32_t pid, uint32_t ppid, struct zs_span *s);

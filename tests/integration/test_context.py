@@ -88,7 +88,8 @@ def test_chain_of_three_services_is_one_trace(inject="force", env=None):
                 assert outer["start"] <= inner["start"] and inner["end"] <= outer["end"], (outer, inner)
         m = agent.assert_no_loss()
         if inject == "off":
-            assert m["zerospan_links_thread_total"] >= n + 2, m      # front: its handler thread calls
+            # front: its handler thread calls, on a connection it has just made
+            assert m["zerospan_links_thread_total"] + m["zerospan_links_connect_total"] >= n + 2, m
             assert m["zerospan_links_process_total"] >= n + 2, m     # middle: a pool worker calls
             assert m["zerospan_links_same_node_total"] >= 3 * n + 4, m
         else:
@@ -122,21 +123,22 @@ print("ok")
 """
 
 
-def test_event_loop_call_joins_the_request_that_connected_it():
+def test_event_loop_call_joins_the_request_that_connected_it(inject="force", prefix=""):
     """An event loop (one thread) reads request A, connects for A's call,
     reads request B, connects for B's, then sends A's call and B's: when A's
     call is sent, its thread last read B. A new connection's first request
     takes the context its connecting thread served at connect() (within a
     second), so each call joins its own request's trace; before, A's call
     went into B's trace, as node's, nginx's and Go's calls on new
-    connections could."""
+    connections could. prefix: before each call's path (method and path
+    then pair no call with its request)."""
     back_p, front_p = free_port(), free_port()
     rec = Receiver()
-    agent = Agent(rec, ports=[front_p, back_p], args=["--inject=force"])
+    agent = Agent(rec, ports=[front_p, back_p], args=["--inject=" + inject])
     procs = []
     try:
         procs.append(chain_service(back_p, "leaf", name="back"))
-        procs.append(Proc([PY, os.path.join(SERVERS, "evloop_front.py"), str(front_p), str(back_p)],
+        procs.append(Proc([PY, os.path.join(SERVERS, "evloop_front.py"), str(front_p), str(back_p), prefix],
                           env={"OTEL_SERVICE_NAME": "front"}, wait_port=front_p))
         n = 5
         for i in range(n):
@@ -145,7 +147,9 @@ def test_event_loop_call_joins_the_request_that_connected_it():
         spans = rec.wait(lambda s: s["resource"]["service.name"] in ("front", "back"), 6 * n)
         by_path = {}
         for s in spans:
-            by_path.setdefault(s["attrs"].get("url.path"), []).append(s)
+            path = s["attrs"].get("url.path")
+            by_path.setdefault(path[len(prefix):] if prefix and path.startswith(prefix) else path,
+                               []).append(s)
         assert len(by_path) == 2 * n, sorted(by_path)
         for path, ss in sorted(by_path.items()):
             fs, fc, bs = (by_kind([s for s in ss if s["resource"]["service.name"] == svc], kind)
@@ -153,12 +157,24 @@ def test_event_loop_call_joins_the_request_that_connected_it():
             assert len(fs) == len(fc) == len(bs) == 1, (path, dump(ss))
             assert is_child(fc[0], fs[0]) and is_child(bs[0], fc[0]), (path, dump(ss))
         m = agent.assert_no_loss()
-        assert m['zerospan_inject_total{result="injected"}'] >= 2 * n, m
+        if inject == "off":
+            assert m["zerospan_links_connect_total"] == 2 * n, m
+        else:
+            assert m['zerospan_inject_total{result="injected"}'] >= 2 * n, m
     finally:
         for p in procs:
             p.stop()
         agent.stop()
         rec.close()
+
+
+def test_event_loop_call_joins_the_request_that_connected_it_without_injection():
+    """The same with injection off (this host's default), each call to
+    another path: the agent links a connection's first request to the
+    request its connecting thread read last before connect() (the CONN
+    record says which thread connected, and when); before, two requests in
+    flight on the thread and no path in common left every call unlinked."""
+    test_event_loop_call_joins_the_request_that_connected_it(inject="off", prefix="/up")
 
 
 def test_child_process_call_is_linked(inject="force"):
@@ -931,19 +947,23 @@ def linked_pairs(spans):
     return [(cl, sv) for cl, sv in request_pairs(spans) if is_child(sv, cl)]
 
 
-def old_connection_joins(client, agent_kw, enrolled):
+def old_connection_joins(client, agent_kw, enrolled, injected=5):
     """client (KEEPALIVE_CLIENT) connects and makes requests; then an agent
     (Agent(receiver, **agent_kw)) starts: 5 of the requests after must have
     their SERVER span under their CLIENT span, enrolled connections counted,
     and the client must end well after the agent stopped. Returns the
-    agent's metrics."""
+    agent's metrics (once `injected` requests were injected, or 15 s went by:
+    a request sent after the capture programs were attached and before the
+    enrolment is linked on this host without a traceparent)."""
     agent = None
     try:
         time.sleep(2)  # connected, requests made before the agent
         rec = Receiver()
         agent = Agent(rec, **agent_kw)
         deadline = time.time() + 15
-        while len(linked_pairs(rec.spans)) < 5 and time.time() < deadline:
+        while time.time() < deadline and (
+                len(linked_pairs(rec.spans)) < 5
+                or agent.metrics().get('zerospan_inject_total{result="injected"}', 0) < injected):
             time.sleep(0.2)
         assert len(linked_pairs(rec.spans)) >= 5, dump(rec.spans)
         m = agent.assert_no_loss()
@@ -1010,7 +1030,7 @@ def test_connection_left_out_of_injection_links_on_this_host():
     try:
         client = subprocess.Popen([PY, "-c", KEEPALIVE_CLIENT, str(port), "10", "bind"],
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        m = old_connection_joins(client, {"ports": [port]}, 0)
+        m = old_connection_joins(client, {"ports": [port]}, 0, injected=0)
         assert m['zerospan_inject_total{result="injected"}'] == 0, m
     finally:
         srv.stop()
@@ -1020,6 +1040,7 @@ TESTS = [
     test_chain_of_three_services_is_one_trace,
     test_chain_without_injection,
     test_event_loop_call_joins_the_request_that_connected_it,
+    test_event_loop_call_joins_the_request_that_connected_it_without_injection,
     test_child_process_call_is_linked,
     test_child_process_without_injection,
     test_incoming_context_is_honoured_and_invalid_is_not,

@@ -204,6 +204,22 @@ static void test_link(void)
 	zs_strlcpy(c->method, "GET", sizeof(c->method));
 	zs_strlcpy(c->path, "/b", sizeof(c->path));
 	CHECK(zs_link_client(300, 300, 0, c) && c->parent_span_id[0] == 0xb2, "event loop proxy");
+	/* ... and a call on a connection it made while handling a (read at 10,
+	 * connect() at 15), b read at 20: a, though other paths, by connect() */
+	a->start_ns = 10;
+	b->start_ns = 20;
+	memset(c, 0, sizeof(*c));
+	zs_strlcpy(c->path, "/x", sizeof(c->path));
+	CHECK(!zs_link_client(300, 300, 0, c), "event loop, other path: ambiguous");
+	CHECK(zs_link_client_connect(300, 300, 15, c) && c->parent_span_id[0] == 0xa1,
+	      "connected while handling a");
+	memset(c, 0, sizeof(*c));
+	CHECK(zs_link_client_connect(300, 300, 25, c) && c->parent_span_id[0] == 0xb2,
+	      "connected after reading b");
+	memset(c, 0, sizeof(*c));
+	CHECK(!zs_link_client_connect(300, 300, 5, c) && !c->has_parent,
+	      "connected before either: none");
+	CHECK(!zs_link_client_connect(300, 301, 25, c), "another thread connected: none");
 	zs_link_fini();
 	free(a);
 	free(b);
