@@ -867,11 +867,14 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		}
 		l->links[l->n_links++] = link;
 	}
+	/* before the TLS libraries are found and probed (a scan of every
+	 * process: up to seconds): a request sent on a connection between the
+	 * capture programs' attach and its enrolment goes without a traceparent */
+	if (l->inj)
+		zs_enrol_open(l->skel->obj, l->inj->obj, cfg);
 	l->tls = tls;
 	if (tls && start_tls(l, cfg))
 		goto fail;
-	if (l->inj)
-		zs_enrol_open(l->skel->obj, l->inj->obj, cfg);
 	log_info("attached %d programs (capture %u bytes, ringbuf %u MiB, traceparent injection "
 		 "%s, TLS uprobes %s)",
 		 l->n_links, cfg->capture_size, cfg->ringbuf_mb, inject, tls_state);
