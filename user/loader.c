@@ -868,8 +868,9 @@ struct zs_loader *zs_loader_open(const struct zs_config *cfg)
 		l->links[l->n_links++] = link;
 	}
 	/* before the TLS libraries are found and probed (a scan of every
-	 * process: up to seconds): a request sent on a connection between the
-	 * capture programs' attach and its enrolment goes without a traceparent */
+	 * process: ~20 ms here, more with many processes): a request sent on a
+	 * connection between the capture programs' attach and its enrolment
+	 * goes without a traceparent */
 	if (l->inj)
 		zs_enrol_open(l->skel->obj, l->inj->obj, cfg);
 	l->tls = tls;
