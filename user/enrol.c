@@ -9,7 +9,6 @@
 
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
-#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -55,24 +54,30 @@ static void add_socket(unsigned long ino, void *arg)
 	bpf_map_update_elem(*(const int *)arg, &key, &one, BPF_ANY);
 }
 
+/* list_scope_sockets' walk */
+struct scope_walk {
+	const struct zs_config *cfg;
+	int map_fd;
+};
+
+static int scope_sockets(uint32_t pid, void *arg)
+{
+	struct scope_walk *w = arg;
+	char path[64];
+
+	if (zs_proc_in_scope(w->cfg, "/proc", pid)) {
+		snprintf(path, sizeof(path), "/proc/%u/fd", pid);
+		zs_proc_sockets(path, add_socket, &w->map_fd);
+	}
+	return 0;
+}
+
 /* The sockets of the processes in the --pid/--exe scope go into map_fd. */
 static void list_scope_sockets(const struct zs_config *cfg, int map_fd)
 {
-	DIR *d = opendir("/proc");
-	struct dirent *de;
-	char path[64], *end;
-	unsigned long pid;
+	struct scope_walk w = { .cfg = cfg, .map_fd = map_fd };
 
-	if (!d)
-		return;
-	while ((de = readdir(d))) {
-		pid = strtoul(de->d_name, &end, 10);
-		if (*end || !pid || !zs_proc_in_scope(cfg, "/proc", (uint32_t)pid))
-			continue;
-		snprintf(path, sizeof(path), "/proc/%lu/fd", pid);
-		zs_proc_sockets(path, add_socket, &map_fd);
-	}
-	closedir(d);
+	zs_proc_each("/proc", scope_sockets, &w);
 }
 
 /* Runs the iterator (link_fd) once to its end, over the TCP sockets of the

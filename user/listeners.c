@@ -6,7 +6,6 @@
 #include "procfs.h"
 
 #include <arpa/inet.h>
-#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <linux/inet_diag.h>
@@ -309,14 +308,23 @@ static void owns(unsigned long ino, void *arg)
 		add(l->addr, l->port, l->netns, sc->pid);
 }
 
+/* Process pid's sockets, each looked up among the listeners found. */
+static int owner_walk(uint32_t pid, void *arg)
+{
+	struct scan *sc = arg;
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%u/fd", sc->proc_root, pid);
+	sc->pid = pid;
+	zs_proc_sockets(path, owns, sc);
+	return 0;
+}
+
 int zs_listeners_scan(const char *proc_root, int *n_netns)
 {
 	struct scan sc = { .proc_root = proc_root,
 			   .found = malloc(ZS_LISTENERS_MAX * sizeof(*sc.found)),
 			   .self = zs_proc_netns(proc_root, (uint32_t)getpid()) };
-	char path[PATH_MAX];
-	struct dirent *d;
-	DIR *procs;
 
 	zs_netns_addrs_root(proc_root);
 	*n_netns = 0;
@@ -326,19 +334,8 @@ int zs_listeners_scan(const char *proc_root, int *n_netns)
 	*n_netns = zs_proc_each_netns(proc_root, ZS_LISTENERS_NETNS_MAX, read_netns, &sc);
 	qsort(sc.found, (size_t)sc.n_found, sizeof(*sc.found), by_inode);
 	/* who owns them: a walk of every process's fds, once */
-	procs = sc.n_found ? opendir(proc_root) : NULL;
-	while (procs && (d = readdir(procs)) != NULL) {
-		char *end;
-		unsigned long pid = strtoul(d->d_name, &end, 10);
-
-		if (*end || !pid)
-			continue;
-		snprintf(path, sizeof(path), "%s/%lu/fd", proc_root, pid);
-		sc.pid = (uint32_t)pid;
-		zs_proc_sockets(path, owns, &sc);
-	}
-	if (procs)
-		closedir(procs);
+	if (sc.n_found)
+		zs_proc_each(proc_root, owner_walk, &sc);
 	free(sc.found);
 	return sc.n_found;
 }

@@ -124,9 +124,12 @@ static const struct ns_addrs *entry(uint32_t netns, uint32_t pid, uint64_t now)
 	fresh.read_ns = now;
 	/* pid must still be in netns (its number may be another process's now);
 	 * else the agent, if it is in netns */
-	if (!pid || zs_proc_netns(root, pid) != netns)
+	if (!pid || zs_proc_netns(root, pid) != netns) {
 		pid = (uint32_t)getpid();
-	if (zs_proc_netns(root, pid) == netns && read_v4(&fresh, pid) == 0) {
+		if (zs_proc_netns(root, pid) != netns)
+			pid = 0;
+	}
+	if (pid && read_v4(&fresh, pid) == 0) {
 		read_v6(&fresh, pid);
 		fresh.known = 1;
 	} else if (e && e->known) {

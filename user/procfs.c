@@ -80,29 +80,59 @@ uint64_t zs_proc_netns(const char *proc_root, uint32_t pid)
 	return sscanf(link, "net:[%llu]", &ino) == 1 ? ino : 0;
 }
 
-int zs_proc_each_netns(const char *proc_root, int max,
-		       int (*fn)(uint32_t pid, uint64_t netns, void *arg), void *arg)
+void zs_proc_each(const char *proc_root, int (*fn)(uint32_t pid, void *arg), void *arg)
 {
-	uint64_t *seen = calloc((size_t)max, sizeof(*seen)), ns;
 	DIR *d = opendir(proc_root);
 	struct dirent *de;
 	unsigned long pid;
 	char *end;
-	int n = 0, i;
 
-	while (seen && d && n < max && (de = readdir(d)) != NULL) {
+	while (d && (de = readdir(d)) != NULL) {
 		pid = strtoul(de->d_name, &end, 10);
-		if (*end || !pid || !(ns = zs_proc_netns(proc_root, (uint32_t)pid)))
-			continue;
-		for (i = 0; i < n && seen[i] != ns; i++)
-			;
-		if (i == n && fn((uint32_t)pid, ns, arg) == 0)
-			seen[n++] = ns;
+		if (!*end && pid && fn((uint32_t)pid, arg))
+			break;
 	}
 	if (d)
 		closedir(d);
-	free(seen);
-	return n;
+}
+
+/* zs_proc_each_netns's walk: the namespaces handled so far */
+struct netns_walk {
+	const char *proc_root;
+	int (*fn)(uint32_t pid, uint64_t netns, void *arg);
+	void *arg;
+	uint64_t *seen;
+	int n, max;
+};
+
+static int netns_of(uint32_t pid, void *arg)
+{
+	struct netns_walk *w = arg;
+	uint64_t ns = zs_proc_netns(w->proc_root, pid);
+	int i;
+
+	if (!ns)
+		return 0;
+	for (i = 0; i < w->n && w->seen[i] != ns; i++)
+		;
+	if (i == w->n && w->fn(pid, ns, w->arg) == 0)
+		w->seen[w->n++] = ns;
+	return w->n == w->max;
+}
+
+int zs_proc_each_netns(const char *proc_root, int max,
+		       int (*fn)(uint32_t pid, uint64_t netns, void *arg), void *arg)
+{
+	struct netns_walk w = { .proc_root = proc_root,
+				.fn = fn,
+				.arg = arg,
+				.max = max,
+				.seen = calloc((size_t)max, sizeof(uint64_t)) };
+
+	if (w.seen && max > 0)
+		zs_proc_each(proc_root, netns_of, &w);
+	free(w.seen);
+	return w.n;
 }
 
 struct ns_call {

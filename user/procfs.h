@@ -17,6 +17,10 @@ int zs_proc_in_scope(const struct zs_config *cfg, const char *proc_root, uint32_
  * (proc_root/PID/fd). */
 void zs_proc_sockets(const char *fd_dir, void (*fn)(unsigned long ino, void *arg), void *arg);
 
+/* Calls fn(pid, arg) for each process under proc_root (its numeric
+ * entries), until fn returns nonzero. */
+void zs_proc_each(const char *proc_root, int (*fn)(uint32_t pid, void *arg), void *arg);
+
 /* The network namespace process pid is in (the inode number of
  * proc_root/PID/ns/net), 0 if it cannot be read. */
 uint64_t zs_proc_netns(const char *proc_root, uint32_t pid);

@@ -437,24 +437,19 @@ int zs_tls_init(const struct zs_tls_progs *p, const struct zs_config *c, const c
 	return 0;
 }
 
+static int scan_each(uint32_t pid, void *arg)
+{
+	(void)arg;
+	scan_pid(pid);
+	return 0;
+}
+
 void zs_tls_scan_start(void)
 {
-	DIR *dir;
-	struct dirent *e;
-
 	if (!ready)
 		return;
 	scan_host_libs();
-	dir = opendir(proc_root);
-	while (dir && (e = readdir(dir)) != NULL) {
-		char *end;
-		unsigned long pid = strtoul(e->d_name, &end, 10);
-
-		if (*end == 0 && pid > 0)
-			scan_pid((uint32_t)pid);
-	}
-	if (dir)
-		closedir(dir);
+	zs_proc_each(proc_root, scan_each, NULL);
 	gauge_update();
 }
 
