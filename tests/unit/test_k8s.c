@@ -114,6 +114,21 @@ static void deployment_pod(const char *dir)
 	zs_k8s_pods_free(p);
 }
 
+/* A pod (uid) owned by a kind/name, its one container ID_SIDE, applied as
+ * MODIFIED (which adds it when new): its container's metadata into *m.
+ * Nonzero when found. */
+static int owned_pod(struct zs_k8s_pods *p, const char *uid, const char *kind, const char *name,
+		     const char *labels, struct zs_k8s_meta *m)
+{
+	struct json_object *o =
+		pod(uid, "pod-x", kind, name, labels,
+		    "{\"name\":\"c\",\"containerID\":\"containerd://" ID_SIDE "\"}");
+
+	zs_k8s_pods_apply(p, ZS_K8S_MODIFIED, o, NULL);
+	json_object_put(o);
+	return zs_k8s_pods_lookup(p, ID_SIDE, NULL, m);
+}
+
 static void owners_and_names(void)
 {
 	struct zs_k8s_pods *p = zs_k8s_pods_new(16);
@@ -164,11 +179,7 @@ static void owners_and_names(void)
 
 	/* A CronJob's Job ("<cronjob>-<minutes since 1970>"): the CronJob names
 	 * the service, the same for every run; a Job of its own names itself. */
-	o = pod("u5", "report-29417375-x2k9p", "Job", "report-29417375", "",
-		"{\"name\":\"c\",\"containerID\":\"containerd://" ID_SIDE "\"}");
-	zs_k8s_pods_apply(p, ZS_K8S_ADDED, o, NULL);
-	json_object_put(o);
-	CHECK(zs_k8s_pods_lookup(p, ID_SIDE, NULL, &m), "cronjob's pod");
+	CHECK(owned_pod(p, "u5", "Job", "report-29417375", "", &m), "cronjob's pod");
 	CHECK_STR(m.owner_kind, "cronjob");
 	CHECK_STR(m.owner_name, "report");
 	CHECK_STR(m.job_name, "report-29417375");
@@ -179,11 +190,7 @@ static void owners_and_names(void)
 		size_t i;
 
 		for (i = 0; i < sizeof(jobs) / sizeof(jobs[0]); i++) {
-			o = pod("u5", "job-x", "Job", jobs[i], "",
-				"{\"name\":\"c\",\"containerID\":\"containerd://" ID_SIDE "\"}");
-			zs_k8s_pods_apply(p, ZS_K8S_MODIFIED, o, NULL);
-			json_object_put(o);
-			CHECK(zs_k8s_pods_lookup(p, ID_SIDE, NULL, &m), "job %s", jobs[i]);
+			CHECK(owned_pod(p, "u5", "Job", jobs[i], "", &m), "job %s", jobs[i]);
 			CHECK_STR(m.owner_kind, "job");
 			CHECK_STR(m.owner_name, jobs[i]);
 			CHECK_STR(m.job_name, jobs[i]);
