@@ -27,6 +27,7 @@
 #include "lib/trace_ctx.bpf.h"
 #include "lib/conn.bpf.h"
 #include "lib/tls.bpf.h"
+#include "lib/goroutine.bpf.h"
 #include "lib/verifier.bpf.h"
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";
@@ -56,6 +57,9 @@ const volatile __u64 sample_threshold = 1ULL << 53;
 const volatile __u8 sample_ignore_parent = 0;
 /* TLS uprobes are attached: look for their calls around socket I/O. */
 const volatile __u8 tls_hooks = 0;
+/* Go net/http uprobes are loaded (with the TLS ones): key a Go program's
+ * requests by goroutine (goroutine.bpf.h). */
+const volatile __u8 go_hooks = 0;
 /* The reads and writes captured in sock_{recv,send}_length, by syscall
  * number: enum zs_op, 0 for the others (the loader fills it from its own
  * <sys/syscall.h>). Read at a variable index, so the verifier takes the op
@@ -199,6 +203,9 @@ struct zs_scratch {
 	 * Kept here, not in a variable, so that the verifier does not check
 	 * the rest of the capture once for each value */
 	__u32 announce;
+	/* not sent: the goroutine a request starting in this chunk is for
+	 * (zs_go_flow), 0 outside Go programs */
+	__u32 go_flow;
 };
 
 struct {
@@ -213,6 +220,103 @@ _Static_assert(__builtin_offsetof(struct zs_scratch, ev) == sizeof(struct zs_con
 static __always_inline void zs_drop(__u32 cause)
 {
 	zs_counter_inc(&drops, cause);
+}
+
+/* ---- Go programs: requests by goroutine (lib/goroutine.bpf.h) ---- */
+
+/* Processes whose net/http probes fired: tgid -> the process's start time
+ * (a reused pid is not one of them). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, __u64);
+} go_procs SEC(".maps");
+
+struct zs_go_key {
+	__u32 tgid;
+	__u32 _pad;
+	__u64 ptr; /* a *http.Request, or a g */
+};
+
+struct zs_go_owner {
+	__u32 flow; /* the goroutine whose request it is */
+	__u32 _pad;
+	__u64 ts; /* when handed off */
+};
+
+/* Requests a handler's roundTrip queued for a writer: *Request -> the
+ * handler's goroutine. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct zs_go_key);
+	__type(value, struct zs_go_owner);
+} go_reqs SEC(".maps");
+
+/* Writer goroutines: g -> the goroutine whose request it writes now. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct zs_go_key);
+	__type(value, struct zs_go_owner);
+} go_writers SEC(".maps");
+
+static __always_inline __u64 zs_task_start(void)
+{
+	struct task_struct *t = bpf_get_current_task_btf();
+
+	return BPF_CORE_READ(t, group_leader, start_time);
+}
+
+/* Is the current process a Go program whose net/http probes fired? */
+static __always_inline int zs_go_proc(__u32 tgid)
+{
+	__u64 *start = go_hooks ? bpf_map_lookup_elem(&go_procs, &tgid) : NULL;
+
+	return start && *start == zs_task_start();
+}
+
+/* Go's register ABI: the running goroutine's g and a function's first two
+ * arguments (integer registers). */
+#if defined(__TARGET_ARCH_x86)
+#define ZS_GO_G(r) ((r)->r14)
+#define ZS_GO_ARG1(r) ((r)->ax)
+#define ZS_GO_ARG2(r) ((r)->bx)
+#elif defined(__TARGET_ARCH_arm64)
+#define ZS_GO_G(r) ((r)->regs[28])
+#define ZS_GO_ARG1(r) ((r)->regs[0])
+#define ZS_GO_ARG2(r) ((r)->regs[1])
+#endif
+
+/* The running goroutine's g, at the syscall (the registers it entered the
+ * kernel with). */
+static __always_inline __u64 zs_go_g(void)
+{
+	struct pt_regs *r = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+
+	return r ? ZS_GO_G(r) : 0;
+}
+
+/* The goroutine a request that starts in this chunk (start, op: as in the
+ * DATA record) is for, in a Go program: a request it sends, the handler's
+ * that handed it to this writer; else the goroutine's own. 0 elsewhere. A
+ * global function: the verifier checks it once, not once per path of
+ * zs_capture (which then exceeded the 1M instruction budget). */
+__noinline __u32 zs_go_flow(__u64 id, __u32 dir, __u32 start, __u32 op)
+{
+	struct zs_go_key k = { .tgid = id >> 32 };
+	struct zs_go_owner *o;
+
+	if (!go_hooks || start != ZS_START_REQUEST || op >= ZS_OP_TLS_WRITE || !zs_go_proc(k.tgid))
+		return 0;
+	k.ptr = zs_go_g();
+	if (!k.ptr)
+		return 0;
+	if (dir == ZS_DIR_EGRESS && (o = bpf_map_lookup_elem(&go_writers, &k)) &&
+	    zs_go_fresh(o->ts, bpf_ktime_get_ns()))
+		return o->flow;
+	return zs_go_flow_of(k.ptr);
 }
 
 /* Wake the consumer only once this CPU queued enough: one wakeup per event
@@ -617,6 +721,14 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	zs_keep_tracestate(s, sc, c, id, proc_key);
 	zs_ctx_put(id, c);
 	zs_ctx_put(proc_key, c);
+	if (s->go_flow) {
+		/* the goroutine's, for its writer (zs_go_write): without the
+		 * tracestate, kept for the thread and process keys only */
+		struct zs_kernel_ctx g = *c;
+
+		g.has_ts = 0;
+		zs_ctx_put(zs_go_ctx_key(id >> 32, s->go_flow), &g);
+	}
 	return (sc->end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 
@@ -883,6 +995,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 		}
 	}
 
+	s->go_flow = zs_go_flow(id, dir, start, p.op);
 	if (dir == ZS_DIR_EGRESS && p.inj.state != ZS_CTX_NONE)
 		s->ev.ctx = p.inj; /* the traceparent inserted into this send */
 	else
@@ -929,6 +1042,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 	 * after its parent. Received data carries the time it was there. */
 	zs_hdr_fill_at(&s->ev.hdr, ZS_EV_DATA, sizeof(s->ev) + got, id, p.cookie,
 		       dir == ZS_DIR_EGRESS && p.ts ? p.ts : bpf_ktime_get_ns());
+	s->ev.hdr.flow = s->go_flow;
 	s->ev.pos = st->pos[dir];
 	s->ev.len = len;
 	s->ev.cap_len = got;
@@ -1420,8 +1534,12 @@ static __always_inline void zs_connect_scope(const struct sock *sk, int in, __u6
 	if (!si)
 		return;
 	si->in_scope = in;
-	if (in)
+	/* a Go program dials from a goroutine of its own: its call takes the
+	 * context its writer is handed (zs_go_write) */
+	if (in && !zs_go_proc(id >> 32))
 		zs_conn_ctx_keep(si, id);
+	else
+		si->conn_ctx.state = ZS_CTX_NONE;
 }
 
 SEC("tp_btf/inet_sock_set_state")
@@ -1721,4 +1839,67 @@ int BPF_KPROBE(zs_dlopen)
 	if (bpf_ktime_get_ns() - started < ZS_DLOPEN_LATE_NS)
 		return 0;
 	return zs_emit_proc(ZS_EV_DLOPEN, BPF_RB_FORCE_WAKEUP);
+}
+
+/* ---- Go net/http: a handler's call, handed to its connection's writer ---- */
+
+/* net/http.(*persistConn).roundTrip(pc, req *transportRequest), in the
+ * handler's goroutine (%r14), probed past its stack check (user/probe_site.c):
+ * the request (req's first word, its embedded *Request, in %rbx) is the
+ * handler's until a writer writes it. */
+SEC("uprobe")
+int BPF_KPROBE(zs_go_round_trip)
+{
+	__u64 id = bpf_get_current_pid_tgid(), *start;
+	struct zs_go_key k = { .tgid = id >> 32 };
+	struct zs_go_owner o = { .flow = zs_go_flow_of(ZS_GO_G(ctx)), .ts = bpf_ktime_get_ns() };
+	__u64 now_start = zs_task_start();
+
+	if (!ZS_GO_G(ctx) || bpf_probe_read_user(&k.ptr, sizeof(k.ptr), (void *)ZS_GO_ARG2(ctx)) ||
+	    !k.ptr)
+		return 0;
+	bpf_map_update_elem(&go_reqs, &k, &o, BPF_ANY);
+	start = bpf_map_lookup_elem(&go_procs, &k.tgid);
+	if (!start || *start != now_start)
+		bpf_map_update_elem(&go_procs, &k.tgid, &now_start, BPF_ANY);
+	return 0;
+}
+
+/* net/http.(*Request).write(r, ...), in the connection's writer goroutine
+ * (writeLoop), which sends r right after: the sends of this goroutine are
+ * the handler's call (zs_go_flow), and with injection its thread serves the
+ * handler's request now (the injector reads the thread's context). A
+ * request no roundTrip handed over leaves the writer without an owner. */
+SEC("uprobe")
+int BPF_KPROBE(zs_go_write)
+{
+	__u64 id = bpf_get_current_pid_tgid(), now = bpf_ktime_get_ns();
+	struct zs_go_key k = { .tgid = id >> 32, .ptr = ZS_GO_ARG1(ctx) };
+	struct zs_go_owner *o = bpf_map_lookup_elem(&go_reqs, &k), *e, w = {};
+	struct zs_kernel_ctx c;
+
+	if (o) {
+		/* taken: the map stays small (a full LRU map evicts on every
+		 * insert, under its lock: roundTrip's probe took 2.2 us a run) */
+		w.flow = zs_go_fresh(o->ts, now) ? o->flow : 0;
+		bpf_map_delete_elem(&go_reqs, &k);
+	}
+	k.ptr = ZS_GO_G(ctx);
+	if (!k.ptr)
+		return 0;
+	e = bpf_map_lookup_elem(&go_writers, &k);
+	if (!w.flow) {
+		if (e)
+			bpf_map_delete_elem(&go_writers, &k);
+		return 0;
+	}
+	w.ts = now;
+	/* in place: only this goroutine writes and reads its entry */
+	if (e)
+		*e = w;
+	else
+		bpf_map_update_elem(&go_writers, &k, &w, BPF_ANY);
+	if (make_contexts && zs_ctx_get(zs_go_ctx_key(k.tgid, w.flow), &c) == 0)
+		zs_ctx_put(id, &c);
+	return 0;
 }

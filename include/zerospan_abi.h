@@ -174,11 +174,21 @@ struct zs_event_hdr {
 	__u16 size; /* bytes of the whole record, header and payload */
 	__u32 pid;  /* tgid of the thread that made the syscall (0 in softirq) */
 	__u32 tid;
-	__u32 _pad;
+	/* DATA starting a request, in a Go program (register ABI, its
+	 * net/http probed): the goroutine the request is for, as a key with
+	 * ZS_FLOW_BIT set. A server's request: the goroutine that read it (it
+	 * runs the handler). A client's: the goroutine whose roundTrip handed
+	 * it to the connection's writer goroutine, else the sender's own.
+	 * 0 elsewhere (tid then stands for who reads or sends). */
+	__u32 flow;
 	__u64 ts_ns;  /* CLOCK_MONOTONIC */
 	__u64 cookie; /* socket cookie: unique per boot, survives fd and pid reuse */
 };
 _Static_assert(sizeof(struct zs_event_hdr) == 32, "zs_event_hdr size");
+
+/* Set in every zs_event_hdr.flow: a goroutine's key never equals a thread
+ * id (at most 2^22). */
+#define ZS_FLOW_BIT 0x80000000u
 
 /* DATA: cap_len payload bytes follow the struct. */
 enum zs_ctx_state {

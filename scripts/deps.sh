@@ -56,13 +56,16 @@ if [ "$mode" = test ]; then
     cp "$here/tests/integration/view/package.json" "$here/tests/integration/view/package-lock.json" "$view/"
     (cd "$view" && npm ci --no-audit --no-fund --silent)
   fi
-  # A Go HTTPS server (crypto/tls): the TLS tests check it is reported as not covered.
-  gobin="$here/build/go/go_server"
-  if [ ! -x "$gobin" ] || [ "$here/tests/integration/servers/go_server/main.go" -nt "$gobin" ]; then
-    mkdir -p "$here/build/go"
-    (cd "$here/tests/integration/servers/go_server" && GOCACHE="$here/build/go/cache" \
-      GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 go build -o "$gobin" main.go)
-  fi
+  # Go programs: an HTTPS server (crypto/tls; the TLS tests check it is
+  # reported as not covered) and a net/http front calling a back (goroutines).
+  for prog in go_server go_front; do
+    gobin="$here/build/go/$prog"
+    if [ ! -x "$gobin" ] || [ "$here/tests/integration/servers/$prog/main.go" -nt "$gobin" ]; then
+      mkdir -p "$here/build/go"
+      (cd "$here/tests/integration/servers/$prog" && GOCACHE="$here/build/go/cache" \
+        GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 go build -o "$gobin" main.go)
+    fi
+  done
   # podman runs the agent's image and service containers (test_podman.py).
   "$here/scripts/container-host.sh"
   py="$here/build/otlp-py"

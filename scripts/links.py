@@ -23,8 +23,8 @@ from harness import Agent, Proc, Receiver, free_port  # noqa: E402
 
 
 def go_front():
-    """build/go/go_front, built from scripts/links/go_front.go when older."""
-    src = os.path.join(ROOT, "scripts", "links", "go_front.go")
+    """build/go/go_front, built from tests/integration/servers/go_front when older."""
+    src = os.path.join(ROOT, "tests", "integration", "servers", "go_front", "main.go")
     out = os.path.join(ROOT, "build", "go", "go_front")
     if not os.path.exists(out) or os.path.getmtime(src) > os.path.getmtime(out):
         os.makedirs(os.path.dirname(out), exist_ok=True)

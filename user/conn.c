@@ -55,6 +55,7 @@ struct zs_conn {
 	uint64_t msg_begin_ts[2];      /* [0] request stream, [1] response stream */
 	uint64_t req_begin_pos;	       /* byte position of the request being read */
 	struct zs_kernel_ctx req_kctx; /* the kernel's context for it (SERVER) */
+	uint32_t req_flow;	       /* its goroutine, in a Go program (zs_event_hdr.flow) */
 	struct {
 		uint64_t pos; /* egress position of the request it went into */
 		struct zs_kernel_ctx ctx;
@@ -829,6 +830,10 @@ static bool link_client(struct zs_conn *c, struct zs_span *s, bool first)
 {
 	uint64_t at = zs_mono_to_unix(c->connect_ns);
 
+	/* Go: the goroutine whose request it is (its handler's, handed to the
+	 * connection's writer), not the dialing goroutine's thread */
+	if (s->flow)
+		return zs_link_client(s->pid, s->flow, c->ppid, s);
 	if (first && c->connect_tid && c->connect_tid == s->tid && s->start_ns >= at &&
 	    s->start_ns - at < ZS_CONNECT_LINK_NS &&
 	    zs_link_client_connect(s->pid, c->connect_tid, at, s))
@@ -877,7 +882,7 @@ static void assign_context(struct zs_conn *c, struct zs_span *s, const struct zs
 	}
 	apply_sampling(s);
 	if (s->kind == ZS_KIND_SERVER)
-		zs_link_server_begin(s->pid, s->tid, s);
+		zs_link_server_begin(s->pid, s->flow ? s->flow : s->tid, s);
 	else
 		claim_waiting_server(c, s, false);
 }
@@ -899,6 +904,7 @@ static enum zs_http_body req_on_headers(void *u, const struct zs_http_msg *m,
 	s->start_ns = zs_mono_to_unix(c->msg_begin_ts[0]);
 	s->pid = c->cur_pid;
 	s->tid = c->cur_tid;
+	s->flow = c->req_flow;
 	zs_span_set_method(s, m->method);
 	zs_span_set_target(s, m->target, opts.keep_query);
 	memcpy(s->scheme, c->tls ? "https" : "http", c->tls ? 6 : 5);
@@ -1127,6 +1133,7 @@ void zs_conn_on_data(const struct zs_data_event *ev, const uint8_t *payload)
 		c->msg_begin_ts[is_req ? 0 : 1] = ev->hdr.ts_ns;
 		if (is_req) {
 			c->req_begin_pos = ev->pos;
+			c->req_flow = ev->hdr.flow;
 			c->req_kctx = d == ZS_DIR_INGRESS ? ev->ctx : (struct zs_kernel_ctx){ 0 };
 		}
 	} else if (is_req && d == ZS_DIR_INGRESS && ev->ctx.state != ZS_CTX_NONE) {

@@ -52,7 +52,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 		    sym.st_shndx == SHN_UNDEF || sym.st_value == 0)
 			continue;
 		name = elf_strptr(elf, sh->sh_link, sym.st_name);
-		if (!name || (name[0] != 'S' && name[0] != 'g' && name[0] != '_'))
+		if (!name || (name[0] != 'S' && name[0] != 'g' && name[0] != '_' && name[0] != 'n'))
 			continue;
 		for (k = 0; k < ZS_TLS_SYM__COUNT; k++) {
 			if (out->off[k] || strcmp(name, zs_tls_sym_names[k]) != 0)
@@ -60,7 +60,7 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 			out->off[k] = vaddr_to_offset(elf, sym.st_value);
 			out->size[k] = sym.st_size;
 			/* gnutls_record_send2 only tells where send's probe may go */
-			if (out->off[k] && k != ZS_TLS_SYM_GNUTLS_SEND2)
+			if (out->off[k] && k != ZS_TLS_SYM_GNUTLS_SEND2 && !zs_tls_sym_is_go(k))
 				out->n_found++;
 		}
 	}
@@ -254,6 +254,26 @@ static void move_gnutls_recv(Elf *elf, int fd, struct zs_elf_tls *out)
 	out->n_moved++;
 }
 
+/* A Go program's net/http functions: probed past their stack check, both
+ * or neither (x86-64 only: the shape proves the register ABI, Go 1.17+). */
+static void place_go(int fd, struct zs_elf_tls *out)
+{
+	const int a = ZS_TLS_SYM_GO_ROUND_TRIP, b = ZS_TLS_SYM_GO_WRITE;
+	uint8_t code[ZS_SITE_SCAN];
+
+	out->probe[a] = out->off[a]
+				? zs_site_go_entry(out->off[a], code,
+						   read_code(fd, out->off[a], out->size[a], code))
+				: 0;
+	out->probe[b] = out->off[b]
+				? zs_site_go_entry(out->off[b], code,
+						   read_code(fd, out->off[b], out->size[b], code))
+				: 0;
+	out->go_http = out->probe[a] && out->probe[b];
+	if (!out->go_http)
+		out->probe[a] = out->probe[b] = 0;
+}
+
 /* Fills out->probe from out->off. */
 static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 {
@@ -263,10 +283,12 @@ static void place_probes(Elf *elf, int fd, struct zs_elf_tls *out)
 
 	memcpy(out->probe, out->off, sizeof(out->probe));
 	out->probe[ZS_TLS_SYM_GNUTLS_SEND2] = 0; /* looked up, not probed itself */
+	out->probe[ZS_TLS_SYM_GO_ROUND_TRIP] = out->probe[ZS_TLS_SYM_GO_WRITE] = 0;
 	if (!gelf_getehdr(elf, &eh) || eh.e_machine != EM_X86_64)
 		return;
+	place_go(fd, out);
 	for (k = 0; k < ZS_TLS_SYM__COUNT; k++)
-		if (out->probe[k])
+		if (out->probe[k] && !zs_tls_sym_is_go(k))
 			out->probe[k] = zs_site_entry(
 				out->off[k], code, read_code(fd, out->off[k], out->size[k], code),
 				&emulated);
@@ -330,7 +352,7 @@ int zs_elf_tls_inspect(const char *path, int look_blind, struct zs_elf_tls *out,
 		else if (strcmp(name, ".gopclntab") == 0)
 			pcln = scn;
 	}
-	if (out->n_found)
+	if (out->n_found || out->off[ZS_TLS_SYM_GO_ROUND_TRIP])
 		place_probes(elf, fd, out);
 	/* Go names its functions in .gopclntab (package paths also in .rodata);
 	 * BoringSSL's version string says its name, and its error strings read

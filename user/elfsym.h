@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause) */
 /*
- * What an ELF file offers the TLS uprobes: the file offsets of the TLS
- * library functions it defines (from .dynsym and .symtab, via libelf), and
+ * What an ELF file offers the uprobes: the file offsets of the TLS
+ * library functions it defines (from .dynsym and .symtab, via libelf),
  * whether it carries TLS code we cannot see (Go's crypto/tls, BoringSSL
- * without symbols).
+ * without symbols), and a Go program's net/http client functions (which
+ * request a call belongs to: bpf/lib/goroutine.bpf.h).
  */
 #ifndef ZS_ELFSYM_H
 #define ZS_ELFSYM_H
@@ -17,17 +18,21 @@
  * gnutls_record_send2 is looked up only: gnutls_record_send's probe may go
  * there. GNUTLS_RECV_TAIL is no symbol ('+' is in none): the place in
  * gnutls_record_recv its probe may move to, with its own program (see
- * place_probes). */
-#define ZS_TLS_SYMS(X)                         \
-	X(SSL_WRITE, "SSL_write")              \
-	X(SSL_READ, "SSL_read")                \
-	X(SSL_WRITE_EX, "SSL_write_ex")        \
-	X(SSL_READ_EX, "SSL_read_ex")          \
-	X(GNUTLS_SEND, "gnutls_record_send")   \
-	X(GNUTLS_RECV, "gnutls_record_recv")   \
-	X(DL_DEBUG_STATE, "_dl_debug_state")   \
-	X(GNUTLS_SEND2, "gnutls_record_send2") \
-	X(GNUTLS_RECV_TAIL, "gnutls_record_recv+tail")
+ * place_probes). GO_*: a Go program's net/http (in .symtab: not in a
+ * stripped binary), entry probes only (a return probe would break Go's
+ * moving stacks), past their stack check (zs_site_go_entry). */
+#define ZS_TLS_SYMS(X)                                        \
+	X(SSL_WRITE, "SSL_write")                             \
+	X(SSL_READ, "SSL_read")                               \
+	X(SSL_WRITE_EX, "SSL_write_ex")                       \
+	X(SSL_READ_EX, "SSL_read_ex")                         \
+	X(GNUTLS_SEND, "gnutls_record_send")                  \
+	X(GNUTLS_RECV, "gnutls_record_recv")                  \
+	X(DL_DEBUG_STATE, "_dl_debug_state")                  \
+	X(GNUTLS_SEND2, "gnutls_record_send2")                \
+	X(GNUTLS_RECV_TAIL, "gnutls_record_recv+tail")        \
+	X(GO_ROUND_TRIP, "net/http.(*persistConn).roundTrip") \
+	X(GO_WRITE, "net/http.(*Request).write")
 
 /* clang-format off */
 enum zs_tls_sym {
@@ -39,6 +44,12 @@ enum zs_tls_sym {
 /* clang-format on */
 
 extern const char *const zs_tls_sym_names[ZS_TLS_SYM__COUNT];
+
+/* 1 for a Go net/http function (zs_elf_tls.go_http), not a TLS one. */
+static inline int zs_tls_sym_is_go(int k)
+{
+	return k == ZS_TLS_SYM_GO_ROUND_TRIP || k == ZS_TLS_SYM_GO_WRITE;
+}
 
 /* TLS code in a file that the uprobes cannot cover. */
 enum zs_tls_blind {
@@ -57,8 +68,11 @@ struct zs_elf_tls {
 	 * gnutls_record_recv its tail jump (probe[GNUTLS_RECV_TAIL], its own
 	 * then 0; see probe_site.h). 0: not probed. */
 	uint64_t probe[ZS_TLS_SYM__COUNT];
-	int n_found;
+	int n_found; /* TLS functions (and the loader's hook) */
 	int n_moved; /* probes moved where their function leads */
+	/* 1: both Go net/http functions found, in the register ABI's shape
+	 * (their probes placed) */
+	int go_http;
 	enum zs_tls_blind blind;
 };
 

@@ -2,6 +2,7 @@
 #include "link.h"
 
 #include "metrics.h"
+#include "zerospan_abi.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -178,7 +179,9 @@ bool zs_link_client(uint32_t pid, uint32_t tid, uint32_t ppid, struct zs_span *s
 	p = proc_find(pid, false);
 	if (p) {
 		parent = pick(p, tid, s, &ambiguous);
-		if (parent)
+		if (parent && (tid & ZS_FLOW_BIT))
+			zs_count(links_goroutine);
+		else if (parent)
 			zs_count(links_thread);
 		else if (!ambiguous && (parent = pick(p, 0, s, &ambiguous)))
 			zs_count(links_process);

@@ -26,7 +26,9 @@
 int zs_link_init(uint32_t max_procs);
 void zs_link_fini(void);
 
-/* Thread tid of process pid read the request of SERVER span s. */
+/* Thread tid of process pid read the request of SERVER span s. Here and
+ * below a tid with ZS_FLOW_BIT is a Go program's goroutine (span.flow): it
+ * serves one request at a time. */
 void zs_link_server_begin(uint32_t pid, uint32_t tid, struct zs_span *s);
 
 /* SERVER span s of process pid leaves its connection (response ended,

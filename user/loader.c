@@ -563,6 +563,8 @@ static int start_tls(struct zs_loader *l, const struct zs_config *cfg)
 	p.entry[ZS_TLS_SYM_GNUTLS_RECV] = l->skel->progs.zs_gnutls_recv;
 	p.entry[ZS_TLS_SYM_GNUTLS_RECV_TAIL] = l->skel->progs.zs_gnutls_recv_tail;
 	p.entry[ZS_TLS_SYM_DL_DEBUG_STATE] = l->skel->progs.zs_dlopen;
+	p.entry[ZS_TLS_SYM_GO_ROUND_TRIP] = l->skel->progs.zs_go_round_trip;
+	p.entry[ZS_TLS_SYM_GO_WRITE] = l->skel->progs.zs_go_write;
 	err = zs_tls_init(&p, cfg, "/proc");
 	if (err) {
 		log_error("tls: %s", strerror(-err));
@@ -634,6 +636,7 @@ static int sock_prepare(struct zs_loader *l, const struct zs_config *cfg, int co
 	l->skel->rodata->sample_threshold = sample_threshold(&cfg->sampler);
 	l->skel->rodata->sample_ignore_parent = cfg->sampler.ignore_parent;
 	l->skel->rodata->tls_hooks = tls;
+	l->skel->rodata->go_hooks = tls;
 	/* reads and writes are told apart by syscall number, this architecture's */
 #define SET_OP(nr, op)                                                                     \
 	do {                                                                               \

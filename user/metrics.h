@@ -40,6 +40,8 @@
 	X(context_invalid, "traceparent or B3 headers rejected as invalid")                        \
 	X(context_adopted, "CLIENT spans that kept the app's own traceparent")                     \
 	X(links_thread, "CLIENT spans linked to a request their thread serves")                    \
+	X(links_goroutine,                                                                         \
+	  "CLIENT spans of Go programs linked to the request their goroutine serves")              \
 	X(links_connect, "CLIENT spans linked to the request their connection's connect() served") \
 	X(links_process, "CLIENT spans linked to a request their process serves")                  \
 	X(links_parent_process, "CLIENT spans linked to a request their parent serves")            \

@@ -129,3 +129,24 @@ uint64_t zs_site_recv_tail(uint64_t off, const uint8_t *code, size_t len)
 		return 0;
 	return off + at + sizeof(tail) - 1;
 }
+
+uint64_t zs_site_go_entry(uint64_t off, const uint8_t *code, size_t len)
+{
+	static const uint8_t cmp_rsp[] = { 0x49, 0x3b, 0x66, 0x10 }; /* cmp 0x10(%r14),%rsp */
+	static const uint8_t cmp_r12[] = { 0x4d, 0x3b, 0x66, 0x10 }; /* cmp 0x10(%r14),%r12 */
+	static const uint8_t lea_r12[] = { 0x4c, 0x8d };	     /* lea ...(%rsp),%r12 */
+	size_t at = 0;
+
+	if (len >= 5 && memcmp(code, lea_r12, 2) == 0 && code[2] == 0x64 && code[3] == 0x24)
+		at = 5; /* disp8 */
+	else if (len >= 8 && memcmp(code, lea_r12, 2) == 0 && code[2] == 0xa4 && code[3] == 0x24)
+		at = 8; /* disp32 */
+	if (len < at + 4 || memcmp(code + at, at ? cmp_r12 : cmp_rsp, 4) != 0)
+		return 0;
+	at += 4;
+	if (len >= at + 2 && code[at] == 0x76)
+		return off + at; /* jbe rel8 */
+	if (len >= at + 6 && code[at] == 0x0f && code[at + 1] == 0x86)
+		return off + at; /* jbe rel32 */
+	return 0;
+}

@@ -70,4 +70,16 @@ uint64_t zs_site_plt_slot(uint64_t vaddr, const uint8_t *code, size_t len);
  */
 uint64_t zs_site_recv_tail(uint64_t off, const uint8_t *code, size_t len);
 
+/*
+ * A Go function (register ABI, Go 1.17+) starts with its stack check:
+ * `cmp 0x10(%r14),%rsp`, or for a larger frame `lea -N(%rsp),%r12` then
+ * `cmp 0x10(%r14),%r12` (g, in %r14, holds its stack guard at 0x10), then
+ * `jbe` to the stack growth. The cmp is single-stepped; the jbe, a
+ * conditional jump, is emulated, and the arguments (%rax, %rbx...) and g
+ * are still as at the entry. Returns the jbe's offset when code (the
+ * function at off, len bytes of it) has that shape, else 0 (the shape also
+ * proves g is in %r14).
+ */
+uint64_t zs_site_go_entry(uint64_t off, const uint8_t *code, size_t len);
+
 #endif

@@ -29,6 +29,7 @@ struct zs_span {
 			     * keeps the trace it has, so no CLIENT span claims it later */
 	uint8_t trace_flags;
 	uint32_t pid, tid; /* process and thread that read or sent the request */
+	uint32_t flow;	   /* Go: the goroutine it is for (zs_event_hdr.flow), else 0 */
 	uint8_t kind;
 	bool error;
 	uint16_t server_port;

@@ -81,7 +81,8 @@ static void gauge_update(void)
 	int i;
 
 	for (i = 0; i < n_files; i++)
-		n += files[i].state == FILE_ATTACHED && !is_loader(&files[i]);
+		n += files[i].state == FILE_ATTACHED && !is_loader(&files[i]) &&
+		     files[i].syms.n_found;
 	zs_gauge_set(tls_libraries, n);
 }
 
@@ -107,8 +108,8 @@ static int attach(struct tls_file *f)
 		if (!a)
 			goto fail;
 		f->links[f->n_links++] = a;
-		if (k == ZS_TLS_SYM_DL_DEBUG_STATE)
-			continue; /* a hook, not a call with a result */
+		if (k == ZS_TLS_SYM_DL_DEBUG_STATE || zs_tls_sym_is_go(k))
+			continue; /* a hook; Go's stacks move (no return probe) */
 		b = bpf_program__attach_uprobe_opts(progs.exit, -1, f->path, off, &exit_opts);
 		if (!b)
 			goto fail;
@@ -116,13 +117,17 @@ static int attach(struct tls_file *f)
 	}
 	f->state = FILE_ATTACHED;
 	zs_count(tls_attaches);
+	if (f->syms.go_http)
+		log_info("go: attached to %s (net/http: calls followed from handler to writer "
+			 "goroutine)",
+			 f->path);
 	if (is_loader(f))
 		log_info("tls: attached to %s (its dlopen hook)", f->path);
 	else if (f->syms.n_moved)
 		log_info("tls: attached to %s (%d functions, %d probes moved to the function "
 			 "they lead to)",
 			 f->path, f->syms.n_found, f->syms.n_moved);
-	else
+	else if (f->syms.n_found)
 		log_info("tls: attached to %s (%d functions)", f->path, f->syms.n_found);
 	gauge_update();
 	return 0;
@@ -184,17 +189,18 @@ static struct tls_file *file_get(uint64_t dev, uint64_t ino, const char *path, i
 		f->state = FILE_PLAIN;
 		return f;
 	}
-	if (f->syms.n_found) {
-		f->state = FILE_IDLE;
-	} else if (f->syms.blind != ZS_TLS_BLIND_NONE) {
-		f->state = FILE_BLIND;
+	if (f->syms.blind != ZS_TLS_BLIND_NONE) {
 		zs_count(tls_blind_binaries);
 		log_warn("tls: %s (pid %u) uses %s: its HTTPS is not traced", path, who,
 			 f->syms.blind == ZS_TLS_BLIND_GO ? "Go's crypto/tls"
 							  : "BoringSSL without symbols");
-	} else {
-		f->state = FILE_PLAIN;
 	}
+	if (f->syms.n_found || f->syms.go_http)
+		f->state = FILE_IDLE; /* a Go program's net/http is attached as well */
+	else if (f->syms.blind != ZS_TLS_BLIND_NONE)
+		f->state = FILE_BLIND;
+	else
+		f->state = FILE_PLAIN;
 	return f;
 }
 

@@ -286,7 +286,7 @@ static __always_inline void zs_hdr_fill_at(struct zs_event_hdr *h, __u16 type, _
 	h->size = size;
 	h->pid = id >> 32;
 	h->tid = (__u32)id;
-	h->_pad = 0;
+	h->flow = 0;
 	h->ts_ns = ts_ns;
 	h->cookie = cookie;
 }

@@ -98,6 +98,14 @@ struct zs_t_hscan {
 };
 
 /* bpf/lib/tls.bpf.h */
+/* bpf/lib/goroutine.bpf.h */
+struct zs_t_go {
+	__u64 g;
+	__u64 then, now;
+	__u32 flow;  /* out: zs_go_flow_of(g) */
+	__u32 fresh; /* out: zs_go_fresh(then, now) */
+};
+
 struct zs_t_tls_ret {
 	__u64 rc;
 	__u64 nbytes;

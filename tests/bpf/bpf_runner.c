@@ -894,6 +894,38 @@ static uint32_t tls_match(uint64_t cookie, uint32_t cached, uint32_t thread, uin
 	return t.match;
 }
 
+static struct zs_t_go go_run(uint64_t g, uint64_t then, uint64_t now)
+{
+	struct zs_t_go t = { .g = g, .then = then, .now = now };
+
+	run("test_go", &t, sizeof(t));
+	return t;
+}
+
+static void test_go(void)
+{
+	uint64_t g;
+	uint32_t seen = 0, n = 0;
+
+	/* goroutine keys: the flow bit always, never the process key, and
+	 * distinct for g structs (from the heap, 0x1a0 and more apart) */
+	for (g = 0xc000002000ULL; g < 0xc000002000ULL + 64 * 0x1a0; g += 0x1a0) {
+		struct zs_t_go t = go_run(g, 0, 0);
+
+		n += (t.flow & ZS_FLOW_BIT) && t.flow != 0xffffffffu;
+		CHECK(t.flow != seen, "adjacent g structs, different keys");
+		seen = t.flow;
+	}
+	CHECK(n == 64, "flow bit set, never 0xffffffff");
+	CHECK(go_run(0xc000002000ULL, 0, 0).flow == go_run(0xc000002000ULL, 5, 9).flow,
+	      "one g, one key");
+	/* a handoff holds for a second, and not for a time before it */
+	CHECK(go_run(0, 1000, 1000).fresh, "at once");
+	CHECK(go_run(0, 1000, 1000 + 999999999ULL).fresh, "just under a second");
+	CHECK(!go_run(0, 1000, 1000 + 1000000000ULL).fresh, "a second later");
+	CHECK(!go_run(0, 2000, 1000).fresh, "made after now (another CPU's clock)");
+}
+
 static void test_tls(void)
 {
 	struct zs_t_mark_tls m = { 0 };
@@ -1039,6 +1071,8 @@ int main(int argc, char **argv)
 			test_tls();
 		if (!err && bpf_object__find_program_by_name(obj, "test_conn_ctx"))
 			test_conn_ctx();
+		if (!err && bpf_object__find_program_by_name(obj, "test_go"))
+			test_go();
 		bpf_object__close(obj);
 	}
 	return zs_test_done("bpf_prog_run");

@@ -165,6 +165,28 @@ static struct zs_span *mk(uint8_t id, const char *method, const char *path, int 
 	return s;
 }
 
+/* A Go program: requests keyed by goroutine (ZS_FLOW_BIT), each serving
+ * one; the call its writer sends names the handler's goroutine. */
+static void link_goroutines(struct zs_span *a, struct zs_span *b, struct zs_span *c)
+{
+	const uint32_t ga = ZS_FLOW_BIT | 0x1234, gb = ZS_FLOW_BIT | 0x5678;
+	uint64_t before = zs_metrics.links_goroutine;
+
+	zs_link_server_begin(400, ga, a);
+	zs_link_server_begin(400, gb, b);
+	memset(c, 0, sizeof(*c));
+	zs_strlcpy(c->path, "/x", sizeof(c->path));
+	CHECK(zs_link_client(400, gb, 0, c) && c->parent_span_id[0] == 0xb2,
+	      "the handler goroutine's request, whatever path");
+	CHECK(zs_metrics.links_goroutine == before + 1, "counted as a goroutine's link");
+	memset(c, 0, sizeof(*c));
+	zs_strlcpy(c->path, "/x", sizeof(c->path));
+	CHECK(!zs_link_client(400, ZS_FLOW_BIT | 0x9999, 0, c),
+	      "a goroutine serving nothing: two in flight, ambiguous");
+	zs_link_server_end(400, a);
+	zs_link_server_end(400, b);
+}
+
 static void test_link(void)
 {
 	struct zs_span *a = mk(0xa1, "GET", "/a", ZS_KIND_SERVER);
@@ -213,6 +235,7 @@ static void test_link(void)
 	CHECK(!zs_link_client(300, 300, 0, c), "event loop, other path: ambiguous");
 	CHECK(zs_link_client_connect(300, 300, 15, c) && c->parent_span_id[0] == 0xa1,
 	      "connected while handling a");
+	link_goroutines(a, b, c);
 	memset(c, 0, sizeof(*c));
 	CHECK(zs_link_client_connect(300, 300, 25, c) && c->parent_span_id[0] == 0xb2,
 	      "connected after reading b");

@@ -135,6 +135,70 @@ static void check_blind(void)
 	rmdir(dir);
 }
 
+/* A Go program's net/http functions, as Go 1.19 lays them out (their
+ * stack checks: tests/unit/test_probe_site.c), in a program assembled
+ * here: probed on their jbe, both or neither. fprintf format: write's body
+ * is the %s. */
+#define RT "\"net/http.(*persistConn).roundTrip\""
+#define WR "\"net/http.(*Request).write\""
+static const char go_s[] = ".section .go.buildinfo,\"a\"\n.ascii \"Go buildinf:\"\n.text\n"
+			   ".globl " RT "\n.type " RT ", @function\n" RT ":\n"
+			   "lea -0x230(%%rsp),%%r12\ncmp 0x10(%%r14),%%r12\njbe 1f\n1: ret\n"
+			   ".size " RT ", .-" RT "\n"
+			   ".globl " WR "\n.type " WR ", @function\n" WR ":\n"
+			   "%s\n2: ret\n.size " WR ", .-" WR "\n"
+			   ".globl main\nmain: xor %%eax,%%eax\nret\n"
+			   ".section .note.GNU-stack,\"\",@progbits\n";
+
+/* Assembles go_s with write's body; returns what inspecting it does. */
+static int inspect_go(const char *dir, const char *write_body, struct zs_elf_tls *t)
+{
+	char src[256], out[256], cmd[1024], err[256];
+	FILE *f;
+
+	snprintf(src, sizeof(src), "%s/go.s", dir);
+	snprintf(out, sizeof(out), "%s/gohttp", dir);
+	f = fopen(src, "w");
+	if (!f)
+		return -1;
+	fprintf(f, go_s, write_body);
+	fclose(f);
+	snprintf(cmd, sizeof(cmd), "cc -o %s %s 2>&1", out, src);
+	if (system(cmd) != 0)
+		return -1;
+	return zs_elf_tls_inspect(out, 1, t, err, sizeof(err));
+}
+
+static void check_go_http(void)
+{
+	char dir[] = "/tmp/zs-elfsym-go-XXXXXX", path[300];
+	struct zs_elf_tls t;
+
+	if (!mkdtemp(dir)) {
+		CHECK(0, "mkdtemp");
+		return;
+	}
+	CHECK(inspect_go(dir, "cmp 0x10(%r14),%rsp\njbe 2f", &t) == 0, "build and inspect");
+	CHECK(t.go_http && t.n_found == 0, "go_http %d, TLS functions %d", t.go_http, t.n_found);
+	/* lea (8 bytes) and cmp (4): the jbe at 12; cmp alone (4): at 4 */
+	CHECK(t.probe[ZS_TLS_SYM_GO_ROUND_TRIP] == t.off[ZS_TLS_SYM_GO_ROUND_TRIP] + 12 &&
+		      t.probe[ZS_TLS_SYM_GO_WRITE] == t.off[ZS_TLS_SYM_GO_WRITE] + 4,
+	      "probes on the jbe: %llu %llu",
+	      (unsigned long long)(t.probe[ZS_TLS_SYM_GO_ROUND_TRIP] -
+				   t.off[ZS_TLS_SYM_GO_ROUND_TRIP]),
+	      (unsigned long long)(t.probe[ZS_TLS_SYM_GO_WRITE] - t.off[ZS_TLS_SYM_GO_WRITE]));
+	/* write without the register ABI's stack check: neither is probed */
+	CHECK(inspect_go(dir, "mov %rcx,%rax", &t) == 0 && !t.go_http &&
+		      !t.probe[ZS_TLS_SYM_GO_ROUND_TRIP] && !t.probe[ZS_TLS_SYM_GO_WRITE] &&
+		      t.off[ZS_TLS_SYM_GO_ROUND_TRIP],
+	      "one function not in shape: none probed");
+	snprintf(path, sizeof(path), "%s/go.s", dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/gohttp", dir);
+	unlink(path);
+	rmdir(dir);
+}
+
 static void check_errors(void)
 {
 	struct zs_elf_tls t;
@@ -158,6 +222,7 @@ int main(void)
 	check_library("libgnutls.so.30", ZS_TLS_SYM_GNUTLS_SEND, ZS_TLS_SYM_GNUTLS_RECV);
 	check_loader();
 	check_blind();
+	check_go_http();
 	check_errors();
 	return zs_test_done("elfsym");
 }

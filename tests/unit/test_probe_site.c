@@ -361,9 +361,52 @@ static void check_system_libgnutls(void)
 	dlclose(h);
 }
 
+/* Go 1.19's stack checks (objdump of tests/integration/servers/go_front):
+ * net/http.(*persistConn).roundTrip, (*persistConn).writeLoop, and a small
+ * frame's (internal/cpu.Initialize). */
+static void check_go_bytes(void)
+{
+	static const uint8_t round_trip[] = {
+		0x4c, 0x8d, 0xa4, 0x24, 0xd0, 0xfd, 0xff, 0xff, /* lea -0x230(%rsp),%r12 */
+		0x4d, 0x3b, 0x66, 0x10,				/* cmp 0x10(%r14),%r12 */
+		0x0f, 0x86, 0xc3, 0x0e, 0x00, 0x00,		/* jbe rel32 */
+		0x48, 0x81, 0xec, 0xb0, 0x02, 0x00, 0x00,	/* sub $0x2b0,%rsp */
+	};
+	static const uint8_t write_loop[] = {
+		0x4c, 0x8d, 0x64, 0x24, 0x90, /* lea -0x70(%rsp),%r12 */
+		0x4d, 0x3b, 0x66, 0x10,	      /* cmp 0x10(%r14),%r12 */
+		0x0f, 0x86, 0x06, 0x03, 0x00, 0x00,
+	};
+	static const uint8_t small[] = {
+		0x49, 0x3b, 0x66, 0x10, /* cmp 0x10(%r14),%rsp */
+		0x76, 0x38,		/* jbe rel8 */
+		0x48, 0x83, 0xec, 0x28,
+	};
+	/* not Go's register ABI: g in %rcx (Go before 1.17 loads it from TLS) */
+	static const uint8_t old_abi[] = { 0x48, 0x3b, 0x61, 0x10, 0x76, 0x38 };
+	/* a stack check with another jump (not the growth branch's jbe) */
+	static const uint8_t other_jump[] = { 0x49, 0x3b, 0x66, 0x10, 0x74, 0x38 };
+	/* lea into %r12, then a cmp of %rsp: not the large-frame shape */
+	static const uint8_t mixed[] = { 0x4c, 0x8d, 0x64, 0x24, 0x90, 0x49,
+					 0x3b, 0x66, 0x10, 0x76, 0x38 };
+
+	CHECK(zs_site_go_entry(0x639720, round_trip, sizeof(round_trip)) == 0x63972c,
+	      "large frame: the jbe after lea and cmp");
+	CHECK(zs_site_go_entry(0x6390e0, write_loop, sizeof(write_loop)) == 0x6390e9, "lea disp8");
+	CHECK(zs_site_go_entry(0x401000, small, sizeof(small)) == 0x401004,
+	      "small frame, jbe rel8");
+	CHECK(zs_site_go_entry(0x1000, round_trip, 17) == 0, "jbe rel32 cut short");
+	CHECK(zs_site_go_entry(0x1000, small, 5) == 0, "jbe rel8 cut short");
+	CHECK(zs_site_go_entry(0x1000, old_abi, sizeof(old_abi)) == 0, "g not in %%r14");
+	CHECK(zs_site_go_entry(0x1000, other_jump, sizeof(other_jump)) == 0, "je, not jbe");
+	CHECK(zs_site_go_entry(0x1000, mixed, sizeof(mixed)) == 0, "lea then cmp %%rsp");
+	CHECK(zs_site_go_entry(0x1000, ssl_read, sizeof(ssl_read)) == 0, "C code");
+}
+
 int main(void)
 {
 	check_bytes();
+	check_go_bytes();
 	check_library();
 	check_system_libssl();
 	check_gnutls_bytes();

@@ -1,6 +1,7 @@
-// The Go front of scripts/links.py: a net/http server whose handler calls
-// NEXT (http.Get, the default client and its pool) and answers after it;
-// with FIXED set it calls NEXT/leaf<path> instead of NEXT<path>.
+// A Go front (tests/integration/test_context.py, scripts/links.py): a
+// net/http server whose handler calls NEXT (http.Get, the default client
+// and its pool) and answers after it; with FIXED set it calls
+// NEXT/leaf<path> instead of NEXT<path>.
 // usage: go_front PORT NEXT
 package main
 
