@@ -141,6 +141,11 @@ char *zs_metrics_render(size_t *len, bool om)
 		     "# TYPE zerospan_tls_libraries gauge\nzerospan_tls_libraries %llu\n",
 		     (unsigned long long)zs_get(tls_libraries));
 	zs_sb_printf(&b,
+		     "# HELP zerospan_go_programs Go program files whose net/http calls are "
+		     "followed by goroutine (uprobes attached)\n"
+		     "# TYPE zerospan_go_programs gauge\nzerospan_go_programs %llu\n",
+		     (unsigned long long)zs_get(go_programs));
+	zs_sb_printf(&b,
 		     "# HELP zerospan_k8s_containers containers known from the Kubernetes API\n"
 		     "# TYPE zerospan_k8s_containers gauge\nzerospan_k8s_containers %llu\n",
 		     (unsigned long long)zs_get(k8s_containers));

@@ -86,6 +86,7 @@ struct zs_counters {
 	_Atomic uint64_t header_hold_bytes;
 	_Atomic uint64_t procs_cached;
 	_Atomic uint64_t tls_libraries;
+	_Atomic uint64_t go_programs;
 	_Atomic uint64_t k8s_containers;
 	_Atomic uint64_t injection_active;
 };

@@ -77,13 +77,16 @@ static int is_loader(const struct tls_file *f)
 
 static void gauge_update(void)
 {
-	uint64_t n = 0;
+	uint64_t n = 0, go = 0;
 	int i;
 
-	for (i = 0; i < n_files; i++)
+	for (i = 0; i < n_files; i++) {
 		n += files[i].state == FILE_ATTACHED && !is_loader(&files[i]) &&
 		     files[i].syms.n_found;
+		go += files[i].state == FILE_ATTACHED && files[i].syms.go_http;
+	}
 	zs_gauge_set(tls_libraries, n);
+	zs_gauge_set(go_programs, go);
 }
 
 static void detach(struct tls_file *f)
@@ -550,4 +553,5 @@ void zs_tls_fini(void)
 	n_files = n_procs = n_scans = 0;
 	ready = 0;
 	zs_gauge_set(tls_libraries, 0);
+	zs_gauge_set(go_programs, 0);
 }

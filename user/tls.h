@@ -8,7 +8,9 @@
  * inode) is attached once, for all processes, and reference-counted by the
  * processes that map it: detached when the last one is gone (the host's
  * own libraries stay attached). Go and symbol-less BoringSSL binaries are
- * reported once each as not covered.
+ * reported once each as not covered. A Go program's net/http client
+ * functions are attached the same way (elfsym.h: a handler's call followed
+ * to the goroutine that sends it).
  */
 #ifndef ZS_TLS_H
 #define ZS_TLS_H

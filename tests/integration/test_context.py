@@ -238,6 +238,7 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
                 wrong.append(path)
         assert not wrong, "%d of %d calls not under their request: %s" % (len(wrong), n, wrong[:10])
         m = agent.assert_no_loss()
+        assert m["zerospan_go_programs"] == 1, m
         if inject == "off":
             assert m["zerospan_links_goroutine_total"] >= n, m
         else:
