@@ -57,13 +57,16 @@ if [ "$mode" = test ]; then
     (cd "$view" && npm ci --no-audit --no-fund --silent)
   fi
   # Go programs: an HTTPS server (crypto/tls; the TLS tests check it is
-  # reported as not covered) and a net/http front calling a back (goroutines).
-  for prog in go_server go_front; do
-    gobin="$here/build/go/$prog"
-    if [ ! -x "$gobin" ] || [ "$here/tests/integration/servers/$prog/main.go" -nt "$gobin" ]; then
+  # reported as not covered) and a net/http front calling a back (goroutines),
+  # also stripped of its symbol table (-s -w, as images are often built).
+  for prog in go_server go_front go_front_stripped; do
+    gobin="$here/build/go/$prog" src="${prog%_stripped}" flags=
+    [ "$prog" = "$src" ] || flags="-s -w"
+    if [ ! -x "$gobin" ] || [ "$here/tests/integration/servers/$src/main.go" -nt "$gobin" ]; then
       mkdir -p "$here/build/go"
-      (cd "$here/tests/integration/servers/$prog" && GOCACHE="$here/build/go/cache" \
-        GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 go build -o "$gobin" main.go)
+      (cd "$here/tests/integration/servers/$src" && GOCACHE="$here/build/go/cache" \
+        GOPATH="$here/build/go/path" GO111MODULE=off GOFLAGS= CGO_ENABLED=0 \
+        go build -ldflags="$flags" -o "$gobin" main.go)
     fi
   done
   # podman runs the agent's image and service containers (test_podman.py).

@@ -40,7 +40,7 @@ for s in "${suites[@]}"; do
       run_suite "unit: http1 (ASan+UBSan)" build/asan/tests/test_http1 build/llhttp.fixture
       run_suite "unit: agent (ASan+UBSan)" build/asan/tests/test_agent
       run_suite "unit: trace context (ASan+UBSan)" build/asan/tests/test_context
-      run_suite "unit: ELF symbols for TLS uprobes (ASan+UBSan)" build/asan/tests/test_elfsym
+      run_suite "unit: ELF symbols for uprobes, TLS and Go (ASan+UBSan)" build/asan/tests/test_elfsym
       run_suite "unit: where the TLS uprobes go (ASan+UBSan)" build/asan/tests/test_probe_site
       run_suite "unit: routes (ASan+UBSan)" build/asan/tests/test_route
       run_suite "unit: RED metrics and service graph (ASan+UBSan)" build/asan/tests/test_graph

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: (LGPL-2.1 OR BSD-2-Clause)
 #include "elfsym.h"
 
+#include "gopclntab.h"
 #include "probe_site.h"
 
 #include <errno.h>
@@ -63,6 +64,25 @@ static void scan_symtab(Elf *elf, Elf_Scn *scn, const GElf_Shdr *sh, struct zs_e
 			if (out->off[k] && k != ZS_TLS_SYM_GNUTLS_SEND2 && !zs_tls_sym_is_go(k))
 				out->n_found++;
 		}
+	}
+}
+
+/* A Go program's net/http functions from Go's own table (.gopclntab) when
+ * the symbol table did not have them (a stripped binary). */
+static void go_from_pclntab(Elf *elf, Elf_Scn *pcln, struct zs_elf_tls *out)
+{
+	const int ks[2] = { ZS_TLS_SYM_GO_ROUND_TRIP, ZS_TLS_SYM_GO_WRITE };
+	const char *names[2] = { zs_tls_sym_names[ks[0]], zs_tls_sym_names[ks[1]] };
+	uint64_t addr[2], size[2];
+	Elf_Data *data = elf_getdata(pcln, NULL);
+	int i;
+
+	if (!data || !data->d_buf ||
+	    zs_gopclntab_find(data->d_buf, data->d_size, names, 2, addr, size) != 2)
+		return;
+	for (i = 0; i < 2; i++) {
+		out->off[ks[i]] = vaddr_to_offset(elf, addr[i]);
+		out->size[ks[i]] = size[i];
 	}
 }
 
@@ -352,6 +372,8 @@ int zs_elf_tls_inspect(const char *path, int look_blind, struct zs_elf_tls *out,
 		else if (strcmp(name, ".gopclntab") == 0)
 			pcln = scn;
 	}
+	if (is_go && pcln && !out->off[ZS_TLS_SYM_GO_ROUND_TRIP])
+		go_from_pclntab(elf, pcln, out);
 	if (out->n_found || out->off[ZS_TLS_SYM_GO_ROUND_TRIP])
 		place_probes(elf, fd, out);
 	/* Go names its functions in .gopclntab (package paths also in .rodata);

@@ -182,7 +182,7 @@ def test_event_loop_call_joins_the_request_that_connected_it_without_injection()
 GO_FRONT = os.path.join(ROOT, "build", "go", "go_front")
 
 
-def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_client=20):
+def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_client=20, gobin=GO_FRONT):
     """A Go front (net/http server whose handler calls a python back with
     http.Get, the default pool of 2 idle connections a host) under 8
     concurrent clients, each call to another path (/leaf/<path>: method and
@@ -191,8 +191,7 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
     thread, 16-21 % of the calls went under another request's trace with
     injection, and 37-43 % stayed roots without (docs/BENCHMARKS.md). With
     the net/http probes every call joins its own request's trace."""
-    gobin = GO_FRONT
-    assert os.access(gobin, os.X_OK), "build/go/go_front missing: run scripts/deps.sh test"
+    assert os.access(gobin, os.X_OK), "%s missing: run scripts/deps.sh test" % gobin
     back_p, front_p = free_port(), free_port()
     rec = Receiver()
     agent = Agent(rec, ports=[front_p, back_p], args=["--inject=" + inject])
@@ -254,6 +253,13 @@ def test_go_handler_calls_join_their_own_request_without_injection():
     """The same with injection off (this host's default): the agent links
     each call by the goroutine its request is for (the DATA records' flow)."""
     test_go_handler_calls_join_their_own_request(inject="off")
+
+
+def test_stripped_go_handler_calls_join_their_own_request():
+    """The same front built with -ldflags='-s -w' (no symbol table, as most
+    images are built): its net/http functions are found in Go's own
+    function table (.gopclntab)."""
+    test_go_handler_calls_join_their_own_request(inject="off", gobin=GO_FRONT + "_stripped")
 
 
 def test_child_process_call_is_linked(inject="force"):
@@ -1122,6 +1128,7 @@ TESTS = [
     test_event_loop_call_joins_the_request_that_connected_it_without_injection,
     test_go_handler_calls_join_their_own_request,
     test_go_handler_calls_join_their_own_request_without_injection,
+    test_stripped_go_handler_calls_join_their_own_request,
     test_child_process_call_is_linked,
     test_child_process_without_injection,
     test_incoming_context_is_honoured_and_invalid_is_not,

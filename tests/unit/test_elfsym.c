@@ -8,6 +8,7 @@
  * carries (no Go toolchain needed for this unit test).
  */
 #include "elfsym.h"
+#include "gopclntab.h"
 #include "zs_test.h"
 
 #include <dlfcn.h>
@@ -199,6 +200,99 @@ static void check_go_http(void)
 	rmdir(dir);
 }
 
+static void put32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t)v;
+	p[1] = (uint8_t)(v >> 8);
+	p[2] = (uint8_t)(v >> 16);
+	p[3] = (uint8_t)(v >> 24);
+}
+
+static void put64(uint8_t *p, uint64_t v)
+{
+	put32(p, (uint32_t)v);
+	put32(p + 4, (uint32_t)(v >> 32));
+}
+
+/* Go's function table, written out here in its 1.18+ layout: two
+ * functions; then damaged in each way the reader must refuse or skip. */
+static void check_gopclntab_bytes(void)
+{
+	static const char names_blob[] = "main.main\0net/http.(*Request).write";
+	const char *want[2] = { "net/http.(*Request).write", "net/http.(*persistConn).roundTrip" };
+	uint8_t t[256] = { 0 };
+	uint64_t addr[2], size[2];
+	const uint32_t fname = 72, pcln = 112;
+
+	put32(t, 0xfffffff0u);
+	t[6] = 1;		 /* minLC */
+	t[7] = 8;		 /* ptrSize */
+	put64(t + 8, 2);	 /* nfunc */
+	put64(t + 24, 0x401000); /* textStart */
+	put64(t + 32, fname);
+	put64(t + 64, pcln);
+	memcpy(t + fname, names_blob, sizeof(names_blob));
+	/* functab: (entry, _func) x 2, then the end's entry */
+	put32(t + pcln, 0x10);
+	put32(t + pcln + 4, 40);
+	put32(t + pcln + 8, 0x50);
+	put32(t + pcln + 12, 48);
+	put32(t + pcln + 16, 0x90);
+	/* _func: entryOff, nameOff */
+	put32(t + pcln + 40, 0x10);
+	put32(t + pcln + 44, 0);
+	put32(t + pcln + 48, 0x50);
+	put32(t + pcln + 52, 10);
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == 1 && addr[0] == 0x401050 &&
+		      size[0] == 0x40 && addr[1] == 0 && size[1] == 0,
+	      "found one: %llx %llx", (unsigned long long)addr[0], (unsigned long long)size[0]);
+	put32(t, 0xfffffff1u); /* Go 1.20's */
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == 1, "1.20 magic");
+	CHECK(zs_gopclntab_find(t, 60, want, 2, addr, size) == -1, "header cut");
+	CHECK(zs_gopclntab_find(t, pcln + 16, want, 2, addr, size) == -1, "functab cut");
+	put64(t + 8, 1ull << 40);
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == -1, "nfunc past the end");
+	put64(t + 8, 2);
+	put32(t + pcln + 52, 0x7ffffff0u); /* the name past the end */
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == 0 && addr[0] == 0,
+	      "name offset out of range: skipped");
+	put32(t + pcln + 52, 0xfffffff0u); /* negative: before the name table */
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == 0, "negative name offset");
+	put32(t + pcln + 52, 10);
+	put32(t + pcln + 12, 250); /* _func past the end */
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == 0, "_func out of range");
+	put32(t + pcln + 12, 48);
+	put32(t, 0xfffffffau); /* Go 1.16-1.17's layout */
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == -1, "older layout");
+	put32(t, 0xfffffff0u);
+	t[7] = 4;
+	CHECK(zs_gopclntab_find(t, sizeof(t), want, 2, addr, size) == -1, "4-byte pointers");
+}
+
+/* The Go front the integration tests run, built by scripts/deps.sh test
+ * with and without its symbol table: the same probes from Go's own table. */
+static void check_go_stripped(void)
+{
+	const char *full = "build/go/go_front", *stripped = "build/go/go_front_stripped";
+	struct zs_elf_tls a, b;
+	char err[256] = "";
+
+	if (access(full, R_OK) || access(stripped, R_OK)) {
+		printf("elfsym: %s or %s missing (scripts/deps.sh test builds them): skipped\n",
+		       full, stripped);
+		return;
+	}
+	CHECK(zs_elf_tls_inspect(full, 1, &a, err, sizeof(err)) == 0 && a.go_http, "%s: %s", full,
+	      err);
+	CHECK(zs_elf_tls_inspect(stripped, 1, &b, err, sizeof(err)) == 0 && b.go_http, "%s: %s",
+	      stripped, err);
+	CHECK(a.probe[ZS_TLS_SYM_GO_ROUND_TRIP] &&
+		      a.probe[ZS_TLS_SYM_GO_ROUND_TRIP] == b.probe[ZS_TLS_SYM_GO_ROUND_TRIP] &&
+		      a.probe[ZS_TLS_SYM_GO_WRITE] == b.probe[ZS_TLS_SYM_GO_WRITE],
+	      "stripped: the same probes as from the symbol table");
+	CHECK(a.blind == ZS_TLS_BLIND_GO && b.blind == ZS_TLS_BLIND_GO, "crypto/tls in both");
+}
+
 static void check_errors(void)
 {
 	struct zs_elf_tls t;
@@ -223,6 +317,8 @@ int main(void)
 	check_loader();
 	check_blind();
 	check_go_http();
+	check_gopclntab_bytes();
+	check_go_stripped();
 	check_errors();
 	return zs_test_done("elfsym");
 }
