@@ -2,12 +2,12 @@
 # Builds the libFuzzer targets (clang, ASan+UBSan) and runs each for
 # FUZZ_SECONDS (default 60), seeded with the llhttp corpus. Crashes are kept
 # in build/fuzz/<target>/ as crash-*; the last line says "N passed, N failed".
-#   tests/fuzz/run.sh [target...]      targets: http1 events context elf k8s
+#   tests/fuzz/run.sh [target...]      targets: http1 events context elf k8s gopclntab
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(http1 events context elf k8s)
+[ ${#targets[@]} -eq 0 ] && targets=(http1 events context elf k8s gopclntab)
 out=build/fuzz
 mkdir -p "$out/seeds"
 make -s all >/dev/null || { echo "fuzz: build failed"; echo "0 passed, 1 failed"; exit 1; }
@@ -25,6 +25,15 @@ for i, v in enumerate([b"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01
                        b"80f198ee56343ba864fe8b2a57d3eff7-e457b5a2e4d86bd1-1-05e3ac9a4f6e3b90",
                        b"congo=t61rcWkgMzE,rojo=00f067aa0ba902b7,fw529a3039@dt=x", b"0.25"]):
     open(os.path.join(d, "ctx%d" % i), "wb").write(v)
+# Go's function table (1.18+ layout) with two functions, for the gopclntab target
+import struct
+names = b"main.main\0net/http.(*Request).write\0net/http.(*persistConn).roundTrip\0"
+fname, pcln = 72, 72 + ((len(names) + 7) & ~7)
+hdr = struct.pack("<IBBBBQQQQQQQQ", 0xfffffff0, 0, 0, 1, 8, 3, 0, 0x401000, fname, 0, 0, 0, pcln)
+ftab = struct.pack("<IIIIIII", 0x10, 32, 0x50, 40, 0x90, 48, 0xd0)
+funcs = struct.pack("<IiIiIi", 0x10, 0, 0x50, 10, 0x90, 36)
+pad = b"\0" * (pcln - fname - len(names))
+open(os.path.join(d, "gopclntab0"), "wb").write(hdr + names + pad + ftab + b"\0" * 4 + funcs)
 # a Pod as the API server sends it, for the k8s target
 open(os.path.join(d, "pod0"), "w").write(open("tests/unit/k8s_pod.json").read())
 PY
