@@ -298,18 +298,32 @@ static __always_inline __u64 zs_go_g(void)
 	return r ? ZS_GO_G(r) : 0;
 }
 
+/* Go programs marked in go_procs so far: a connection judged not a Go
+ * program's looks again only once this moved (zs_conn_state.go_gen). */
+__u32 go_gen = 0;
+
 /* The goroutine a request that starts in this chunk (start, op: as in the
- * DATA record) is for, in a Go program: a request it sends, the handler's
- * that handed it to this writer; else the goroutine's own. 0 elsewhere. A
- * global function: the verifier checks it once, not once per path of
- * zs_capture (which then exceeded the 1M instruction budget). */
-__noinline __u32 zs_go_flow(__u64 id, __u32 dir, __u32 start, __u32 op)
+ * DATA record) on connection st is for, in a Go program: a request it
+ * sends, the handler's that handed it to this writer; else the goroutine's
+ * own. 0 elsewhere. A global function: the verifier checks it once, not once
+ * per path of zs_capture (which then exceeded the 1M instruction budget). */
+__noinline __u32 zs_go_flow(__u64 id, __u32 dir, __u32 start, __u32 op, struct zs_conn_state *st)
 {
 	struct zs_go_key k = { .tgid = id >> 32 };
 	struct zs_go_owner *o;
+	__u32 gen = go_gen + 1;
 
-	if (!go_hooks || start != ZS_START_REQUEST || op >= ZS_OP_TLS_WRITE || !zs_go_proc(k.tgid))
+	if (!go_hooks || !st || start != ZS_START_REQUEST || op >= ZS_OP_TLS_WRITE)
 		return 0;
+	/* a process that is not a Go program costs no lookup a request */
+	if (!st->go) {
+		if (st->go_gen == gen)
+			return 0;
+		st->go_gen = gen;
+		if (!zs_go_proc(k.tgid))
+			return 0;
+		st->go = 1;
+	}
 	k.ptr = zs_go_g();
 	if (!k.ptr)
 		return 0;
@@ -995,7 +1009,7 @@ static __always_inline int zs_capture(__u64 id, const struct zs_pending *pp, con
 		}
 	}
 
-	s->go_flow = zs_go_flow(id, dir, start, p.op);
+	s->go_flow = zs_go_flow(id, dir, start, p.op, st);
 	if (dir == ZS_DIR_EGRESS && p.inj.state != ZS_CTX_NONE)
 		s->ev.ctx = p.inj; /* the traceparent inserted into this send */
 	else
@@ -1860,8 +1874,10 @@ int BPF_KPROBE(zs_go_round_trip)
 		return 0;
 	bpf_map_update_elem(&go_reqs, &k, &o, BPF_ANY);
 	start = bpf_map_lookup_elem(&go_procs, &k.tgid);
-	if (!start || *start != now_start)
+	if (!start || *start != now_start) {
 		bpf_map_update_elem(&go_procs, &k.tgid, &now_start, BPF_ANY);
+		__sync_fetch_and_add(&go_gen, 1);
+	}
 	return 0;
 }
 

@@ -308,9 +308,11 @@ struct zs_conn_state {
 	__u8 pipelined;	    /* requests overlap: copy whole chunks, never cut bodies */
 	__u8 ctx_pending;   /* server request: header block not yet scanned to its end */
 	__u8 tls;	    /* plaintext comes from a TLS library: socket bytes ignored */
-	__u8 _pad;
-	__u32 connect_tid; /* client: the thread that called connect(), for its CONN record */
-	__u32 _pad2;
+	__u8 go;	    /* its process is a Go program whose net/http is probed */
+	__u32 connect_tid;  /* client: the thread that called connect(), for its CONN record */
+	/* not go: the kernel's count of Go programs found (go_gen) + 1 when it
+	 * last looked (0: never), so that it looks again only after a new one */
+	__u32 go_gen;
 	__u64 connect_ns;
 };
 _Static_assert(sizeof(struct zs_conn_state) == 72, "zs_conn_state size");
