@@ -653,6 +653,7 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 {
 	__u32 zero = 0, len = sc->ts_len;
 	struct zs_tstate *ts;
+	__u64 go_key;
 
 	c->has_ts = 0;
 	if (c->state != ZS_CTX_INCOMING || sc->ts_count != 1 || len == 0 || len > ZS_TS_MAX ||
@@ -664,6 +665,10 @@ static __always_inline void zs_keep_tracestate(struct zs_scratch *s, const struc
 	ts->len = len;
 	c->has_ts = bpf_map_update_elem(&thread_ts, &id, ts, BPF_ANY) == 0 &&
 		    bpf_map_update_elem(&thread_ts, &proc_key, ts, BPF_ANY) == 0;
+	/* and for the goroutine that read it (zs_go_write hands it on) */
+	go_key = zs_go_ctx_key(id >> 32, s->go_flow);
+	if (c->has_ts && s->go_flow)
+		c->has_ts = bpf_map_update_elem(&thread_ts, &go_key, ts, BPF_ANY) == 0;
 }
 
 /* zs_server_ctx: no need to look at later chunks of this header block. */
@@ -735,14 +740,9 @@ __noinline int zs_server_ctx(struct zs_scratch *s, __u32 got, __u64 id, __u32 mo
 	zs_keep_tracestate(s, sc, c, id, proc_key);
 	zs_ctx_put(id, c);
 	zs_ctx_put(proc_key, c);
-	if (s->go_flow) {
-		/* the goroutine's, for its writer (zs_go_write): without the
-		 * tracestate, kept for the thread and process keys only */
-		struct zs_kernel_ctx g = *c;
-
-		g.has_ts = 0;
-		zs_ctx_put(zs_go_ctx_key(id >> 32, s->go_flow), &g);
-	}
+	/* the goroutine's, for its writer (zs_go_write) */
+	if (s->go_flow)
+		zs_ctx_put(zs_go_ctx_key(id >> 32, s->go_flow), c);
 	return (sc->end || c->state != ZS_CTX_ROOT) ? ZS_SCAN_ENDED : 0;
 }
 
@@ -1915,7 +1915,15 @@ int BPF_KPROBE(zs_go_write)
 		*e = w;
 	else
 		bpf_map_update_elem(&go_writers, &k, &w, BPF_ANY);
-	if (make_contexts && zs_ctx_get(zs_go_ctx_key(k.tgid, w.flow), &c) == 0)
-		zs_ctx_put(id, &c);
+	if (!make_contexts || zs_ctx_get(zs_go_ctx_key(k.tgid, w.flow), &c))
+		return 0;
+	/* the thread serves the handler's request now, its tracestate too */
+	if (c.has_ts) {
+		__u64 go_key = zs_go_ctx_key(k.tgid, w.flow);
+		struct zs_tstate *ts = bpf_map_lookup_elem(&thread_ts, &go_key);
+
+		c.has_ts = ts && bpf_map_update_elem(&thread_ts, &id, ts, BPF_ANY) == 0;
+	}
+	zs_ctx_put(id, &c);
 	return 0;
 }

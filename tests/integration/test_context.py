@@ -190,7 +190,8 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
     the request is sent by the connection's writer goroutine: linked by
     thread, 16-21 % of the calls went under another request's trace with
     injection, and 37-43 % stayed roots without (docs/BENCHMARKS.md). With
-    the net/http probes every call joins its own request's trace."""
+    the net/http probes every call joins its own request's trace, and with
+    injection its request's tracestate."""
     assert os.access(gobin, os.X_OK), "%s missing: run scripts/deps.sh test" % gobin
     back_p, front_p = free_port(), free_port()
     rec = Receiver()
@@ -236,6 +237,15 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
             if not (is_child(fc[0], fs[0]) and is_child(bs[0], fc[0])):
                 wrong.append(path)
         assert not wrong, "%d of %d calls not under their request: %s" % (len(wrong), n, wrong[:10])
+        if inject != "off":
+            # a request with a tracestate: the front's call carries it on
+            # (the handler goroutine's, handed to the writer's thread)
+            r = run(["curl", "-sS", "-o", "/dev/null", "-H", "traceparent: " + TP, "-H", "tracestate: congo=t61rcWkgMzE",
+                     "http://127.0.0.1:%d/ts" % front_p])
+            assert r.returncode == 0, r
+            back = rec.wait(lambda s: s["attrs"].get("url.path") == "/leaf/ts" and s["kind"] == "SERVER", 1)
+            assert len(back) == 1 and back[0]["trace_id"] == TP.split("-")[1], dump(back)
+            assert back[0]["trace_state"] == "congo=t61rcWkgMzE", dump(back)
         m = agent.assert_no_loss()
         assert m["zerospan_go_programs"] == 1, m
         if inject == "off":
