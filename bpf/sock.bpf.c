@@ -1905,7 +1905,9 @@ int BPF_KPROBE(zs_go_write)
 		return 0;
 	e = bpf_map_lookup_elem(&go_writers, &k);
 	if (!w.flow) {
-		if (e)
+		/* unless it is the same call again, its stack grown (the probe
+		 * sits on the stack check's jump): it took its request just now */
+		if (e && (o || now - e->ts >= ZS_GO_REENTRY_NS))
 			bpf_map_delete_elem(&go_writers, &k);
 		return 0;
 	}

@@ -19,6 +19,10 @@
  * reused once their goroutine ends. */
 #define ZS_GO_HANDOFF_NS 1000000000ULL
 
+/* A probed function whose stack check fails grows its stack and starts
+ * again: its probe fires twice for one call, within this. */
+#define ZS_GO_REENTRY_NS 1000000ULL
+
 /* Goroutine g's key (zs_event_hdr.flow): a 32-bit hash of its address with
  * ZS_FLOW_BIT, never a thread id nor thread_ctx's process key (0xffffffff). */
 static __always_inline __u32 zs_go_flow_of(__u64 g)
