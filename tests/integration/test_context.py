@@ -125,6 +125,16 @@ print("ok")
 """
 
 
+def call_under_its_request(path, ss):
+    """ss: one request's spans, a front's SERVER and CLIENT span and a back's
+    SERVER span (one each, else an assertion fails): is the front's call the
+    child of its request, and the back's span the child of that call?"""
+    fs, fc, bs = (by_kind([s for s in ss if s["resource"]["service.name"] == svc], kind)
+                  for svc, kind in (("front", "SERVER"), ("front", "CLIENT"), ("back", "SERVER")))
+    assert len(fs) == len(fc) == len(bs) == 1, (path, dump(ss))
+    return is_child(fc[0], fs[0]) and is_child(bs[0], fc[0])
+
+
 def test_event_loop_call_joins_the_request_that_connected_it(inject="force", prefix=""):
     """An event loop (one thread) reads request A, connects for A's call,
     reads request B, connects for B's, then sends A's call and B's: when A's
@@ -154,10 +164,7 @@ def test_event_loop_call_joins_the_request_that_connected_it(inject="force", pre
                                []).append(s)
         assert len(by_path) == 2 * n, sorted(by_path)
         for path, ss in sorted(by_path.items()):
-            fs, fc, bs = (by_kind([s for s in ss if s["resource"]["service.name"] == svc], kind)
-                          for svc, kind in (("front", "SERVER"), ("front", "CLIENT"), ("back", "SERVER")))
-            assert len(fs) == len(fc) == len(bs) == 1, (path, dump(ss))
-            assert is_child(fc[0], fs[0]) and is_child(bs[0], fc[0]), (path, dump(ss))
+            assert call_under_its_request(path, ss), (path, dump(ss))
         m = agent.assert_no_loss()
         if inject == "off":
             assert m["zerospan_links_connect_total"] == 2 * n, m
@@ -229,13 +236,7 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
         for s in spans:
             by_path.setdefault(s["attrs"]["url.path"].replace("/leaf", ""), []).append(s)
         assert len(by_path) == n, sorted(by_path)
-        wrong = []
-        for path, ss in sorted(by_path.items()):
-            fs, fc, bs = (by_kind([s for s in ss if s["resource"]["service.name"] == svc], kind)
-                          for svc, kind in (("front", "SERVER"), ("front", "CLIENT"), ("back", "SERVER")))
-            assert len(fs) == len(fc) == len(bs) == 1, (path, dump(ss))
-            if not (is_child(fc[0], fs[0]) and is_child(bs[0], fc[0])):
-                wrong.append(path)
+        wrong = [path for path, ss in sorted(by_path.items()) if not call_under_its_request(path, ss)]
         assert not wrong, "%d of %d calls not under their request: %s" % (len(wrong), n, wrong[:10])
         if inject != "off":
             # a request with a tracestate: the front's call carries it on
