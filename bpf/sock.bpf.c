@@ -305,15 +305,22 @@ __u32 go_gen = 0;
 /* The goroutine a request that starts in this chunk (start, op: as in the
  * DATA record) on connection st is for, in a Go program: a request it
  * sends, the handler's that handed it to this writer; else the goroutine's
- * own. 0 elsewhere. A global function: the verifier checks it once, not once
- * per path of zs_capture (which then exceeded the 1M instruction budget). */
+ * own. 0 elsewhere. With contexts, a response's start drops its goroutine's
+ * context: the handler is done, and once its goroutine ends its g is reused
+ * (a fan-out goroutine that reads no request would find an old request's
+ * context under its key). A global function: the verifier checks it once,
+ * not once per path of zs_capture (which then exceeded the 1M instruction
+ * budget). */
 __noinline __u32 zs_go_flow(__u64 id, __u32 dir, __u32 start, __u32 op, struct zs_conn_state *st)
 {
 	struct zs_go_key k = { .tgid = id >> 32 };
 	struct zs_go_owner *o;
 	__u32 gen = go_gen + 1;
+	__u64 key;
 
-	if (!go_hooks || !st || start != ZS_START_REQUEST || op >= ZS_OP_TLS_WRITE)
+	if (!go_hooks || !st || op >= ZS_OP_TLS_WRITE ||
+	    (start != ZS_START_REQUEST &&
+	     !(start == ZS_START_RESPONSE && dir == ZS_DIR_EGRESS && make_contexts)))
 		return 0;
 	/* a process that is not a Go program costs no lookup a request */
 	if (!st->go) {
@@ -327,6 +334,11 @@ __noinline __u32 zs_go_flow(__u64 id, __u32 dir, __u32 start, __u32 op, struct z
 	k.ptr = zs_go_g();
 	if (!k.ptr)
 		return 0;
+	if (start == ZS_START_RESPONSE) {
+		key = zs_go_ctx_key(k.tgid, zs_go_flow_of(k.ptr));
+		bpf_map_delete_elem(&thread_ctx, &key);
+		return 0;
+	}
 	if (dir == ZS_DIR_EGRESS && (o = bpf_map_lookup_elem(&go_writers, &k)) &&
 	    zs_go_fresh(o->ts, bpf_ktime_get_ns()))
 		return o->flow;
@@ -1917,8 +1929,15 @@ int BPF_KPROBE(zs_go_write)
 		*e = w;
 	else
 		bpf_map_update_elem(&go_writers, &k, &w, BPF_ANY);
-	if (!make_contexts || zs_ctx_get(zs_go_ctx_key(k.tgid, w.flow), &c))
+	if (!make_contexts)
 		return 0;
+	if (zs_ctx_get(zs_go_ctx_key(k.tgid, w.flow), &c)) {
+		/* a goroutine that read no request (one the handler started:
+		 * `go f()`, a fan-out): the injector takes its process's latest
+		 * request rather than whatever the thread served before */
+		bpf_map_delete_elem(&thread_ctx, &id);
+		return 0;
+	}
 	/* the thread serves the handler's request now, its tracestate too */
 	if (c.has_ts) {
 		__u64 go_key = zs_go_ctx_key(k.tgid, w.flow);

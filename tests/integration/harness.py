@@ -29,12 +29,22 @@ AGENT = os.environ.get("ZS_TEST_AGENT") or os.path.join(ROOT, "build", "zerospan
 KIND = {1: "INTERNAL", 2: "SERVER", 3: "CLIENT"}
 
 
+_given_ports = set()
+
+
 def free_port(family=socket.AF_INET):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
-    p = s.getsockname()[1]
-    s.close()
-    return p
+    """A loopback port free now and never handed out before in this run: a
+    test takes its ports first and binds them later, and a port it was given
+    must not go to another server meanwhile (a receiver that bound port 0 got
+    a TLS test's port once, and curl's HTTPS request reached it)."""
+    while True:
+        s = socket.socket(family, socket.SOCK_STREAM)
+        s.bind(("::1" if family == socket.AF_INET6 else "127.0.0.1", 0))
+        p = s.getsockname()[1]
+        s.close()
+        if p not in _given_ports:
+            _given_ports.add(p)
+            return p
 
 
 def _anyvalue(v):
@@ -130,7 +140,7 @@ class Receiver:
                     pass  # the exporter gave up waiting (slow-endpoint tests)
 
         self.handler = H
-        self.port = port
+        self.port = port or free_port()  # not port 0: see free_port
         self.resume()
 
     def resume(self):

@@ -189,7 +189,8 @@ def test_event_loop_call_joins_the_request_that_connected_it_without_injection()
 GO_FRONT = os.path.join(ROOT, "build", "go", "go_front")
 
 
-def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_client=20, gobin=GO_FRONT):
+def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_client=20, gobin=GO_FRONT,
+                                                 env=None):
     """A Go front (net/http server whose handler calls a python back with
     http.Get, the default pool of 2 idle connections a host) under 8
     concurrent clients, each call to another path (/leaf/<path>: method and
@@ -207,7 +208,7 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
     try:
         procs.append(chain_service(back_p, "leaf", name="back"))
         procs.append(Proc([gobin, str(front_p), "http://127.0.0.1:%d" % back_p],
-                          env={"OTEL_SERVICE_NAME": "front", "FIXED": "1"}, wait_port=front_p))
+                          env=dict({"OTEL_SERVICE_NAME": "front", "FIXED": "1"}, **(env or {})), wait_port=front_p))
         attached = "%s (net/http: calls followed" % gobin  # after "go: attached to /proc/PID/root"
         deadline = time.time() + 10
         while attached not in agent.stderr() and time.time() < deadline:
@@ -250,7 +251,7 @@ def test_go_handler_calls_join_their_own_request(inject="force", clients=8, per_
         m = agent.assert_no_loss()
         assert m["zerospan_go_programs"] == 1, m
         if inject == "off":
-            assert m["zerospan_links_goroutine_total"] >= n, m
+            assert m["zerospan_links_goroutine_total" if not env else "zerospan_links_process_total"] >= n, m
         else:
             assert m['zerospan_inject_total{result="injected"}'] >= 2 * n, m
     finally:
@@ -264,6 +265,23 @@ def test_go_handler_calls_join_their_own_request_without_injection():
     """The same with injection off (this host's default): the agent links
     each call by the goroutine its request is for (the DATA records' flow)."""
     test_go_handler_calls_join_their_own_request(inject="off")
+
+
+def test_go_fanout_call_joins_the_one_request_in_flight(inject="force"):
+    """A Go handler that makes its call from a goroutine it starts (`go f()`
+    and a wait, as an errgroup fan-out), one client at a time: the goroutine
+    read no request, so the call takes its process's one request in flight.
+    With injection the writer's thread entry went on carrying the request it
+    had served before (the previous one), putting each call in the previous
+    request's trace; now it is dropped and the process's latest is taken."""
+    test_go_handler_calls_join_their_own_request(inject=inject, clients=1, per_client=20, env={"FANOUT": "1"})
+
+
+def test_go_fanout_call_joins_the_one_request_in_flight_without_injection():
+    """The same without injection: linked by process (its one request in
+    flight), as before the goroutine keys (a guard: a goroutine key must not
+    stand in the way)."""
+    test_go_fanout_call_joins_the_one_request_in_flight(inject="off")
 
 
 def test_stripped_go_handler_calls_join_their_own_request():
@@ -1140,6 +1158,8 @@ TESTS = [
     test_go_handler_calls_join_their_own_request,
     test_go_handler_calls_join_their_own_request_without_injection,
     test_stripped_go_handler_calls_join_their_own_request,
+    test_go_fanout_call_joins_the_one_request_in_flight,
+    test_go_fanout_call_joins_the_one_request_in_flight_without_injection,
     test_child_process_call_is_linked,
     test_child_process_without_injection,
     test_incoming_context_is_honoured_and_invalid_is_not,

@@ -1,7 +1,8 @@
 // A Go front (tests/integration/test_context.py, scripts/links.py): a
 // net/http server whose handler calls NEXT (http.Get, the default client
 // and its pool) and answers after it; with FIXED set it calls
-// NEXT/leaf<path> instead of NEXT<path>.
+// NEXT/leaf<path> instead of NEXT<path>; with FANOUT set it makes the
+// call from a goroutine it starts and waits for (as errgroup fan-outs do).
 // usage: go_front PORT NEXT
 package main
 
@@ -19,7 +20,18 @@ func main() {
 		if os.Getenv("FIXED") != "" {
 			target = next + "/leaf" + r.URL.Path
 		}
-		resp, err := http.Get(target)
+		var resp *http.Response
+		var err error
+		if os.Getenv("FANOUT") != "" {
+			done := make(chan struct{})
+			go func() {
+				resp, err = http.Get(target)
+				close(done)
+			}()
+			<-done
+		} else {
+			resp, err = http.Get(target)
+		}
 		if err != nil {
 			http.Error(w, err.Error(), 502)
 			return
